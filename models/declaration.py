@@ -1,0 +1,242 @@
+"""The declaration: what starts it, what each action carries, what its `state` query returns."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+import phonenumbers
+from pydantic import AwareDatetime, EmailStr, Field, field_validator
+from stdnum.cn import ric, uscc
+
+from models.common import Actor, Jurisdiction, Level, Role, Stage, Strict
+from models.round import RoundConfig
+
+
+class Employer(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    uscc: str  # 统一社会信用代码
+    competent_unit: str | None = None  # 主管单位, R14: recommend through it where there is one
+
+    @field_validator("uscc")
+    @classmethod
+    def _valid_uscc(cls, value: str) -> str:
+        try:
+            return uscc.validate(value)
+        except Exception as exc:  # stdnum raises several ValidationError subclasses
+            raise ValueError(f"not a valid unified social credit code: {exc}") from None
+
+
+class Applicant(Strict):
+    name: str = Field(min_length=1, max_length=100)
+    id_card: str  # 居民身份证号; never used in workflow ids or search attributes
+    mobile: str  # bound to the WeChat official account (R16)
+    email: EmailStr | None = None
+    employer: Employer
+
+    @field_validator("id_card")
+    @classmethod
+    def _valid_id_card(cls, value: str) -> str:
+        try:
+            return ric.validate(value)
+        except Exception as exc:
+            raise ValueError(f"not a valid resident ID card number: {exc}") from None
+
+    @field_validator("mobile")
+    @classmethod
+    def _valid_mobile(cls, value: str) -> str:
+        try:
+            number = phonenumbers.parse(value, "CN")
+        except phonenumbers.NumberParseException as exc:
+            raise ValueError(f"not a phone number: {exc}") from None
+        mobile_types = (
+            phonenumbers.PhoneNumberType.MOBILE,
+            phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+        )
+        if (
+            not phonenumbers.is_valid_number(number)
+            or phonenumbers.number_type(number) not in mobile_types
+        ):
+            raise ValueError(f"not a valid mobile number: {value}")
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+class EmploymentStatus(StrEnum):
+    in_service = "in_service"
+    retired = "retired"
+
+
+class EmployerKind(StrEnum):
+    enterprise = "enterprise"
+    public_institution = "public_institution"
+    government = "government"
+
+
+class TitleBasis(StrEnum):
+    """R5: how the applicant's current level was obtained; all count the same."""
+
+    title = "title"  # 职称
+    qualification = "qualification"  # 职业资格
+    outside_city_title = "outside_city_title"  # 市外取得的职称
+
+
+class AchievementKind(StrEnum):
+    """R7: papers are not required and may be replaced by any of the others."""
+
+    paper = "paper"  # 论文
+    patent = "patent"  # 专利成果
+    technical_breakthrough = "technical_breakthrough"  # 技术突破
+    process_flow = "process_flow"  # 工艺流程
+    standard = "standard"  # 标准开发
+    achievement_transformation = "achievement_transformation"  # 成果转化
+
+
+class Achievement(Strict):
+    kind: AchievementKind
+    title: str = Field(min_length=1, max_length=300)
+
+
+class EligibilityFacts(Strict):
+    """What the applicant declares for R2–R8; checked when the declaration starts."""
+
+    employment_status: EmploymentStatus = EmploymentStatus.in_service  # R2
+    employer_kind: EmployerKind = EmployerKind.enterprise  # R2
+    dispatched_from_out_of_town_private_enterprise: bool = False  # R3
+    months_working_in_urumqi: int = Field(default=0, ge=0)  # R3
+    continuing_education_completed: bool = False  # R4
+    village_stationed_months_this_year: int = Field(default=0, ge=0, le=12)  # R4, R19
+    current_level: Level | None = None  # R5
+    current_level_basis: TitleBasis = TitleBasis.title  # R5
+    years_at_current_level: float = Field(default=0, ge=0)  # R5: former + current specialty
+    consecutive_village_years: int = Field(default=0, ge=0)  # R6
+    consecutive_excellent_assessments: int = Field(default=0, ge=0)  # R6
+    integrity_blocked_until: date | None = None  # R8: end of an integrity-archive record
+
+
+class Material(Strict):
+    """An uploaded scan. `masked`: the applicant used the masking tool on name and employer."""
+
+    name: str = Field(min_length=1, max_length=200)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    masked: bool = False
+
+
+class DeclarationInput(Strict):
+    """The one argument of the `Declaration` workflow."""
+
+    round: RoundConfig
+    applicant_key: str = Field(pattern=r"^[0-9a-f]{16}$")  # rules.identity.applicant_key
+    applicant: Applicant
+    level: Level
+    jurisdiction: Jurisdiction
+    series: str = "engineering"  # R1
+    specialty: str = "pv_silicon"  # R1: 光伏硅基
+    eligibility: EligibilityFacts = Field(default_factory=EligibilityFacts)
+    achievements: list[Achievement] = Field(default_factory=list)
+    materials: list[Material] = Field(default_factory=list)
+
+
+# --- update arguments: one model per update, each with the actor ---------------------------
+
+
+class Action(Strict):
+    actor: Actor
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class SubmitAction(Action):
+    materials: list[Material] | None = None  # replaces the materials when given
+
+
+class ReturnAction(Action):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ObjectionAction(Action):
+    summary: str = Field(min_length=1, max_length=2000)
+
+
+class ResolveObjectionAction(Action):
+    objection_id: int = Field(ge=1)
+    upheld: bool
+    resolution: str = Field(min_length=1, max_length=2000)
+
+
+class RecommendAction(Action):
+    opinion: str  # R14: must be exactly the mandated text
+    publicity_original_ref: str = Field(min_length=1)  # attachment 2 scan
+    publicity_result_ref: str = Field(min_length=1)  # attachment 3 scan
+
+
+class CompetentUnitOpinionAction(Action):
+    opinion: str = Field(min_length=1, max_length=2000)  # attachment 4
+
+
+class PaymentAction(Action):
+    receipt_no: str = Field(min_length=1, max_length=100)
+
+
+class DefenseArrangementAction(Action):
+    starts_at: AwareDatetime
+    place: str = Field(min_length=1, max_length=200)
+    form: str = Field(min_length=1, max_length=100)  # 现场 / 线上 ...
+
+
+class DefenseScoreAction(Action):
+    score: float = Field(ge=0, le=100)
+
+
+class CommitteeVoteAction(Action):
+    session_id: str = Field(min_length=1, max_length=100)
+    members: int = Field(ge=1)
+    attending: int = Field(ge=0)
+    yes_votes: int = Field(ge=0)
+
+
+# --- query result ----------------------------------------------------------------------------
+
+
+class AllowedAction(Strict):
+    action: str
+    roles: list[Role]
+
+
+class Objection(Strict):
+    id: int
+    during: Stage  # publicity or result_publicity
+    summary: str
+    raised_at: datetime
+    raised_by: Actor
+    upheld: bool | None = None  # None while open
+    resolution: str | None = None
+
+
+class TimelineEntry(Strict):
+    seq: int
+    at: datetime
+    actor: Actor
+    action: str
+    from_stage: Stage
+    to_stage: Stage
+    reason: str | None = None
+
+
+class DeclarationState(Strict):
+    """The `state` query. Deadlines are ISO 8601 in Asia/Shanghai with their offset."""
+
+    workflow_id: str
+    round_year: int
+    stage: Stage
+    level: Level
+    jurisdiction: Jurisdiction
+    return_count: int  # R15 returns by the evaluation body
+    employer_return_count: int  # R12, not counted toward R15
+    deadlines: dict[str, str]
+    allowed_actions: list[AllowedAction]
+    objections: list[Objection]
+    review_overdue: bool  # R9: the evaluation body missed the review window
+    defense_exempt: bool  # R19
+    defense_score: float | None
+    committee_result: dict[str, object] | None
+    ending_reason: str | None
+    timeline: list[TimelineEntry]

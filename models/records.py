@@ -1,0 +1,73 @@
+"""Arguments of the record and notify activities (the workflow → database boundary)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field
+
+from models.common import Actor, Jurisdiction, Level, Role, Stage, Strict
+
+
+class TransitionRecord(Strict):
+    """One transition of one declaration: becomes an audit event and refreshes the projection.
+
+    (workflow_id, seq) identifies it; recording it twice writes nothing the second time.
+    """
+
+    workflow_id: str
+    seq: int = Field(ge=1)
+    at: datetime
+    actor: Actor
+    action: str
+    from_stage: Stage
+    to_stage: Stage
+    reason: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+    # projection of the declaration after this transition
+    round_year: int
+    applicant_key: str
+    applicant_name: str
+    employer_uscc: str
+    employer_name: str
+    level: Level
+    jurisdiction: Jurisdiction
+    return_count: int
+    deadlines: dict[str, str] = Field(default_factory=dict)
+
+
+class NotificationEvent(StrEnum):
+    """Each event the notice says is notified (R16, R18) or that ends a declaration."""
+
+    ineligible = "ineligible"
+    employer_returned = "employer_returned"  # R12
+    publicity_started = "publicity_started"  # R13
+    objection_upheld = "objection_upheld"  # R13, R20
+    returned_for_correction = "returned_for_correction"  # R15
+    abandoned = "abandoned"  # R15
+    locked = "locked"  # R15
+    materials_accepted = "materials_accepted"  # R16, R17
+    unpaid = "unpaid"  # R17
+    payment_confirmed = "payment_confirmed"  # R17
+    defense_arranged = "defense_arranged"  # R18
+    result_publicity_started = "result_publicity_started"  # R20
+    not_passed = "not_passed"  # R20
+    approved = "approved"  # R21
+    not_submitted = "not_submitted"  # R10
+    withdrawn = "withdrawn"
+    review_overdue = "review_overdue"  # R9: to the evaluation body and the supervisor
+
+
+class NotificationRequest(Strict):
+    """A message to render (template per event) and put in the outbox, once per `key`."""
+
+    key: str  # f"{workflow_id}/{seq}/{event}/{recipient_role}"
+    workflow_id: str
+    event: NotificationEvent
+    recipient_role: Role
+    recipient_name: str
+    mobile: str | None = None
+    email: str | None = None
+    context: dict[str, Any] = Field(default_factory=dict)
