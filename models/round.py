@@ -61,6 +61,8 @@ class RoundConfig(Strict):
     review_opens_at: AwareDatetime  # R9
     review_closes_at: AwareDatetime  # R9
     payment_closes_at: AwareDatetime  # R17 (the notice defers it to a later notice)
+    # R17/R9 (interp.): materials accepted late still leave this many days to pay.
+    payment_grace_days: int = Field(default=7, ge=1)
     correction_hours: int = Field(default=48, ge=1)  # R15
     max_returns: int = Field(default=3, ge=0)  # R15: the (max_returns + 1)th return locks
     publicity_working_days: int = Field(default=5, ge=1)  # R13, R20

@@ -1,0 +1,112 @@
+"""The database the activities write to: one cached async engine per URL, schema, upsert helpers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from models.tables import Base
+from settings import load_settings
+
+log = logging.getLogger(__name__)
+
+# The async driver for a URL given without one (e.g. DATABASE_URL=postgresql://...)
+_ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "psycopg"}
+_INSERTS: dict[str, Callable[..., Any]] = {
+    "sqlite": sqlite.insert,
+    "postgresql": postgresql.insert,
+}
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+_engines: dict[str, AsyncEngine] = {}
+_configured_url: str | None = None
+
+
+def configure_database(url: str | None) -> str | None:
+    """Point the activities at another database (tests, the worker's flag); None: settings.
+
+    Returns the previous setting, so a test can put it back.
+    """
+    global _configured_url
+    previous, _configured_url = _configured_url, url
+    return previous
+
+
+def database_url() -> str:
+    return _configured_url or load_settings().database_url
+
+
+def _async_url(url: str) -> URL:
+    parsed = make_url(url)
+    if "+" not in parsed.drivername and parsed.drivername in _ASYNC_DRIVERS:
+        parsed = parsed.set(drivername=f"{parsed.drivername}+{_ASYNC_DRIVERS[parsed.drivername]}")
+    return parsed
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets the UI read while the worker writes; the busy timeout makes
+    # concurrent writers wait for the lock instead of failing at once.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
+def get_engine(url: str | None = None) -> AsyncEngine:
+    """The engine for `url` (default: the configured database), created once per URL."""
+    key = url or database_url()
+    engine = _engines.get(key)
+    if engine is not None:
+        return engine
+    parsed = _async_url(key)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(parsed)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_async_engine(parsed, pool_pre_ping=True)
+    log.info("Database engine for %s", parsed.render_as_string(hide_password=True))
+    _engines[key] = engine
+    return engine
+
+
+async def ensure_schema(url: str | None = None) -> None:
+    """Create the tables that do not exist yet (Alembic migrations replace this later)."""
+    async with get_engine(url).begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+
+
+async def dispose_engines(url: str | None = None) -> None:
+    """Close the cached engine for `url`, or every one (worker shutdown, tests)."""
+    for key in [url] if url else list(_engines):
+        engine = _engines.pop(key, None)
+        if engine is not None:
+            await engine.dispose()
+
+
+def dialect_insert(conn: AsyncConnection) -> Callable[..., Any]:
+    """The dialect's INSERT construct, which has ON CONFLICT (both SQLite and PostgreSQL)."""
+    try:
+        return _INSERTS[conn.dialect.name]
+    except KeyError:
+        raise RuntimeError(f"unsupported database dialect {conn.dialect.name!r}") from None
+
+
+async def insert_unless_exists(
+    conn: AsyncConnection, entity: Any, row: dict[str, Any], key: Sequence[str]
+) -> bool:
+    """INSERT ... ON CONFLICT (key) DO NOTHING. True when the row was written."""
+    statement = (
+        dialect_insert(conn)(entity).values(**row).on_conflict_do_nothing(index_elements=key)
+    )
+    result = await conn.execute(statement)
+    return result.rowcount == 1

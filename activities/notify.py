@@ -1,0 +1,91 @@
+"""Render a notification from its template and put it in the outbox, once per key (R16)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.db import get_engine, insert_unless_exists
+from models.records import NotificationEvent, NotificationRequest
+from models.tables import OutboxMessage
+from rules.timezone import to_shanghai
+from settings import ROOT
+
+TEMPLATES = ROOT / "templates" / "notifications"
+# The error type a caller can list in RetryPolicy.non_retryable_error_types to fail fast;
+# by default it retries, so deploying a fixed template lets the activity succeed.
+TEMPLATE_ERROR = "NotificationTemplateError"
+
+
+def cn_datetime(value: str | datetime) -> str:
+    """'2025-10-03T06:00:00Z' -> '2025年10月03日 14:00（北京时间 UTC+08:00）'."""
+    local = to_shanghai(datetime.fromisoformat(value) if isinstance(value, str) else value)
+    offset = local.strftime("%z")  # +0800
+    return f"{local:%Y年%m月%d日 %H:%M}（北京时间 UTC{offset[:3]}:{offset[3:]}）"
+
+
+_environment = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    undefined=StrictUndefined,  # a variable the workflow did not pass is an error, never ""
+    autoescape=False,  # plain text: WeChat message and e-mail body
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=False,
+)
+_environment.filters["cn_datetime"] = cn_datetime
+_environment.globals.update(
+    platform_name="新疆专业技术人员管理平台",
+    series_zh="工程系列（光伏硅基专业）",  # R1; a context variable of the same name overrides it
+)
+
+
+def render(event: NotificationEvent, context: Mapping[str, Any]) -> tuple[str, str]:
+    """(subject, body) of `event` rendered with `context`; Jinja2 errors propagate."""
+    template = _environment.get_template(f"{event.value}.txt.j2")
+    variables = template.new_context(dict(context))
+    subject, body = (
+        "".join(template.blocks[name](variables)).strip() for name in ("subject", "body")
+    )
+    return " ".join(subject.split()), body
+
+
+@activity.defn
+async def queue_notification(request: NotificationRequest) -> None:
+    """Render and insert into the outbox; a second call with the same key writes nothing."""
+    try:
+        subject, body = render(
+            request.event, {"recipient_name": request.recipient_name, **request.context}
+        )
+    except (TemplateError, ValueError, TypeError) as exc:
+        activity.logger.error(
+            "Cannot render %s notification %s: %s", request.event.value, request.key, exc
+        )
+        raise ApplicationError(
+            f"notification {request.key}: template {request.event.value}.txt.j2: {exc}",
+            type=TEMPLATE_ERROR,
+        ) from exc
+    row = {
+        "key": request.key,
+        "workflow_id": request.workflow_id,
+        "event": request.event.value,
+        "recipient_role": request.recipient_role.value,
+        "recipient_name": request.recipient_name,
+        "mobile": request.mobile,
+        "email": request.email,
+        "subject": subject,
+        "body": body,
+    }
+    async with get_engine().begin() as conn:
+        written = await insert_unless_exists(conn, OutboxMessage, row, ["key"])
+    activity.logger.info(
+        "Notification %s (%s to %s): %s",
+        request.key,
+        request.event.value,
+        request.recipient_role.value,
+        "queued" if written else "already queued",
+    )

@@ -1,0 +1,65 @@
+"""Record a declaration's transition: the audit event and the projection row, in one transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.db import dialect_insert, get_engine, insert_unless_exists
+from models.records import TransitionRecord
+from models.tables import AuditEvent, DeclarationRow
+
+
+@activity.defn
+async def record_transition(record: TransitionRecord) -> None:
+    """Idempotent: a retry writes nothing twice; an older seq never moves the projection back."""
+    if record.at.utcoffset() is None:  # retrying would not fix the input
+        raise ApplicationError("TransitionRecord.at must be timezone-aware", non_retryable=True)
+    data = record.model_dump(mode="json", include={"details", "deadlines"})
+    audit = {
+        "workflow_id": record.workflow_id,
+        "seq": record.seq,
+        "at": record.at,
+        "actor_role": record.actor.role.value,
+        "actor_id": record.actor.id,
+        "action": record.action,
+        "from_stage": record.from_stage.value,
+        "to_stage": record.to_stage.value,
+        "reason": record.reason,
+        "details": data["details"],
+    }
+    projection: dict[str, Any] = {
+        "workflow_id": record.workflow_id,
+        "round_year": record.round_year,
+        "applicant_key": record.applicant_key,
+        "applicant_name": record.applicant_name,
+        "employer_uscc": record.employer_uscc,
+        "employer_name": record.employer_name,
+        "level": record.level.value,
+        "jurisdiction": record.jurisdiction.value,
+        "stage": record.to_stage.value,
+        "return_count": record.return_count,
+        "deadlines": data["deadlines"],
+        "last_seq": record.seq,
+        "updated_at": record.at,
+    }
+    async with get_engine().begin() as conn:
+        audited = await insert_unless_exists(conn, AuditEvent, audit, ["workflow_id", "seq"])
+        upsert = dialect_insert(conn)(DeclarationRow).values(**projection)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=["workflow_id"],
+            set_={name: upsert.excluded[name] for name in projection if name != "workflow_id"},
+            where=DeclarationRow.last_seq < upsert.excluded.last_seq,
+        )
+        projected = (await conn.execute(upsert)).rowcount == 1
+    activity.logger.info(
+        "Recorded %s seq %d (%s -> %s): audit %s, projection %s",
+        record.workflow_id,
+        record.seq,
+        record.from_stage.value,
+        record.to_stage.value,
+        "written" if audited else "already present",
+        "updated" if projected else "kept (newer or same seq already recorded)",
+    )

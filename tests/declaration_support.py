@@ -1,0 +1,147 @@
+"""Helpers for workflow tests: a round placed around the test server's clock, with its own
+calendar data (the server's clock is today's date, possibly a year the calendar package
+does not know), and short ways to start a declaration and act on it."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from control import start_declaration
+from models.calendar import YearCalendar
+from models.declaration import DeclarationInput, DeclarationState
+from models.round import RoundConfig
+from rules.calendar_source import build_calendar
+from rules.recommendation import RECOMMENDATION_OPINION
+from tests.samples import sample_declaration_input
+from workflows.declaration import DeclarationWorkflow
+
+SECOND = timedelta(seconds=1)
+RECOMMENDATION = {
+    "opinion": RECOMMENDATION_OPINION,
+    "publicity_original_ref": "sha256:" + "a" * 64,
+    "publicity_result_ref": "sha256:" + "b" * 64,
+}
+
+
+def plain_calendar_years(*years: int, **extra: YearCalendar) -> dict[int, YearCalendar]:
+    """Override-table entries: plain Monday–Friday years unless `extra` says otherwise."""
+    return {year: extra.get(str(year), YearCalendar()) for year in years}
+
+
+def round_around(
+    now: datetime, overrides: dict[int, YearCalendar] | None = None, **fields: Any
+) -> RoundConfig:
+    """A round whose submission window is open now: submission until +15 d, review +15..+30 d,
+    payment until +45 d; calendar data for this year and the next through the override table."""
+    years = (now.year, now.year + 1)
+    calendar = build_calendar(years, overrides or plain_calendar_years(*years))
+    values: dict[str, Any] = {
+        "year": now.year,
+        "submission_opens_at": now - timedelta(days=1),
+        "submission_closes_at": now + timedelta(days=15),
+        "review_opens_at": now + timedelta(days=15),
+        "review_closes_at": now + timedelta(days=30),
+        "payment_closes_at": now + timedelta(days=45),
+        "calendar": calendar,
+    }
+    return RoundConfig(**(values | fields))
+
+
+async def start(
+    env: WorkflowEnvironment,
+    worker: Worker,
+    round_config: RoundConfig | None = None,
+    **input_fields: Any,
+) -> WorkflowHandle[DeclarationWorkflow, DeclarationState]:
+    now = await env.get_current_time()
+    declaration: DeclarationInput = sample_declaration_input(
+        round=round_config or round_around(now),
+        applicant_key=uuid.uuid4().hex[:16],
+        **input_fields,
+    )
+    return await start_declaration(env.client, declaration, worker.task_queue)
+
+
+async def act(
+    handle: WorkflowHandle[Any, Any], action: str, role: str, **fields: Any
+) -> DeclarationState:
+    """Send one action as the named role, the way a reviewer's client does."""
+    payload = {"actor": {"role": role, "id": f"{role}-1"}, **fields}
+    return await handle.execute_update(action, payload, result_type=DeclarationState)
+
+
+async def state(handle: WorkflowHandle[Any, Any]) -> DeclarationState:
+    return await handle.query("state", result_type=DeclarationState)
+
+
+async def to_publicity(handle: WorkflowHandle[Any, Any]) -> DeclarationState:
+    await act(handle, "submit", "applicant")
+    return await act(handle, "start_publicity", "employer")
+
+
+async def through_publicity(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any]) -> None:
+    """Submit, publicize 5 working days, recommend: the declaration reaches the evaluation body."""
+    current = await to_publicity(handle)
+    await sleep_until(env, datetime.fromisoformat(current.deadlines["publicity_ends_at"]), SECOND)
+    await act(handle, "recommend", "employer", **RECOMMENDATION)
+
+
+async def to_evaluation_review(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any]) -> None:
+    """Through publicity, then wait for the review window to open."""
+    await through_publicity(env, handle)
+    current = await state(handle)
+    await sleep_until(env, datetime.fromisoformat(current.deadlines["review_opens_at"]), SECOND)
+
+
+async def sleep_until(
+    env: WorkflowEnvironment, instant: datetime, slack: timedelta = timedelta(0)
+) -> None:
+    now = await env.get_current_time()
+    if instant + slack > now:
+        await env.sleep(instant + slack - now)
+
+
+async def outcome(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any]) -> DeclarationState:
+    """The workflow's result, without letting the test server skip time while it finishes
+    (an unlocked clock would race every other open declaration's timers forward)."""
+    with env.auto_time_skipping_disabled():
+        return await handle.result()
+
+
+async def settled_event_types(handle: WorkflowHandle[Any, Any]) -> list[int]:
+    """The history's event types once the workflow has nothing in flight."""
+    for _ in range(200):
+        types = [event.event_type for event in (await handle.fetch_history()).events]
+        last_task_event = [t for t in types if t in WORKFLOW_TASK_EVENTS][-1]
+        pending = (await handle.describe()).raw_description.pending_activities
+        if last_task_event == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and not pending:
+            return types
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"workflow {handle.id} did not settle")
+
+
+WORKFLOW_TASK_EVENTS = {
+    EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+}
+UPDATE_EVENTS = {
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_REJECTED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED,
+}
+
+
+def first_weekday_after(day: date) -> date:
+    day += timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day

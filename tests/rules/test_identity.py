@@ -1,0 +1,15 @@
+from rules.identity import applicant_key, declaration_workflow_id, round_workflow_id
+from tests.samples import SAMPLE_ID_CARD
+
+
+def test_applicant_key_is_stable_and_hides_the_id_card() -> None:
+    key = applicant_key(SAMPLE_ID_CARD)
+    assert key == "eaabaf4afca1764a"  # pinned: changing it would orphan running workflows
+    assert applicant_key(SAMPLE_ID_CARD.lower()) == key
+    assert applicant_key("110105194912310029") != key
+    assert SAMPLE_ID_CARD not in declaration_workflow_id(2025, key)
+
+
+def test_workflow_ids() -> None:
+    assert declaration_workflow_id(2025, "eaabaf4afca1764a") == "decl-2025-eaabaf4afca1764a"
+    assert round_workflow_id(2025) == "round-2025"

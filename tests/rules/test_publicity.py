@@ -1,0 +1,52 @@
+from datetime import UTC, datetime
+
+import pytest
+
+from models.calendar import WorkingCalendar
+from rules.calendar import CalendarYearUnknown
+from rules.calendar_source import build_calendar
+from rules.publicity import publicity_ends_at
+from rules.timezone import SHANGHAI
+
+
+@pytest.fixture(scope="module")
+def calendar() -> WorkingCalendar:
+    return build_calendar([2025])
+
+
+def ends(calendar: WorkingCalendar, starts_at: datetime, working_days: int = 5) -> str:
+    return publicity_ends_at(calendar, starts_at, working_days).isoformat()
+
+
+def test_counts_the_sunday_make_up_workday(calendar: WorkingCalendar) -> None:
+    # Sept 25, 26, 28 (调休), 29, 30 → ends at 24:00 on Sept 30.
+    assert ends(calendar, datetime(2025, 9, 24, 10, tzinfo=SHANGHAI)) == "2025-10-01T00:00:00+08:00"
+
+
+def test_skips_national_day_and_counts_the_saturday_make_up_workday(
+    calendar: WorkingCalendar,
+) -> None:
+    # Oct 1–8 are holidays: Oct 9, 10, 11 (调休), 13, 14.
+    assert ends(calendar, datetime(2025, 9, 30, 9, tzinfo=SHANGHAI)) == "2025-10-15T00:00:00+08:00"
+
+
+def test_started_on_a_friday(calendar: WorkingCalendar) -> None:
+    # Fri Sept 5: Mon 8 – Fri 12, the weekend of the 6th/7th not counted.
+    assert ends(calendar, datetime(2025, 9, 5, 17, tzinfo=SHANGHAI)) == "2025-09-13T00:00:00+08:00"
+    # Fri Sept 26, just before National Day: Sept 28, 29, 30, Oct 9, 10.
+    assert ends(calendar, datetime(2025, 9, 26, 17, tzinfo=SHANGHAI)) == "2025-10-11T00:00:00+08:00"
+
+
+def test_the_start_day_is_the_shanghai_date(calendar: WorkingCalendar) -> None:
+    # 16:30 UTC on Sept 23 is already 00:30 on Sept 24 in Shanghai.
+    started = datetime(2025, 9, 23, 16, 30, tzinfo=UTC)
+    assert ends(calendar, started) == "2025-10-01T00:00:00+08:00"
+
+
+def test_working_days_are_configurable(calendar: WorkingCalendar) -> None:
+    assert ends(calendar, datetime(2025, 9, 30, tzinfo=SHANGHAI), 1) == "2025-10-10T00:00:00+08:00"
+
+
+def test_a_publicity_running_into_an_unknown_year_fails(calendar: WorkingCalendar) -> None:
+    with pytest.raises(CalendarYearUnknown):
+        publicity_ends_at(calendar, datetime(2025, 12, 29, tzinfo=SHANGHAI))

@@ -1,0 +1,249 @@
+"""The record and outbox activities, on SQLite and (with ZHICHENG_TEST_POSTGRES_URL) PostgreSQL.
+
+Start a throwaway PostgreSQL with `scripts/postgres.sh start var/pg 54329`, then
+ZHICHENG_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:54329/postgres pytest.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.db import configure_database, dispose_engines, ensure_schema, get_engine
+from activities.notify import TEMPLATE_ERROR, TEMPLATES, cn_datetime, queue_notification
+from activities.record import record_transition
+from models.common import Actor, Jurisdiction, Level, Role, Stage
+from models.records import NotificationEvent, NotificationRequest, TransitionRecord
+from models.tables import AuditEvent, DeclarationRow, OutboxMessage
+
+POSTGRES_URL = os.environ.get("ZHICHENG_TEST_POSTGRES_URL")
+WORKFLOW_ID = "decl-2025-0123456789abcdef"
+T0 = datetime(2025, 10, 1, 2, 0, tzinfo=UTC)
+
+
+async def _postgres(sql: str) -> None:
+    engine = create_async_engine(POSTGRES_URL or "")
+    async with engine.begin() as conn:
+        await conn.execute(text(sql))
+    await engine.dispose()
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param(
+            "postgresql",
+            marks=pytest.mark.skipif(not POSTGRES_URL, reason="ZHICHENG_TEST_POSTGRES_URL not set"),
+        ),
+    ]
+)
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A clean database per test: a new SQLite file, or a new PostgreSQL schema."""
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'var' / 'zhicheng.db'}"  # var/ does not exist yet
+    else:
+        await _postgres(f"CREATE SCHEMA {schema}")
+        options = {"options": f"-csearch_path={schema}"}
+        url = make_url(POSTGRES_URL or "").update_query_dict(options)
+        url = url.render_as_string(hide_password=False)
+    previous = configure_database(url)  # the session's workflow tests use their own database
+    await ensure_schema()
+    yield url
+    await dispose_engines(url)
+    configure_database(previous)
+    if request.param == "postgresql":
+        await _postgres(f"DROP SCHEMA {schema} CASCADE")
+
+
+async def _rows(entity: Any) -> list[Any]:
+    async with get_engine().connect() as conn:
+        return list((await conn.execute(select(entity))).mappings())
+
+
+def _transition(seq: int, from_stage: Stage, to_stage: Stage, return_count: int = 0):
+    return TransitionRecord(
+        workflow_id=WORKFLOW_ID,
+        seq=seq,
+        at=T0 + timedelta(hours=seq),
+        actor=Actor(role=Role.evaluation_body, id="reviewer-1"),
+        action=f"action-{seq}",
+        from_stage=from_stage,
+        to_stage=to_stage,
+        reason="材料不清晰" if to_stage is Stage.correction else None,
+        details={"correction_deadline": "2025-10-03T14:00:00+08:00"},
+        round_year=2025,
+        applicant_key="0123456789abcdef",
+        applicant_name="张三",
+        employer_uscc="91650100MA78A1B2C3",
+        employer_name="新疆某光伏材料有限公司",
+        level=Level.intermediate,
+        jurisdiction=Jurisdiction.ftz_urumqi,
+        return_count=return_count,
+        deadlines={"correction": "2025-10-03T14:00:00+08:00"},
+    )
+
+
+async def test_transition_recorded_twice_gives_one_audit_row(database: str) -> None:
+    record = _transition(1, Stage.evaluation_review, Stage.correction, return_count=1)
+    env = ActivityEnvironment()
+    await env.run(record_transition, record)
+    await env.run(record_transition, record)  # a retry
+
+    [audit] = await _rows(AuditEvent)
+    assert (audit["seq"], audit["to_stage"], audit["actor_id"]) == (1, "correction", "reviewer-1")
+    assert audit["details"] == {"correction_deadline": "2025-10-03T14:00:00+08:00"}
+    assert audit["at"] == record.at and audit["recorded_at"].tzinfo is not None
+    [row] = await _rows(DeclarationRow)
+    assert (row["stage"], row["return_count"], row["last_seq"]) == ("correction", 1, 1)
+    assert row["deadlines"] == {"correction": "2025-10-03T14:00:00+08:00"}
+    assert row["updated_at"] == record.at and row["updated_at"].utcoffset() == timedelta(0)
+
+
+async def test_older_seq_does_not_move_projection_back(database: str) -> None:
+    env = ActivityEnvironment()
+    await env.run(record_transition, _transition(3, Stage.evaluation_review, Stage.correction, 1))
+    await env.run(record_transition, _transition(2, Stage.employer_review, Stage.evaluation_review))
+
+    assert sorted(audit["seq"] for audit in await _rows(AuditEvent)) == [2, 3]  # both audited
+    [row] = await _rows(DeclarationRow)
+    assert (row["stage"], row["last_seq"], row["return_count"]) == ("correction", 3, 1)
+
+    await env.run(record_transition, _transition(4, Stage.correction, Stage.evaluation_review, 1))
+    [row] = await _rows(DeclarationRow)
+    assert (row["stage"], row["last_seq"]) == ("evaluation_review", 4)
+
+
+COMMON = {
+    "applicant_name": "张三",
+    "level_zh": "中级",
+    "round_year": 2025,
+    "declaration_id": WORKFLOW_ID,
+}
+# What the workflow passes per event besides COMMON (times are ISO 8601 strings).
+SAMPLES: dict[NotificationEvent, dict[str, Any]] = {
+    NotificationEvent.ineligible: {
+        "refusals": [{"rule": "R2", "reason_zh": "离退休人员不得申报参加职称评审"}]
+    },
+    NotificationEvent.employer_returned: {"reason": "业绩材料未遮盖单位名称"},
+    NotificationEvent.publicity_started: {"publicity_ends_at": "2025-09-12T00:00:00+08:00"},
+    NotificationEvent.objection_upheld: {
+        "resolution": "经核实业绩材料不实",
+        "during_zh": "单位内部公示",
+    },
+    NotificationEvent.returned_for_correction: {
+        "reason": "职称证书扫描件不清晰",
+        "correction_deadline": "2025-10-03T06:00:00Z",
+        "return_count": 1,
+        "max_returns": 3,
+    },
+    NotificationEvent.abandoned: {"correction_deadline": "2025-10-03T06:00:00+00:00"},
+    NotificationEvent.locked: {"return_count": 4, "reason": "继续教育证明缺失"},
+    NotificationEvent.materials_accepted: {"payment_closes_at": "2025-11-15T23:59:59+08:00"},
+    NotificationEvent.unpaid: {"payment_closes_at": "2025-11-15T23:59:59+08:00"},
+    NotificationEvent.payment_confirmed: {"defense_required": True, "defense_exempt": False},
+    NotificationEvent.defense_arranged: {
+        "starts_at": "2025-11-20T01:30:00+00:00",
+        "place": "甘泉堡经济技术开发区人力资源服务中心三楼会议室",
+        "form": "现场答辩",
+    },
+    NotificationEvent.result_publicity_started: {
+        "result_publicity_ends_at": "2025-12-05T00:00:00+08:00",
+        "yes_votes": 8,
+        "attending": 9,
+    },
+    NotificationEvent.not_passed: {"yes_votes": 5, "attending": 9, "required_yes": 6},
+    NotificationEvent.approved: {},
+    NotificationEvent.not_submitted: {"submission_closes_at": "2025-09-30T00:00:00+08:00"},
+    NotificationEvent.withdrawn: {},
+    NotificationEvent.review_overdue: {"review_closes_at": "2025-10-31T00:00:00+08:00"},
+}
+
+
+def _request(event: NotificationEvent, **overrides: Any) -> NotificationRequest:
+    to_applicant = event is not NotificationEvent.review_overdue
+    return NotificationRequest(
+        key=f"{WORKFLOW_ID}/7/{event.value}/{'applicant' if to_applicant else 'evaluation_body'}",
+        workflow_id=WORKFLOW_ID,
+        event=event,
+        recipient_role=Role.applicant if to_applicant else Role.evaluation_body,
+        recipient_name="张三" if to_applicant else "评审机构",
+        mobile="+8613812345678" if to_applicant else None,
+        email="zhangsan@example.com" if to_applicant else None,
+        context={**COMMON, **SAMPLES[event], **overrides},
+    )
+
+
+async def test_notification_queued_twice_gives_one_outbox_row(database: str) -> None:
+    request = _request(NotificationEvent.returned_for_correction)
+    env = ActivityEnvironment()
+    await env.run(queue_notification, request)
+    await env.run(queue_notification, request)  # a retry
+
+    [message] = await _rows(OutboxMessage)
+    assert (message["key"], message["status"], message["attempts"]) == (request.key, "pending", 0)
+    assert (message["mobile"], message["sent_at"]) == ("+8613812345678", None)
+    assert message["created_at"].tzinfo is not None
+    assert message["subject"] == "2025年度职称申报材料退回补正通知"
+    body = message["body"]
+    for expected in (
+        "尊敬的张三：",
+        "2025年度",
+        "中级职称",
+        f"申报编号：{WORKFLOW_ID}",
+        "职称证书扫描件不清晰",
+        "第1次退回",
+        "48小时内，即2025年10月03日 14:00（北京时间 UTC+08:00）前",
+        "逾期未补正的，视为放弃申报",
+        "被退回超过3次的，将无法再提交申请",
+        "新疆专业技术人员管理平台",
+    ):
+        assert expected in body
+
+
+async def test_every_event_has_a_template_that_renders(database: str) -> None:
+    assert set(SAMPLES) == set(NotificationEvent)
+    templates = {path.name for path in TEMPLATES.glob("*.txt.j2") if not path.name.startswith("_")}
+    assert templates == {f"{event.value}.txt.j2" for event in NotificationEvent}
+
+    env = ActivityEnvironment()
+    for event in NotificationEvent:
+        await env.run(queue_notification, _request(event))
+    messages = {message["event"]: message for message in await _rows(OutboxMessage)}
+    assert set(messages) == {event.value for event in NotificationEvent}
+    for event, message in messages.items():
+        assert "2025年度" in message["subject"], event
+        assert WORKFLOW_ID in message["body"] and "2025年度" in message["body"], event
+        assert "{" not in message["body"] and "\n\n\n" not in message["body"], event
+    assert "评审机构：" in messages["review_overdue"]["body"]
+    assert "2025年11月20日 09:30（北京时间 UTC+08:00）" in messages["defense_arranged"]["body"]
+
+
+async def test_missing_context_variable_is_an_error(database: str) -> None:
+    request = _request(NotificationEvent.returned_for_correction)
+    del request.context["correction_deadline"]
+    with pytest.raises(ApplicationError, match="correction_deadline") as raised:
+        await ActivityEnvironment().run(queue_notification, request)
+    assert raised.value.type == TEMPLATE_ERROR
+    assert await _rows(OutboxMessage) == []
+
+
+def test_cn_datetime() -> None:
+    expected = "2025年10月03日 14:00（北京时间 UTC+08:00）"
+    assert cn_datetime("2025-10-03T06:00:00Z") == expected
+    assert cn_datetime("2025-10-03T14:00:00+08:00") == expected
+    new_york = timezone(timedelta(hours=-5))
+    assert cn_datetime(datetime(2025, 10, 3, 1, 0, tzinfo=new_york)) == expected
+    with pytest.raises(ValueError, match="naive"):
+        cn_datetime("2025-10-03T14:00:00")

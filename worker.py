@@ -1,0 +1,72 @@
+"""Runs the zhicheng worker: every workflow and activity on task queue `zhicheng`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.db import configure_database, ensure_schema
+from activities.notify import queue_notification
+from activities.record import record_transition
+from settings import Settings, load_settings
+from workflows.declaration import DeclarationWorkflow
+
+WORKFLOWS = [DeclarationWorkflow]
+ACTIVITIES = [record_transition, queue_notification]
+
+# Validation libraries used by the models import parts of themselves lazily; pass them
+# through so the sandbox does not re-import them per workflow run.
+PASSTHROUGH_MODULES = ("email_validator", "idna", "phonenumbers", "stdnum")
+
+log = logging.getLogger("zhicheng.worker")
+
+
+async def connect(settings: Settings) -> Client:
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+    )
+
+
+def build_worker(client: Client, task_queue: str) -> Worker:
+    """The one place that says what runs on the queue (used by tests and benchmarks too)."""
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=ACTIVITIES,
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+        ),
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--database-url", help="overrides DATABASE_URL")
+    args = parser.parse_args()
+    settings = load_settings()
+    database_url = args.database_url or settings.database_url
+    configure_database(database_url)
+    await ensure_schema(database_url)
+    client = await connect(settings)
+    log.info(
+        "worker on %s namespace=%s task_queue=%s database=%s",
+        settings.temporal_address,
+        settings.temporal_namespace,
+        settings.task_queue,
+        database_url.split("@")[-1],
+    )
+    await build_worker(client, settings.task_queue).run()
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(main())

@@ -1,0 +1,900 @@
+"""The `Declaration` workflow: one applicant's declaration in one round, R9–R20.
+
+Shape: update handlers decide and change the state at once (no await between the check
+and the change), then queue what must be written; the main loop is the single writer that
+records each transition (audit + projection) and queues its notifications, in order; a
+handler returns to the reviewer once its own transition is recorded. Every deadline is the
+timeout of one `wait_condition`, i.e. a durable timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.notify import queue_notification
+    from activities.record import record_transition
+    from models.common import LEVEL_NAMES_ZH, STAGE_NAMES_ZH, Actor, Role, Stage
+    from models.declaration import (
+        Action,
+        AllowedAction,
+        CommitteeVoteAction,
+        CompetentUnitOpinionAction,
+        DeclarationInput,
+        DeclarationState,
+        DefenseArrangementAction,
+        DefenseScoreAction,
+        Objection,
+        ObjectionAction,
+        PaymentAction,
+        RecommendAction,
+        ResolveObjectionAction,
+        ReturnAction,
+        SubmitAction,
+        TimelineEntry,
+    )
+    from models.records import NotificationEvent, NotificationRequest, TransitionRecord
+    from rules.actions import Refused, action_refusal, allowed_in
+    from rules.calendar import CalendarYearUnknown
+    from rules.committee import tally_vote
+    from rules.deadlines import correction_deadline, payment_deadline, window_refusal
+    from rules.eligibility import check_eligibility, defense_exempt, defense_required
+    from rules.publicity import publicity_ends_at
+    from rules.recommendation import RECOMMENDATION_OPINION
+    from rules.timezone import shanghai_date, shanghai_iso
+
+ROUND_YEAR = SearchAttributeKey.for_int("RoundYear")
+LEVEL = SearchAttributeKey.for_keyword("Level")
+STAGE = SearchAttributeKey.for_keyword("Stage")
+JURISDICTION = SearchAttributeKey.for_keyword("Jurisdiction")
+RETURN_COUNT = SearchAttributeKey.for_int("ReturnCount")
+
+ACTIVITY_TIMEOUT = timedelta(seconds=30)
+# Recording must eventually succeed: a database outage delays, never loses, a transition.
+ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
+
+EVALUATION_BODY_NAME = "评审机构"
+SUPERVISOR_NAME = "甘泉堡经济技术开发区（工业区）人力资源服务中心"
+
+
+@dataclass
+class _Pending:
+    """A transition waiting to be written by the main loop."""
+
+    record: TransitionRecord
+    notifications: list[NotificationRequest] = field(default_factory=list)
+
+
+def _refuse(refused: Refused) -> ApplicationError:
+    return ApplicationError(refused.message, type=refused.kind, non_retryable=True)
+
+
+def _invalid(message: str) -> ApplicationError:
+    return _refuse(Refused("Invalid", message))
+
+
+@workflow.defn(name="Declaration")
+class DeclarationWorkflow:
+    @workflow.init
+    def __init__(self, declaration: DeclarationInput) -> None:
+        self._in = declaration
+        self._round = declaration.round
+        self._materials = list(declaration.materials)
+        self._stage = Stage.draft
+        self._return_count = 0  # R15
+        self._employer_return_count = 0  # R12
+        self._objections: list[Objection] = []
+        self._publicity_ends_at: datetime | None = None
+        self._correction_deadline: datetime | None = None
+        self._payment_due_at: datetime | None = None
+        self._result_publicity_ends_at: datetime | None = None
+        self._review_overdue = False
+        self._defense_exempt = defense_exempt(declaration.eligibility)  # R19
+        self._defense_score: float | None = None
+        self._committee_result: dict[str, Any] | None = None
+        self._ending_reason: str | None = None
+        self._timeline: list[TimelineEntry] = []
+        self._pending: list[_Pending] = []
+        self._seq = 0
+        self._recorded_seq = 0
+
+    # --- main loop -----------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, declaration: DeclarationInput) -> DeclarationState:
+        system = Actor(role=Role.system, id="declaration-workflow")
+        refusals = check_eligibility(declaration, shanghai_date(workflow.now()))  # R1–R8
+        if refusals:
+            self._transition(
+                Stage.ineligible,
+                "check_eligibility",
+                system,
+                reason="; ".join(f"{r.rule}: {r.reason}" for r in refusals),
+                notify=NotificationEvent.ineligible,
+                context={
+                    "refusals": [{"rule": r.rule, "reason_zh": r.reason_zh} for r in refusals]
+                },
+            )
+        else:
+            self._transition(Stage.draft, "start", system)
+
+        while True:
+            await self._write_pending()
+            if self._stage.is_ending:
+                break
+            if not await self._next_change_before(self._next_deadline()):
+                self._on_deadline(system)
+
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._write_pending()
+        return self._state()
+
+    async def _next_change_before(self, deadline: datetime | None) -> bool:
+        """Wait for a transition (True) or for the deadline's durable timer (False)."""
+        seq_before = self._seq
+        if deadline is not None and deadline <= workflow.now():
+            return False
+        try:
+            await workflow.wait_condition(
+                lambda: self._seq != seq_before,
+                timeout=None if deadline is None else deadline - workflow.now(),
+                timeout_summary=None if deadline is None else f"until {shanghai_iso(deadline)}",
+            )
+        except TimeoutError:
+            return False
+        return True
+
+    def _next_deadline(self) -> datetime | None:
+        """The one instant the current stage waits for, if any."""
+        r = self._round
+        if self._stage in (
+            Stage.draft,
+            Stage.employer_review,
+            Stage.recommendation,
+            Stage.competent_unit_review,
+        ):
+            return r.submission_closes_at  # R10
+        if self._stage is Stage.publicity:
+            assert self._publicity_ends_at is not None
+            return min(self._publicity_ends_at, r.submission_closes_at)
+        if self._stage is Stage.evaluation_review and not self._review_overdue:
+            return r.review_closes_at  # R9
+        if self._stage is Stage.correction:
+            return self._correction_deadline  # R15
+        if self._stage is Stage.payment:
+            return self._payment_due_at  # R17
+        if self._stage is Stage.result_publicity and not self._open_objections():
+            return self._result_publicity_ends_at  # R20
+        return None
+
+    def _on_deadline(self, system: Actor) -> None:
+        now = workflow.now()
+        stage = self._stage
+        if stage in (
+            Stage.draft,
+            Stage.employer_review,
+            Stage.recommendation,
+            Stage.competent_unit_review,
+        ) or (stage is Stage.publicity and now >= self._round.submission_closes_at):
+            # R10: not with the evaluation body by the close of submission.
+            self._transition(
+                Stage.not_submitted,
+                "submission_closed",
+                system,
+                reason=f"submission closed at {shanghai_iso(self._round.submission_closes_at)}",
+                notify=NotificationEvent.not_submitted,
+                context={"submission_closes_at": shanghai_iso(self._round.submission_closes_at)},
+            )
+        elif stage is Stage.publicity:
+            self._transition(Stage.recommendation, "publicity_ended", system)  # R13
+        elif stage is Stage.evaluation_review:
+            # R9 (interp.): the reviewer's delay is flagged, never held against the applicant.
+            self._review_overdue = True
+            context = {"review_closes_at": shanghai_iso(self._round.review_closes_at)}
+            self._transition(
+                Stage.evaluation_review,
+                "review_overdue",
+                system,
+                reason="the evaluation body has not finished the review by the window's close",
+                notify=NotificationEvent.review_overdue,
+                recipients=[
+                    (Role.evaluation_body, EVALUATION_BODY_NAME),
+                    (Role.supervisor, SUPERVISOR_NAME),
+                ],
+                context=context,
+            )
+        elif stage is Stage.correction:
+            assert self._correction_deadline is not None
+            deadline = shanghai_iso(self._correction_deadline)
+            self._transition(
+                Stage.abandoned,
+                "correction_overdue",
+                system,
+                reason=f"not corrected by {deadline}",  # R15
+                notify=NotificationEvent.abandoned,
+                context={"correction_deadline": deadline},
+            )
+        elif stage is Stage.payment:
+            assert self._payment_due_at is not None
+            due = shanghai_iso(self._payment_due_at)
+            self._transition(
+                Stage.unpaid,
+                "payment_overdue",
+                system,
+                reason=f"fee not paid by {due}",  # R17
+                notify=NotificationEvent.unpaid,
+                context={"payment_closes_at": due},
+            )
+        elif stage is Stage.result_publicity:
+            self._transition(
+                Stage.approved,
+                "result_publicity_ended",
+                system,
+                notify=NotificationEvent.approved,
+            )  # R20 → R21
+
+    # --- transitions and their effects ---------------------------------------------------
+
+    def _transition(
+        self,
+        to: Stage,
+        action: str,
+        actor: Actor,
+        *,
+        reason: str | None = None,
+        notify: NotificationEvent | None = None,
+        recipients: list[tuple[Role, str]] | None = None,
+        context: dict[str, Any] | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> int:
+        """Change the stage now; queue the record and notifications. Returns the seq."""
+        self._seq += 1
+        from_stage, self._stage = self._stage, to
+        if to.is_ending and self._ending_reason is None:
+            self._ending_reason = reason
+        now = workflow.now()
+        self._timeline.append(
+            TimelineEntry(
+                seq=self._seq,
+                at=now,
+                actor=actor,
+                action=action,
+                from_stage=from_stage,
+                to_stage=to,
+                reason=reason,
+            )
+        )
+        applicant = self._in.applicant
+        pending = _Pending(
+            TransitionRecord(
+                workflow_id=workflow.info().workflow_id,
+                seq=self._seq,
+                at=now,
+                actor=actor,
+                action=action,
+                from_stage=from_stage,
+                to_stage=to,
+                reason=reason,
+                details=details or {},
+                round_year=self._round.year,
+                applicant_key=self._in.applicant_key,
+                applicant_name=applicant.name,
+                employer_uscc=applicant.employer.uscc,
+                employer_name=applicant.employer.name,
+                level=self._in.level,
+                jurisdiction=self._in.jurisdiction,
+                return_count=self._return_count,
+                deadlines=self._deadlines(),
+            )
+        )
+        if notify is not None:
+            common = {
+                "applicant_name": applicant.name,
+                "level_zh": LEVEL_NAMES_ZH[self._in.level],
+                "round_year": self._round.year,
+                "declaration_id": workflow.info().workflow_id,
+            }
+            for role, name in recipients or [(Role.applicant, applicant.name)]:
+                to_applicant = role is Role.applicant
+                pending.notifications.append(
+                    NotificationRequest(
+                        key=f"{workflow.info().workflow_id}/{self._seq}/{notify.value}/{role.value}",
+                        workflow_id=workflow.info().workflow_id,
+                        event=notify,
+                        recipient_role=role,
+                        recipient_name=name,
+                        mobile=applicant.mobile if to_applicant else None,
+                        email=applicant.email if to_applicant else None,
+                        context={**common, **(context or {})},
+                    )
+                )
+        self._pending.append(pending)
+        self._publish_progress()
+        return self._seq
+
+    def _publish_progress(self) -> None:
+        """Search attributes and UI details follow every transition."""
+        workflow.upsert_search_attributes(
+            [
+                ROUND_YEAR.value_set(self._round.year),
+                LEVEL.value_set(self._in.level.value),
+                STAGE.value_set(self._stage.value),
+                JURISDICTION.value_set(self._in.jurisdiction.value),
+                RETURN_COUNT.value_set(self._return_count),
+            ]
+        )
+        deadline = None if self._stage.is_ending else self._next_deadline()
+        waits_for = ", ".join(allowed_in(self._stage)) or "nothing"
+        workflow.set_current_details(
+            f"stage: {self._stage.value} ({STAGE_NAMES_ZH[self._stage]})\n"
+            f"next deadline: {shanghai_iso(deadline) if deadline else 'none'}\n"
+            f"waiting for: {waits_for}"
+        )
+
+    async def _write_pending(self) -> None:
+        """Write queued transitions in order: the record, then its notifications."""
+        while self._pending:
+            pending = self._pending.pop(0)
+            await workflow.execute_activity(
+                record_transition,
+                pending.record,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=ACTIVITY_RETRY,
+            )
+            await asyncio.gather(
+                *(
+                    workflow.execute_activity(
+                        queue_notification,
+                        request,
+                        start_to_close_timeout=ACTIVITY_TIMEOUT,
+                        retry_policy=ACTIVITY_RETRY,
+                    )
+                    for request in pending.notifications
+                )
+            )
+            self._recorded_seq = pending.record.seq
+
+    async def _recorded(self, seq: int) -> DeclarationState:
+        """Let the reviewer's update return once its transition is written."""
+        await workflow.wait_condition(lambda: self._recorded_seq >= seq)
+        return self._state()
+
+    # --- checks shared by validators and handlers --------------------------------------
+
+    def _check(self, action: str, actor: Actor) -> None:
+        refused = action_refusal(action, actor.role, self._stage)
+        if refused is not None:
+            raise _refuse(refused)
+
+    def _check_window(self, name: str, opens_at: datetime, closes_at: datetime) -> None:
+        message = window_refusal(name, workflow.now(), opens_at, closes_at)
+        if message is not None:
+            raise _refuse(Refused("OutsideWindow", message))
+
+    def _open_objections(self) -> list[Objection]:
+        return [o for o in self._objections if o.upheld is None]
+
+    # --- applicant ------------------------------------------------------------------------
+
+    @workflow.update
+    async def submit(self, action: SubmitAction) -> DeclarationState:
+        self.validate_submit(action)
+        if action.materials is not None:
+            self._materials = list(action.materials)
+        seq = self._transition(Stage.employer_review, "submit", action.actor, reason=action.note)
+        return await self._recorded(seq)
+
+    @submit.validator
+    def validate_submit(self, action: SubmitAction) -> None:
+        self._check("submit", action.actor)
+        r = self._round
+        self._check_window("submission", r.submission_opens_at, r.submission_closes_at)
+        self._check_materials(action)
+
+    def _check_materials(self, action: SubmitAction) -> None:
+        materials = self._materials if action.materials is None else action.materials
+        if not materials:
+            raise _invalid("no materials: upload at least one scanned material before submitting")
+        unmasked = [m.name for m in materials if not m.masked]
+        if unmasked:  # R11 blind review
+            raise _invalid(
+                "materials not masked (name and employer must be covered for blind review): "
+                + ", ".join(unmasked)
+            )
+
+    @workflow.update
+    async def resubmit(self, action: SubmitAction) -> DeclarationState:
+        self.validate_resubmit(action)
+        if action.materials is not None:
+            self._materials = list(action.materials)
+        self._correction_deadline = None
+        seq = self._transition(
+            Stage.evaluation_review, "resubmit", action.actor, reason=action.note
+        )
+        return await self._recorded(seq)
+
+    @resubmit.validator
+    def validate_resubmit(self, action: SubmitAction) -> None:
+        self._check("resubmit", action.actor)
+        assert self._correction_deadline is not None
+        if workflow.now() >= self._correction_deadline:  # R15
+            raise _refuse(
+                Refused(
+                    "OutsideWindow",
+                    f"the correction deadline {shanghai_iso(self._correction_deadline)} has passed",
+                )
+            )
+        self._check_materials(action)
+
+    @workflow.update
+    async def withdraw(self, action: Action) -> DeclarationState:
+        self.validate_withdraw(action)
+        seq = self._transition(
+            Stage.withdrawn,
+            "withdraw",
+            action.actor,
+            reason=action.note or "withdrawn by the applicant",
+            notify=NotificationEvent.withdrawn,
+        )
+        return await self._recorded(seq)
+
+    @withdraw.validator
+    def validate_withdraw(self, action: Action) -> None:
+        self._check("withdraw", action.actor)
+
+    # --- employer -------------------------------------------------------------------------
+
+    @workflow.update
+    async def employer_return(self, action: ReturnAction) -> DeclarationState:
+        self.validate_employer_return(action)
+        self._employer_return_count += 1  # R12: not counted toward R15
+        seq = self._transition(
+            Stage.draft,
+            "employer_return",
+            action.actor,
+            reason=action.reason,
+            notify=NotificationEvent.employer_returned,
+            context={"reason": action.reason},
+        )
+        return await self._recorded(seq)
+
+    @employer_return.validator
+    def validate_employer_return(self, action: ReturnAction) -> None:
+        self._check("employer_return", action.actor)
+
+    @workflow.update
+    async def start_publicity(self, action: Action) -> DeclarationState:
+        self.validate_start_publicity(action)
+        self._publicity_ends_at = self._publicity_end_from_now()
+        ends = shanghai_iso(self._publicity_ends_at)
+        seq = self._transition(
+            Stage.publicity,
+            "start_publicity",
+            action.actor,
+            reason=action.note,
+            notify=NotificationEvent.publicity_started,
+            context={"publicity_ends_at": ends},
+            details={"publicity_ends_at": ends},
+        )
+        return await self._recorded(seq)
+
+    @start_publicity.validator
+    def validate_start_publicity(self, action: Action) -> None:
+        self._check("start_publicity", action.actor)
+        r = self._round
+        self._check_window("submission", r.submission_opens_at, r.submission_closes_at)
+        ends = self._publicity_end_from_now()
+        if ends > r.submission_closes_at:  # R10, R13
+            raise _refuse(
+                Refused(
+                    "OutsideWindow",
+                    f"a publicity started now ends {shanghai_iso(ends)}, after submission closes "
+                    f"{shanghai_iso(r.submission_closes_at)}",
+                )
+            )
+
+    def _publicity_end_from_now(self) -> datetime:
+        try:
+            return publicity_ends_at(
+                self._round.calendar, workflow.now(), self._round.publicity_working_days
+            )  # R13
+        except CalendarYearUnknown as exc:
+            raise _refuse(Refused("CalendarUnknown", str(exc))) from None
+
+    @workflow.update
+    async def raise_objection(self, action: ObjectionAction) -> DeclarationState:
+        self.validate_raise_objection(action)
+        objection = Objection(
+            id=len(self._objections) + 1,
+            during=self._stage,
+            summary=action.summary,
+            raised_at=workflow.now(),
+            raised_by=action.actor,
+        )
+        self._objections.append(objection)
+        seq = self._transition(
+            self._stage,
+            "raise_objection",
+            action.actor,
+            reason=action.summary,
+            details={"objection_id": objection.id},
+        )
+        return await self._recorded(seq)
+
+    @raise_objection.validator
+    def validate_raise_objection(self, action: ObjectionAction) -> None:
+        self._check("raise_objection", action.actor)
+
+    @workflow.update
+    async def resolve_objection(self, action: ResolveObjectionAction) -> DeclarationState:
+        self.validate_resolve_objection(action)
+        objection = self._objections[action.objection_id - 1]
+        objection.upheld = action.upheld
+        objection.resolution = action.resolution
+        details = {"objection_id": objection.id, "upheld": action.upheld}
+        if action.upheld:  # R13, R20: an upheld objection ends the declaration
+            seq = self._transition(
+                Stage.rejected,
+                "resolve_objection",
+                action.actor,
+                reason=action.resolution,
+                notify=NotificationEvent.objection_upheld,
+                context={
+                    "resolution": action.resolution,
+                    "during_zh": STAGE_NAMES_ZH[objection.during],
+                },
+                details=details,
+            )
+        else:
+            seq = self._transition(
+                self._stage,
+                "resolve_objection",
+                action.actor,
+                reason=action.resolution,
+                details=details,
+            )
+        return await self._recorded(seq)
+
+    @resolve_objection.validator
+    def validate_resolve_objection(self, action: ResolveObjectionAction) -> None:
+        self._check("resolve_objection", action.actor)
+        open_ids = [o.id for o in self._open_objections()]
+        if action.objection_id not in open_ids:
+            raise _invalid(
+                f"objection {action.objection_id} is not open; open objections: "
+                f"{', '.join(map(str, open_ids)) or 'none'}"
+            )
+
+    @workflow.update
+    async def recommend(self, action: RecommendAction) -> DeclarationState:
+        self.validate_recommend(action)
+        via_competent_unit = self._in.applicant.employer.competent_unit is not None
+        to = Stage.competent_unit_review if via_competent_unit else Stage.evaluation_review
+        seq = self._transition(
+            to,
+            "recommend",
+            action.actor,
+            reason=action.opinion,
+            details={
+                "publicity_original_ref": action.publicity_original_ref,
+                "publicity_result_ref": action.publicity_result_ref,
+            },
+        )
+        return await self._recorded(seq)
+
+    @recommend.validator
+    def validate_recommend(self, action: RecommendAction) -> None:
+        self._check("recommend", action.actor)
+        r = self._round
+        self._check_window("submission", r.submission_opens_at, r.submission_closes_at)
+        if self._open_objections():  # R13
+            ids = ", ".join(str(o.id) for o in self._open_objections())
+            raise _invalid(f"objections still open: {ids}; resolve them before recommending")
+        if action.opinion != RECOMMENDATION_OPINION:  # R14
+            raise _invalid(f"the opinion must read exactly 「{RECOMMENDATION_OPINION}」")
+
+    # --- competent unit -------------------------------------------------------------------
+
+    @workflow.update
+    async def competent_unit_recommend(
+        self, action: CompetentUnitOpinionAction
+    ) -> DeclarationState:
+        self.validate_competent_unit_recommend(action)
+        seq = self._transition(
+            Stage.evaluation_review,
+            "competent_unit_recommend",
+            action.actor,
+            reason=action.opinion,
+        )
+        return await self._recorded(seq)
+
+    @competent_unit_recommend.validator
+    def validate_competent_unit_recommend(self, action: CompetentUnitOpinionAction) -> None:
+        self._check("competent_unit_recommend", action.actor)
+        r = self._round
+        self._check_window("submission", r.submission_opens_at, r.submission_closes_at)
+
+    @workflow.update
+    async def competent_unit_return(self, action: ReturnAction) -> DeclarationState:
+        self.validate_competent_unit_return(action)
+        # The publicity stands; the employer mends its recommendation and sends it again.
+        seq = self._transition(
+            Stage.recommendation, "competent_unit_return", action.actor, reason=action.reason
+        )
+        return await self._recorded(seq)
+
+    @competent_unit_return.validator
+    def validate_competent_unit_return(self, action: ReturnAction) -> None:
+        self._check("competent_unit_return", action.actor)
+
+    # --- evaluation body ------------------------------------------------------------------
+
+    def _check_review_open(self) -> None:
+        # R9: not before the review window; after its close the review is overdue but still
+        # allowed, so a late reviewer never ends a declaration against the applicant.
+        r = self._round
+        if workflow.now() < r.review_opens_at:
+            self._check_window("review", r.review_opens_at, r.review_closes_at)
+
+    @workflow.update
+    async def accept_materials(self, action: Action) -> DeclarationState:
+        self.validate_accept_materials(action)
+        now = workflow.now()
+        self._payment_due_at = payment_deadline(self._round, now)  # R17
+        due = shanghai_iso(self._payment_due_at)
+        seq = self._transition(
+            Stage.payment,
+            "accept_materials",
+            action.actor,
+            reason=action.note,
+            notify=NotificationEvent.materials_accepted,  # R16
+            context={"payment_closes_at": due},
+        )
+        return await self._recorded(seq)
+
+    @accept_materials.validator
+    def validate_accept_materials(self, action: Action) -> None:
+        self._check("accept_materials", action.actor)
+        self._check_review_open()
+
+    @workflow.update
+    async def return_for_correction(self, action: ReturnAction) -> DeclarationState:
+        self.validate_return_for_correction(action)
+        self._return_count += 1
+        if self._return_count > self._round.max_returns:  # R15: the 4th return locks
+            seq = self._transition(
+                Stage.locked,
+                "return_for_correction",
+                action.actor,
+                reason=action.reason,
+                notify=NotificationEvent.locked,
+                context={"return_count": self._return_count, "reason": action.reason},
+            )
+        else:
+            self._correction_deadline = correction_deadline(
+                workflow.now(), self._round.correction_hours
+            )  # R15
+            deadline = shanghai_iso(self._correction_deadline)
+            seq = self._transition(
+                Stage.correction,
+                "return_for_correction",
+                action.actor,
+                reason=action.reason,
+                notify=NotificationEvent.returned_for_correction,
+                context={
+                    "reason": action.reason,
+                    "correction_deadline": deadline,
+                    "return_count": self._return_count,
+                    "max_returns": self._round.max_returns,
+                },
+                details={"correction_deadline": deadline},
+            )
+        return await self._recorded(seq)
+
+    @return_for_correction.validator
+    def validate_return_for_correction(self, action: ReturnAction) -> None:
+        self._check("return_for_correction", action.actor)
+        self._check_review_open()
+
+    @workflow.update
+    async def confirm_payment(self, action: PaymentAction) -> DeclarationState:
+        self.validate_confirm_payment(action)
+        needs_defense = defense_required(self._in.level)  # R18
+        seq = self._transition(
+            Stage.defense if needs_defense else Stage.committee,
+            "confirm_payment",
+            action.actor,
+            reason=action.note,
+            notify=NotificationEvent.payment_confirmed,
+            context={"defense_required": needs_defense, "defense_exempt": self._defense_exempt},
+            details={"receipt_no": action.receipt_no},
+        )
+        return await self._recorded(seq)
+
+    @confirm_payment.validator
+    def validate_confirm_payment(self, action: PaymentAction) -> None:
+        self._check("confirm_payment", action.actor)
+        assert self._payment_due_at is not None
+        if workflow.now() >= self._payment_due_at:
+            raise _refuse(
+                Refused(
+                    "OutsideWindow",
+                    f"the payment deadline {shanghai_iso(self._payment_due_at)} has passed",
+                )
+            )
+
+    @workflow.update
+    async def arrange_defense(self, action: DefenseArrangementAction) -> DeclarationState:
+        self.validate_arrange_defense(action)
+        starts = shanghai_iso(action.starts_at)
+        seq = self._transition(
+            Stage.defense,
+            "arrange_defense",
+            action.actor,
+            reason=action.note,
+            notify=NotificationEvent.defense_arranged,  # R18
+            context={"starts_at": starts, "place": action.place, "form": action.form},
+            details={"starts_at": starts, "place": action.place, "form": action.form},
+        )
+        return await self._recorded(seq)
+
+    @arrange_defense.validator
+    def validate_arrange_defense(self, action: DefenseArrangementAction) -> None:
+        self._check("arrange_defense", action.actor)
+        if self._defense_exempt:
+            raise _invalid("this applicant is exempt from the on-site defense (R19)")
+        if action.starts_at <= workflow.now():
+            raise _invalid(f"the defense time {shanghai_iso(action.starts_at)} is in the past")
+
+    @workflow.update
+    async def record_defense_score(self, action: DefenseScoreAction) -> DeclarationState:
+        self.validate_record_defense_score(action)
+        return await self._scored(action, "record_defense_score")
+
+    @record_defense_score.validator
+    def validate_record_defense_score(self, action: DefenseScoreAction) -> None:
+        self._check("record_defense_score", action.actor)
+        if self._defense_exempt:
+            raise _invalid(
+                "this applicant is exempt from the on-site defense (R19): "
+                "their score is the average supplied by the round"
+            )
+
+    @workflow.update
+    async def supply_defense_average(self, action: DefenseScoreAction) -> DeclarationState:
+        self.validate_supply_defense_average(action)
+        return await self._scored(action, "supply_defense_average")
+
+    @supply_defense_average.validator
+    def validate_supply_defense_average(self, action: DefenseScoreAction) -> None:
+        self._check("supply_defense_average", action.actor)
+        if not self._defense_exempt:
+            raise _invalid("only a village-stationed applicant (R19) takes the average score")
+
+    async def _scored(self, action: DefenseScoreAction, name: str) -> DeclarationState:
+        self._defense_score = action.score
+        seq = self._transition(
+            Stage.committee,
+            name,
+            action.actor,
+            reason=action.note,
+            details={"score": action.score},
+        )
+        return await self._recorded(seq)
+
+    # --- committee ------------------------------------------------------------------------
+
+    @workflow.update
+    async def committee_vote(self, action: CommitteeVoteAction) -> DeclarationState:
+        self.validate_committee_vote(action)
+        r = self._round
+        tally = tally_vote(
+            action.members, action.attending, action.yes_votes, r.quorum_ratio, r.pass_ratio
+        )  # R20
+        self._committee_result = {
+            "session_id": action.session_id,
+            "members": tally.members,
+            "attending": tally.attending,
+            "yes_votes": tally.yes_votes,
+            "required_attendance": tally.required_attendance,
+            "required_yes": tally.required_yes,
+            "passed": tally.passed,
+        }
+        if tally.passed:
+            self._result_publicity_ends_at = publicity_ends_at(
+                r.calendar, workflow.now(), r.publicity_working_days
+            )
+            ends = shanghai_iso(self._result_publicity_ends_at)
+            seq = self._transition(
+                Stage.result_publicity,
+                "committee_vote",
+                action.actor,
+                reason=tally.describe(),
+                notify=NotificationEvent.result_publicity_started,
+                context={
+                    "result_publicity_ends_at": ends,
+                    "yes_votes": tally.yes_votes,
+                    "attending": tally.attending,
+                },
+                details=self._committee_result,
+            )
+        else:
+            seq = self._transition(
+                Stage.not_passed,
+                "committee_vote",
+                action.actor,
+                reason=tally.describe(),
+                notify=NotificationEvent.not_passed,
+                context={
+                    "yes_votes": tally.yes_votes,
+                    "attending": tally.attending,
+                    "required_yes": tally.required_yes,
+                },
+                details=self._committee_result,
+            )
+        return await self._recorded(seq)
+
+    @committee_vote.validator
+    def validate_committee_vote(self, action: CommitteeVoteAction) -> None:
+        self._check("committee_vote", action.actor)
+        r = self._round
+        try:
+            tally = tally_vote(
+                action.members, action.attending, action.yes_votes, r.quorum_ratio, r.pass_ratio
+            )
+        except ValueError as exc:
+            raise _invalid(str(exc)) from None
+        if not tally.quorum_met:  # R20: no valid meeting, no vote
+            raise _invalid(f"not a valid meeting: {tally.describe()}")
+        # The result publicity's end must be computable before the vote is accepted.
+        try:
+            publicity_ends_at(r.calendar, workflow.now(), r.publicity_working_days)
+        except CalendarYearUnknown as exc:
+            raise _refuse(Refused("CalendarUnknown", str(exc))) from None
+
+    # --- query ----------------------------------------------------------------------------
+
+    @workflow.query
+    def state(self) -> DeclarationState:
+        return self._state()
+
+    def _deadlines(self) -> dict[str, str]:
+        r = self._round
+        instants: dict[str, datetime | None] = {
+            "submission_closes_at": r.submission_closes_at,
+            "review_opens_at": r.review_opens_at,
+            "review_closes_at": r.review_closes_at,
+            "publicity_ends_at": self._publicity_ends_at,
+            "correction_deadline": self._correction_deadline,
+            "payment_due_at": self._payment_due_at,
+            "result_publicity_ends_at": self._result_publicity_ends_at,
+        }
+        return {name: shanghai_iso(at) for name, at in instants.items() if at is not None}
+
+    def _state(self) -> DeclarationState:
+        allowed = [] if self._stage.is_ending else allowed_in(self._stage).items()
+        return DeclarationState(
+            workflow_id=workflow.info().workflow_id,
+            round_year=self._round.year,
+            stage=self._stage,
+            level=self._in.level,
+            jurisdiction=self._in.jurisdiction,
+            return_count=self._return_count,
+            employer_return_count=self._employer_return_count,
+            deadlines=self._deadlines(),
+            allowed_actions=[AllowedAction(action=a, roles=roles) for a, roles in allowed],
+            objections=list(self._objections),
+            review_overdue=self._review_overdue,
+            defense_exempt=self._defense_exempt,
+            defense_score=self._defense_score,
+            committee_result=self._committee_result,
+            ending_reason=self._ending_reason,
+            timeline=list(self._timeline),
+        )
