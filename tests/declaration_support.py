@@ -5,8 +5,10 @@ does not know), and short ways to start a declaration and act on it."""
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType
@@ -145,3 +147,15 @@ def first_weekday_after(day: date) -> date:
     while day.weekday() >= 5:
         day += timedelta(days=1)
     return day
+
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+async def keep_history(handle: WorkflowHandle[Any, Any], name: str) -> None:
+    """With ZHICHENG_RECORD_HISTORIES=1, save this run's history for tests/test_replay.py.
+    Re-record only for a deliberate, patched (`workflow.patched`) change of the workflow."""
+    if os.environ.get("ZHICHENG_RECORD_HISTORIES") == "1":
+        HISTORIES.mkdir(exist_ok=True)
+        history = await handle.fetch_history()
+        (HISTORIES / f"{name}.json").write_text(history.to_json(), encoding="utf-8")

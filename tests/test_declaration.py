@@ -22,6 +22,7 @@ from tests.declaration_support import (
     WORKFLOW_TASK_EVENTS,
     act,
     first_weekday_after,
+    keep_history,
     outcome,
     round_around,
     settled_event_types,
@@ -106,6 +107,7 @@ async def test_happy_path_intermediate_to_approved(
         Stage.approved,
     ]
     assert final.return_count == 0
+    await keep_history(handle, "happy_path_intermediate")
 
 
 async def test_junior_skips_defense(time_env: WorkflowEnvironment, time_worker: Worker):
@@ -143,6 +145,7 @@ async def test_return_answered_at_47h_continues_49h_abandons(
     assert final.stage is Stage.abandoned
     deadline = datetime.fromisoformat(final.deadlines["correction_deadline"])
     assert on_time(final.timeline[-1].at, deadline)
+    await keep_history(handle, "correction_path_abandoned")
 
 
 async def test_fourth_return_locks(time_env: WorkflowEnvironment, time_worker: Worker):
@@ -157,6 +160,7 @@ async def test_fourth_return_locks(time_env: WorkflowEnvironment, time_worker: W
     current = await act(handle, "return_for_correction", "evaluation_body", reason="第4次退回")
     assert (current.stage, current.return_count) == (Stage.locked, 4)
     assert (await outcome(time_env, handle)).stage is Stage.locked
+    await keep_history(handle, "fourth_return_locked")
 
 
 async def test_publicity_leaves_at_the_r13_moment(
@@ -392,6 +396,7 @@ async def test_result_objection_holds_approval_until_resolved(
         resolution="异议不成立",
     )
     assert (await outcome(time_env, handle)).stage is Stage.approved
+    await keep_history(handle, "result_objection_then_approved")
 
 
 async def test_village_stationed_takes_the_average(

@@ -1,0 +1,53 @@
+"""What the workflow writes: an audit event per transition, the projection row, and one
+rendered Chinese message per notified event in the outbox."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.db import get_engine
+from models.tables import AuditEvent, DeclarationRow, OutboxMessage
+from tests.declaration_support import act, settled_event_types, start, to_publicity
+from tests.samples import SAMPLE_ID_CARD
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+async def test_every_transition_is_recorded_once(
+    time_env: WorkflowEnvironment, time_worker: Worker
+):
+    handle = await start(time_env, time_worker)
+    await act(handle, "submit", "applicant")
+    await act(handle, "employer_return", "employer", reason="请补充继续教育证明")
+    current = await to_publicity(handle)
+    await settled_event_types(handle)
+
+    async with get_engine().connect() as conn:
+        ours = AuditEvent.workflow_id == handle.id
+        audit = (await conn.execute(select(AuditEvent).where(ours).order_by(AuditEvent.seq))).all()
+        row = (await conn.execute(select(DeclarationRow).filter_by(workflow_id=handle.id))).one()
+        outbox = (
+            await conn.execute(
+                select(OutboxMessage)
+                .where(OutboxMessage.workflow_id == handle.id)
+                .order_by(OutboxMessage.created_at)
+            )
+        ).all()
+
+    assert [(e.seq, e.action, e.to_stage) for e in audit] == [
+        (t.seq, t.action, t.to_stage.value) for t in current.timeline
+    ]
+    assert audit[2].reason == "请补充继续教育证明"
+    assert (audit[2].actor_role, audit[2].actor_id) == ("employer", "employer-1")
+    assert (row.stage, row.last_seq, row.return_count) == ("publicity", len(current.timeline), 0)
+    assert row.deadlines["publicity_ends_at"] == current.deadlines["publicity_ends_at"]
+    assert SAMPLE_ID_CARD not in row.workflow_id
+
+    assert [m.event for m in outbox] == ["employer_returned", "publicity_started"]
+    returned, publicity = outbox
+    assert returned.mobile == "+8613800138000" and returned.status == "pending"
+    assert "请补充继续教育证明" in returned.body and "张三" in returned.body
+    assert "（北京时间 UTC+08:00）" in publicity.body
