@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -54,9 +55,8 @@ def render(event: NotificationEvent, context: Mapping[str, Any]) -> tuple[str, s
     return " ".join(subject.split()), body
 
 
-@activity.defn
-async def queue_notification(request: NotificationRequest) -> None:
-    """Render and insert into the outbox; a second call with the same key writes nothing."""
+def outbox_row(request: NotificationRequest) -> dict[str, Any]:
+    """The rendered outbox row of `request`; a template error becomes a retryable failure."""
     try:
         subject, body = render(
             request.event, {"recipient_name": request.recipient_name, **request.context}
@@ -69,7 +69,7 @@ async def queue_notification(request: NotificationRequest) -> None:
             f"notification {request.key}: template {request.event.value}.txt.j2: {exc}",
             type=TEMPLATE_ERROR,
         ) from exc
-    row = {
+    return {
         "key": request.key,
         "workflow_id": request.workflow_id,
         "event": request.event.value,
@@ -80,12 +80,24 @@ async def queue_notification(request: NotificationRequest) -> None:
         "subject": subject,
         "body": body,
     }
-    async with get_engine().begin() as conn:
-        written = await insert_unless_exists(conn, OutboxMessage, row, ["key"])
+
+
+async def put_in_outbox(conn: AsyncConnection, row: dict[str, Any]) -> bool:
+    """Insert a rendered row inside the caller's transaction, once per key."""
+    written = await insert_unless_exists(conn, OutboxMessage, row, ["key"])
     activity.logger.info(
         "Notification %s (%s to %s): %s",
-        request.key,
-        request.event.value,
-        request.recipient_role.value,
+        row["key"],
+        row["event"],
+        row["recipient_role"],
         "queued" if written else "already queued",
     )
+    return written
+
+
+@activity.defn
+async def queue_notification(request: NotificationRequest) -> None:
+    """A notification not tied to a transition (transitions carry theirs: record.py)."""
+    row = outbox_row(request)
+    async with get_engine().begin() as conn:
+        await put_in_outbox(conn, row)

@@ -8,13 +8,16 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.db import dialect_insert, get_engine, insert_unless_exists
+from activities.notify import outbox_row, put_in_outbox
 from models.records import TransitionRecord
 from models.tables import AuditEvent, DeclarationRow
 
 
 @activity.defn
 async def record_transition(record: TransitionRecord) -> None:
-    """Idempotent: a retry writes nothing twice; an older seq never moves the projection back."""
+    """Idempotent: a retry writes nothing twice; an older seq never moves the projection back.
+    The transition's notifications go into the outbox in the same transaction (R16), so a
+    transition is never recorded without them, nor they without it."""
     if record.at.utcoffset() is None:  # retrying would not fix the input
         raise ApplicationError("TransitionRecord.at must be timezone-aware", non_retryable=True)
     data = record.model_dump(mode="json", include={"details", "deadlines"})
@@ -45,7 +48,10 @@ async def record_transition(record: TransitionRecord) -> None:
         "last_seq": record.seq,
         "updated_at": record.at,
     }
+    messages = [outbox_row(request) for request in record.notifications]  # render first
     async with get_engine().begin() as conn:
+        for message in messages:
+            await put_in_outbox(conn, message)
         audited = await insert_unless_exists(conn, AuditEvent, audit, ["workflow_id", "seq"])
         upsert = dialect_insert(conn)(DeclarationRow).values(**projection)
         upsert = upsert.on_conflict_do_update(

@@ -11,33 +11,6 @@ from pydantic import Field
 from models.common import Actor, Jurisdiction, Level, Role, Stage, Strict
 
 
-class TransitionRecord(Strict):
-    """One transition of one declaration: becomes an audit event and refreshes the projection.
-
-    (workflow_id, seq) identifies it; recording it twice writes nothing the second time.
-    """
-
-    workflow_id: str
-    seq: int = Field(ge=1)
-    at: datetime
-    actor: Actor
-    action: str
-    from_stage: Stage
-    to_stage: Stage
-    reason: str | None = None
-    details: dict[str, Any] = Field(default_factory=dict)
-    # projection of the declaration after this transition
-    round_year: int
-    applicant_key: str
-    applicant_name: str
-    employer_uscc: str
-    employer_name: str
-    level: Level
-    jurisdiction: Jurisdiction
-    return_count: int
-    deadlines: dict[str, str] = Field(default_factory=dict)
-
-
 class NotificationEvent(StrEnum):
     """Each event the notice says is notified (R16, R18) or that ends a declaration."""
 
@@ -71,3 +44,32 @@ class NotificationRequest(Strict):
     mobile: str | None = None
     email: str | None = None
     context: dict[str, Any] = Field(default_factory=dict)
+
+
+class TransitionRecord(Strict):
+    """One transition of one declaration: becomes an audit event, refreshes the projection and
+    queues its notifications, all in one database transaction.
+
+    (workflow_id, seq) identifies it; recording it twice writes nothing the second time.
+    """
+
+    workflow_id: str
+    seq: int = Field(ge=1)
+    at: datetime
+    actor: Actor
+    action: str
+    from_stage: Stage
+    to_stage: Stage
+    reason: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+    # projection of the declaration after this transition
+    round_year: int
+    applicant_key: str
+    applicant_name: str
+    employer_uscc: str
+    employer_name: str
+    level: Level
+    jurisdiction: Jurisdiction
+    return_count: int
+    deadlines: dict[str, str] = Field(default_factory=dict)
+    notifications: list[NotificationRequest] = Field(default_factory=list)

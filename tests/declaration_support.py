@@ -119,12 +119,14 @@ async def outcome(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any]) ->
 
 
 async def settled_event_types(handle: WorkflowHandle[Any, Any]) -> list[int]:
-    """The history's event types once the workflow has nothing in flight."""
+    """The history's event types once the workflow has nothing in flight: its last workflow
+    task completed and every scheduled activity closed (read from one history snapshot)."""
     for _ in range(200):
         types = [event.event_type for event in (await handle.fetch_history()).events]
         last_task_event = [t for t in types if t in WORKFLOW_TASK_EVENTS][-1]
-        pending = (await handle.describe()).raw_description.pending_activities
-        if last_task_event == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and not pending:
+        scheduled = types.count(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
+        closed = sum(types.count(t) for t in ACTIVITY_CLOSED_EVENTS)
+        if last_task_event == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and scheduled == closed:
             return types
         await asyncio.sleep(0.05)
     raise AssertionError(f"workflow {handle.id} did not settle")
@@ -135,19 +137,17 @@ WORKFLOW_TASK_EVENTS = {
     EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
     EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
 }
+ACTIVITY_CLOSED_EVENTS = {
+    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
+}
 UPDATE_EVENTS = {
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_REJECTED,
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED,
 }
-
-
-def first_weekday_after(day: date) -> date:
-    day += timedelta(days=1)
-    while day.weekday() >= 5:
-        day += timedelta(days=1)
-    return day
-
 
 HISTORIES = Path(__file__).parent / "histories"
 

@@ -21,7 +21,6 @@ from tests.declaration_support import (
     UPDATE_EVENTS,
     WORKFLOW_TASK_EVENTS,
     act,
-    first_weekday_after,
     keep_history,
     outcome,
     round_around,
@@ -166,16 +165,17 @@ async def test_fourth_return_locks(time_env: WorkflowEnvironment, time_worker: W
 async def test_publicity_leaves_at_the_r13_moment(
     time_env: WorkflowEnvironment, time_worker: Worker
 ):
-    """The workflow's publicity end is the R13 count over the round's own calendar data: here a
-    weekday holiday and a weekend make-up workday right after the start, so a Monday–Friday
-    count would give another day."""
+    """The workflow's publicity end is the R13 count over the round's own calendar data: the
+    next two weekdays are holidays and the next Saturday a make-up workday, so the end falls
+    one working day later than a Monday–Friday count would put it."""
     now = await time_env.get_current_time()
     today = shanghai_date(now)
-    holiday = first_weekday_after(today)
-    saturday = today + timedelta(days=(5 - today.weekday()) % 7 or 7)
+    next_seven_days = [today + timedelta(days=n) for n in range(1, 8)]
+    holidays = [d for d in next_seven_days if d.weekday() < 5][:2]
+    saturday = next(d for d in next_seven_days if d.weekday() == 5)
     overrides = {
         year: YearCalendar(
-            holidays=[d for d in (holiday,) if d.year == year],
+            holidays=[d for d in holidays if d.year == year],
             workdays=[d for d in (saturday,) if d.year == year],
         )
         for year in (now.year, now.year + 1)
@@ -193,7 +193,7 @@ async def test_publicity_leaves_at_the_r13_moment(
     expected = publicity_ends_at(round_config.calendar, started, 5)
     assert datetime.fromisoformat(current.deadlines["publicity_ends_at"]) == expected
     plain = round_around(now)  # same dates, Monday–Friday only
-    assert publicity_ends_at(plain.calendar, started, 5) != expected
+    assert publicity_ends_at(plain.calendar, started, 5) < expected
     assert expected == start_of_day(expected.date())  # ends at 24:00 of a working day
 
     await sleep_until(time_env, expected - SECOND)

@@ -2,15 +2,13 @@
 
 Shape: update handlers decide and change the state at once (no await between the check
 and the change), then queue what must be written; the main loop is the single writer that
-records each transition (audit + projection) and queues its notifications, in order; a
-handler returns to the reviewer once its own transition is recorded. Every deadline is the
+records each transition (audit, projection and its notifications, in one activity), in
+order; a handler returns to the reviewer once its own transition is recorded. Every deadline is the
 timeout of one `wait_condition`, i.e. a durable timer.
 """
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,7 +17,6 @@ from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.notify import queue_notification
     from activities.record import record_transition
     from models.common import LEVEL_NAMES_ZH, STAGE_NAMES_ZH, Actor, Role, Stage
     from models.declaration import (
@@ -60,16 +57,9 @@ ACTIVITY_TIMEOUT = timedelta(seconds=30)
 # Recording must eventually succeed: a database outage delays, never loses, a transition.
 ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 
+SYSTEM = Actor(role=Role.system, id="declaration-workflow")
 EVALUATION_BODY_NAME = "评审机构"
 SUPERVISOR_NAME = "甘泉堡经济技术开发区（工业区）人力资源服务中心"
-
-
-@dataclass
-class _Pending:
-    """A transition waiting to be written by the main loop."""
-
-    record: TransitionRecord
-    notifications: list[NotificationRequest] = field(default_factory=list)
 
 
 def _refuse(refused: Refused) -> ApplicationError:
@@ -101,21 +91,17 @@ class DeclarationWorkflow:
         self._committee_result: dict[str, Any] | None = None
         self._ending_reason: str | None = None
         self._timeline: list[TimelineEntry] = []
-        self._pending: list[_Pending] = []
+        self._pending: list[TransitionRecord] = []  # written in order by the main loop
         self._seq = 0
         self._recorded_seq = 0
-
-    # --- main loop -----------------------------------------------------------------------
-
-    @workflow.run
-    async def run(self, declaration: DeclarationInput) -> DeclarationState:
-        system = Actor(role=Role.system, id="declaration-workflow")
+        # The start is decided here, not in run(): an update can arrive in the very first
+        # workflow task, and its handler must find the declaration already started.
         refusals = check_eligibility(declaration, shanghai_date(workflow.now()))  # R1–R8
         if refusals:
             self._transition(
                 Stage.ineligible,
                 "check_eligibility",
-                system,
+                SYSTEM,
                 reason="; ".join(f"{r.rule}: {r.reason}" for r in refusals),
                 notify=NotificationEvent.ineligible,
                 context={
@@ -123,14 +109,18 @@ class DeclarationWorkflow:
                 },
             )
         else:
-            self._transition(Stage.draft, "start", system)
+            self._transition(Stage.draft, "start", SYSTEM)
 
+    # --- main loop -----------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, declaration: DeclarationInput) -> DeclarationState:
         while True:
             await self._write_pending()
             if self._stage.is_ending:
                 break
             if not await self._next_change_before(self._next_deadline()):
-                self._on_deadline(system)
+                self._on_deadline()
 
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._write_pending()
@@ -174,7 +164,7 @@ class DeclarationWorkflow:
             return self._result_publicity_ends_at  # R20
         return None
 
-    def _on_deadline(self, system: Actor) -> None:
+    def _on_deadline(self) -> None:
         now = workflow.now()
         stage = self._stage
         if stage in (
@@ -187,13 +177,13 @@ class DeclarationWorkflow:
             self._transition(
                 Stage.not_submitted,
                 "submission_closed",
-                system,
+                SYSTEM,
                 reason=f"submission closed at {shanghai_iso(self._round.submission_closes_at)}",
                 notify=NotificationEvent.not_submitted,
                 context={"submission_closes_at": shanghai_iso(self._round.submission_closes_at)},
             )
         elif stage is Stage.publicity:
-            self._transition(Stage.recommendation, "publicity_ended", system)  # R13
+            self._transition(Stage.recommendation, "publicity_ended", SYSTEM)  # R13
         elif stage is Stage.evaluation_review:
             # R9 (interp.): the reviewer's delay is flagged, never held against the applicant.
             self._review_overdue = True
@@ -201,7 +191,7 @@ class DeclarationWorkflow:
             self._transition(
                 Stage.evaluation_review,
                 "review_overdue",
-                system,
+                SYSTEM,
                 reason="the evaluation body has not finished the review by the window's close",
                 notify=NotificationEvent.review_overdue,
                 recipients=[
@@ -216,7 +206,7 @@ class DeclarationWorkflow:
             self._transition(
                 Stage.abandoned,
                 "correction_overdue",
-                system,
+                SYSTEM,
                 reason=f"not corrected by {deadline}",  # R15
                 notify=NotificationEvent.abandoned,
                 context={"correction_deadline": deadline},
@@ -227,7 +217,7 @@ class DeclarationWorkflow:
             self._transition(
                 Stage.unpaid,
                 "payment_overdue",
-                system,
+                SYSTEM,
                 reason=f"fee not paid by {due}",  # R17
                 notify=NotificationEvent.unpaid,
                 context={"payment_closes_at": due},
@@ -236,7 +226,7 @@ class DeclarationWorkflow:
             self._transition(
                 Stage.approved,
                 "result_publicity_ended",
-                system,
+                SYSTEM,
                 notify=NotificationEvent.approved,
             )  # R20 → R21
 
@@ -272,27 +262,25 @@ class DeclarationWorkflow:
             )
         )
         applicant = self._in.applicant
-        pending = _Pending(
-            TransitionRecord(
-                workflow_id=workflow.info().workflow_id,
-                seq=self._seq,
-                at=now,
-                actor=actor,
-                action=action,
-                from_stage=from_stage,
-                to_stage=to,
-                reason=reason,
-                details=details or {},
-                round_year=self._round.year,
-                applicant_key=self._in.applicant_key,
-                applicant_name=applicant.name,
-                employer_uscc=applicant.employer.uscc,
-                employer_name=applicant.employer.name,
-                level=self._in.level,
-                jurisdiction=self._in.jurisdiction,
-                return_count=self._return_count,
-                deadlines=self._deadlines(),
-            )
+        record = TransitionRecord(
+            workflow_id=workflow.info().workflow_id,
+            seq=self._seq,
+            at=now,
+            actor=actor,
+            action=action,
+            from_stage=from_stage,
+            to_stage=to,
+            reason=reason,
+            details=details or {},
+            round_year=self._round.year,
+            applicant_key=self._in.applicant_key,
+            applicant_name=applicant.name,
+            employer_uscc=applicant.employer.uscc,
+            employer_name=applicant.employer.name,
+            level=self._in.level,
+            jurisdiction=self._in.jurisdiction,
+            return_count=self._return_count,
+            deadlines=self._deadlines(),
         )
         if notify is not None:
             common = {
@@ -303,7 +291,7 @@ class DeclarationWorkflow:
             }
             for role, name in recipients or [(Role.applicant, applicant.name)]:
                 to_applicant = role is Role.applicant
-                pending.notifications.append(
+                record.notifications.append(
                     NotificationRequest(
                         key=f"{workflow.info().workflow_id}/{self._seq}/{notify.value}/{role.value}",
                         workflow_id=workflow.info().workflow_id,
@@ -315,7 +303,7 @@ class DeclarationWorkflow:
                         context={**common, **(context or {})},
                     )
                 )
-        self._pending.append(pending)
+        self._pending.append(record)
         self._publish_progress()
         return self._seq
 
@@ -339,27 +327,16 @@ class DeclarationWorkflow:
         )
 
     async def _write_pending(self) -> None:
-        """Write queued transitions in order: the record, then its notifications."""
+        """Write queued transitions in order, each with its notifications (one activity)."""
         while self._pending:
-            pending = self._pending.pop(0)
+            record = self._pending.pop(0)
             await workflow.execute_activity(
                 record_transition,
-                pending.record,
+                record,
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 retry_policy=ACTIVITY_RETRY,
             )
-            await asyncio.gather(
-                *(
-                    workflow.execute_activity(
-                        queue_notification,
-                        request,
-                        start_to_close_timeout=ACTIVITY_TIMEOUT,
-                        retry_policy=ACTIVITY_RETRY,
-                    )
-                    for request in pending.notifications
-                )
-            )
-            self._recorded_seq = pending.record.seq
+            self._recorded_seq = record.seq
 
     async def _recorded(self, seq: int) -> DeclarationState:
         """Let the reviewer's update return once its transition is written."""

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Installs and runs zhicheng in one command: .venv, the embedded Temporal dev server (Web UI
+# http://localhost:8233, state in var/temporal.db, log in var/temporal.log), then the worker in
+# the foreground. Ctrl-C or SIGTERM stops the worker and the dev server.
+# With TEMPORAL_ADDRESS set, no dev server is started and the worker connects there. The other
+# settings (TEMPORAL_NAMESPACE, ZHICHENG_TASK_QUEUE, DATABASE_URL, SMTP_*, ...) are settings.py's.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+ensure_venv "" # no extras: what the worker needs
+mkdir -p var
+
+ADDRESS=127.0.0.1:7233
+UI=http://localhost:8233
+NAMESPACE=${TEMPORAL_NAMESPACE:-default}
+
+# The worker and the server run in the background so that a signal reaches this script at once
+# (bash runs a trap only after a foreground child exits); without job control they ignore
+# SIGINT, so Ctrl-C reaches only this script, which then stops them in order with SIGTERM.
+worker="" server=""
+
+# end PID NAME: SIGTERM a child and wait for it, killing it after 15 s.
+# shellcheck disable=SC2317 # (only the trap calls it)
+end() {
+    kill -0 "$1" 2>/dev/null || return 0
+    kill -TERM "$1" 2>/dev/null || true
+    for _ in $(seq 30); do
+        kill -0 "$1" 2>/dev/null || { wait "$1" 2>/dev/null || true; say "$2 stopped"; return 0; }
+        sleep 0.5
+    done
+    say "$2 did not stop within 15 s; killing it (pid $1)"
+    kill -KILL "$1" 2>/dev/null || true
+}
+# shellcheck disable=SC2317
+cleanup() { # the worker first, then the server it talks to
+    trap - EXIT INT TERM HUP
+    [ -z "$worker" ] || end "$worker" worker
+    [ -z "$server" ] || end "$server" "Temporal dev server"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+if [ -z "${TEMPORAL_ADDRESS:-}" ]; then
+    if temporal operator cluster health --address "$ADDRESS" >/dev/null 2>&1; then
+        die "a Temporal server already answers on $ADDRESS (another run.sh?): stop it," \
+            "or set TEMPORAL_ADDRESS=$ADDRESS to use it"
+    fi
+    # The search attributes are registered at every start; on an existing db file that is a no-op.
+    temporal server start-dev --db-filename var/temporal.db --ip 127.0.0.1 --port 7233 \
+        --ui-port 8233 --namespace "$NAMESPACE" --ui-disable-news-fetch \
+        --search-attribute RoundYear=Int --search-attribute Level=Keyword \
+        --search-attribute Stage=Keyword --search-attribute Jurisdiction=Keyword \
+        --search-attribute ReturnCount=Int >var/temporal.log 2>&1 &
+    server=$!
+    tries=0
+    until temporal operator cluster health --address "$ADDRESS" >/dev/null 2>&1; do
+        if ! kill -0 "$server" 2>/dev/null; then
+            tail -n 20 var/temporal.log >&2
+            server=
+            die "the Temporal dev server exited; see var/temporal.log"
+        fi
+        ((++tries <= 120)) || die "the Temporal dev server did not answer on $ADDRESS in 60 s"
+        sleep 0.5
+    done
+    export TEMPORAL_ADDRESS=$ADDRESS
+    echo "Temporal dev server on $ADDRESS, namespace $NAMESPACE (log: var/temporal.log)"
+    echo "Web UI: $UI"
+else
+    echo "Temporal at $TEMPORAL_ADDRESS, namespace $NAMESPACE (TEMPORAL_ADDRESS is set: no dev server)"
+fi
+
+# The record database as settings.py resolves it; a SQLite file's directory is created here.
+python - <<'EOF'
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from settings import load_settings
+
+url = make_url(load_settings().database_url)
+if url.get_backend_name() == "sqlite" and url.database:
+    Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    print(f"Records database: {url.database} (SQLite)")
+else:
+    print(f"Records database: {url.render_as_string(hide_password=True)}")
+EOF
+
+python worker.py &
+worker=$!
+# Whichever stops first (the worker, or the dev server under it) ends the run.
+status=0
+wait -n -p first ${server:+"$server"} "$worker" || status=$?
+if [ "${first:-}" = "$server" ]; then
+    say "the Temporal dev server exited (status $status); see var/temporal.log"
+    server=
+else
+    say "the worker exited (status $status)"
+    worker=
+fi
+exit "$status"
