@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
+from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -43,6 +45,7 @@ def build_worker(client: Client, task_queue: str) -> Worker:
         workflows=WORKFLOWS,
         activities=ACTIVITIES,
         workflow_runner=workflow_runner(),
+        graceful_shutdown_timeout=timedelta(seconds=10),  # lets a running record finish
     )
 
 
@@ -77,7 +80,13 @@ async def main() -> None:
         settings.task_queue,
         database_url.split("@")[-1],
     )
-    await build_worker(client, settings.task_queue).run()
+    stop = asyncio.Event()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(signal_number, stop.set)
+    # Leaving the context shuts the worker down gracefully: running activities may finish.
+    async with build_worker(client, settings.task_queue):
+        await stop.wait()
+        log.info("stopping the worker")
 
 
 if __name__ == "__main__":
