@@ -9,15 +9,12 @@ from dataclasses import dataclass
 
 from models.common import Role, Stage
 
-A, E, C, B, M, S, X = (
-    Role.applicant,
-    Role.employer,
-    Role.competent_unit,
-    Role.evaluation_body,
-    Role.committee,
-    Role.supervisor,
-    Role.system,
-)
+APPLICANT = frozenset({Role.applicant})
+EMPLOYER = frozenset({Role.employer})
+COMPETENT_UNIT = frozenset({Role.competent_unit})
+EVALUATION_BODY = frozenset({Role.evaluation_body})
+COMMITTEE = frozenset({Role.committee})
+SUPERVISOR = frozenset({Role.supervisor})
 
 # Before a decision (the committee vote), the applicant may withdraw.
 WITHDRAWABLE = (
@@ -34,31 +31,31 @@ WITHDRAWABLE = (
 
 # action -> {stage: roles allowed in that stage}
 ACTIONS: Mapping[str, Mapping[Stage, frozenset[Role]]] = {
-    "submit": {Stage.draft: frozenset({A})},  # R11
-    "employer_return": {Stage.employer_review: frozenset({E})},  # R12
-    "start_publicity": {Stage.employer_review: frozenset({E})},  # R13
+    "submit": {Stage.draft: APPLICANT},  # R11
+    "employer_return": {Stage.employer_review: EMPLOYER},  # R12
+    "start_publicity": {Stage.employer_review: EMPLOYER},  # R13
     # R13 objections go to the employer; R20 result objections to the HR service centre.
     "raise_objection": {
-        Stage.publicity: frozenset({E}),
-        Stage.result_publicity: frozenset({S}),
+        Stage.publicity: EMPLOYER,
+        Stage.result_publicity: SUPERVISOR,
     },
     "resolve_objection": {
-        Stage.publicity: frozenset({E}),
-        Stage.recommendation: frozenset({E}),
-        Stage.result_publicity: frozenset({S}),
+        Stage.publicity: EMPLOYER,
+        Stage.recommendation: EMPLOYER,
+        Stage.result_publicity: SUPERVISOR,
     },
-    "recommend": {Stage.recommendation: frozenset({E})},  # R14
-    "competent_unit_recommend": {Stage.competent_unit_review: frozenset({C})},  # R14
-    "competent_unit_return": {Stage.competent_unit_review: frozenset({C})},
-    "accept_materials": {Stage.evaluation_review: frozenset({B})},  # R15, R16
-    "return_for_correction": {Stage.evaluation_review: frozenset({B})},  # R15
-    "resubmit": {Stage.correction: frozenset({A})},  # R15
-    "confirm_payment": {Stage.payment: frozenset({B})},  # R17
-    "arrange_defense": {Stage.defense: frozenset({B})},  # R18
-    "record_defense_score": {Stage.defense: frozenset({B})},  # R18
-    "supply_defense_average": {Stage.defense: frozenset({B, X})},  # R19
-    "committee_vote": {Stage.committee: frozenset({M})},  # R20
-    "withdraw": {stage: frozenset({A}) for stage in WITHDRAWABLE},
+    "recommend": {Stage.recommendation: EMPLOYER},  # R14
+    "competent_unit_recommend": {Stage.competent_unit_review: COMPETENT_UNIT},  # R14
+    "competent_unit_return": {Stage.competent_unit_review: COMPETENT_UNIT},
+    "accept_materials": {Stage.evaluation_review: EVALUATION_BODY},  # R15, R16
+    "return_for_correction": {Stage.evaluation_review: EVALUATION_BODY},  # R15
+    "resubmit": {Stage.correction: APPLICANT},  # R15
+    "confirm_payment": {Stage.payment: EVALUATION_BODY},  # R17
+    "arrange_defense": {Stage.defense: EVALUATION_BODY},  # R18
+    "record_defense_score": {Stage.defense: EVALUATION_BODY},  # R18
+    "supply_defense_average": {Stage.defense: EVALUATION_BODY | {Role.system}},  # R19
+    "committee_vote": {Stage.committee: COMMITTEE},  # R20
+    "withdraw": {stage: APPLICANT for stage in WITHDRAWABLE},
 }
 
 
