@@ -1,16 +1,48 @@
 """Client-side operations on declarations, shared by the command line, the tests and the
-benchmarks: start one, act on one, read its state, list them by search attributes."""
+benchmarks: start one, act on one, read its state, list them by search attributes; and the
+operator-file side of it: a round's configuration for a year, a declaration from a JSON file,
+an action's payload checked before it is sent."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import typing
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from functools import cache
+from pathlib import Path
 from typing import Any
 
-from temporalio.client import Client, WorkflowHandle
+from pydantic import ValidationError, create_model
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
+)
 from temporalio.common import WorkflowIDReusePolicy
 
-from models.declaration import DeclarationInput, DeclarationState
-from rules.identity import declaration_workflow_id
-from workflows.declaration import DeclarationWorkflow
+from models.calendar import WorkingCalendar, YearCalendar
+from models.common import Jurisdiction, Level, Role, Stage, Strict
+from models.declaration import Action, DeclarationInput, DeclarationState
+from models.round import RoundConfig
+from rules.actions import ACTIONS
+from rules.calendar import CalendarYearUnknown
+from rules.calendar_source import build_calendar, load_overrides
+from rules.identity import applicant_key, declaration_workflow_id
+from rules.round_plan import default_round_config
+from settings import Settings
+from workflows.declaration import (
+    JURISDICTION,
+    LEVEL,
+    RETURN_COUNT,
+    ROUND_YEAR,
+    STAGE,
+    DeclarationWorkflow,
+)
+
+DECLARATION_WORKFLOW_TYPE = "Declaration"  # DESIGN §3
 
 
 async def start_declaration(
@@ -31,14 +63,273 @@ async def start_declaration(
     )
 
 
+class ActionTimeout(TimeoutError):
+    """An action got no answer in time. `accepted` False: no worker took it (the server
+    may still hand it to one later: admitted updates are not durable); True: taken, not
+    yet recorded."""
+
+    def __init__(self, workflow_id: str, action: str, accepted: bool, timeout: timedelta) -> None:
+        self.workflow_id, self.action, self.accepted = workflow_id, action, accepted
+        what = "accepted but not recorded" if accepted else "not accepted by any worker"
+        super().__init__(f"{workflow_id}: {action} {what} within {timeout.total_seconds():g} s")
+
+
 async def act(
-    client: Client, workflow_id: str, action: str, payload: dict[str, Any]
+    client: Client,
+    workflow_id: str,
+    action: str,
+    payload: dict[str, Any],
+    *,
+    timeout: timedelta | None = None,
 ) -> DeclarationState:
-    """Send one reviewer or applicant action (a Temporal Update) and wait for its result."""
+    """Send one reviewer or applicant action (a Temporal Update) and wait for its result.
+
+    With `timeout`, each phase (accepted by the worker, then recorded) gets that long and
+    ActionTimeout says which did not finish. An RPC timeout alone would not do: the client
+    re-polls an update that the server answers "not yet" forever."""
     handle = client.get_workflow_handle(workflow_id)
-    return await handle.execute_update(action, payload, result_type=DeclarationState)
+    if timeout is None:
+        return await handle.execute_update(action, payload, result_type=DeclarationState)
+    try:
+        async with asyncio.timeout(timeout.total_seconds()):
+            update = await handle.start_update(
+                action,
+                payload,
+                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+                result_type=DeclarationState,
+            )
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        # the client turns the cancelled poll into its own error, or not, by timing
+        raise ActionTimeout(workflow_id, action, False, timeout) from None
+    try:
+        async with asyncio.timeout(timeout.total_seconds()):
+            return await update.result()
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        raise ActionTimeout(workflow_id, action, True, timeout) from None
 
 
-async def declaration_state(client: Client, workflow_id: str) -> DeclarationState:
+async def declaration_state(
+    client: Client, workflow_id: str, *, rpc_timeout: timedelta | None = None
+) -> DeclarationState:
     handle = client.get_workflow_handle(workflow_id)
-    return await handle.query("state", result_type=DeclarationState)
+    return await handle.query("state", result_type=DeclarationState, rpc_timeout=rpc_timeout)
+
+
+# --- operator input: files and payloads ----------------------------------------------------
+
+
+class InputError(ValueError):
+    """Bad operator input. The message is one line and starts with where: a file, a field."""
+
+
+def parse_json_object(text: str, where: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{where}: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{where}: expected a JSON object {{...}}, got {type(data).__name__}")
+    return data
+
+
+def read_json_object(path: Path, where: str | None = None) -> dict[str, Any]:
+    """A JSON object from a file; `where` is how messages name it (default: the path)."""
+    where = where or str(path)
+    try:
+        # utf-8-sig: files saved by Windows editors often start with a byte-order mark.
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError(f"{where}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{where}: is a directory, not a JSON file") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{where}: not UTF-8 text") from None
+    except OSError as exc:
+        raise InputError(f"{where}: cannot read: {exc.strerror}") from None
+    return parse_json_object(text, where)
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    """('achievements', 0, 'kind') -> 'achievements[0].kind'."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
+    return text
+
+
+def validation_summary(exc: ValidationError) -> str:
+    """The first error with its field path, and how many more: one line for an operator."""
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    message = str(first["msg"]).removeprefix("Value error, ")
+    location = _location(first["loc"])
+    text = f"{location}: {message}" if location else message
+    if len(errors) > 1:
+        more = len(errors) - 1
+        text += f" (and {more} more error{'s' if more > 1 else ''})"
+    return text
+
+
+# What an operator's declaration file holds: DeclarationInput without what the system adds.
+SYSTEM_FIELDS = {
+    "round": "the round comes from --year and config/rounds/{year}.json",
+    "applicant_key": "the key is derived from applicant.id_card",
+}
+DeclarationFile: type[Strict] = create_model(  # derived, so the two shapes never drift apart
+    "DeclarationFile",
+    __base__=Strict,
+    **{
+        name: (info.annotation, info)
+        for name, info in DeclarationInput.model_fields.items()
+        if name not in SYSTEM_FIELDS
+    },
+)
+
+
+def declaration_input(
+    data: Mapping[str, Any], round_config: RoundConfig, where: str
+) -> DeclarationInput:
+    """The workflow's input from the applicant's part (a declaration file) and the round."""
+    for name, why in SYSTEM_FIELDS.items():
+        if name in data:
+            raise InputError(f"{where}: {name}: leave it out of the file ({why})")
+    try:
+        part = DeclarationFile.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(f"{where}: {validation_summary(exc)}") from None
+    fields = dict(part)
+    key = applicant_key(fields["applicant"].id_card)
+    return DeclarationInput.model_validate(fields | {"round": round_config, "applicant_key": key})
+
+
+@cache
+def action_models() -> dict[str, type[Action]]:
+    """Each action's payload model, read from the type hint of the workflow's update handler
+    of the same name: the workflow is the one source of truth for what an action carries."""
+    models: dict[str, type[Action]] = {}
+    for action in ACTIONS:
+        handler = getattr(DeclarationWorkflow, action, None)
+        hints = typing.get_type_hints(handler) if callable(handler) else {}
+        hints.pop("return", None)
+        model = next(iter(hints.values()), None)
+        if len(hints) != 1 or not (isinstance(model, type) and issubclass(model, Action)):
+            raise RuntimeError(
+                f"action {action!r}: DeclarationWorkflow has no update handler of that name "
+                "taking one Action model"
+            )
+        models[action] = model
+    return models
+
+
+def action_payload(action: str, role: Role, actor_id: str, data: Mapping[str, Any]) -> Action:
+    """The update's argument, checked here so a mistake is named before anything is sent
+    (the worker could only say 'Failed decoding arguments')."""
+    model = action_models().get(action)
+    if model is None:
+        raise InputError(f"unknown action {action!r}; known: {', '.join(ACTIONS)}")
+    if "actor" in data:
+        raise InputError("actor: give it with --role and --actor-id, not in the data")
+    try:
+        return model.model_validate({**data, "actor": {"role": role, "id": actor_id}})
+    except ValidationError as exc:
+        raise InputError(validation_summary(exc)) from None
+
+
+# --- rounds ---------------------------------------------------------------------------------
+
+
+def round_config_path(year: int, settings: Settings) -> Path:
+    return settings.rounds_dir / f"{year}.json"
+
+
+def round_calendar(year: int, overrides: Mapping[int, YearCalendar]) -> WorkingCalendar:
+    """The round year's calendar, plus the next year's when known (a result publicity can
+    run into January); an unknown round year raises CalendarYearUnknown."""
+    try:
+        return build_calendar([year, year + 1], overrides)
+    except CalendarYearUnknown as exc:
+        if exc.year != year + 1:
+            raise
+    return build_calendar([year], overrides)
+
+
+def round_config_for(year: int, settings: Settings) -> RoundConfig:
+    """`config/rounds/{year}.json` (a RoundConfig without its calendar) if present, else the
+    notice's pattern; the calendar from chinesecalendar and the override table."""
+    try:
+        overrides = load_overrides(settings.calendar_overrides)
+    except ValueError as exc:  # its message names the file and the entry
+        raise InputError(str(exc)) from None
+    calendar = round_calendar(year, overrides)
+    path = round_config_path(year, settings)
+    if not path.exists():
+        return default_round_config(year, calendar)
+    data = read_json_object(path)
+    if "calendar" in data:
+        raise InputError(
+            f"{path}: calendar: leave it out; the calendar comes from chinesecalendar and "
+            f"{settings.calendar_overrides}"
+        )
+    if data.setdefault("year", year) != year:
+        raise InputError(f"{path}: year: {data['year']!r} does not match the file name")
+    try:
+        return RoundConfig.model_validate(data | {"calendar": calendar})
+    except ValidationError as exc:
+        raise InputError(f"{path}: {validation_summary(exc)}") from None
+
+
+# --- listing --------------------------------------------------------------------------------
+
+
+def visibility_query(
+    *,
+    year: int | None = None,
+    stage: Stage | None = None,
+    level: Level | None = None,
+    jurisdiction: Jurisdiction | None = None,
+) -> str:
+    """A visibility query over the declarations' search attributes. Values are enum members
+    (or an int), so nothing needs escaping."""
+    clauses = [f"WorkflowType = '{DECLARATION_WORKFLOW_TYPE}'"]
+    if year is not None:
+        clauses.append(f"{ROUND_YEAR.name} = {int(year)}")
+    if stage is not None:
+        clauses.append(f"{STAGE.name} = '{Stage(stage).value}'")
+    if level is not None:
+        # `Level` is a keyword of the visibility grammar: unquoted, the server rejects it.
+        clauses.append(f"`{LEVEL.name}` = '{Level(level).value}'")
+    if jurisdiction is not None:
+        clauses.append(f"{JURISDICTION.name} = '{Jurisdiction(jurisdiction).value}'")
+    return " AND ".join(clauses)
+
+
+class DeclarationListing(Strict):
+    """One row of a listing, from the execution's search attributes (no query to the worker)."""
+
+    workflow_id: str
+    status: str
+    round_year: int | None
+    stage: str | None
+    level: str | None
+    jurisdiction: str | None
+    return_count: int | None
+    started_at: datetime
+
+
+async def list_declarations(client: Client, query: str, limit: int) -> list[DeclarationListing]:
+    rows: list[DeclarationListing] = []
+    async for execution in client.list_workflows(query, limit=limit):
+        attributes = execution.typed_search_attributes
+        rows.append(
+            DeclarationListing(
+                workflow_id=execution.id,
+                status=execution.status.name.lower() if execution.status else "unknown",
+                round_year=attributes.get(ROUND_YEAR),
+                stage=attributes.get(STAGE),
+                level=attributes.get(LEVEL),
+                jurisdiction=attributes.get(JURISDICTION),
+                return_count=attributes.get(RETURN_COUNT),
+                started_at=execution.start_time,
+            )
+        )
+    return rows

@@ -34,6 +34,12 @@ class Settings:
             )
         )
     )
+    # config/rounds/{year}.json: a round's configuration when it departs from the notice's pattern
+    rounds_dir: Path = field(
+        default_factory=lambda: Path(
+            os.environ.get("ZHICHENG_ROUNDS_DIR", ROOT / "config" / "rounds")
+        )
+    )
     smtp_host: str = field(default_factory=lambda: os.environ.get("SMTP_HOST", "localhost"))
     smtp_port: int = field(default_factory=lambda: int(os.environ.get("SMTP_PORT", "25")))
     wechat_api_base: str = field(

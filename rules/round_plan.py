@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from models.calendar import WorkingCalendar
 from models.common import Strict
@@ -79,3 +79,20 @@ def plan_round(config: RoundConfig) -> RoundPlan:
         max_returns=config.max_returns,
         publicity_working_days=days,
     )
+
+
+def try_out_round_dates(now: datetime) -> dict[str, str]:
+    """Dates for a round that is open now, for trying the system outside September: the
+    submission window from today for 3 weeks (room for a 5-working-day publicity), then a
+    2-week review window and the usual payment period. ISO 8601 at +08:00."""
+    submission_opens = start_of_day(shanghai_date(now))
+    submission_closes = submission_opens + timedelta(days=21)
+    review_closes = submission_closes + timedelta(days=14)
+    payment_closes = review_closes + timedelta(days=PAYMENT_DAYS_AFTER_REVIEW)
+    return {
+        "submission_opens_at": shanghai_iso(submission_opens),
+        "submission_closes_at": shanghai_iso(submission_closes),
+        "review_opens_at": shanghai_iso(submission_closes),
+        "review_closes_at": shanghai_iso(review_closes),
+        "payment_closes_at": shanghai_iso(payment_closes),
+    }

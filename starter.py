@@ -1,0 +1,754 @@
+"""zhicheng command line: start declarations, act on them, read them, plan a round.
+
+Configuration comes from the environment (settings.py): TEMPORAL_ADDRESS (localhost:7233),
+TEMPORAL_NAMESPACE (default), ZHICHENG_TASK_QUEUE (zhicheng), ZHICHENG_ROUNDS_DIR
+(config/rounds: {year}.json overrides a round's dates) and ZHICHENG_CALENDAR_OVERRIDES
+(config/calendar_overrides.json: holidays of years chinesecalendar does not know).
+
+A session (start the worker first: python worker.py):
+
+    python starter.py round plan 2025                 # key dates; needs no Temporal server
+    python starter.py actions                         # who may do what, with which data
+    python starter.py declaration start examples/declaration.json --year 2026
+    python starter.py declaration act decl-2026-eaabaf4afca1764a submit \\
+        --role applicant --actor-id liming
+    python starter.py declaration act decl-2026-eaabaf4afca1764a employer_return \\
+        --role employer --actor-id hr-01 --data '{"reason": "学历证书扫描件不清晰"}'
+    python starter.py declaration state decl-2026-eaabaf4afca1764a
+    python starter.py declaration history decl-2026-eaabaf4afca1764a --json
+    python starter.py declaration list --year 2026 --stage draft --level intermediate
+
+The workflow id is decl-{year}-{applicant key}; `start` prints it. An action outside its
+window is refused (exit 3) and the message gives the window: the notice's round runs
+submission Sept 1-29. To try the flow at other dates, copy examples/rounds/2025.json to
+config/rounds/{year}.json and set its year and dates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import sys
+import typing
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, NoReturn
+
+from pydantic import BaseModel
+from temporalio.client import (
+    Client,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+import control
+from models.common import (
+    JURISDICTION_NAMES_ZH,
+    LEVEL_NAMES_ZH,
+    STAGE_NAMES_ZH,
+    Jurisdiction,
+    Level,
+    Role,
+    Stage,
+)
+from models.declaration import DeclarationState
+from rules.actions import ACTIONS
+from rules.calendar import CalendarYearUnknown
+from rules.identity import declaration_workflow_id
+from rules.round_plan import plan_round, try_out_round_dates
+from rules.timezone import SHANGHAI, shanghai_iso, to_shanghai
+from settings import Settings, load_settings
+from worker import connect
+
+PROG = "starter.py"
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # anything unexpected
+EXIT_BAD_INPUT = 2  # a file, a field, an argument (argparse uses 2 too)
+EXIT_REFUSED = 3  # the workflow refused: wrong stage, role, window; a duplicate declaration
+EXIT_UNAVAILABLE = 4  # Temporal unreachable, no such declaration, no worker answering
+
+EPILOG = """\
+exit codes:
+  0  done
+  1  unexpected failure
+  2  bad input: a missing or malformed file, an invalid field, an unknown action or role,
+     a year the working-day calendar does not know
+  3  refused by the declaration: wrong stage, wrong role, outside a window, already declared
+  4  unavailable: Temporal unreachable, no such declaration, no worker answering
+
+environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ZHICHENG_TASK_QUEUE, ZHICHENG_ROUNDS_DIR,
+ZHICHENG_CALENDAR_OVERRIDES (see settings.py)"""
+
+QUERY_TIMEOUT = timedelta(seconds=10)  # a query needs a worker; don't hang without one
+UPDATE_TIMEOUT = timedelta(seconds=30)  # an update waits for its transition to be recorded
+
+
+class CliError(Exception):
+    """One line for stderr and the exit code that goes with it."""
+
+    def __init__(self, line: str, code: int) -> None:
+        super().__init__(line)
+        self.line = line
+        self.code = code
+
+
+def bad_input(message: str) -> CliError:
+    return CliError(f"error: {message}", EXIT_BAD_INPUT)
+
+
+def unavailable(message: str) -> CliError:
+    return CliError(f"error: {message}", EXIT_UNAVAILABLE)
+
+
+def refused(kind: str, message: str) -> CliError:
+    return CliError(f"refused ({kind}): {message}", EXIT_REFUSED)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (its default prints the whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"error: {self.prog}: {message} (see --help)\n")
+
+
+# --- output helpers -------------------------------------------------------------------------
+
+
+def print_json(value: Any) -> None:
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
+    print(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def table(rows: Sequence[Sequence[str]], indent: str = "") -> Iterator[str]:
+    """Left-aligned columns; the last column is not padded."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)] if rows else []
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        yield (indent + "  ".join([*cells, row[-1]])).rstrip()
+
+
+def relative(instant: datetime, now: datetime) -> str:
+    """'in 2 d 3 h' / '5 h 10 min ago': how far a deadline is from now."""
+    delta = instant - now
+    seconds = abs(int(delta.total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    span = (
+        f"{days} d {hours} h"
+        if days
+        else f"{hours} h {rest // 60} min"
+        if hours
+        else f"{rest // 60} min"
+    )
+    return f"in {span}" if delta.total_seconds() >= 0 else f"{span} ago"
+
+
+def deadline_rows(state: DeclarationState) -> list[list[str]]:
+    now = datetime.now(SHANGHAI)
+    return [
+        [name, at, f"({relative(datetime.fromisoformat(at), now)})"]
+        for name, at in state.deadlines.items()
+    ]
+
+
+def stage_text(stage: Stage) -> str:
+    return f"{stage.value} ({STAGE_NAMES_ZH[stage]})"
+
+
+def seconds_iso(instant: datetime) -> str:
+    return to_shanghai(instant).isoformat(timespec="seconds")
+
+
+def type_text(annotation: Any) -> str:
+    """`list[models.declaration.Material] | None` -> `list[Material] | None`."""
+    if isinstance(annotation, type) and not typing.get_args(annotation):
+        return annotation.__name__
+    return re.sub(r"\b(?:[A-Za-z_]\w*\.)+(?=[A-Za-z_])", "", str(annotation))
+
+
+# --- Temporal errors to one line ------------------------------------------------------------
+
+
+@asynccontextmanager
+async def temporal_errors(
+    client: Client, settings: Settings, workflow_id: str | None = None
+) -> AsyncIterator[None]:
+    """Turn what the client raises into one line and an exit code."""
+    try:
+        yield
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError):
+            raise refused(cause.type or "Refused", cause.message) from None
+        raise CliError(f"error: {workflow_id}: the update failed: {cause}", EXIT_FAILED) from None
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        raise await no_worker(client, settings, workflow_id) from None
+    except WorkflowQueryFailedError as exc:
+        raise CliError(
+            f"error: {workflow_id}: the state query failed: {exc}", EXIT_FAILED
+        ) from None
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND and "namespace" in exc.message.lower():
+            raise unavailable(
+                f"namespace {settings.temporal_namespace!r} not found at "
+                f"{settings.temporal_address} (TEMPORAL_NAMESPACE)"
+            ) from None
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise unavailable(
+                f"no declaration {workflow_id!r} in namespace {settings.temporal_namespace!r}"
+            ) from None
+        if exc.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+            raise await no_worker(client, settings, workflow_id) from None
+        if exc.status == RPCStatusCode.UNAVAILABLE:
+            raise unavailable(
+                f"lost Temporal at {settings.temporal_address}: {exc.message}"
+            ) from None
+        raise CliError(
+            f"error: Temporal said {exc.status.name}: {exc.message}", EXIT_FAILED
+        ) from None
+
+
+async def no_worker(
+    client: Client, settings: Settings, workflow_id: str | None, what: str | None = None
+) -> CliError:
+    """Name the task queue the declaration actually runs on, which may not be ours."""
+    what = what or f"{workflow_id}: no worker answered"
+    task_queue = settings.task_queue
+    if workflow_id is not None:
+        with suppress(RPCError):
+            task_queue = (await client.get_workflow_handle(workflow_id).describe()).task_queue
+    return unavailable(
+        f"{what}: is worker.py running on task queue {task_queue!r} at {settings.temporal_address}?"
+    )
+
+
+async def client_for(settings: Settings) -> Client:
+    try:
+        return await connect(settings)
+    except RuntimeError as exc:  # the Rust bridge reports every connect failure this way
+        found = re.search(r'message: "([^"]+)"', str(exc))
+        reason = found.group(1) if found else str(exc).removeprefix("Failed client connect: ")
+        raise unavailable(
+            f"cannot reach Temporal at {settings.temporal_address} ({reason}); "
+            "is the server running? (TEMPORAL_ADDRESS)"
+        ) from None
+
+
+async def ended_or(client: Client, settings: Settings, workflow_id: str) -> CliError:
+    """An update to a closed workflow: say how the declaration ended."""
+    try:
+        state = await control.declaration_state(client, workflow_id, rpc_timeout=QUERY_TIMEOUT)
+    except Exception:  # the refusal stands even if the stage cannot be read
+        return refused("Ended", f"{workflow_id} has ended; it takes no more actions")
+    reason = f": {state.ending_reason}" if state.ending_reason else ""
+    return refused(
+        "Ended", f"{workflow_id} has ended in {stage_text(state.stage)}{reason}; no more actions"
+    )
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+async def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
+    path = Path(args.file)
+    data = control.read_json_object(path, args.file)
+    year = args.year or datetime.now(SHANGHAI).year
+    round_config = control.round_config_for(year, settings)
+    declaration = control.declaration_input(data, round_config, args.file)
+    closes = round_config.submission_closes_at
+    if datetime.now(SHANGHAI) >= closes:
+        # The workflow would end it at once as not_submitted (R10) and use up the
+        # applicant's one declaration of the round: refuse before starting anything.
+        raise refused(
+            "SubmissionClosed",
+            f"round {year}'s submission closed at {shanghai_iso(closes)}; nothing started "
+            f"(to try the system now: {PROG} round try-out {year})",
+        )
+    client = await client_for(settings)
+    workflow_id = declaration_workflow_id(year, declaration.applicant_key)
+    async with temporal_errors(client, settings, workflow_id):
+        try:
+            handle = await control.start_declaration(client, declaration, settings.task_queue)
+        except WorkflowAlreadyStartedError:
+            raise refused(
+                "AlreadyDeclared",
+                f"{workflow_id} already exists: one declaration per applicant per round "
+                f"(see: {PROG} declaration state {workflow_id})",
+            ) from None
+    try:
+        state = await control.declaration_state(client, handle.id, rpc_timeout=QUERY_TIMEOUT)
+    except (RPCError, WorkflowQueryFailedError):
+        state = None  # started all the same; say so and point at the worker
+    if args.json:
+        print_json({"workflow_id": handle.id, "state": state and state.model_dump(mode="json")})
+    else:
+        print(handle.id)
+        if state is not None:
+            reason = f": {state.ending_reason}" if state.ending_reason else ""
+            print(f"stage: {stage_text(state.stage)}{reason}")
+    if state is None:
+        warning = await no_worker(
+            client, settings, handle.id, f"{handle.id}: started, but no state"
+        )
+        print(f"warning: {warning.line.removeprefix('error: ')}", file=sys.stderr)
+    return EXIT_OK
+
+
+def read_action_data(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    if args.data_file is not None:
+        return control.read_json_object(Path(args.data_file), args.data_file), args.data_file
+    if args.data is not None:
+        return control.parse_json_object(args.data, "--data"), "--data"
+    return {}, f"{args.action} needs data (give it with --data or --data-file)"
+
+
+async def cmd_act(args: argparse.Namespace, settings: Settings) -> int:
+    if args.action not in ACTIONS:
+        raise bad_input(
+            f"unknown action {args.action!r}; known: {', '.join(ACTIONS)} (see: {PROG} actions)"
+        )
+    data, where = read_action_data(args)
+    try:
+        payload = control.action_payload(args.action, Role(args.role), args.actor_id, data)
+    except control.InputError as exc:
+        raise bad_input(f"{where}: {exc}") from None
+    client = await client_for(settings)
+    async with temporal_errors(client, settings, args.workflow_id):
+        try:
+            state = await control.act(
+                client,
+                args.workflow_id,
+                args.action,
+                payload.model_dump(mode="json"),
+                timeout=UPDATE_TIMEOUT,
+            )
+        except control.ActionTimeout as exc:
+            if exc.accepted:
+                raise unavailable(
+                    f"{exc}: it will complete once recorded (is the database up?); "
+                    f"check with: {PROG} declaration state {args.workflow_id}"
+                ) from None
+            pending = f"{exc} (it may still be applied when one picks it up)"
+            raise await no_worker(client, settings, args.workflow_id, pending) from None
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND and "completed" in exc.message:
+                raise await ended_or(client, settings, args.workflow_id) from None
+            raise
+    if args.json:
+        print_json(state)
+        return EXIT_OK
+    print(f"{args.action}: now {stage_text(state.stage)}")
+    print(f"return count: {state.return_count}")
+    rows = deadline_rows(state)
+    print("deadlines:" if rows else "deadlines: none")
+    for line in table(rows, "  "):
+        print(line)
+    return EXIT_OK
+
+
+async def query_state(args: argparse.Namespace, settings: Settings) -> DeclarationState:
+    client = await client_for(settings)
+    async with temporal_errors(client, settings, args.workflow_id):
+        return await control.declaration_state(client, args.workflow_id, rpc_timeout=QUERY_TIMEOUT)
+
+
+async def cmd_state(args: argparse.Namespace, settings: Settings) -> int:
+    state = await query_state(args, settings)
+    if args.json:
+        print_json(state)
+        return EXIT_OK
+    level, jurisdiction = Level(state.level), Jurisdiction(state.jurisdiction)
+    print(f"{state.workflow_id}  (round {state.round_year})")
+    print(f"stage:        {stage_text(state.stage)}")
+    print(f"level:        {level.value} ({LEVEL_NAMES_ZH[level]})")
+    print(f"jurisdiction: {jurisdiction.value} ({JURISDICTION_NAMES_ZH[jurisdiction]})")
+    print(
+        f"returns:      {state.return_count} by the evaluation body (R15), "
+        f"{state.employer_return_count} by the employer (R12)"
+    )
+    rows = deadline_rows(state)
+    print("deadlines:" if rows else "deadlines:    none")
+    for line in table(rows, "  "):
+        print(line)
+    allowed = [[a.action, ", ".join(r.value for r in a.roles)] for a in state.allowed_actions]
+    print("allowed actions:" if allowed else "allowed actions: none (ended)")
+    for line in table(allowed, "  "):
+        print(line)
+    print("objections:" if state.objections else "objections:   none")
+    for o in state.objections:
+        status = "open" if o.upheld is None else "upheld" if o.upheld else "dismissed"
+        resolution = f" → {o.resolution}" if o.resolution else ""
+        print(
+            f"  #{o.id} during {o.during.value}, {status}, raised {seconds_iso(o.raised_at)} "
+            f"by {o.raised_by.role.value}:{o.raised_by.id}: {o.summary}{resolution}"
+        )
+    notes = []
+    if state.review_overdue:
+        notes.append("the evaluation body's review is overdue (R9)")
+    if state.defense_exempt:
+        notes.append("exempt from the on-site defense (R19)")
+    if state.defense_score is not None:
+        notes.append(f"defense score {state.defense_score:g}")
+    if state.committee_result is not None:
+        result = state.committee_result
+        notes.append(
+            f"committee: {result.get('yes_votes')} yes of {result.get('attending')} attending, "
+            f"{'passed' if result.get('passed') else 'not passed'}"
+        )
+    for note in notes:
+        print(f"note:         {note}")
+    if state.stage.is_ending:
+        print(f"ended:        {state.ending_reason or STAGE_NAMES_ZH[state.stage]}")
+    return EXIT_OK
+
+
+async def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
+    state = await query_state(args, settings)
+    if args.json:
+        print_json(
+            [
+                entry.model_dump(mode="json") | {"at": shanghai_iso(entry.at)}
+                for entry in state.timeline
+            ]
+        )
+        return EXIT_OK
+    rows = [["seq", "at (+08:00)", "actor", "action", "from → to", "reason"]]
+    for entry in state.timeline:
+        rows.append(
+            [
+                str(entry.seq),
+                seconds_iso(entry.at),
+                f"{entry.actor.role.value}:{entry.actor.id}",
+                entry.action,
+                f"{entry.from_stage.value} → {entry.to_stage.value}",
+                entry.reason or "",
+            ]
+        )
+    print(f"{state.workflow_id}: {len(state.timeline)} entries, now {stage_text(state.stage)}")
+    for line in table(rows):
+        print(line)
+    return EXIT_OK
+
+
+async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    query = control.visibility_query(
+        year=args.year,
+        stage=args.stage and Stage(args.stage),
+        level=args.level and Level(args.level),
+        jurisdiction=args.jurisdiction and Jurisdiction(args.jurisdiction),
+    )
+    client = await client_for(settings)
+    async with temporal_errors(client, settings):
+        rows = await control.list_declarations(client, query, args.limit)
+    if args.json:
+        print_json({"query": query, "declarations": [row.model_dump(mode="json") for row in rows]})
+        return EXIT_OK
+    header = ["workflow id", "stage", "level", "jurisdiction", "returns", "status"]
+    lines = [
+        [
+            row.workflow_id,
+            row.stage or "?",
+            row.level or "?",
+            row.jurisdiction or "?",
+            "?" if row.return_count is None else str(row.return_count),
+            row.status,
+        ]
+        for row in rows
+    ]
+    if lines:
+        for line in table([header, *lines]):
+            print(line)
+    more = " (limit reached)" if len(rows) == args.limit else ""
+    print(f"{len(rows)} declaration(s){more}: {query}")
+    return EXIT_OK
+
+
+async def cmd_round_plan(args: argparse.Namespace, settings: Settings) -> int:
+    config = control.round_config_for(args.year, settings)
+    plan = plan_round(config)
+    if args.json:
+        print_json(plan)
+        return EXIT_OK
+    path = control.round_config_path(args.year, settings)
+    source = (
+        str(path) if path.exists() else f"the notice's pattern (no {path.name} in {path.parent})"
+    )
+    days = plan.publicity_working_days
+    lead = config.recommendation_lead_days
+    rows = [
+        ["submission opens (R9)", plan.submission_opens_at, ""],
+        [
+            "latest publicity start (R13)",
+            plan.latest_publicity_start.isoformat(),
+            f"{days} working days, ending {plan.publicity_ends_if_started_latest}",
+        ],
+        [
+            "publicity must end by",
+            plan.publicity_must_end_by,
+            f"{lead} day{'s' if lead != 1 else ''} before submission closes, to recommend (R14)",
+        ],
+        ["submission closes (R9, R10)", plan.submission_closes_at, ""],
+        ["review opens (R9)", plan.review_opens_at, ""],
+        ["review closes (R9)", plan.review_closes_at, ""],
+        ["payment closes (R17)", plan.payment_closes_at, ""],
+    ]
+    print(f"round {plan.year}: key dates (Asia/Shanghai, +08:00)")
+    for line in table(rows, "  "):
+        print(line)
+    print(
+        f"correction: {plan.correction_hours} h after each return; at most {plan.max_returns} "
+        f"returns, the next one locks (R15)"
+    )
+    print(f"configuration: {source}")
+    years = ", ".join(str(year) for year in config.calendar.years)
+    print(f"working-day calendar: {years} (chinesecalendar, {settings.calendar_overrides.name})")
+    return EXIT_OK
+
+
+async def cmd_round_try_out(args: argparse.Namespace, settings: Settings) -> int:
+    year = args.year or datetime.now(SHANGHAI).year
+    path = control.round_config_path(year, settings)
+    if path.exists() and not args.force:
+        raise bad_input(f"{path} exists; --force replaces it")
+    dates = try_out_round_dates(datetime.now(SHANGHAI))
+    control.round_config_for(year, settings)  # the year's calendar must be known first
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"year": year, **dates}, indent=2) + "\n", encoding="utf-8")
+    print(
+        f"wrote {path}: submission {dates['submission_opens_at']} – "
+        f"{dates['submission_closes_at']}, review until {dates['review_closes_at']}"
+    )
+    print(f"see: {PROG} round plan {year}; delete the file to return to the notice's dates")
+    return EXIT_OK
+
+
+async def cmd_actions(args: argparse.Namespace, settings: Settings) -> int:
+    models = control.action_models()
+    described = []
+    for action, by_stage in ACTIONS.items():
+        model = models[action]
+        fields = [
+            {"name": name, "type": type_text(info.annotation), "required": info.is_required()}
+            for name, info in model.model_fields.items()
+        ]
+        described.append(
+            {
+                "action": action,
+                "model": model.__name__,
+                "stages": {
+                    stage.value: sorted(role.value for role in roles)
+                    for stage, roles in by_stage.items()
+                },
+                "fields": fields,
+            }
+        )
+    if args.json:
+        print_json(described)
+        return EXIT_OK
+    for item in described:
+        print(f"{item['action']}  ({item['model']})")
+        by_roles: dict[str, list[str]] = {}  # withdraw: one line, not nine
+        for stage, roles in item["stages"].items():
+            by_roles.setdefault(", ".join(roles), []).append(stage)
+        for roles, stages in by_roles.items():
+            print(f"  in {', '.join(stages)}: {roles}")
+        data = [
+            f"{f['name']}: {f['type']}{'' if f['required'] else ' (optional)'}"
+            for f in item["fields"]
+            if f["name"] != "actor"  # given with --role and --actor-id
+        ]
+        print(f"  data: {'; '.join(data)}")
+    return EXIT_OK
+
+
+# --- parser ---------------------------------------------------------------------------------
+
+
+Handler = Callable[[argparse.Namespace, Settings], Awaitable[int]]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    handler: Handler
+
+
+def year(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a year") from None
+    if not 2000 <= value <= 2100:
+        raise argparse.ArgumentTypeError(f"{value} is not a year between 2000 and 2100")
+    return value
+
+
+def positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
+
+
+def build_parser() -> Parser:
+    fmt = argparse.RawDescriptionHelpFormatter
+    common = {"epilog": EPILOG, "formatter_class": fmt}
+    parser = Parser(prog=PROG, description=(__doc__ or "").split("\n\n")[0], **common)
+    groups = parser.add_subparsers(
+        dest="group", required=True, metavar="{declaration,round,actions}"
+    )
+
+    declaration = groups.add_parser(
+        "declaration", help="start, act on, read and list declarations", **common
+    )
+    commands = declaration.add_subparsers(dest="command", required=True)
+
+    def sub(
+        parent: argparse._SubParsersAction[Parser], name: str, help: str, handler: Handler
+    ) -> Parser:
+        command = parent.add_parser(name, help=help, description=help, **common)
+        command.set_defaults(handler=handler)
+        return command
+
+    start = sub(commands, "start", "start a declaration from an applicant's JSON file", cmd_start)
+    start.add_argument(
+        "file",
+        metavar="FILE",
+        help="JSON object: applicant, level, jurisdiction, eligibility, achievements, materials "
+        "(see examples/declaration.json)",
+    )
+    start.add_argument(
+        "--year", type=year, help="round year (default: the current year in Asia/Shanghai)"
+    )
+    start.add_argument("--json", action="store_true", help="print the id and initial state as JSON")
+
+    act = sub(commands, "act", "take an action (a Temporal Update) on a declaration", cmd_act)
+    act.add_argument("workflow_id", metavar="WORKFLOW_ID")
+    act.add_argument("action", metavar="ACTION", help=f"one of: {', '.join(ACTIONS)}")
+    act.add_argument(
+        "--role",
+        required=True,
+        choices=[r.value for r in Role],
+        metavar="ROLE",
+        help=f"who acts: {', '.join(r.value for r in Role)}",
+    )
+    act.add_argument("--actor-id", required=True, help="the acting person's or unit's id")
+    data = act.add_mutually_exclusive_group()
+    data.add_argument("--data", metavar="JSON", help="the action's fields as a JSON object")
+    data.add_argument("--data-file", metavar="FILE", help="the action's fields from a JSON file")
+    act.add_argument("--json", action="store_true", help="print the new state as JSON")
+
+    for name, help_text, handler in [
+        ("state", "show a declaration's state (the `state` query)", cmd_state),
+        ("history", "show a declaration's timeline", cmd_history),
+    ]:
+        command = sub(commands, name, help_text, handler)
+        command.add_argument("workflow_id", metavar="WORKFLOW_ID")
+        command.add_argument("--json", action="store_true", help="print JSON")
+
+    listing = sub(commands, "list", "list declarations by search attributes", cmd_list)
+    listing.add_argument("--year", type=year, help="round year")
+    listing.add_argument(
+        "--stage",
+        choices=[s.value for s in Stage],
+        metavar="STAGE",
+        help=f"one of: {', '.join(s.value for s in Stage)}",
+    )
+    listing.add_argument(
+        "--level",
+        choices=[lv.value for lv in Level],
+        metavar="LEVEL",
+        help=f"one of: {', '.join(lv.value for lv in Level)}",
+    )
+    listing.add_argument(
+        "--jurisdiction",
+        choices=[j.value for j in Jurisdiction],
+        metavar="JURISDICTION",
+        help=f"one of: {', '.join(j.value for j in Jurisdiction)}",
+    )
+    listing.add_argument("--limit", type=positive, default=100, help="at most N (default 100)")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+
+    round_group = groups.add_parser("round", help="a round's configuration", **common)
+    round_commands = round_group.add_subparsers(dest="command", required=True)
+    plan = sub(
+        round_commands,
+        "plan",
+        "print a round's key dates (needs no Temporal server)",
+        cmd_round_plan,
+    )
+    plan.add_argument("year", type=year, metavar="YEAR")
+    plan.add_argument("--json", action="store_true", help="print JSON")
+    try_out = sub(
+        round_commands,
+        "try-out",
+        "write config/rounds/YEAR.json with windows open from today (to try the system "
+        "outside September)",
+        cmd_round_try_out,
+    )
+    try_out.add_argument("year", type=year, metavar="YEAR", nargs="?", help="default: this year")
+    try_out.add_argument("--force", action="store_true", help="replace an existing file")
+
+    actions = sub(groups, "actions", "list every action: stages, roles, data fields", cmd_actions)
+    actions.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+# --- entry points ---------------------------------------------------------------------------
+
+
+async def run(argv: Sequence[str]) -> int:
+    """The command line's core; awaitable from a running event loop (the tests do)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(argv))
+    except SystemExit as exc:  # --help, or a usage error already printed on one line
+        return exc.code if isinstance(exc.code, int) else EXIT_FAILED
+    settings = load_settings()
+    try:
+        return await args.handler(args, settings)
+    except CliError as exc:
+        print(exc.line, file=sys.stderr)
+        return exc.code
+    except (control.InputError, CalendarYearUnknown) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        return asyncio.run(run(sys.argv[1:] if argv is None else argv))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `... | head`: the reader has gone, nothing left to say
+        return EXIT_FAILED
+
+
+def _exit(code: int) -> NoReturn:
+    """Leave without interpreter finalization: the Temporal client's Rust threads can abort
+    it (SIGABRT, "PyGILState_Release", temporalio/sdk-python#300) after the output is
+    written, which would turn a clean exit code into 134."""
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(BrokenPipeError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    _exit(main())

@@ -1,0 +1,421 @@
+"""The command line, in-process against the real dev server: what an operator types and
+reads, the exit codes, and one-line errors that name the file and the field."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+import starter
+from rules.actions import ACTIONS
+from rules.identity import applicant_key
+from rules.timezone import SHANGHAI, to_shanghai
+from settings import ROOT, load_settings
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+EXAMPLE = ROOT / "examples" / "declaration.json"
+EXAMPLE_ROUND_2025 = ROOT / "examples" / "rounds" / "2025.json"
+EXAMPLE_ID_CARD = "11010519491231002X"
+
+
+@dataclass
+class Cli:
+    """The environment the command line reads, and a way to run it and read its output."""
+
+    year: int
+    capsys: pytest.CaptureFixture[str]
+
+    async def __call__(self, *argv: str) -> tuple[int, str, str]:
+        self.capsys.readouterr()  # drop anything printed before
+        code = await starter.run(list(argv))
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
+
+def one_line(err: str) -> str:
+    """An error is exactly one line on stderr, never a traceback."""
+    assert err.endswith("\n") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    return err.strip()
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def offline(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> Cli:
+    """No Temporal server (nothing listens at the address); no round files; the calendar
+    package alone."""
+    monkeypatch.setenv("TEMPORAL_ADDRESS", f"127.0.0.1:{closed_port()}")
+    (tmp_path / "rounds").mkdir()
+    monkeypatch.setenv("ZHICHENG_ROUNDS_DIR", str(tmp_path / "rounds"))
+    monkeypatch.setenv("ZHICHENG_CALENDAR_OVERRIDES", str(tmp_path / "no-overrides.json"))
+    return Cli(year=2025, capsys=capsys)
+
+
+@pytest.fixture
+async def online(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    dev_env: WorkflowEnvironment,
+    dev_worker: Worker,
+) -> Cli:
+    """The dev server and its worker, a round whose submission window is open now (a
+    config/rounds file) and calendar data for the server's year (an override file: the
+    calendar package may not know it)."""
+    now = to_shanghai(await dev_env.get_current_time())
+    year = now.year
+    rounds = tmp_path / "rounds"
+    rounds.mkdir()
+    round_file = {
+        "year": year,
+        "submission_opens_at": (now - timedelta(days=1)).isoformat(),
+        "submission_closes_at": (now + timedelta(days=15)).isoformat(),
+        "review_opens_at": (now + timedelta(days=15)).isoformat(),
+        "review_closes_at": (now + timedelta(days=30)).isoformat(),
+        "payment_closes_at": (now + timedelta(days=45)).isoformat(),
+    }
+    (rounds / f"{year}.json").write_text(json.dumps(round_file), encoding="utf-8")
+    overrides = tmp_path / "calendar_overrides.json"
+    plain_years = {str(y): {"holidays": [], "workdays": []} for y in (year, year + 1)}
+    overrides.write_text(json.dumps(plain_years), encoding="utf-8")
+
+    monkeypatch.setenv("TEMPORAL_ADDRESS", dev_env.client.service_client.config.target_host)
+    monkeypatch.setenv("TEMPORAL_NAMESPACE", dev_env.client.namespace)
+    monkeypatch.setenv("ZHICHENG_TASK_QUEUE", dev_worker.task_queue)
+    monkeypatch.setenv("ZHICHENG_ROUNDS_DIR", str(rounds))
+    monkeypatch.setenv("ZHICHENG_CALENDAR_OVERRIDES", str(overrides))
+    return Cli(year=year, capsys=capsys)
+
+
+async def listed(cli: Cli, workflow_id: str, *argv: str) -> str:
+    """Visibility is eventually consistent: run `declaration list` until the id shows."""
+    out = ""
+    for _ in range(100):
+        code, out, err = await cli("declaration", "list", *argv)
+        assert code == 0, err
+        if workflow_id in out:
+            return out
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{workflow_id} not listed by {argv}:\n{out}")
+
+
+async def test_a_declaration_from_start_to_withdrawal(online: Cli):
+    cli, year = online, str(online.year)
+    expected_id = f"decl-{year}-{applicant_key(EXAMPLE_ID_CARD)}"
+
+    code, out, err = await cli("declaration", "start", str(EXAMPLE), "--year", year, "--json")
+    assert code == 0, err
+    started = json.loads(out)
+    assert started["workflow_id"] == expected_id
+    assert EXAMPLE_ID_CARD not in out  # only the key, never the ID card, names the declaration
+    assert started["state"]["stage"] == "draft"
+    assert started["state"]["round_year"] == online.year
+
+    code, _, err = await cli("declaration", "start", str(EXAMPLE), "--year", year)
+    assert code == starter.EXIT_REFUSED
+    assert one_line(err).startswith(f"refused (AlreadyDeclared): {expected_id} already exists")
+
+    code, out, err = await cli(
+        "declaration", "act", expected_id, "submit", "--role", "applicant", "--actor-id", "liming"
+    )
+    assert code == 0, err
+    assert "submit: now employer_review (用人单位审核)" in out
+    assert "return count: 0" in out
+    assert "submission_closes_at" in out and "+08:00" in out
+
+    code, out, err = await cli("declaration", "state", expected_id, "--json")
+    assert code == 0, err
+    state = json.loads(out)
+    assert (state["stage"], state["level"], state["return_count"]) == (
+        "employer_review",
+        "intermediate",
+        0,
+    )
+    assert all(at.endswith("+08:00") for at in state["deadlines"].values())
+    allowed = {a["action"]: a["roles"] for a in state["allowed_actions"]}
+    assert allowed == {
+        "employer_return": ["employer"],
+        "start_publicity": ["employer"],
+        "withdraw": ["applicant"],
+    }
+
+    code, out, err = await cli("declaration", "state", expected_id)
+    assert code == 0, err
+    assert "stage:        employer_review (用人单位审核)" in out
+    assert "level:        intermediate (中级)" in out
+    assert ["start_publicity", "employer"] in [line.split() for line in out.splitlines()]
+
+    code, out, err = await cli("declaration", "history", expected_id)
+    assert code == 0, err
+    submit_line = next(line for line in out.splitlines() if " submit " in line)
+    assert "applicant:liming" in submit_line
+    assert "draft → employer_review" in submit_line
+    assert "+08:00" in submit_line
+    code, out, err = await cli("declaration", "history", expected_id, "--json")
+    timeline = json.loads(out)
+    assert [(e["seq"], e["action"]) for e in timeline] == [(1, "start"), (2, "submit")]
+    assert all(e["at"].endswith("+08:00") for e in timeline)
+
+    out = await listed(cli, expected_id, "--year", year, "--stage", "employer_review")
+    row = next(line for line in out.splitlines() if line.startswith(expected_id))
+    assert row.split() == [
+        expected_id,
+        "employer_review",
+        "intermediate",
+        "ftz_urumqi",
+        "0",
+        "running",
+    ]
+    assert "RoundYear = " + year in out.splitlines()[-1]
+    # `Level` must reach the server quoted: unquoted, it rejects the whole query.
+    code, out, err = await cli("declaration", "list", "--level", "intermediate", "--json")
+    assert code == 0, err
+    assert "`Level` = 'intermediate'" in json.loads(out)["query"]
+    code, out, err = await cli("declaration", "list", "--year", year, "--stage", "correction")
+    assert code == 0, err
+    assert expected_id not in out
+
+    # The validator's refusals: exit 3 and its own message.
+    code, out, err = await cli(
+        "declaration", "act", expected_id, "submit", "--role", "applicant", "--actor-id", "liming"
+    )
+    assert code == starter.EXIT_REFUSED
+    assert one_line(err) == (
+        "refused (WrongStage): submit is not allowed in stage employer_review (only in: draft)"
+    )
+    code, _, err = await cli(
+        "declaration", "act", expected_id, "start_publicity", "--role", "applicant",
+        "--actor-id", "liming",
+    )  # fmt: skip
+    assert code == starter.EXIT_REFUSED
+    assert one_line(err).startswith("refused (WrongRole): start_publicity in stage employer_review")
+
+    # The payload is checked before it is sent.
+    code, _, err = await cli(
+        "declaration", "act", expected_id, "employer_return", "--role", "employer",
+        "--actor-id", "hr-01", "--data", '{"reason": ""}',
+    )  # fmt: skip
+    assert code == starter.EXIT_BAD_INPUT
+    assert one_line(err) == "error: --data: reason: String should have at least 1 character"
+
+    code, out, err = await cli(
+        "declaration", "act", expected_id, "withdraw", "--role", "applicant", "--actor-id",
+        "liming", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["stage"] == "withdrawn"
+    # A closed workflow still answers its query while a worker runs.
+    code, out, err = await cli("declaration", "state", expected_id)
+    assert code == 0, err
+    assert "stage:        withdrawn (申报人撤回)" in out
+    assert "allowed actions: none (ended)" in out
+    code, _, err = await cli(
+        "declaration", "act", expected_id, "submit", "--role", "applicant", "--actor-id", "liming"
+    )
+    assert code == starter.EXIT_REFUSED
+    assert "withdrawn" in one_line(err)
+
+
+async def test_start_after_submission_closed_is_refused(online: Cli, tmp_path: Path):
+    """R10: such a declaration could only end as not_submitted, using up the applicant's one
+    declaration of the round, so nothing is started."""
+    data = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+    data["applicant"]["id_card"] = "650102198506151259"  # another valid ID card number
+    path = tmp_path / "late.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    code, out, err = await online("declaration", "start", str(path), "--year", "2025")
+    assert code == starter.EXIT_REFUSED
+    assert out == ""
+    assert one_line(err) == (
+        "refused (SubmissionClosed): round 2025's submission closed at "
+        "2025-09-30T00:00:00+08:00; nothing started (to try the system now: "
+        "starter.py round try-out 2025)"
+    )
+    workflow_id = f"decl-2025-{applicant_key('650102198506151259')}"
+    code, _, err = await online("declaration", "state", workflow_id)
+    assert code == starter.EXIT_UNAVAILABLE, err
+
+
+async def test_round_try_out_opens_the_window_today(offline: Cli):
+    code, out, err = await offline("round", "try-out", "2025")
+    assert code == 0, err
+    written = json.loads((load_settings().rounds_dir / "2025.json").read_text(encoding="utf-8"))
+    today = datetime.now(SHANGHAI).date()
+    assert written["submission_opens_at"] == f"{today.isoformat()}T00:00:00+08:00"
+    closes = datetime.fromisoformat(written["submission_closes_at"])
+    assert closes - datetime.fromisoformat(written["submission_opens_at"]) == timedelta(days=21)
+    code, out, err = await offline("round", "plan", "2025", "--json")
+    assert code == 0, err
+    assert json.loads(out)["submission_closes_at"] == written["submission_closes_at"]
+    code, _, err = await offline("round", "try-out", "2025")
+    assert code == starter.EXIT_BAD_INPUT
+    assert one_line(err).endswith("2025.json exists; --force replaces it")
+
+
+async def test_unknown_declaration(online: Cli):
+    code, out, err = await online("declaration", "state", "decl-1999-0000000000000000")
+    assert code == starter.EXIT_UNAVAILABLE
+    assert out == ""
+    assert (
+        one_line(err) == "error: no declaration 'decl-1999-0000000000000000' in namespace 'default'"
+    )
+
+
+async def test_unknown_action_is_named_before_anything_is_sent(offline: Cli):
+    code, out, err = await offline(
+        "declaration", "act", "decl-2025-x", "approve_everything", "--role", "employer",
+        "--actor-id", "hr-01",
+    )  # fmt: skip
+    assert code == starter.EXIT_BAD_INPUT
+    assert out == ""
+    assert one_line(err).startswith("error: unknown action 'approve_everything'; known: submit, ")
+
+
+async def test_bad_role(offline: Cli):
+    code, _, err = await offline(
+        "declaration", "act", "decl-2025-x", "submit", "--role", "boss", "--actor-id", "b"
+    )
+    assert code == starter.EXIT_BAD_INPUT
+    assert "argument --role: invalid choice: 'boss'" in one_line(err)
+
+
+async def test_malformed_json_file(offline: Cli, tmp_path: Path):
+    path = tmp_path / "decl.json"
+    path.write_text('{\n  "level": "junior"\n    "jurisdiction": "ftz_urumqi"\n}\n')
+    code, out, err = await offline("declaration", "start", str(path), "--year", "2025")
+    assert code == starter.EXIT_BAD_INPUT
+    assert out == ""
+    assert one_line(err) == f"error: {path}: line 3 column 5: Expecting ',' delimiter"
+
+    code, _, err = await offline("declaration", "start", str(tmp_path / "missing.json"))
+    assert code == starter.EXIT_BAD_INPUT
+    assert one_line(err) == f"error: {tmp_path / 'missing.json'}: no such file"
+
+
+async def test_invalid_id_card_names_file_and_field(offline: Cli, tmp_path: Path):
+    data = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+    data["applicant"]["id_card"] = "110105194912310021"  # wrong check digit
+    data["level"] = "senior"  # a second error, counted
+    path = tmp_path / "decl.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    code, out, err = await offline("declaration", "start", str(path), "--year", "2025")
+    assert code == starter.EXIT_BAD_INPUT
+    assert out == ""
+    line = one_line(err)
+    assert line.startswith(
+        f"error: {path}: applicant.id_card: not a valid resident ID card number: "
+    )
+    assert line.endswith("(and 1 more error)")
+
+
+async def test_round_fields_are_not_part_of_a_declaration_file(offline: Cli, tmp_path: Path):
+    data = json.loads(EXAMPLE.read_text(encoding="utf-8")) | {"applicant_key": "0" * 16}
+    path = tmp_path / "decl.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    code, _, err = await offline("declaration", "start", str(path), "--year", "2025")
+    assert code == starter.EXIT_BAD_INPUT
+    assert one_line(err).startswith(f"error: {path}: applicant_key: leave it out of the file")
+
+
+async def test_temporal_unreachable(offline: Cli):
+    code, _, err = await offline("declaration", "list", "--year", "2025")
+    assert code == starter.EXIT_UNAVAILABLE
+    assert one_line(err).startswith("error: cannot reach Temporal at 127.0.0.1:")
+
+
+async def test_round_plan_2025_needs_no_server(offline: Cli):
+    code, out, err = await offline("round", "plan", "2025")
+    assert code == 0, err
+    lines = out.splitlines()
+    latest = next(line for line in lines if "latest publicity start" in line)
+    assert latest.split()[4] == "2025-09-22"
+    assert "ending 2025-09-29T00:00:00+08:00" in latest
+    assert "submission opens (R9)         2025-09-01T00:00:00+08:00" in out
+    assert "submission closes (R9, R10)   2025-09-30T00:00:00+08:00" in out
+    assert "review closes (R9)            2025-10-31T00:00:00+08:00" in out
+
+    code, out, err = await offline("round", "plan", "2025", "--json")
+    assert code == 0, err
+    plan = json.loads(out)
+    assert plan["latest_publicity_start"] == "2025-09-22"
+    assert plan["submission_opens_at"] == "2025-09-01T00:00:00+08:00"
+    assert plan["submission_closes_at"] == "2025-09-30T00:00:00+08:00"
+
+
+async def test_round_file_overrides_the_pattern(offline: Cli, monkeypatch: pytest.MonkeyPatch):
+    """examples/rounds/2025.json spells out the pattern: the same plan, from the file."""
+    code, from_pattern, _ = await offline("round", "plan", "2025", "--json")
+    assert code == 0
+    rounds = load_settings().rounds_dir
+    shutil.copy(EXAMPLE_ROUND_2025, rounds / "2025.json")
+    code, from_file, _ = await offline("round", "plan", "2025", "--json")
+    assert code == 0
+    assert json.loads(from_file) == json.loads(from_pattern)
+    code, out, _ = await offline("round", "plan", "2025")
+    assert f"configuration: {rounds / '2025.json'}" in out
+
+    moved = json.loads(EXAMPLE_ROUND_2025.read_text()) | {"submission_closes_at": "2025-09-20"}
+    (rounds / "2025.json").write_text(json.dumps(moved))
+    code, out, err = await offline("round", "plan", "2025", "--json")
+    assert code == starter.EXIT_BAD_INPUT
+    assert one_line(err).startswith(f"error: {rounds / '2025.json'}: submission_closes_at: ")
+
+
+async def test_round_plan_for_a_year_the_calendar_does_not_know(offline: Cli):
+    code, out, err = await offline("round", "plan", "2031")
+    assert code == starter.EXIT_BAD_INPUT
+    assert out == ""
+    assert one_line(err).startswith("error: working-day calendar for 2031 is not loaded")
+
+
+async def test_actions_come_from_the_workflow(offline: Cli):
+    code, out, err = await offline("actions", "--json")
+    assert code == 0, err
+    described = {item["action"]: item for item in json.loads(out)}
+    assert list(described) == list(ACTIONS)
+    fields = {f["name"]: f for f in described["return_for_correction"]["fields"]}
+    assert fields["reason"] == {"name": "reason", "type": "str", "required": True}
+    assert fields["actor"]["required"]
+    assert described["submit"]["model"] == "SubmitAction"
+    assert described["submit"]["stages"] == {"draft": ["applicant"]}
+    assert described["raise_objection"]["stages"] == {
+        "publicity": ["employer"],
+        "result_publicity": ["supervisor"],
+    }
+    code, out, _ = await offline("actions")
+    assert "  data: note: str | None (optional); materials: list[Material] | None (optional)" in out
+
+
+async def test_help_everywhere(offline: Cli):
+    for argv in (
+        [],
+        ["declaration"],
+        ["declaration", "start"],
+        ["declaration", "act"],
+        ["declaration", "state"],
+        ["declaration", "history"],
+        ["declaration", "list"],
+        ["round"],
+        ["round", "plan"],
+        ["actions"],
+    ):
+        code, out, err = await offline(*argv, "--help")
+        assert code == 0, (argv, err)
+        assert "exit codes:" in out and "3  refused" in out, argv
