@@ -187,7 +187,7 @@ DeclarationFile: type[Strict] = create_model(  # derived, so the two shapes neve
 
 
 def declaration_input(
-    data: Mapping[str, Any], round_config: RoundConfig, where: str
+    data: Mapping[str, Any], round_config: RoundConfig, where: str, key_secret: str
 ) -> DeclarationInput:
     """The workflow's input from the applicant's part (a declaration file) and the round."""
     for name, why in SYSTEM_FIELDS.items():
@@ -198,7 +198,7 @@ def declaration_input(
     except ValidationError as exc:
         raise InputError(f"{where}: {validation_summary(exc)}") from None
     fields = dict(part)
-    key = applicant_key(fields["applicant"].id_card)
+    key = applicant_key(fields["applicant"].id_card, key_secret)
     return DeclarationInput.model_validate(fields | {"round": round_config, "applicant_key": key})
 
 

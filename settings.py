@@ -40,6 +40,13 @@ class Settings:
             os.environ.get("ZHICHENG_ROUNDS_DIR", ROOT / "config" / "rounds")
         )
     )
+    # Keys the applicant pseudonym in workflow ids (rules.identity.applicant_key). Set a long
+    # random value in production and keep it: changing it changes every applicant's id.
+    applicant_key_secret: str = field(
+        default_factory=lambda: os.environ.get(
+            "ZHICHENG_APPLICANT_KEY_SECRET", "zhicheng-development-only"
+        )
+    )
     smtp_host: str = field(default_factory=lambda: os.environ.get("SMTP_HOST", "localhost"))
     smtp_port: int = field(default_factory=lambda: int(os.environ.get("SMTP_PORT", "25")))
     wechat_api_base: str = field(

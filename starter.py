@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
 import sys
 import typing
@@ -67,7 +66,7 @@ from rules.identity import declaration_workflow_id
 from rules.round_plan import plan_round, try_out_round_dates
 from rules.timezone import SHANGHAI, shanghai_iso, to_shanghai
 from settings import Settings, load_settings
-from worker import connect
+from worker import connect, exit_without_finalizing
 
 PROG = "starter.py"
 
@@ -265,7 +264,9 @@ async def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
     data = control.read_json_object(path, args.file)
     year = args.year or datetime.now(SHANGHAI).year
     round_config = control.round_config_for(year, settings)
-    declaration = control.declaration_input(data, round_config, args.file)
+    declaration = control.declaration_input(
+        data, round_config, args.file, settings.applicant_key_secret
+    )
     closes = round_config.submission_closes_at
     if datetime.now(SHANGHAI) >= closes:
         # The workflow would end it at once as not_submitted (R10) and use up the
@@ -740,15 +741,5 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
 
 
-def _exit(code: int) -> NoReturn:
-    """Leave without interpreter finalization: the Temporal client's Rust threads can abort
-    it (SIGABRT, "PyGILState_Release", temporalio/sdk-python#300) after the output is
-    written, which would turn a clean exit code into 134."""
-    for stream in (sys.stdout, sys.stderr):
-        with suppress(BrokenPipeError, ValueError):
-            stream.flush()
-    os._exit(code)
-
-
 if __name__ == "__main__":
-    _exit(main())
+    exit_without_finalizing(main())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
@@ -24,10 +24,15 @@ TEMPLATE_ERROR = "NotificationTemplateError"
 
 
 def cn_datetime(value: str | datetime) -> str:
-    """'2025-10-03T06:00:00Z' -> '2025年10月03日 14:00（北京时间 UTC+08:00）'."""
+    """'2025-10-03T06:00:00Z' -> '2025年10月03日 14:00（北京时间 UTC+08:00）'. A deadline at
+    midnight reads as 24:00 of the day before, as official notices write it (R13: 'ends at
+    24:00 of the 5th working day')."""
     local = to_shanghai(datetime.fromisoformat(value) if isinstance(value, str) else value)
     offset = local.strftime("%z")  # +0800
-    return f"{local:%Y年%m月%d日 %H:%M}（北京时间 UTC{offset[:3]}:{offset[3:]}）"
+    zone = f"（北京时间 UTC{offset[:3]}:{offset[3:]}）"
+    if local.time() == time(0):
+        return f"{local - timedelta(days=1):%Y年%m月%d日} 24:00{zone}"
+    return f"{local:%Y年%m月%d日 %H:%M}{zone}"
 
 
 _environment = Environment(

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 
 
-def applicant_key(id_card: str) -> str:
-    """A stable pseudonym for an applicant: 16 hex chars of a prefixed SHA-256
-    of the ID card. A pseudonym, not a secret: the ID-card space is small enough to enumerate."""
-    digest = hashlib.sha256(f"zhicheng-applicant:{id_card.upper()}".encode()).hexdigest()
-    return digest[:16]
+def applicant_key(id_card: str, secret: str) -> str:
+    """A stable pseudonym for an applicant: 16 hex chars of HMAC-SHA256 of the ID card under
+    the deployment's secret. Keyed, because the ID-card space is small enough to enumerate a
+    plain hash; stable, because it makes the workflow id (one declaration per round): keep
+    the secret for the life of the deployment."""
+    if not secret:
+        raise ValueError("the applicant-key secret is empty (ZHICHENG_APPLICANT_KEY_SECRET)")
+    mac = hmac.new(secret.encode(), id_card.upper().encode(), hashlib.sha256)
+    return mac.hexdigest()[:16]
 
 
 def declaration_workflow_id(year: int, applicant_key: str) -> str:

@@ -24,6 +24,7 @@ from rules.round_plan import default_round_config
 SAMPLE_ID_CARD = "11010519491231002X"  # valid 居民身份证号 (stdnum.cn.ric)
 SAMPLE_USCC = "91110000802100433B"  # valid 统一社会信用代码 (stdnum.cn.uscc)
 SAMPLE_MOBILE = "13800138000"  # valid CN mobile; stored as +8613800138000
+TEST_SECRET = "zhicheng-tests"  # the applicant-key secret of the tests (rules.identity)
 
 
 @cache
@@ -40,7 +41,7 @@ def sample_declaration_input(**overrides: Any) -> DeclarationInput:
     """An eligible intermediate-level declaration for 2025; keyword arguments replace fields."""
     fields: dict[str, Any] = {
         "round": sample_round_config(),
-        "applicant_key": applicant_key(SAMPLE_ID_CARD),
+        "applicant_key": applicant_key(SAMPLE_ID_CARD, TEST_SECRET),
         "applicant": Applicant(
             name="张三",
             id_card=SAMPLE_ID_CARD,

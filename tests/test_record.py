@@ -247,3 +247,8 @@ def test_cn_datetime() -> None:
     assert cn_datetime(datetime(2025, 10, 3, 1, 0, tzinfo=new_york)) == expected
     with pytest.raises(ValueError, match="naive"):
         cn_datetime("2025-10-03T14:00:00")
+
+
+def test_midnight_deadline_reads_as_24_00_of_the_day_before():
+    assert cn_datetime("2025-09-30T00:00:00+08:00") == "2025年09月29日 24:00（北京时间 UTC+08:00）"
+    assert cn_datetime("2025-10-03T06:00:00Z") == "2025年10月03日 14:00（北京时间 UTC+08:00）"

@@ -28,6 +28,11 @@ EXAMPLE_ROUND_2025 = ROOT / "examples" / "rounds" / "2025.json"
 EXAMPLE_ID_CARD = "11010519491231002X"
 
 
+def key_of(id_card: str) -> str:
+    """The applicant key the command line derives, under the configured secret."""
+    return applicant_key(id_card, load_settings().applicant_key_secret)
+
+
 @dataclass
 class Cli:
     """The environment the command line reads, and a way to run it and read its output."""
@@ -118,7 +123,7 @@ async def listed(cli: Cli, workflow_id: str, *argv: str) -> str:
 
 async def test_a_declaration_from_start_to_withdrawal(online: Cli):
     cli, year = online, str(online.year)
-    expected_id = f"decl-{year}-{applicant_key(EXAMPLE_ID_CARD)}"
+    expected_id = f"decl-{year}-{key_of(EXAMPLE_ID_CARD)}"
 
     code, out, err = await cli("declaration", "start", str(EXAMPLE), "--year", year, "--json")
     assert code == 0, err
@@ -248,7 +253,7 @@ async def test_start_after_submission_closed_is_refused(online: Cli, tmp_path: P
         "2025-09-30T00:00:00+08:00; nothing started (to try the system now: "
         "starter.py round try-out 2025)"
     )
-    workflow_id = f"decl-2025-{applicant_key('650102198506151259')}"
+    workflow_id = f"decl-2025-{key_of('650102198506151259')}"
     code, _, err = await online("declaration", "state", workflow_id)
     assert code == starter.EXIT_UNAVAILABLE, err
 
