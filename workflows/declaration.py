@@ -58,6 +58,14 @@ ACTIVITY_TIMEOUT = timedelta(seconds=30)
 ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 
 SYSTEM = Actor(role=Role.system, id="declaration-workflow")
+# R10: stages that end as not_submitted when submission closes (publicity too, unless it ends
+# first: it has its own timer).
+BEFORE_EVALUATION_BODY = (
+    Stage.draft,
+    Stage.employer_review,
+    Stage.recommendation,
+    Stage.competent_unit_review,
+)
 EVALUATION_BODY_NAME = "评审机构"
 SUPERVISOR_NAME = "甘泉堡经济技术开发区（工业区）人力资源服务中心"
 
@@ -144,12 +152,7 @@ class DeclarationWorkflow:
     def _next_deadline(self) -> datetime | None:
         """The one instant the current stage waits for, if any."""
         r = self._round
-        if self._stage in (
-            Stage.draft,
-            Stage.employer_review,
-            Stage.recommendation,
-            Stage.competent_unit_review,
-        ):
+        if self._stage in BEFORE_EVALUATION_BODY:
             return r.submission_closes_at  # R10
         if self._stage is Stage.publicity:
             assert self._publicity_ends_at is not None
@@ -167,12 +170,9 @@ class DeclarationWorkflow:
     def _on_deadline(self) -> None:
         now = workflow.now()
         stage = self._stage
-        if stage in (
-            Stage.draft,
-            Stage.employer_review,
-            Stage.recommendation,
-            Stage.competent_unit_review,
-        ) or (stage is Stage.publicity and now >= self._round.submission_closes_at):
+        if stage in BEFORE_EVALUATION_BODY or (
+            stage is Stage.publicity and now >= self._round.submission_closes_at
+        ):
             # R10: not with the evaluation body by the close of submission.
             self._transition(
                 Stage.not_submitted,
