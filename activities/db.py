@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, literal
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -104,9 +104,14 @@ def dialect_insert(conn: AsyncConnection) -> Callable[..., Any]:
 async def insert_unless_exists(
     conn: AsyncConnection, entity: Any, row: dict[str, Any], key: Sequence[str]
 ) -> bool:
-    """INSERT ... ON CONFLICT (key) DO NOTHING. True when the row was written."""
+    """INSERT ... ON CONFLICT (key) DO NOTHING. True when the row was written.
+
+    RETURNING tells, not rowcount: psycopg's async cursor reports -1 for this statement."""
     statement = (
-        dialect_insert(conn)(entity).values(**row).on_conflict_do_nothing(index_elements=key)
+        dialect_insert(conn)(entity)
+        .values(**row)
+        .on_conflict_do_nothing(index_elements=key)
+        .returning(literal(True))
     )
     result = await conn.execute(statement)
-    return result.rowcount == 1
+    return result.first() is not None

@@ -20,8 +20,20 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.db import configure_database, dispose_engines, ensure_schema, get_engine
-from activities.notify import TEMPLATE_ERROR, TEMPLATES, cn_datetime, queue_notification
+from activities.db import (
+    configure_database,
+    dispose_engines,
+    ensure_schema,
+    get_engine,
+    insert_unless_exists,
+)
+from activities.notify import (
+    TEMPLATE_ERROR,
+    TEMPLATES,
+    cn_datetime,
+    outbox_row,
+    queue_notification,
+)
 from activities.record import record_transition
 from models.common import Actor, Jurisdiction, Level, Role, Stage
 from models.records import NotificationEvent, NotificationRequest, TransitionRecord
@@ -210,6 +222,14 @@ async def test_notification_queued_twice_gives_one_outbox_row(database: str) -> 
         "新疆专业技术人员管理平台",
     ):
         assert expected in body
+
+
+async def test_insert_unless_exists_tells_whether_it_wrote(database: str) -> None:
+    """Callers rely on the answer (logs, exactly-once delivery): True once, then False."""
+    row = outbox_row(_request(NotificationEvent.withdrawn))
+    async with get_engine().begin() as conn:
+        assert await insert_unless_exists(conn, OutboxMessage, row, ["key"]) is True
+        assert await insert_unless_exists(conn, OutboxMessage, row, ["key"]) is False
 
 
 async def test_every_event_has_a_template_that_renders(database: str) -> None:
