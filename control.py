@@ -9,29 +9,70 @@ import asyncio
 import json
 import typing
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError, create_model
+from sqlalchemy import func, select
 from temporalio.client import (
     Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleCalendarSpec,
+    ScheduleHandle,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleRange,
+    ScheduleSpec,
+    ScheduleState,
+    WorkflowExecutionStatus,
     WorkflowHandle,
+    WorkflowQueryFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
     WorkflowUpdateStage,
 )
 from temporalio.common import WorkflowIDReusePolicy
+from temporalio.service import RPCError
 
+from activities.db import ensure_schema, get_engine
 from models.calendar import WorkingCalendar, YearCalendar
 from models.common import Jurisdiction, Level, Role, Stage, Strict
 from models.declaration import Action, DeclarationInput, DeclarationState
-from models.round import RoundConfig
+from models.round import (
+    Committee,
+    CommitteeVotes,
+    DrawSpotCheck,
+    ListingSource,
+    OpenSession,
+    Operation,
+    OperationStatus,
+    RoundAction,
+    RoundConfig,
+    RoundInput,
+    RoundLaunch,
+    RoundProgress,
+    RoundState,
+    SetCommittee,
+    SpotCheckResult,
+    WindowChange,
+)
+from models.tables import IntegrityArchiveEntry
 from rules.actions import ACTIONS
 from rules.calendar import CalendarYearUnknown
 from rules.calendar_source import build_calendar, load_overrides
-from rules.identity import applicant_key, declaration_workflow_id
+from rules.identity import applicant_key, declaration_workflow_id, round_workflow_id
 from rules.round_plan import default_round_config
+from rules.schedule import (
+    DEFAULT_DAY,
+    DEFAULT_HOUR,
+    DEFAULT_MINUTE,
+    DEFAULT_MONTH,
+    SCHEDULE_ID,
+    SCHEDULE_TIME_ZONE,
+)
+from rules.timezone import shanghai_iso
 from settings import Settings
 from workflows.declaration import (
     JURISDICTION,
@@ -41,6 +82,7 @@ from workflows.declaration import (
     STAGE,
     DeclarationWorkflow,
 )
+from workflows.round import RoundLauncherWorkflow, RoundWorkflow, round_summary
 
 DECLARATION_WORKFLOW_TYPE = "Declaration"  # DESIGN §3
 
@@ -333,3 +375,248 @@ async def list_declarations(client: Client, query: str, limit: int) -> list[Decl
             )
         )
     return rows
+
+
+# --- rounds: the Round workflow, its Schedule, the integrity archive (issue 4) ---------------
+
+ROUND_WORKFLOW_TYPE = "Round"  # DESIGN §3
+
+
+def round_input_for(
+    year: int,
+    settings: Settings,
+    *,
+    listing: ListingSource = ListingSource.visibility,
+    committee_file: Path | None = None,
+    **fields: Any,
+) -> RoundInput:
+    """The Round's input: the year's configuration (round_config_for: an unknown calendar
+    year raises CalendarYearUnknown, naming the year and the override file) and the
+    committee from `committee_file`, else `config/rounds/{year}.committee.json` if present."""
+    config = round_config_for(year, settings)
+    path = committee_file or settings.rounds_dir / f"{year}.committee.json"
+    committee = None
+    if committee_file is not None or path.exists():
+        data = read_json_object(path)
+        try:
+            committee = Committee.model_validate(data)
+        except ValidationError as exc:
+            raise InputError(f"{path}: {validation_summary(exc)}") from None
+    try:
+        return RoundInput(config=config, committee=committee, listing=listing, **fields)
+    except ValidationError as exc:
+        raise InputError(validation_summary(exc)) from None
+
+
+async def start_round(
+    client: Client, round_input: RoundInput, task_queue: str
+) -> WorkflowHandle[RoundWorkflow, RoundProgress]:
+    """`round-{year}`; a second start while it exists is refused (WorkflowAlreadyStartedError),
+    a failed one (e.g. an unknown calendar) may be started again."""
+    if round_input.year not in round_input.config.calendar.years:
+        raise CalendarYearUnknown(round_input.year)
+    return await client.start_workflow(
+        RoundWorkflow.run,
+        round_input,
+        id=round_workflow_id(round_input.year),
+        task_queue=task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+        static_summary=round_summary(round_input),
+    )
+
+
+async def round_state(
+    client: Client, year_or_id: int | str, *, rpc_timeout: timedelta | None = None
+) -> RoundState:
+    workflow_id = round_workflow_id(year_or_id) if isinstance(year_or_id, int) else year_or_id
+    handle = client.get_workflow_handle(workflow_id)
+    return await handle.query("state", result_type=RoundState, rpc_timeout=rpc_timeout)
+
+
+ROUND_UPDATES: dict[str, type[RoundAction]] = {
+    "change_windows": WindowChange,
+    "supply_defense_averages": RoundAction,
+    "set_committee": SetCommittee,
+    "open_session": OpenSession,
+    "committee_votes": CommitteeVotes,
+    "draw_spot_check": DrawSpotCheck,
+    "record_spot_check_result": SpotCheckResult,
+    "refresh_statistics": RoundAction,
+    "close": RoundAction,
+}
+
+
+def round_action_payload(action: str, role: Role, actor_id: str, data: Mapping[str, Any]) -> Any:
+    model = ROUND_UPDATES.get(action)
+    if model is None:
+        raise InputError(f"unknown round action {action!r}; known: {', '.join(ROUND_UPDATES)}")
+    if "actor" in data:
+        raise InputError("actor: give it with --role and --actor-id, not in the data")
+    try:
+        return model.model_validate({**data, "actor": {"role": role, "id": actor_id}})
+    except ValidationError as exc:
+        raise InputError(validation_summary(exc)) from None
+
+
+async def round_act(client: Client, year: int, action: str, payload: Any) -> Any:
+    """Send one round update; returns its JSON result (an accepted operation, a session...)."""
+    handle = client.get_workflow_handle(round_workflow_id(year))
+    return await handle.execute_update(action, payload)
+
+
+async def wait_for_operation(
+    client: Client,
+    year_or_id: int | str,
+    operation_id: int,
+    *,
+    timeout: timedelta = timedelta(minutes=10),
+    poll: timedelta = timedelta(milliseconds=200),
+) -> Operation:
+    """Poll the round's state until the operation is done or failed (it may span several
+    runs of the round: the query always reaches the newest)."""
+    async with asyncio.timeout(timeout.total_seconds()):
+        while True:
+            state = await round_state(client, year_or_id)
+            operation = next(
+                (op for op in state.progress.operations if op.id == operation_id), None
+            )
+            if operation is not None and operation.status in (
+                OperationStatus.done,
+                OperationStatus.failed,
+            ):
+                return operation
+            await asyncio.sleep(poll.total_seconds())
+
+
+async def running_round_config(client: Client, year: int) -> RoundConfig | None:
+    """The running round's configuration (its windows after any change), if it runs."""
+    try:
+        handle = client.get_workflow_handle(round_workflow_id(year))
+        if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
+            return None  # an ended round's windows say nothing about a new declaration
+        state = await round_state(client, year, rpc_timeout=timedelta(seconds=10))
+    except (RPCError, WorkflowQueryFailedError):
+        return None
+    return state.config
+
+
+def round_schedule(
+    task_queue: str,
+    *,
+    month: int = DEFAULT_MONTH,
+    day: int = DEFAULT_DAY,
+    hour: int = DEFAULT_HOUR,
+    minute: int = DEFAULT_MINUTE,
+    listing: ListingSource = ListingSource.visibility,
+    paused: bool = False,
+) -> Schedule:
+    """Every year on month/day hour:minute Asia/Shanghai, start a `RoundLauncher`, which
+    starts `round-{year}` for the scheduled time's year. Overlap SKIP: a launcher still
+    running is never doubled."""
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            RoundLauncherWorkflow.run,
+            RoundLaunch(listing=listing),
+            id="round-launcher",  # the server appends the scheduled time
+            task_queue=task_queue,
+            static_summary="starts round-{year} for the scheduled year",
+        ),
+        spec=ScheduleSpec(
+            calendars=[
+                ScheduleCalendarSpec(
+                    month=[ScheduleRange(month)],
+                    day_of_month=[ScheduleRange(day)],
+                    hour=[ScheduleRange(hour)],
+                    minute=[ScheduleRange(minute)],
+                    comment="the yearly 职称评审 round",
+                )
+            ],
+            time_zone_name=SCHEDULE_TIME_ZONE,
+        ),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(days=7)),
+        state=ScheduleState(
+            paused=paused,
+            note="zhicheng: the yearly round (starter.py schedule ...)",
+        ),
+    )
+
+
+async def create_round_schedule(
+    client: Client, task_queue: str, schedule_id: str = SCHEDULE_ID, **spec: Any
+) -> ScheduleHandle:
+    """Raises ScheduleAlreadyRunningError when it exists."""
+    return await client.create_schedule(schedule_id, round_schedule(task_queue, **spec))
+
+
+class ScheduleView(Strict):
+    schedule_id: str
+    paused: bool
+    note: str | None
+    calendar: str
+    time_zone: str | None
+    overlap: str
+    workflow_type: str
+    task_queue: str | None
+    next_runs: list[str]
+    recent_runs: list[dict[str, str]]
+    runs_total: int
+
+
+async def describe_round_schedule(client: Client, schedule_id: str = SCHEDULE_ID) -> ScheduleView:
+    description = await client.get_schedule_handle(schedule_id).describe()
+    schedule, info = description.schedule, description.info
+    action = schedule.action
+    calendars = schedule.spec.calendars
+    calendar = "; ".join(
+        f"{c.month[0].start:02d}-{c.day_of_month[0].start:02d} "
+        f"{c.hour[0].start:02d}:{c.minute[0].start:02d}"
+        for c in calendars
+    )
+    return ScheduleView(
+        schedule_id=schedule_id,
+        paused=schedule.state.paused,
+        note=schedule.state.note,
+        calendar=calendar or "(none)",
+        time_zone=schedule.spec.time_zone_name,
+        overlap=schedule.policy.overlap.name,
+        workflow_type=getattr(action, "workflow", "?"),
+        task_queue=getattr(action, "task_queue", None),
+        next_runs=[shanghai_iso(at) for at in info.next_action_times[:3]],
+        recent_runs=[
+            {
+                "scheduled_at": shanghai_iso(run.scheduled_at),
+                "workflow_id": getattr(run.action, "workflow_id", "?"),
+            }
+            for run in info.recent_actions
+        ],
+        runs_total=info.num_actions,
+    )
+
+
+# --- R8: the integrity archive -----------------------------------------------------------------
+
+
+async def integrity_block(applicant_key_value: str, today: date) -> date | None:
+    """The end of the applicant's newest integrity-archive record still in force, if any
+    (R8: no higher title until then). Reads the record database (DATABASE_URL)."""
+    await ensure_schema()
+    async with get_engine().connect() as conn:
+        until = (
+            await conn.execute(
+                select(func.max(IntegrityArchiveEntry.blocked_until)).where(
+                    IntegrityArchiveEntry.applicant_key == applicant_key_value,
+                    IntegrityArchiveEntry.blocked_until >= today,
+                )
+            )
+        ).scalar_one_or_none()
+    return until
+
+
+def with_integrity_block(declaration: DeclarationInput, until: date | None) -> DeclarationInput:
+    """R8 facts for the eligibility check: the archive's record wins over a later-ending one
+    the applicant did not declare."""
+    declared = declaration.eligibility.integrity_blocked_until
+    if until is None or (declared is not None and declared >= until):
+        return declaration
+    eligibility = declaration.eligibility.model_copy(update={"integrity_blocked_until": until})
+    return declaration.model_copy(update={"eligibility": eligibility})

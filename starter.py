@@ -40,8 +40,11 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from pydantic import BaseModel
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import (
     Client,
+    ScheduleAlreadyRunningError,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
@@ -50,6 +53,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 import control
+from activities import delivery
 from models.common import (
     JURISDICTION_NAMES_ZH,
     LEVEL_NAMES_ZH,
@@ -60,13 +64,18 @@ from models.common import (
     Stage,
 )
 from models.declaration import DeclarationState
+from models.delivery import Channel, DeliveryResult, DeliveryStatus, delivery_workflow_id
+from models.round import ListingSource, OperationStatus, RoundState
+from models.tables import OutboxStatus
 from rules.actions import ACTIONS
 from rules.calendar import CalendarYearUnknown
-from rules.identity import declaration_workflow_id
+from rules.identity import declaration_workflow_id, round_workflow_id
 from rules.round_plan import plan_round, try_out_round_dates
+from rules.schedule import DEFAULT_DAY, DEFAULT_HOUR, DEFAULT_MINUTE, DEFAULT_MONTH, SCHEDULE_ID
 from rules.timezone import SHANGHAI, shanghai_iso, to_shanghai
 from settings import Settings, load_settings
 from worker import connect, exit_without_finalizing
+from workflows.round import round_summary
 
 PROG = "starter.py"
 
@@ -267,6 +276,21 @@ async def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
     declaration = control.declaration_input(
         data, round_config, args.file, settings.applicant_key_secret
     )
+    client = await client_for(settings)
+    # A running round's windows win over the file: they include any change it announced (R9).
+    running = await control.running_round_config(client, year)
+    if running is not None:
+        declaration = declaration.model_copy(update={"round": running})
+        round_config = running
+    # R8: an integrity-archive record in force blocks a higher title (the eligibility check
+    # at start refuses it and names the rule).
+    try:
+        until = await control.integrity_block(
+            declaration.applicant_key, datetime.now(SHANGHAI).date()
+        )
+    except Exception as exc:  # never start without the R8 check
+        raise unavailable(f"cannot read the integrity archive (DATABASE_URL): {exc}") from None
+    declaration = control.with_integrity_block(declaration, until)
     closes = round_config.submission_closes_at
     if datetime.now(SHANGHAI) >= closes:
         # The workflow would end it at once as not_submitted (R10) and use up the
@@ -276,7 +300,6 @@ async def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
             f"round {year}'s submission closed at {shanghai_iso(closes)}; nothing started "
             f"(to try the system now: {PROG} round try-out {year})",
         )
-    client = await client_for(settings)
     workflow_id = declaration_workflow_id(year, declaration.applicant_key)
     async with temporal_errors(client, settings, workflow_id):
         try:
@@ -534,6 +557,223 @@ async def cmd_round_try_out(args: argparse.Namespace, settings: Settings) -> int
     return EXIT_OK
 
 
+# --- rounds: the Round workflow (issue 4) ---------------------------------------------------
+
+
+def print_round(state: RoundState) -> None:
+    progress, plan = state.progress, state.plan
+    print(
+        f"{state.workflow_id}  ({state.specialty}, run {progress.runs}, "
+        f"history {state.history_length} events)"
+    )
+    rows = [
+        ["submission", f"{plan['submission_opens_at']} – {plan['submission_closes_at']}"],
+        ["review", f"{plan['review_opens_at']} – {plan['review_closes_at']}"],
+        ["payment closes", plan["payment_closes_at"]],
+        ["latest publicity start", str(plan["latest_publicity_start"])],
+    ]
+    for line in table(rows, "  "):
+        print(line)
+    statistics = progress.statistics
+    if statistics is None:
+        print("declarations: not counted yet")
+    else:
+        print(f"declarations: {statistics.total} (as of {seconds_iso(statistics.as_of)})")
+        for name, counts in (
+            ("stage", statistics.by_stage),
+            ("level", statistics.by_level),
+            ("jurisdiction", statistics.by_jurisdiction),
+        ):
+            shown = ", ".join(f"{key} {count}" for key, count in counts.items()) or "none"
+            print(f"  by {name}: {shown}")
+    committee = progress.committee
+    print(
+        f"committee: {committee.name}, {len(committee.members)} members"
+        if committee
+        else "committee: not set (round act YEAR set_committee)"
+    )
+    for session in progress.sessions:
+        validity = "valid" if session.valid else "NOT valid (R20 quorum)"
+        print(
+            f"  session {session.session_id}: {len(session.attending)} of "
+            f"{len(session.members)} attending, {session.required_attendance} needed: {validity}"
+        )
+    for batch in progress.batches:
+        ends = seconds_iso(batch.ends_at) if batch.ends_at else "-"
+        print(
+            f"result publicity of {batch.session_id}: {batch.passed} passed, "
+            f"{batch.not_passed} not passed, ends {ends}{' (ended)' if batch.ended else ''}"
+        )
+    for check in progress.spot_checks:
+        frauds = sum(f.fraud for f in check.findings)
+        print(
+            f"spot check {check.check_id}: seed {check.seed}, {len(check.sample)} of "
+            f"{check.population if check.population is not None else '?'}, "
+            f"{len(check.findings)} findings ({frauds} fraud)"
+        )
+    for revocation in progress.revocations:
+        print(
+            f"revoked {revocation.workflow_id}: integrity archive until "
+            f"{revocation.blocked_until.isoformat()} (R8)"
+        )
+    print("operations:" if progress.operations else "operations: none")
+    for op in progress.operations[-10:]:
+        error = f": {op.error}" if op.error else ""
+        print(
+            f"  #{op.id} {op.kind.value} {op.status.value}: {op.done} done, {op.skipped} "
+            f"skipped, {op.failed} failed in {op.pages} pages{error}"
+        )
+
+
+async def cmd_round_start(args: argparse.Namespace, settings: Settings) -> int:
+    # The calendar check comes first: an unknown year names itself and the override file.
+    round_input = control.round_input_for(
+        args.year,
+        settings,
+        listing=ListingSource(args.listing),
+        committee_file=Path(args.committee) if args.committee else None,
+    )
+    client = await client_for(settings)
+    workflow_id = round_workflow_id(args.year)
+    async with temporal_errors(client, settings, workflow_id):
+        try:
+            handle = await control.start_round(client, round_input, settings.task_queue)
+        except WorkflowAlreadyStartedError:
+            raise refused(
+                "AlreadyStarted",
+                f"{workflow_id} already exists (see: {PROG} round state {args.year})",
+            ) from None
+    if args.json:
+        print_json({"workflow_id": handle.id, "input": round_input.model_dump(mode="json")})
+    else:
+        print(handle.id)
+        print(round_summary(round_input))
+    return EXIT_OK
+
+
+async def cmd_round_state(args: argparse.Namespace, settings: Settings) -> int:
+    client = await client_for(settings)
+    workflow_id = round_workflow_id(args.year)
+    async with temporal_errors(client, settings, workflow_id):
+        state = await control.round_state(client, args.year, rpc_timeout=QUERY_TIMEOUT)
+    if args.json:
+        print_json(state)
+    else:
+        print_round(state)
+    return EXIT_OK
+
+
+async def cmd_round_act(args: argparse.Namespace, settings: Settings) -> int:
+    if args.action not in control.ROUND_UPDATES:
+        raise bad_input(
+            f"unknown round action {args.action!r}; known: {', '.join(control.ROUND_UPDATES)}"
+        )
+    data, where = read_action_data(args)
+    if not data and where.endswith("(give it with --data or --data-file)"):
+        where = "--data"
+    try:
+        payload = control.round_action_payload(args.action, Role(args.role), args.actor_id, data)
+    except control.InputError as exc:
+        raise bad_input(f"{where}: {exc}") from None
+    client = await client_for(settings)
+    workflow_id = round_workflow_id(args.year)
+    async with temporal_errors(client, settings, workflow_id):
+        result = await control.round_act(client, args.year, args.action, payload)
+        operation_id = result.get("operation_id") if isinstance(result, dict) else None
+        if args.wait and operation_id is not None:
+            operation = await control.wait_for_operation(client, args.year, operation_id)
+            result = operation.model_dump(mode="json")
+    print_json(result)
+    status = result.get("status") if isinstance(result, dict) else None
+    return EXIT_FAILED if status == OperationStatus.failed.value else EXIT_OK
+
+
+# --- the yearly Schedule ------------------------------------------------------------------
+
+
+async def cmd_schedule_create(args: argparse.Namespace, settings: Settings) -> int:
+    client = await client_for(settings)
+    async with temporal_errors(client, settings):
+        try:
+            await control.create_round_schedule(
+                client,
+                settings.task_queue,
+                args.id,
+                month=args.month,
+                day=args.day,
+                hour=args.hour,
+                minute=args.minute,
+                listing=ListingSource(args.listing),
+                paused=args.paused,
+            )
+        except ScheduleAlreadyRunningError:
+            raise refused(
+                "AlreadyExists", f"schedule {args.id} exists (see: {PROG} schedule describe)"
+            ) from None
+        view = await control.describe_round_schedule(client, args.id)
+    print(f"created schedule {args.id}")
+    print_schedule(view)
+    return EXIT_OK
+
+
+def print_schedule(view: control.ScheduleView) -> None:
+    print(f"schedule {view.schedule_id}: {'PAUSED' if view.paused else 'active'}")
+    print(f"  every year at {view.calendar} ({view.time_zone}), overlap {view.overlap}")
+    print(f"  starts {view.workflow_type} on task queue {view.task_queue}")
+    print(f"  next: {', '.join(view.next_runs) or 'none'}")
+    print(f"  runs so far: {view.runs_total}")
+    for run in view.recent_runs:
+        print(f"    {run['scheduled_at']}  {run['workflow_id']}")
+    if view.note:
+        print(f"  note: {view.note}")
+
+
+async def schedule_call(
+    args: argparse.Namespace, settings: Settings, action: str
+) -> control.ScheduleView | None:
+    client = await client_for(settings)
+    async with temporal_errors(client, settings):
+        handle = client.get_schedule_handle(args.id)
+        try:
+            if action == "trigger":
+                await handle.trigger()
+            elif action == "pause":
+                await handle.pause(note=args.note)
+            elif action == "unpause":
+                await handle.unpause(note=args.note)
+            elif action == "delete":
+                await handle.delete()
+                return None
+            return await control.describe_round_schedule(client, args.id)
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                raise unavailable(
+                    f"no schedule {args.id!r} (create it: {PROG} schedule create)"
+                ) from None
+            raise
+
+
+async def cmd_schedule_describe(args: argparse.Namespace, settings: Settings) -> int:
+    view = await schedule_call(args, settings, "describe")
+    assert view is not None
+    if args.json:
+        print_json(view)
+    else:
+        print_schedule(view)
+    return EXIT_OK
+
+
+def schedule_command(action: str, done: str) -> Handler:
+    async def handler(args: argparse.Namespace, settings: Settings) -> int:
+        view = await schedule_call(args, settings, action)
+        print(f"{done} schedule {args.id}")
+        if view is not None:
+            print_schedule(view)
+        return EXIT_OK
+
+    return handler
+
+
 async def cmd_actions(args: argparse.Namespace, settings: Settings) -> int:
     models = control.action_models()
     described = []
@@ -570,6 +810,100 @@ async def cmd_actions(args: argparse.Namespace, settings: Settings) -> int:
             if f["name"] != "actor"  # given with --role and --actor-id
         ]
         print(f"  data: {'; '.join(data)}")
+    return EXIT_OK
+
+
+# --- the notification outbox: delivery by e-mail and WeChat (activities/delivery.py) --------
+
+
+def record_errors(settings: Settings, exc: SQLAlchemyError) -> CliError:
+    """The record database could not be read: one line that names it (without a password)."""
+    url = make_url(settings.database_url).render_as_string(hide_password=True)
+    cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    hint = "; the worker creates the tables when it starts" if "no such table" in cause else ""
+    return unavailable(f"cannot read the record database {url} (DATABASE_URL): {cause}{hint}")
+
+
+def channel_line(channel: dict[str, Any]) -> str:
+    resends = f", resend {channel['resends']}" if channel["resends"] else ""
+    return (
+        f"{channel['channel']} {channel['status']} to {channel['address']} "
+        f"({channel['attempts']} attempt{'s' if channel['attempts'] != 1 else ''}{resends})"
+    )
+
+
+async def cmd_outbox_list(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        entries = await delivery.list_outbox(
+            settings.database_url, status=args.status, workflow_id=args.workflow, limit=args.limit
+        )
+    except SQLAlchemyError as exc:
+        raise record_errors(settings, exc) from None
+    if args.json:
+        print_json({"status": args.status, "messages": [entry.as_json() for entry in entries]})
+        return EXIT_OK
+    for entry in entries:
+        print(f"{entry.key}  {entry.status}")
+        print(
+            f"  {entry.event} to {entry.recipient_role} {entry.recipient_name}, "
+            f"queued {seconds_iso(entry.created_at)}"
+            + (f", sent {seconds_iso(entry.sent_at)}" if entry.sent_at else "")
+        )
+        for channel in entry.channels:
+            print(f"  {channel_line(channel)}")
+            if channel["error"] and channel["status"] != DeliveryStatus.sent.value:
+                print(f"    reason: {channel['error']}")
+        if not entry.channels and entry.last_error:
+            print(f"  reason: {entry.last_error}")
+    which = f" with status {args.status}" if args.status else ""
+    more = " (limit reached)" if len(entries) == args.limit else ""
+    print(f"{len(entries)} message(s){which}{more}")
+    return EXIT_OK
+
+
+async def cmd_outbox_resend(args: argparse.Namespace, settings: Settings) -> int:
+    channel = Channel(args.channel)
+    try:
+        resend = await delivery.prepare_resend(settings.database_url, args.key, channel)
+    except delivery.UnknownMessage as exc:
+        raise bad_input(str(exc)) from None
+    except delivery.ResendRefused as exc:
+        raise refused("InFlight", str(exc)) from None
+    except SQLAlchemyError as exc:
+        raise record_errors(settings, exc) from None
+    request = delivery.delivery_input(args.key, settings, channels=[channel], resend=resend)
+    workflow_id = delivery_workflow_id(args.key, resend, channel)
+    client = await client_for(settings)
+    async with temporal_errors(client, settings, workflow_id):
+        started = await delivery.start_delivery(client, settings.task_queue, request, channel)
+        print(f"{workflow_id}: {'started' if started else 'already started'}")
+        if not args.wait:
+            return EXIT_OK
+        handle = client.get_workflow_handle(workflow_id, result_type=DeliveryResult)
+        try:
+            async with asyncio.timeout(args.wait):
+                result = await handle.result()
+        except TimeoutError:
+            raise await no_worker(
+                client, settings, workflow_id, f"{workflow_id}: not done in {args.wait:g} s"
+            ) from None
+    for outcome in result.outcomes:
+        print(f"{outcome.channel.value}: {outcome.status.value}  {outcome.detail or ''}".rstrip())
+    return EXIT_OK if all(o.status is DeliveryStatus.sent for o in result.outcomes) else EXIT_FAILED
+
+
+async def cmd_outbox_deliver(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        keys = await delivery.pending_keys(settings.database_url, args.limit, args.workflow)
+    except SQLAlchemyError as exc:
+        raise record_errors(settings, exc) from None
+    client = await client_for(settings)
+    started = 0
+    async with temporal_errors(client, settings):
+        for key in keys:
+            request = delivery.delivery_input(key, settings)
+            started += await delivery.start_delivery(client, settings.task_queue, request)
+    print(f"{len(keys)} pending message(s): {started} delivery workflow(s) started")
     return EXIT_OK
 
 
@@ -611,7 +945,7 @@ def build_parser() -> Parser:
     common = {"epilog": EPILOG, "formatter_class": fmt}
     parser = Parser(prog=PROG, description=(__doc__ or "").split("\n\n")[0], **common)
     groups = parser.add_subparsers(
-        dest="group", required=True, metavar="{declaration,round,actions}"
+        dest="group", required=True, metavar="{declaration,round,schedule,outbox,actions}"
     )
 
     declaration = groups.add_parser(
@@ -685,7 +1019,9 @@ def build_parser() -> Parser:
     listing.add_argument("--limit", type=positive, default=100, help="at most N (default 100)")
     listing.add_argument("--json", action="store_true", help="print JSON")
 
-    round_group = groups.add_parser("round", help="a round's configuration", **common)
+    round_group = groups.add_parser(
+        "round", help="a round: plan, start, state, coordination actions", **common
+    )
     round_commands = round_group.add_subparsers(dest="command", required=True)
     plan = sub(
         round_commands,
@@ -704,6 +1040,142 @@ def build_parser() -> Parser:
     )
     try_out.add_argument("year", type=year, metavar="YEAR", nargs="?", help="default: this year")
     try_out.add_argument("--force", action="store_true", help="replace an existing file")
+    round_start = sub(
+        round_commands,
+        "start",
+        "start the Round workflow round-YEAR by hand (the Schedule does it every year)",
+        cmd_round_start,
+    )
+    round_start.add_argument("year", type=year, metavar="YEAR")
+    round_start.add_argument(
+        "--committee",
+        metavar="FILE",
+        help="committee composition JSON (default: config/rounds/YEAR.committee.json if any)",
+    )
+    listing_choices = [source.value for source in ListingSource]
+    round_start.add_argument(
+        "--listing",
+        choices=listing_choices,
+        default=ListingSource.visibility.value,
+        help="how the round finds its declarations: search attributes (default) or the "
+        "record database",
+    )
+    round_start.add_argument("--json", action="store_true", help="print JSON")
+    round_state = sub(
+        round_commands,
+        "state",
+        "show a round: windows, statistics, sessions, spot checks, operations",
+        cmd_round_state,
+    )
+    round_state.add_argument("year", type=year, metavar="YEAR")
+    round_state.add_argument("--json", action="store_true", help="print JSON")
+    round_act = sub(
+        round_commands,
+        "act",
+        "a round action (a Temporal Update on round-YEAR): " + ", ".join(control.ROUND_UPDATES),
+        cmd_round_act,
+    )
+    round_act.add_argument("year", type=year, metavar="YEAR")
+    round_act.add_argument("action", metavar="ACTION", help=", ".join(control.ROUND_UPDATES))
+    round_act.add_argument("--role", required=True, choices=[r.value for r in Role], metavar="ROLE")
+    round_act.add_argument("--actor-id", required=True, help="the acting person's or unit's id")
+    round_data = round_act.add_mutually_exclusive_group()
+    round_data.add_argument("--data", metavar="JSON", help="the action's fields as a JSON object")
+    round_data.add_argument("--data-file", metavar="FILE", help="the fields from a JSON file")
+    round_act.add_argument(
+        "--wait", action="store_true", help="wait until the operation it starts is done"
+    )
+
+    schedule_group = groups.add_parser(
+        "schedule", help="the yearly Schedule that starts each round", **common
+    )
+    schedule_commands = schedule_group.add_subparsers(dest="command", required=True)
+    create = sub(
+        schedule_commands,
+        "create",
+        "create the Schedule: every year (default Aug 28 09:00 Asia/Shanghai) it starts "
+        "round-{year}; overlap SKIP",
+        cmd_schedule_create,
+    )
+    create.add_argument("--month", type=int, default=DEFAULT_MONTH, choices=range(1, 13))
+    create.add_argument("--day", type=int, default=DEFAULT_DAY, choices=range(1, 32))
+    create.add_argument("--hour", type=int, default=DEFAULT_HOUR, choices=range(24))
+    create.add_argument("--minute", type=int, default=DEFAULT_MINUTE, choices=range(60))
+    create.add_argument(
+        "--listing", choices=listing_choices, default=ListingSource.visibility.value
+    )
+    create.add_argument("--paused", action="store_true", help="create it paused")
+    commands_by_name: list[tuple[str, str, Handler]] = [
+        ("describe", "show the Schedule: spec, next and recent runs", cmd_schedule_describe),
+        (
+            "trigger",
+            "start the launcher now (the year of today)",
+            schedule_command("trigger", "triggered"),
+        ),
+        ("pause", "pause the Schedule", schedule_command("pause", "paused")),
+        ("unpause", "unpause the Schedule", schedule_command("unpause", "unpaused")),
+        (
+            "delete",
+            "delete the Schedule (running rounds go on)",
+            schedule_command("delete", "deleted"),
+        ),
+    ]
+    for name, help_text, handler in [("create", "", cmd_schedule_create), *commands_by_name]:
+        command = create if name == "create" else sub(schedule_commands, name, help_text, handler)
+        command.add_argument(
+            "--id", default=SCHEDULE_ID, help=f"schedule id (default {SCHEDULE_ID})"
+        )
+        if name in ("pause", "unpause"):
+            command.add_argument("--note", help="why (shown in the UI)")
+        if name == "describe":
+            command.add_argument("--json", action="store_true", help="print JSON")
+
+    outbox_group = groups.add_parser(
+        "outbox", help="the notification outbox: delivery status, resends", **common
+    )
+    outbox_commands = outbox_group.add_subparsers(dest="command", required=True)
+    outbox_list = sub(
+        outbox_commands,
+        "list",
+        "list outbox messages, newest first, with each channel's status and reason "
+        "(reads DATABASE_URL)",
+        cmd_outbox_list,
+    )
+    outbox_list.add_argument(
+        "--status",
+        choices=[s.value for s in OutboxStatus],
+        metavar="STATUS",
+        help=f"one of: {', '.join(s.value for s in OutboxStatus)}",
+    )
+    outbox_list.add_argument("--workflow", metavar="WORKFLOW_ID", help="one declaration's")
+    outbox_list.add_argument("--limit", type=positive, default=100, help="at most N (default 100)")
+    outbox_list.add_argument("--json", action="store_true", help="print JSON")
+    resend = sub(
+        outbox_commands,
+        "resend",
+        "send a message again by one channel (after a failure is fixed, or an `uncertain` "
+        "one is checked): a new Delivery workflow",
+        cmd_outbox_resend,
+    )
+    resend.add_argument("key", metavar="KEY", help="the outbox key (see: outbox list)")
+    resend.add_argument("--channel", required=True, choices=[c.value for c in Channel])
+    resend.add_argument(
+        "--wait",
+        type=float,
+        nargs="?",
+        const=60.0,
+        metavar="SECONDS",
+        help="wait for the outcome (default 60 s)",
+    )
+    deliver = sub(
+        outbox_commands,
+        "deliver",
+        "start the delivery of every `pending` message that has none (messages queued while "
+        "no channel was configured)",
+        cmd_outbox_deliver,
+    )
+    deliver.add_argument("--limit", type=positive, default=1000, help="at most N (default 1000)")
+    deliver.add_argument("--workflow", metavar="WORKFLOW_ID", help="only one declaration's")
 
     actions = sub(groups, "actions", "list every action: stages, roles, data fields", cmd_actions)
     actions.add_argument("--json", action="store_true", help="print JSON")

@@ -8,23 +8,45 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from contextlib import suppress
 from datetime import timedelta
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.coordination import (
+    CoordinationActivities,
+    defense_scores,
+    prepare_round,
+    record_round_event,
+    revoke_declaration,
+    round_statistics,
+)
 from activities.db import configure_database, ensure_schema
+from activities.delivery import DELIVERY_ACTIVITIES
 from activities.notify import queue_notification
+from activities.publish import publish_document
 from activities.record import record_transition
 from settings import Settings, load_settings
 from workflows.declaration import DeclarationWorkflow
+from workflows.delivery import DeliveryWorkflow
+from workflows.round import RoundLauncherWorkflow, RoundWorkflow
 
-WORKFLOWS = [DeclarationWorkflow]
-ACTIVITIES = [record_transition, queue_notification]
+WORKFLOWS = [DeclarationWorkflow, RoundWorkflow, RoundLauncherWorkflow, DeliveryWorkflow]
+ACTIVITIES = [record_transition, queue_notification, publish_document, *DELIVERY_ACTIVITIES]
+# The round's activities (activities/coordination.py); those bound to the client are added
+# in build_worker.
+ROUND_ACTIVITIES = [
+    round_statistics,
+    defense_scores,
+    revoke_declaration,
+    record_round_event,
+    prepare_round,
+]
 
 # Validation libraries used by the models import parts of themselves lazily; pass them
 # through so the sandbox does not re-import them per workflow run.
@@ -47,10 +69,15 @@ def build_worker(client: Client, task_queue: str) -> Worker:
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=ACTIVITIES,
+        activities=[*ACTIVITIES, *ROUND_ACTIVITIES, *client_activities(client)],
         workflow_runner=workflow_runner(),
         graceful_shutdown_timeout=timedelta(seconds=10),  # lets a running record finish
     )
+
+
+def client_activities(client: Client) -> list[Callable[..., Any]]:
+    coordination = CoordinationActivities(client)
+    return [coordination.act_on_declarations, coordination.draw_spot_check]
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:

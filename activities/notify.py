@@ -12,6 +12,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.db import get_engine, insert_unless_exists
+from activities.delivery import start_deliveries
 from models.records import NotificationEvent, NotificationRequest
 from models.tables import OutboxMessage
 from rules.timezone import to_shanghai
@@ -84,6 +85,8 @@ def outbox_row(request: NotificationRequest) -> dict[str, Any]:
         "email": request.email,
         "subject": subject,
         "body": body,
+        # kept for the delivery: WeChat template fields are filled from it
+        "context": request.model_dump(mode="json")["context"],
     }
 
 
@@ -106,3 +109,4 @@ async def queue_notification(request: NotificationRequest) -> None:
     row = outbox_row(request)
     async with get_engine().begin() as conn:
         await put_in_outbox(conn, row)
+    await start_deliveries([row["key"]])

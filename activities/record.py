@@ -8,6 +8,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.db import dialect_insert, get_engine, insert_unless_exists
+from activities.delivery import start_deliveries
 from activities.notify import outbox_row, put_in_outbox
 from models.records import TransitionRecord
 from models.tables import AuditEvent, DeclarationRow
@@ -60,6 +61,9 @@ async def record_transition(record: TransitionRecord) -> None:
             where=DeclarationRow.last_seq < upsert.excluded.last_seq,
         )
         projected = (await conn.execute(upsert)).rowcount == 1
+    # Committed: each message gets its Delivery workflow. On a retry of this activity the
+    # starts are refused as duplicates (same workflow ids), so nothing is delivered twice.
+    await start_deliveries([message["key"] for message in messages])
     activity.logger.info(
         "Recorded %s seq %d (%s -> %s): audit %s, projection %s",
         record.workflow_id,

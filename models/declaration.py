@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, EmailStr, Field, field_validator
 from stdnum.cn import ric, uscc
 
 from models.common import Actor, Jurisdiction, Level, Role, Stage, Strict
+from models.documents import DeclarationDocument
 from models.round import RoundConfig
 
 
@@ -186,6 +187,18 @@ class DefenseScoreAction(Action):
     score: float = Field(ge=0, le=100)
 
 
+class WindowChangeAction(Action):
+    """R9: the round moves its windows (an extension announced mid-round); the declaration's
+    timers follow. Sent by the Round workflow only (role system)."""
+
+    reason: str = Field(min_length=1, max_length=2000)
+    submission_opens_at: AwareDatetime | None = None
+    submission_closes_at: AwareDatetime | None = None
+    review_opens_at: AwareDatetime | None = None
+    review_closes_at: AwareDatetime | None = None
+    payment_closes_at: AwareDatetime | None = None
+
+
 class CommitteeVoteAction(Action):
     session_id: str = Field(min_length=1, max_length=100)
     members: int = Field(ge=1)
@@ -240,3 +253,5 @@ class DeclarationState(Strict):
     committee_result: dict[str, object] | None
     ending_reason: str | None
     timeline: list[TimelineEntry]
+    # R21, R23: the documents published for this declaration (status, file, or the error)
+    documents: list[DeclarationDocument] = Field(default_factory=list)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from enum import StrEnum
 from itertools import pairwise
+from typing import Any
 
 from pydantic import AwareDatetime, Field, model_validator
 
 from models.calendar import WorkingCalendar
-from models.common import Level, Strict
+from models.common import Actor, Level, Strict
 
 
 class Ratio(Strict):
@@ -86,3 +88,292 @@ class RoundConfig(Strict):
         if self.payment_closes_at < self.review_opens_at:
             raise ValueError("payment_closes_at is before review_opens_at")
         return self
+
+
+# --- the Round workflow (issue 4): its input, its actions, its state -------------------------
+
+
+class CommitteeMember(Strict):
+    id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=100)
+
+
+class Committee(Strict):
+    """R20: the evaluation committee; a session's attendance is checked against it."""
+
+    name: str = Field(default="工程系列光伏硅基专业职称评审委员会", min_length=1, max_length=200)
+    members: list[CommitteeMember] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Committee:
+        ids = [m.id for m in self.members]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"committee member ids must be unique: {', '.join(duplicates)}")
+        return self
+
+
+class ListingSource(StrEnum):
+    """Where the round finds the declarations it acts on.
+
+    `visibility`: Temporal's search attributes (`RoundYear = Y AND Stage = '...'`), the
+    production choice. `record`: the record database's `declarations` projection (same
+    filter), for servers without advanced visibility (the time-skipping test server)."""
+
+    visibility = "visibility"
+    record = "record"
+
+
+class RoundInput(Strict):
+    """The one argument of the `Round` workflow (`round-{year}`)."""
+
+    config: RoundConfig  # windows, payment deadline, readings, the working-day calendar
+    specialty: str = "pv_silicon"  # R1, R19: the specialty whose defenses are averaged
+    committee: Committee | None = None  # R20: may also be set later (`set_committee`)
+    document_number_prefix: str = Field(default="乌人社职称", min_length=1, max_length=50)  # R21
+    defense_opens_at: AwareDatetime | None = None  # R18: the defense period, when announced
+    defense_closes_at: AwareDatetime | None = None
+    spot_check_ratio: Ratio = Ratio(numerator=1, denominator=20)  # R22 (interp.): 5 %
+    spot_check_minimum: int = Field(default=1, ge=0)
+    integrity_years: int = Field(default=3, ge=1)  # R8
+    listing: ListingSource = ListingSource.visibility
+    page_size: int = Field(default=200, ge=1, le=1000)
+    statistics_refresh_hours: int = Field(default=6, ge=1)
+    # Continue-as-new when the server suggests it, or (tests, demos) past this many events.
+    continue_as_new_after_events: int | None = Field(default=None, ge=100)
+    carried: RoundProgress | None = None  # set only by continue-as-new
+
+    @property
+    def year(self) -> int:
+        return self.config.year
+
+
+class OperationKind(StrEnum):
+    change_windows = "change_windows"
+    defense_average = "defense_average"  # R19
+    committee_votes = "committee_votes"  # R20
+    spot_check = "spot_check"  # R22
+    revoke = "revoke"  # R22, R8
+    refresh_statistics = "refresh_statistics"
+
+
+class OperationStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+class Operation(Strict):
+    """Work the round does on many declarations, page by page; it survives continue-as-new."""
+
+    id: int
+    kind: OperationKind
+    requested_by: Actor
+    requested_at: datetime
+    status: OperationStatus = OperationStatus.queued
+    payload: dict[str, Any] = Field(default_factory=dict)
+    cursor: str | None = None  # the next page of the listing
+    offset: int = 0  # the next page of an explicit target list
+    pages: int = 0
+    listed: int = 0
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    outcomes: dict[str, int] = Field(default_factory=dict)  # stage after the action -> count
+    failures: list[str] = Field(default_factory=list)  # the first few, "id: message"
+    result: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+    finished_at: datetime | None = None
+
+
+class CommitteeSession(Strict):
+    """R20: one sitting of the committee, recorded once: composition, attendance, quorum."""
+
+    session_id: str
+    held_at: datetime
+    recorded_by: Actor
+    committee_name: str
+    members: list[str]
+    attending: list[str]
+    required_attendance: int
+    valid: bool
+    votes_operations: list[int] = Field(default_factory=list)
+
+
+class ResultBatch(Strict):
+    """R20: the result publicity of one session's passed declarations (5 working days)."""
+
+    session_id: str
+    operation_id: int
+    started_at: datetime
+    ends_at: datetime | None  # the latest end among the batch's declarations
+    passed: int
+    not_passed: int
+    ended: bool = False
+
+
+class SpotCheckFinding(Strict):
+    workflow_id: str
+    fraud: bool
+    finding: str
+    recorded_by: Actor
+    recorded_at: datetime
+    in_sample: bool
+    revocation_operation: int | None = None
+
+
+class SpotCheck(Strict):
+    """R22: a reproducible sample: the same seed over the same sorted population draws the
+    same declarations (rules.spot_check.draw_sample)."""
+
+    check_id: int
+    seed: int
+    ratio: Ratio
+    minimum: int
+    requested_by: Actor
+    requested_at: datetime
+    operation_id: int
+    population: int | None = None
+    population_sha256: str | None = None
+    sample: list[str] = Field(default_factory=list)
+    findings: list[SpotCheckFinding] = Field(default_factory=list)
+
+
+class Revocation(Strict):
+    workflow_id: str
+    applicant_key: str
+    level: str
+    revoked_at: datetime
+    blocked_until: date  # R8
+    reason: str
+
+
+class RoundStatistics(Strict):
+    """Declarations of the round per stage, level and jurisdiction (the record database)."""
+
+    as_of: datetime
+    total: int = 0
+    by_stage: dict[str, int] = Field(default_factory=dict)
+    by_level: dict[str, int] = Field(default_factory=dict)
+    by_jurisdiction: dict[str, int] = Field(default_factory=dict)
+
+
+class RoundProgress(Strict):
+    """Everything the round has decided so far: carried across continue-as-new."""
+
+    runs: int = 1
+    seq: int = 0  # round events written to the record database
+    next_operation_id: int = 1
+    committee: Committee | None = None
+    operations: list[Operation] = Field(default_factory=list)
+    sessions: list[CommitteeSession] = Field(default_factory=list)
+    batches: list[ResultBatch] = Field(default_factory=list)
+    spot_checks: list[SpotCheck] = Field(default_factory=list)
+    revocations: list[Revocation] = Field(default_factory=list)
+    window_changes: list[dict[str, Any]] = Field(default_factory=list)
+    statistics: RoundStatistics | None = None
+    closing: bool = False
+
+
+class RoundState(Strict):
+    """The `state` query of `Round`. Instants in `plan` are ISO 8601 at +08:00."""
+
+    workflow_id: str
+    year: int
+    specialty: str
+    document_number_prefix: str
+    listing: ListingSource
+    config: RoundConfig
+    plan: dict[str, Any]  # rules.round_plan.RoundPlan
+    progress: RoundProgress
+    history_length: int
+    refused: str | None = None  # why the round did not start (an unknown calendar year)
+
+
+# --- the Round's update arguments (each with its actor) ------------------------------------
+
+
+class RoundAction(Strict):
+    actor: Actor
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class WindowChange(RoundAction):
+    """R9: an extension (or correction) of the round's windows, announced mid-round."""
+
+    reason: str = Field(min_length=1, max_length=2000)
+    submission_opens_at: AwareDatetime | None = None
+    submission_closes_at: AwareDatetime | None = None
+    review_opens_at: AwareDatetime | None = None
+    review_closes_at: AwareDatetime | None = None
+    payment_closes_at: AwareDatetime | None = None
+
+    def changes(self) -> dict[str, datetime]:
+        return {name: getattr(self, name) for name in WINDOW_FIELDS if getattr(self, name)}
+
+
+WINDOW_FIELDS = (
+    "submission_opens_at",
+    "submission_closes_at",
+    "review_opens_at",
+    "review_closes_at",
+    "payment_closes_at",
+)
+
+
+class SetCommittee(RoundAction):
+    committee: Committee
+
+
+class OpenSession(RoundAction):
+    session_id: str = Field(min_length=1, max_length=100)
+    attending: list[str]  # member ids
+
+
+class Vote(Strict):
+    workflow_id: str = Field(min_length=1, max_length=200)
+    yes_votes: int = Field(ge=0)
+
+
+class CommitteeVotes(RoundAction):
+    session_id: str = Field(min_length=1, max_length=100)
+    votes: list[Vote] = Field(min_length=1, max_length=1000)
+
+
+class DrawSpotCheck(RoundAction):
+    ratio: Ratio | None = None  # default: the round's spot_check_ratio
+    minimum: int | None = Field(default=None, ge=0)
+
+
+class SpotCheckResult(RoundAction):
+    check_id: int = Field(ge=1)
+    workflow_id: str = Field(min_length=1, max_length=200)
+    fraud: bool
+    finding: str = Field(min_length=1, max_length=2000)
+
+
+class OperationAccepted(Strict):
+    """What a coordination update returns: the operation runs on in the round."""
+
+    operation_id: int
+    kind: OperationKind
+    status: OperationStatus
+
+
+class RoundLaunch(Strict):
+    """The `RoundLauncher` workflow's argument: the Schedule passes it unchanged every year,
+    so the year comes from the scheduled time unless given."""
+
+    year: int | None = None
+    listing: ListingSource = ListingSource.visibility
+
+
+class RoundLaunched(Strict):
+    year: int
+    workflow_id: str
+    started: bool  # False: round-{year} already existed (started by hand, or a re-run)
+    scheduled_at: datetime
+
+
+RoundInput.model_rebuild()

@@ -5,14 +5,16 @@ Portable between SQLite (embedded default) and PostgreSQL (production).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Date,
     DateTime,
+    ForeignKey,
     Index,
     Integer,
     String,
@@ -109,9 +111,14 @@ class AuditEvent(Base):
 
 
 class OutboxStatus(StrEnum):
+    """A message's status over its channels (activities/delivery.py keeps it up to date)."""
+
     pending = "pending"
-    sent = "sent"
-    failed = "failed"
+    sent = "sent"  # every channel it has an address for accepted it
+    failed = "failed"  # a channel failed for good (reasons in last_error)
+    sending = "sending"  # a channel is being sent now
+    uncertain = "uncertain"  # a channel may have been sent; not resent automatically
+    skipped = "skipped"  # nothing to send: no address, or every channel of it is off
 
 
 class OutboxMessage(Base):
@@ -136,3 +143,79 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    # The notification's template context (JSON): fills the WeChat template fields
+    # (config/wechat_templates.json). NULL on rows written before it existed.
+    context: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON().with_variant(JSONB(), "postgresql"), nullable=True
+    )
+
+
+class IntegrityArchiveEntry(Base):
+    """R8 诚信档案: a person whose title was revoked for fraud (R22) cannot apply for a higher
+    title until `blocked_until`. Keyed by the applicant key (no ID-card number is stored)."""
+
+    __tablename__ = "integrity_archive"
+    __table_args__ = (Index("ix_integrity_archive_applicant", "applicant_key", "blocked_until"),)
+
+    workflow_id: Mapped[str] = mapped_column(String(200), primary_key=True)  # the revoked one
+    applicant_key: Mapped[str] = mapped_column(String(64))
+    applicant_name: Mapped[str] = mapped_column(String(100))
+    round_year: Mapped[int]
+    level: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    revoked_at: Mapped[datetime]
+    blocked_until: Mapped[date] = mapped_column(Date)
+    recorded_by: Mapped[str] = mapped_column(String(200))  # "role:id"
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RoundEvent(Base):
+    """Append-only: what a round decided (window changes, committee sessions, batches, spot
+    checks with their seeds, revocations). (chain_id, seq) is the idempotency key; chain_id is
+    the round's first run id, so continue-as-new keeps numbering on."""
+
+    __tablename__ = "round_events"
+    __table_args__ = (UniqueConstraint("chain_id", "seq", name="uq_round_events_chain_seq"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    chain_id: Mapped[str] = mapped_column(String(64))
+    round_year: Mapped[int] = mapped_column(index=True)
+    seq: Mapped[int]
+    at: Mapped[datetime]
+    actor_role: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]]
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NotificationDelivery(Base):
+    """One channel of one outbox message: the delivery's record of intent and outcome.
+
+    The `Delivery` workflow (workflows/delivery.py) writes `sending` (and the attempt) before
+    it sends, and `sent` after; a retry that finds `sending` knows the previous attempt may
+    have sent it (activities/delivery.py decides per channel: WeChat resends with the same
+    client_msg_id, e-mail becomes `uncertain`).
+    """
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (Index("ix_notification_deliveries_status", "status"),)
+
+    key: Mapped[str] = mapped_column(
+        String(300), ForeignKey("notification_outbox.key"), primary_key=True
+    )
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)  # models.delivery.Channel
+    address: Mapped[str] = mapped_column(String(320))  # the e-mail address, or the E.164 mobile
+    status: Mapped[str] = mapped_column(String(16))  # models.delivery.DeliveryStatus
+    attempts: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    resends: Mapped[int] = mapped_column(default=0, server_default=text("0"))  # by an operator
+    error: Mapped[str | None] = mapped_column(Text)  # the last error, or why it failed/is uncertain
+    attempted_at: Mapped[datetime | None]  # when the latest attempt recorded its intent
+    # the earliest moment an unconfirmed attempt may have been accepted (a lost reply, a
+    # worker gone between send and record); cleared by a resend
+    maybe_sent_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    provider_id: Mapped[str | None] = mapped_column(String(200))  # Message-ID / WeChat msgid
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -15,6 +15,7 @@ COMPETENT_UNIT = frozenset({Role.competent_unit})
 EVALUATION_BODY = frozenset({Role.evaluation_body})
 COMMITTEE = frozenset({Role.committee})
 SUPERVISOR = frozenset({Role.supervisor})
+SYSTEM = frozenset({Role.system})  # the Round workflow: not offered to people
 
 # Before a decision (the committee vote), the applicant may withdraw.
 WITHDRAWABLE = (
@@ -56,6 +57,8 @@ ACTIONS: Mapping[str, Mapping[Stage, frozenset[Role]]] = {
     "supply_defense_average": {Stage.defense: EVALUATION_BODY | {Role.system}},  # R19
     "committee_vote": {Stage.committee: COMMITTEE},  # R20
     "withdraw": {stage: APPLICANT for stage in WITHDRAWABLE},
+    # R9: the round moves its windows; every open declaration's timers follow.
+    "change_windows": {stage: SYSTEM for stage in Stage if not stage.is_ending},
 }
 
 
@@ -87,9 +90,10 @@ def action_refusal(action: str, role: Role, stage: Stage) -> Refused | None:
 
 
 def allowed_in(stage: Stage) -> dict[str, list[Role]]:
-    """Actions open in `stage`, with the roles that may take them."""
+    """Actions open in `stage`, with the roles that may take them (the round's system-only
+    actions, like `change_windows`, are not offered)."""
     return {
         action: sorted(by_stage[stage], key=lambda r: r.value)
         for action, by_stage in ACTIONS.items()
-        if stage in by_stage
+        if stage in by_stage and by_stage[stage] != SYSTEM  # the round's own, not a person's
     }

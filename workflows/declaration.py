@@ -9,14 +9,17 @@ timeout of one `wait_condition`, i.e. a durable timer.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
     from activities.record import record_transition
     from models.common import LEVEL_NAMES_ZH, STAGE_NAMES_ZH, Actor, Role, Stage
     from models.declaration import (
@@ -36,13 +39,36 @@ with workflow.unsafe.imports_passed_through():
         ReturnAction,
         SubmitAction,
         TimelineEntry,
+        WindowChangeAction,
+    )
+    from models.documents import (
+        NON_RETRYABLE_ERRORS,
+        ApprovalDocument,
+        ContinuingEducationExemption,
+        DeclarationDocument,
+        DocumentAchievement,
+        DocumentContent,
+        DocumentKind,
+        DocumentPerson,
+        DocumentStatus,
+        EmployerPublicity,
+        PublicityResult,
+        PublishedDocument,
+        PublishRequest,
     )
     from models.records import NotificationEvent, NotificationRequest, TransitionRecord
+    from models.round import RoundConfig
     from rules.actions import Refused, action_refusal, allowed_in
     from rules.calendar import CalendarYearUnknown
     from rules.committee import tally_vote
     from rules.deadlines import correction_deadline, payment_deadline, window_refusal
-    from rules.eligibility import check_eligibility, defense_exempt, defense_required
+    from rules.eligibility import (
+        MIN_VILLAGE_MONTHS_FOR_EXEMPTION,
+        check_eligibility,
+        defense_exempt,
+        defense_required,
+        village_route_applies,
+    )
     from rules.publicity import publicity_ends_at
     from rules.recommendation import RECOMMENDATION_OPINION
     from rules.timezone import shanghai_date, shanghai_iso
@@ -56,6 +82,22 @@ RETURN_COUNT = SearchAttributeKey.for_int("ReturnCount")
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 # Recording must eventually succeed: a database outage delays, never loses, a transition.
 ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
+
+# Documents (R21, R23; activities/publish.py). Every publication is behind this one patch, so
+# declarations that ran before documents existed replay unchanged.
+DOCUMENTS_PATCH = "documents-v1"
+PUBLISH_TIMEOUT = timedelta(minutes=2)
+# Bounded, because a person must act: a missing font, a full disk or a database outage gets
+# 10 attempts over about 40 minutes; a broken template or a conflicting published file fails
+# at once. Either way the declaration goes on, and `state.documents` shows the error (the
+# activity records it in document_publications; `python -m activities.publish retry KEY`).
+PUBLISH_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=10),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=10),
+    maximum_attempts=10,
+    non_retryable_error_types=list(NON_RETRYABLE_ERRORS),
+)
 
 SYSTEM = Actor(role=Role.system, id="declaration-workflow")
 # R10: stages that end as not_submitted when submission closes (publicity too, unless it ends
@@ -99,6 +141,8 @@ class DeclarationWorkflow:
         self._committee_result: dict[str, Any] | None = None
         self._ending_reason: str | None = None
         self._timeline: list[TimelineEntry] = []
+        self._documents: dict[DocumentKind, DeclarationDocument] = {}  # R21, R23
+        self._publishing: list[asyncio.Task[None]] = []
         self._pending: list[TransitionRecord] = []  # written in order by the main loop
         self._seq = 0
         self._recorded_seq = 0
@@ -131,6 +175,7 @@ class DeclarationWorkflow:
                 self._on_deadline()
 
         await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._documents_settled()
         await self._write_pending()
         return self._state()
 
@@ -184,6 +229,7 @@ class DeclarationWorkflow:
             )
         elif stage is Stage.publicity:
             self._transition(Stage.recommendation, "publicity_ended", SYSTEM)  # R13
+            self._publish_publicity_result()  # attachment 3
         elif stage is Stage.evaluation_review:
             # R9 (interp.): the reviewer's delay is flagged, never held against the applicant.
             self._review_overdue = True
@@ -229,6 +275,7 @@ class DeclarationWorkflow:
                 SYSTEM,
                 notify=NotificationEvent.approved,
             )  # R20 → R21
+            self._publish_document(self._approval_document())  # R21
 
     # --- transitions and their effects ---------------------------------------------------
 
@@ -343,6 +390,119 @@ class DeclarationWorkflow:
         await workflow.wait_condition(lambda: self._recorded_seq >= seq)
         return self._state()
 
+    # --- documents (R21, R23) ------------------------------------------------------------
+    # Published in the background: a document never holds up a transition, an update or a
+    # deadline. Each kind once per declaration; `state.documents` shows how each went.
+
+    def _publish_document(self, document: DocumentContent) -> None:
+        if document.kind in self._documents or not workflow.patched(DOCUMENTS_PATCH):
+            return
+        request = PublishRequest(
+            scope=workflow.info().workflow_id, issued_at=workflow.now(), document=document
+        )
+        self._documents[document.kind] = DeclarationDocument(
+            kind=document.kind, status=DocumentStatus.publishing
+        )
+        self._publishing.append(asyncio.create_task(self._publication(request)))
+
+    async def _publication(self, request: PublishRequest) -> None:
+        kind = request.document.kind
+        try:
+            done = await workflow.execute_activity(
+                "publish_document",
+                request,
+                result_type=PublishedDocument,
+                start_to_close_timeout=PUBLISH_TIMEOUT,
+                retry_policy=PUBLISH_RETRY,
+            )
+        except ActivityError as exc:
+            error = str(exc.cause or exc)
+            workflow.logger.warning("Document %s not published: %s", kind.value, error)
+            self._documents[kind] = DeclarationDocument(
+                kind=kind, status=DocumentStatus.failed, error=error
+            )
+            return
+        self._documents[kind] = DeclarationDocument(
+            kind=kind,
+            status=DocumentStatus.published,
+            title=done.title,
+            file_name=done.file_name,
+            sha256=done.sha256,
+            document_number=done.document_number,
+        )
+
+    async def _documents_settled(self) -> None:
+        """The workflow ends only after its documents (the approval document comes last)."""
+        if self._publishing:
+            await asyncio.gather(*self._publishing)
+
+    def _document_person(self) -> DocumentPerson:
+        applicant = self._in.applicant
+        return DocumentPerson(
+            name=applicant.name,
+            employer_name=applicant.employer.name,
+            level=self._in.level,
+            declaration_id=workflow.info().workflow_id,
+        )
+
+    def _publicity_started_at(self) -> datetime:
+        return next(e.at for e in reversed(self._timeline) if e.action == "start_publicity")
+
+    def _employer_publicity(self) -> EmployerPublicity:
+        facts = self._in.eligibility
+        assert self._publicity_ends_at is not None
+        return EmployerPublicity(
+            round_year=self._round.year,
+            applicant=self._document_person(),
+            jurisdiction=self._in.jurisdiction,
+            current_level=facts.current_level,
+            current_level_basis=facts.current_level_basis.value,
+            years_at_current_level=facts.years_at_current_level,
+            village_stationed_months=facts.village_stationed_months_this_year,
+            village_route=village_route_applies(facts, self._in.level),
+            achievements=[
+                DocumentAchievement(kind=a.kind.value, title=a.title) for a in self._in.achievements
+            ],
+            starts_at=self._publicity_started_at(),
+            ends_at=self._publicity_ends_at,
+            working_days=self._round.publicity_working_days,
+        )
+
+    def _publish_publicity_result(self) -> None:
+        """Attachment 3, when the publicity is over and none of its objections is open (an
+        upheld one has ended the declaration)."""
+        during = [o for o in self._objections if o.during is Stage.publicity]
+        if self._stage is not Stage.recommendation or any(o.upheld is None for o in during):
+            return
+        assert self._publicity_ends_at is not None
+        self._publish_document(
+            PublicityResult(
+                round_year=self._round.year,
+                applicant=self._document_person(),
+                starts_at=self._publicity_started_at(),
+                ends_at=self._publicity_ends_at,
+                working_days=self._round.publicity_working_days,
+                objections_raised=len(during),
+                resolutions=[o.resolution or "" for o in during],
+                opinion=RECOMMENDATION_OPINION,
+            )
+        )
+
+    def _publish_exemption(self) -> None:
+        months = self._in.eligibility.village_stationed_months_this_year
+        if months >= MIN_VILLAGE_MONTHS_FOR_EXEMPTION:  # R4
+            self._publish_document(
+                ContinuingEducationExemption(
+                    round_year=self._round.year,
+                    applicant=self._document_person(),
+                    village_stationed_months=months,
+                )
+            )
+
+    def _approval_document(self) -> ApprovalDocument:
+        # One person here; the Round workflow batches a round's approvals into one document.
+        return ApprovalDocument(round_year=self._round.year, approved=[self._document_person()])
+
     # --- checks shared by validators and handlers --------------------------------------
 
     def _check(self, action: str, actor: Actor) -> None:
@@ -375,6 +535,7 @@ class DeclarationWorkflow:
         if action.materials is not None:
             self._materials = list(action.materials)
         seq = self._transition(Stage.employer_review, "submit", action.actor, reason=action.note)
+        self._publish_exemption()  # attachment 5 (R4)
         return await self._recorded(seq)
 
     @submit.validator
@@ -461,6 +622,7 @@ class DeclarationWorkflow:
             context={"publicity_ends_at": ends},
             details={"publicity_ends_at": ends},
         )
+        self._publish_document(self._employer_publicity())  # attachment 2 (R13)
         return await self._recorded(seq)
 
     @start_publicity.validator
@@ -538,6 +700,7 @@ class DeclarationWorkflow:
                 reason=action.resolution,
                 details=details,
             )
+            self._publish_publicity_result()  # attachment 3, once no objection is open
         return await self._recorded(seq)
 
     @resolve_objection.validator
@@ -828,6 +991,56 @@ class DeclarationWorkflow:
         except CalendarYearUnknown as exc:
             raise _refuse(Refused("CalendarUnknown", str(exc))) from None
 
+    # --- the round ------------------------------------------------------------------------
+
+    @workflow.update
+    async def change_windows(self, action: WindowChangeAction) -> DeclarationState:
+        self.validate_change_windows(action)
+        changes = self._window_changes(action)
+        if not changes:  # already applied (the round may send a page twice)
+            return self._state()
+        self._round = self._changed_round(changes)
+        if self._review_overdue and self._round.review_closes_at > workflow.now():
+            self._review_overdue = False  # R9: the extended review window is open again
+        if self._payment_due_at is not None and "payment_closes_at" in changes:
+            # R17: an extension reaches a running payment deadline; a shortening never does.
+            self._payment_due_at = max(self._payment_due_at, changes["payment_closes_at"])
+        shown = {name: shanghai_iso(at) for name, at in changes.items()}
+        # A transition in the same stage: the main loop wakes and waits for the new deadline.
+        seq = self._transition(
+            self._stage, "change_windows", action.actor, reason=action.reason, details=shown
+        )
+        return await self._recorded(seq)
+
+    @change_windows.validator
+    def validate_change_windows(self, action: WindowChangeAction) -> None:
+        self._check("change_windows", action.actor)
+        changes = self._window_changes(action)
+        if changes:
+            self._changed_round(changes)
+
+    def _window_changes(self, action: WindowChangeAction) -> dict[str, datetime]:
+        names = (
+            "submission_opens_at",
+            "submission_closes_at",
+            "review_opens_at",
+            "review_closes_at",
+            "payment_closes_at",
+        )
+        return {
+            name: getattr(action, name)
+            for name in names
+            if getattr(action, name) is not None
+            and getattr(action, name) != getattr(self._round, name)
+        }
+
+    def _changed_round(self, changes: dict[str, datetime]) -> RoundConfig:
+        try:
+            return RoundConfig.model_validate(self._round.model_dump() | changes)
+        except ValidationError as exc:
+            message = exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
+            raise _invalid(f"the changed windows are not valid: {message}") from None
+
     # --- query ----------------------------------------------------------------------------
 
     @workflow.query
@@ -866,4 +1079,5 @@ class DeclarationWorkflow:
             committee_result=self._committee_result,
             ending_reason=self._ending_reason,
             timeline=list(self._timeline),
+            documents=list(self._documents.values()),
         )

@@ -1,0 +1,372 @@
+"""The round's coordination activities: list the round's declarations (by search attributes,
+or from the record database's projection), act on them a page at a time, read statistics and
+defense scores, draw spot-check samples, revoke titles and record the round's own events."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from temporalio import activity
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.db import get_engine, insert_unless_exists
+from models.common import ENDINGS, Stage
+from models.coordination import (
+    BatchResult,
+    DeclarationBatch,
+    DefenseScores,
+    DefenseScoresRequest,
+    PrepareRound,
+    RevokeRequest,
+    RevokeResult,
+    RoundEventRecord,
+    SpotCheckDraw,
+    SpotCheckSample,
+    StatisticsRequest,
+    Target,
+)
+from models.declaration import DeclarationState
+from models.round import ListingSource, RoundInput, RoundStatistics
+from models.tables import AuditEvent, DeclarationRow, IntegrityArchiveEntry, RoundEvent
+from rules.spot_check import draw_sample, integrity_blocked_until, population_digest, sample_size
+from rules.timezone import shanghai_date
+
+UPDATE_TIMEOUT = timedelta(seconds=60)
+REPORTED = 20  # failures and skips kept per page
+
+
+def _stage_clause(stages: Sequence[Stage]) -> str:
+    return ", ".join(f"'{Stage(stage).value}'" for stage in stages)
+
+
+def visibility_listing_query(year: int, stages: Sequence[Stage] | None, open_only: bool) -> str:
+    """`RoundYear = Y AND Stage IN (...)`: what the UI's search box takes as well."""
+    clauses = ["WorkflowType = 'Declaration'", f"RoundYear = {int(year)}"]
+    if stages:
+        clauses.append(f"Stage IN ({_stage_clause(stages)})")
+    if open_only:
+        clauses.append("ExecutionStatus = 'Running'")
+    return " AND ".join(clauses)
+
+
+class CoordinationActivities:
+    """Activities that need the Temporal client (registered by worker.build_worker)."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    # --- listing ---------------------------------------------------------------------
+
+    async def _page(
+        self,
+        year: int,
+        listing: ListingSource,
+        stages: Sequence[Stage] | None,
+        open_only: bool,
+        cursor: str | None,
+        page_size: int,
+    ) -> tuple[list[str], str | None]:
+        if listing is ListingSource.visibility:
+            iterator = self._client.list_workflows(
+                visibility_listing_query(year, stages, open_only),
+                page_size=page_size,
+                next_page_token=base64.b64decode(cursor) if cursor else None,
+            )
+            await iterator.fetch_next_page()
+            ids = [execution.id for execution in iterator.current_page or []]
+            token = iterator.next_page_token
+            return ids, base64.b64encode(token).decode() if token else None
+        statement = select(DeclarationRow.workflow_id).where(DeclarationRow.round_year == year)
+        if stages:
+            statement = statement.where(DeclarationRow.stage.in_([s.value for s in stages]))
+        if open_only:
+            statement = statement.where(DeclarationRow.stage.not_in([s.value for s in ENDINGS]))
+        if cursor:
+            statement = statement.where(DeclarationRow.workflow_id > cursor)
+        statement = statement.order_by(DeclarationRow.workflow_id).limit(page_size)
+        async with get_engine().connect() as conn:
+            ids = list((await conn.execute(statement)).scalars())
+        return ids, ids[-1] if len(ids) == page_size else None
+
+    # --- acting on a page -------------------------------------------------------------
+
+    @activity.defn
+    async def act_on_declarations(self, batch: DeclarationBatch) -> BatchResult:
+        """Send one Declaration update to each declaration of one page. A refusal (wrong
+        stage, not applicable, ended) counts as skipped: running a page twice is harmless."""
+        if batch.targets is not None:
+            targets, cursor = batch.targets, None
+        else:
+            ids, cursor = await self._page(
+                batch.year,
+                batch.listing,
+                batch.stages,
+                batch.open_only,
+                batch.cursor,
+                batch.page_size,
+            )
+            targets = [Target(workflow_id=workflow_id) for workflow_id in ids]
+        result = BatchResult(cursor=cursor, listed=len(targets))
+        semaphore = asyncio.Semaphore(batch.concurrency)
+
+        async def one(target: Target) -> None:
+            async with semaphore:
+                outcome, message, state = await self._update(batch, target)
+            if outcome == "done" and state is not None:
+                result.done += 1
+                result.outcomes[state.stage.value] = result.outcomes.get(state.stage.value, 0) + 1
+                for name, at in state.deadlines.items():
+                    if at > result.latest.get(name, ""):
+                        result.latest[name] = at
+            elif outcome == "skipped":
+                result.skipped += 1
+                if len(result.skips) < REPORTED:
+                    result.skips.append(f"{target.workflow_id}: {message}")
+            else:
+                result.failed += 1
+                if len(result.failures) < REPORTED:
+                    result.failures.append(f"{target.workflow_id}: {message}")
+            activity.heartbeat(result.done + result.skipped + result.failed)
+
+        await asyncio.gather(*(one(target) for target in targets))
+        return result
+
+    async def _update(
+        self, batch: DeclarationBatch, target: Target
+    ) -> tuple[str, str, DeclarationState | None]:
+        handle = self._client.get_workflow_handle(target.workflow_id)
+        payload = batch.payload | target.payload
+        try:
+            async with asyncio.timeout(UPDATE_TIMEOUT.total_seconds()):
+                state = await handle.execute_update(
+                    batch.update, payload, result_type=DeclarationState
+                )
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            if isinstance(cause, ApplicationError):
+                return "skipped", f"{cause.type}: {cause.message}", None
+            return "failed", str(cause), None
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:  # ended (or never existed)
+                return "skipped", f"Ended: {exc.message}", None
+            return "failed", f"{exc.status.name}: {exc.message}", None
+        except TimeoutError:
+            return "failed", f"no answer within {UPDATE_TIMEOUT.total_seconds():g} s", None
+        return "done", "", state
+
+    # --- spot checks (R22) ------------------------------------------------------------
+
+    @activity.defn
+    async def draw_spot_check(self, draw: SpotCheckDraw) -> SpotCheckSample:
+        """Every approved, not revoked declaration of the round; then a sample that anyone
+        can redraw from the seed and the sorted population (its SHA-256 is kept)."""
+        ids: list[str] = []
+        cursor: str | None = None
+        while True:
+            page, cursor = await self._page(
+                draw.year, draw.listing, [Stage.approved], False, cursor, 1000
+            )
+            ids.extend(page)
+            activity.heartbeat(len(ids))
+            if cursor is None:
+                break
+        async with get_engine().connect() as conn:
+            revoked = set(
+                (
+                    await conn.execute(
+                        select(IntegrityArchiveEntry.workflow_id).where(
+                            IntegrityArchiveEntry.round_year == draw.year
+                        )
+                    )
+                ).scalars()
+            )
+        population = sorted(set(ids) - revoked)
+        count = sample_size(len(population), draw.ratio, draw.minimum)
+        return SpotCheckSample(
+            population=len(population),
+            population_sha256=population_digest(population),
+            sample=draw_sample(population, count, draw.seed),
+        )
+
+
+# --- record-database activities (no client needed) ------------------------------------------
+
+
+@activity.defn
+async def round_statistics(request: StatisticsRequest) -> RoundStatistics:
+    """Declarations of the round per stage, level and jurisdiction (the projection)."""
+    statistics = RoundStatistics(as_of=datetime.now(UTC))
+    async with get_engine().connect() as conn:
+        for column, into in (
+            (DeclarationRow.stage, statistics.by_stage),
+            (DeclarationRow.level, statistics.by_level),
+            (DeclarationRow.jurisdiction, statistics.by_jurisdiction),
+        ):
+            rows = await conn.execute(
+                select(column, func.count())
+                .where(DeclarationRow.round_year == request.year)
+                .group_by(column)
+                .order_by(column)
+            )
+            into.update({str(value): int(count) for value, count in rows})
+    statistics.total = sum(statistics.by_stage.values())
+    return statistics
+
+
+@activity.defn
+async def defense_scores(request: DefenseScoresRequest) -> DefenseScores:
+    """R19: the on-site defense scores of the round (`record_defense_score` in the audit
+    trail; the round is one specialty, R1). The newest score per declaration counts."""
+    statement = (
+        select(AuditEvent.workflow_id, AuditEvent.seq, AuditEvent.details)
+        .join(DeclarationRow, DeclarationRow.workflow_id == AuditEvent.workflow_id)
+        .where(DeclarationRow.round_year == request.year)
+        .where(AuditEvent.action == "record_defense_score")
+        .order_by(AuditEvent.workflow_id, AuditEvent.seq)
+    )
+    latest: dict[str, float] = {}
+    async with get_engine().connect() as conn:
+        for workflow_id, _seq, details in await conn.execute(statement):
+            score = (details or {}).get("score")
+            if isinstance(score, int | float):
+                latest[workflow_id] = float(score)
+    scores = [latest[key] for key in sorted(latest)]
+    return DefenseScores(count=len(scores), scores=scores)
+
+
+@activity.defn
+async def revoke_declaration(request: RevokeRequest) -> RevokeResult:
+    """R22 → R8, in one transaction: the audit event, the projection's stage `revoked` and
+    the integrity-archive entry. Only an approved declaration of the round can be revoked;
+    a second call finds it revoked and changes nothing."""
+    blocked_until = integrity_blocked_until(
+        shanghai_date(request.revoked_at), request.integrity_years
+    )
+    async with get_engine().begin() as conn:
+        row = (
+            await conn.execute(
+                select(DeclarationRow).where(DeclarationRow.workflow_id == request.workflow_id)
+            )
+        ).one_or_none()
+        if row is None or row.round_year != request.year:
+            raise ApplicationError(
+                f"{request.workflow_id}: no declaration of round {request.year} in the record",
+                type="NotFound",
+                non_retryable=True,
+            )
+        if row.stage == Stage.revoked.value:
+            entry = (
+                await conn.execute(
+                    select(IntegrityArchiveEntry.blocked_until).where(
+                        IntegrityArchiveEntry.workflow_id == request.workflow_id
+                    )
+                )
+            ).scalar_one_or_none()
+            return RevokeResult(
+                workflow_id=row.workflow_id,
+                applicant_key=row.applicant_key,
+                level=row.level,
+                blocked_until=entry or blocked_until,
+                already_revoked=True,
+            )
+        if row.stage != Stage.approved.value:
+            raise ApplicationError(
+                f"{request.workflow_id} is in stage {row.stage}, not approved: only a granted "
+                "title can be revoked (before approval, fraud is an objection, R13/R20)",
+                type="NotApproved",
+                non_retryable=True,
+            )
+        seq = row.last_seq + 1
+        actor = f"{request.actor.role.value}:{request.actor.id}"
+        details: dict[str, Any] = {
+            "blocked_until": blocked_until.isoformat(),
+            "integrity_years": request.integrity_years,
+        }
+        await insert_unless_exists(
+            conn,
+            AuditEvent,
+            {
+                "workflow_id": row.workflow_id,
+                "seq": seq,
+                "at": request.revoked_at,
+                "actor_role": request.actor.role.value,
+                "actor_id": request.actor.id,
+                "action": "revoke",
+                "from_stage": row.stage,
+                "to_stage": Stage.revoked.value,
+                "reason": request.reason,
+                "details": details,
+            },
+            ["workflow_id", "seq"],
+        )
+        await conn.execute(
+            update(DeclarationRow)
+            .where(DeclarationRow.workflow_id == row.workflow_id)
+            .values(stage=Stage.revoked.value, last_seq=seq, updated_at=request.revoked_at)
+        )
+        await insert_unless_exists(
+            conn,
+            IntegrityArchiveEntry,
+            {
+                "workflow_id": row.workflow_id,
+                "applicant_key": row.applicant_key,
+                "applicant_name": row.applicant_name,
+                "round_year": row.round_year,
+                "level": row.level,
+                "reason": request.reason,
+                "revoked_at": request.revoked_at,
+                "blocked_until": blocked_until,
+                "recorded_by": actor,
+            },
+            ["workflow_id"],
+        )
+    activity.logger.info("Revoked %s; blocked until %s (R8)", row.workflow_id, blocked_until)
+    return RevokeResult(
+        workflow_id=row.workflow_id,
+        applicant_key=row.applicant_key,
+        level=row.level,
+        blocked_until=blocked_until,
+        already_revoked=False,
+    )
+
+
+@activity.defn
+async def record_round_event(record: RoundEventRecord) -> None:
+    """Idempotent by (chain_id, seq)."""
+    async with get_engine().begin() as conn:
+        await insert_unless_exists(
+            conn,
+            RoundEvent,
+            {
+                "chain_id": record.chain_id,
+                "round_year": record.round_year,
+                "seq": record.seq,
+                "at": record.at,
+                "actor_role": record.actor.role.value,
+                "actor_id": record.actor.id,
+                "action": record.action,
+                "details": record.model_dump(mode="json")["details"],
+            },
+            ["chain_id", "seq"],
+        )
+
+
+@activity.defn
+async def prepare_round(request: PrepareRound) -> RoundInput:
+    """The year's round input from configuration (config/rounds/{year}.json, the calendar
+    and config/rounds/{year}.committee.json): what the Schedule's launcher starts."""
+    import control  # the operator-file side; imported here to keep module imports light
+    from rules.calendar import CalendarYearUnknown
+    from settings import load_settings
+
+    try:
+        return control.round_input_for(request.year, load_settings(), listing=request.listing)
+    except (CalendarYearUnknown, control.InputError) as exc:
+        raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from None

@@ -1,0 +1,874 @@
+"""Delivery of the outbox by e-mail and WeChat (activities/delivery.py, workflows/delivery.py),
+against a real SMTP server (aiosmtpd on loopback) and a local HTTP server that speaks the
+WeChat token and template-send endpoints (and deduplicates on client_msg_id, as WeChat does).
+The messages are read back from both servers and counted."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import phonenumbers
+import pytest
+import pytest_asyncio
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+from temporalio.service import RPCError
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
+from temporalio.worker import Worker
+
+import starter
+from activities import delivery
+from activities.db import get_engine
+from activities.notify import queue_notification
+from models.common import Role
+from models.declaration import Applicant, Employer
+from models.delivery import (
+    Channel,
+    DeliveryResult,
+    DeliveryStatus,
+    delivery_workflow_id,
+    safe_id_part,
+)
+from models.records import NotificationEvent, NotificationRequest
+from models.tables import NotificationDelivery, OutboxMessage
+from settings import ROOT, load_settings
+from tests.declaration_support import act, start, state
+from tests.samples import SAMPLE_ID_CARD, SAMPLE_USCC
+from tests.test_record import COMMON, SAMPLES, database  # noqa: F401 (a fixture)
+from worker import build_worker
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+FROM = "noreply@zhicheng.test"
+APP_ID, APP_SECRET = "wx-zhicheng-test", "test-secret"
+TEMPLATES = json.loads((ROOT / "config" / "wechat_templates.json").read_text(encoding="utf-8"))
+
+
+# --- the fake servers -----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Received:
+    """One e-mail as the SMTP server stored it."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    message: email.message.EmailMessage
+
+    @property
+    def key(self) -> str:
+        return str(self.message["X-Zhicheng-Outbox-Key"])
+
+
+@dataclass
+class FakeSmtp:
+    """aiosmtpd's handler: stores every message; for chosen recipients refuses (550), drops the
+    connection after storing (the reply is lost), or holds its reply until released."""
+
+    received: list[Received] = field(default_factory=list)
+    refuse: set[str] = field(default_factory=set)
+    drop_reply: set[str] = field(default_factory=set)  # once per address
+    hold_reply: set[str] = field(default_factory=set)
+    held: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+    port: int = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return f"550 5.1.1 <{address}>: mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))
+        to = envelope.rcpt_tos[0]
+        if to in self.drop_reply:
+            self.drop_reply.discard(to)
+            server.transport.abort()  # stored, and the client never hears back
+            return "250 OK"
+        if to in self.hold_reply:
+            self.held.set()
+            await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 60)
+        return "250 OK: queued"
+
+    def to(self, address: str) -> list[Received]:
+        return [r for r in self.received if address in r.rcpt_tos]
+
+
+@dataclass
+class FakeWeChat:
+    """The WeChat API's /cgi-bin/token and /cgi-bin/message/template/send, in this loop.
+
+    Like WeChat: a token is valid until expired (42001) and unknown tokens get 40001; an
+    openid that does not follow the account gets 40003; a second message with the same
+    touser + client_msg_id is answered errcode 0 with the first msgid and not delivered again.
+    """
+
+    followers: set[str] = field(default_factory=set)
+    token_requests: int = 0
+    requests: list[dict[str, Any]] = field(default_factory=list)  # every send request
+    delivered: list[dict[str, Any]] = field(default_factory=list)  # what reached a follower
+    failures: list[tuple[Callable[[dict[str, Any]], bool], int, list[int]]] = field(
+        default_factory=list
+    )
+    drop_reply: set[str] = field(default_factory=set)  # client_msg_ids: once each
+    hold_reply: set[str] = field(default_factory=set)
+    held: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    _valid: set[str] = field(default_factory=set)
+    _expired: set[str] = field(default_factory=set)
+    _seen: dict[tuple[str, str], int] = field(default_factory=dict)
+    _server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+
+    async def stop(self) -> None:
+        self.release.set()
+        if self._server is not None:
+            self._server.close()
+
+    @property
+    def base(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+
+    def fail(self, errcode: int, times: int, when: Callable[[dict[str, Any]], bool]) -> None:
+        self.failures.append((when, errcode, [times]))
+
+    def expire_tokens(self) -> None:
+        self._expired |= self._valid
+        self._valid.clear()
+
+    def for_key(self, key: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(send requests, delivered messages) with client_msg_id `key`."""
+        return (
+            [r for r in self.requests if r.get("client_msg_id") == key],
+            [m for m in self.delivered if m.get("client_msg_id") == key],
+        )
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while request_line := await reader.readline():
+                method, target, _ = request_line.decode().split(" ", 2)
+                headers: dict[str, str] = {}
+                while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
+                    name, _, value = line.decode().partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                url = urlsplit(target)
+                answer = await self._answer(method, url.path, dict(parse_qsl(url.query)), body)
+                if answer is None:  # the reply is lost
+                    writer.transport.abort()
+                    return
+                data = json.dumps(answer, ensure_ascii=False).encode()
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\n"
+                    b"Content-Length: %d\r\n\r\n%s" % (len(data), data)
+                )
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    async def _answer(
+        self, method: str, path: str, query: dict[str, str], body: bytes
+    ) -> dict[str, Any] | None:
+        if method == "GET" and path == "/cgi-bin/token":
+            self.token_requests += 1
+            if (query.get("grant_type"), query.get("appid"), query.get("secret")) != (
+                "client_credential",
+                APP_ID,
+                APP_SECRET,
+            ):
+                return {"errcode": 40125, "errmsg": "invalid appsecret"}
+            token = f"token-{self.token_requests}-{uuid.uuid4().hex[:6]}"
+            self._valid.add(token)
+            return {"access_token": token, "expires_in": 7200}
+        if method != "POST" or path != "/cgi-bin/message/template/send":
+            return {"errcode": 404, "errmsg": f"no {method} {path}"}
+        token = query.get("access_token", "")
+        message = json.loads(body)
+        self.requests.append(message | {"_token": token})
+        if token in self._expired:
+            return {"errcode": 42001, "errmsg": "access_token expired"}
+        if token not in self._valid:
+            return {"errcode": 40001, "errmsg": "invalid credential"}
+        for when, errcode, left in self.failures:
+            if left[0] > 0 and when(message):
+                left[0] -= 1
+                return {"errcode": errcode, "errmsg": "injected failure"}
+        dedup = (message["touser"], message.get("client_msg_id", ""))
+        if message.get("client_msg_id") and dedup in self._seen:
+            return {"errcode": 0, "errmsg": "ok", "msgid": self._seen[dedup]}
+        if message["touser"] not in self.followers:
+            return {"errcode": 40003, "errmsg": "invalid openid"}
+        if not message.get("template_id") or not isinstance(message.get("data"), dict):
+            return {"errcode": 47003, "errmsg": "argument invalid"}
+        msgid = 1000 + len(self.delivered)
+        self.delivered.append(message)
+        self._seen[dedup] = msgid
+        if message.get("client_msg_id") in self.drop_reply:
+            self.drop_reply.discard(message["client_msg_id"])
+            return None
+        if message.get("client_msg_id") in self.hold_reply:
+            self.held.set()
+            await self.release.wait()
+        return {"errcode": 0, "errmsg": "ok", "msgid": msgid}
+
+
+@dataclass
+class Servers:
+    smtp: FakeSmtp
+    wechat: FakeWeChat
+    bindings: Path
+    database_url: str
+    environ: dict[str, str]
+
+    def bind(self, mobile: str, openid: str, *, follows: bool = True) -> None:
+        data = json.loads(self.bindings.read_text(encoding="utf-8"))
+        data[mobile] = openid
+        self.bindings.write_text(json.dumps(data), encoding="utf-8")
+        if follows:
+            self.wechat.followers.add(openid)
+
+
+@pytest_asyncio.fixture
+async def servers(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str
+) -> AsyncIterator[Servers]:
+    """Both fake servers, and the settings (environment) pointing every channel at them."""
+    smtp = FakeSmtp(port=free_port())
+    controller = Controller(smtp, hostname="127.0.0.1", port=smtp.port)
+    controller.start()
+    wechat = FakeWeChat()
+    await wechat.start()
+    bindings = tmp_path / "wechat_bindings.json"
+    bindings.write_text("{}", encoding="utf-8")
+    environ = {
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp.port),
+        "SMTP_SECURITY": "none",
+        "SMTP_FROM": FROM,
+        "SMTP_FROM_NAME": "新疆专业技术人员管理平台",
+        "SMTP_TIMEOUT": "5",
+        "WECHAT_API_BASE": wechat.base,
+        "WECHAT_APP_ID": APP_ID,
+        "WECHAT_APP_SECRET": APP_SECRET,
+        "WECHAT_BINDINGS": str(bindings),
+        "WECHAT_TEMPLATES": str(ROOT / "config" / "wechat_templates.json"),
+        "ZHICHENG_DELIVERY_RETRY_SECONDS": "0.1",
+        "ZHICHENG_DELIVERY_RETRY_MAX_SECONDS": "0.5",
+        "ZHICHENG_DELIVERY_ATTEMPT_TIMEOUT": "10",
+        "DATABASE_URL": database_url,
+    }
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    delivery.forget_tokens()
+    yield Servers(smtp, wechat, bindings, database_url, environ)
+    await wechat.stop()
+    smtp.release.set()
+    controller.stop()
+    delivery.forget_tokens()
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def new_mobile() -> str:
+    while True:
+        number = f"139{random.randint(10**7, 10**8 - 1)}"
+        if phonenumbers.is_valid_number(phonenumbers.parse(number, "CN")):
+            return "+86" + number
+
+
+def applicant(mobile: str, address: str | None) -> Applicant:
+    employer = Employer(name="新疆示例硅业有限公司", uscc=SAMPLE_USCC)
+    return Applicant(
+        name="张三", id_card=SAMPLE_ID_CARD, mobile=mobile, email=address, employer=employer
+    )
+
+
+def new_address() -> str:
+    return f"applicant-{uuid.uuid4().hex[:10]}@example.com"
+
+
+async def outbox_row(workflow_id: str, event: str) -> dict[str, Any]:
+    async with get_engine().connect() as conn:
+        query = select(OutboxMessage).where(
+            OutboxMessage.workflow_id == workflow_id, OutboxMessage.event == event
+        )
+        return dict((await conn.execute(query)).mappings().one())
+
+
+async def message_row(key: str) -> dict[str, Any]:
+    async with get_engine().connect() as conn:
+        query = select(OutboxMessage).where(OutboxMessage.key == key)
+        return dict((await conn.execute(query)).mappings().one())
+
+
+async def channels(key: str) -> dict[str, dict[str, Any]]:
+    async with get_engine().connect() as conn:
+        rows = await conn.execute(
+            select(NotificationDelivery).where(NotificationDelivery.key == key)
+        )
+        return {row["channel"]: dict(row) for row in rows.mappings()}
+
+
+async def delivered(env: WorkflowEnvironment, workflow_id: str) -> DeliveryResult:
+    """The Delivery workflow's result, in real time (the test server's clock stays locked, so
+    no declaration's timer jumps forward meanwhile)."""
+    handle = env.client.get_workflow_handle(workflow_id, result_type=DeliveryResult)
+    with env.auto_time_skipping_disabled():
+        async with asyncio.timeout(60):
+            return await handle.result()
+
+
+def outcomes(result: DeliveryResult) -> dict[str, DeliveryStatus]:
+    return {outcome.channel.value: outcome.status for outcome in result.outcomes}
+
+
+async def queued(
+    event: NotificationEvent, mobile: str | None, address: str | None, **context: Any
+) -> str:
+    """An outbox row written by the notify activity outside a worker (nothing starts its
+    delivery): the tests start the Delivery workflow themselves."""
+    workflow_id = f"decl-2025-{uuid.uuid4().hex[:16]}"
+    key = f"{workflow_id}/3/{event.value}/applicant"
+    request = NotificationRequest(
+        key=key,
+        workflow_id=workflow_id,
+        event=event,
+        recipient_role=Role.applicant,
+        recipient_name="张三",
+        mobile=mobile,
+        email=address,
+        context={**COMMON, "declaration_id": workflow_id, **SAMPLES[event], **context},
+    )
+    await ActivityEnvironment().run(queue_notification, request)
+    return key
+
+
+async def deliver(env: WorkflowEnvironment, worker: Worker, key: str) -> DeliveryResult:
+    request = delivery.delivery_input(key, load_settings())
+    await delivery.start_delivery(env.client, worker.task_queue, request)
+    return await delivered(env, delivery_workflow_id(key))
+
+
+@dataclass
+class Cli:
+    capsys: pytest.CaptureFixture[str]
+
+    async def __call__(self, *argv: str) -> tuple[int, str, str]:
+        self.capsys.readouterr()
+        code = await starter.run(list(argv))
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
+
+# --- pure parts -----------------------------------------------------------------------------
+
+
+async def test_workflow_ids_are_readable_and_distinct() -> None:
+    key = "decl-2025-0123456789abcdef/7/returned_for_correction/applicant"
+    assert delivery_workflow_id(key) == (
+        "deliver-decl-2025-0123456789abcdef.7.returned_for_correction.applicant"
+    )
+    assert delivery_workflow_id(key, 2, Channel.email).endswith(".applicant~email-2")
+    assert safe_id_part("a/b") != safe_id_part("a.b") != safe_id_part("a%2Eb")
+    assert safe_id_part("申报 1") == "%E7%94%B3%E6%8A%A5%201"
+
+
+async def test_summary_shows_problems_first() -> None:
+    def row(channel: str, status: str, error: str | None = None) -> dict[str, Any]:
+        return {"channel": channel, "status": status, "error": error}
+
+    assert delivery.summarize([row("email", "sent"), row("wechat", "sent")])[0] == "sent"
+    skipped = [row("email", "sent"), row("wechat", "skipped", "WeChat is off")]
+    assert delivery.summarize(skipped) == ("sent", "wechat skipped: WeChat is off")
+    status, error = delivery.summarize([row("email", "sending"), row("wechat", "failed", "x")])
+    assert (status, error) == ("failed", "wechat failed: x")
+    mixed = [row("email", "uncertain", "?"), row("wechat", "failed", "x")]
+    assert delivery.summarize(mixed)[0] == "uncertain"
+    assert delivery.summarize([])[0] == "skipped"
+
+
+async def test_every_event_fills_its_wechat_template() -> None:
+    """The shipped mapping renders for every event with the context the workflow passes, and
+    keeps WeChat's limits (thing <= 20 characters, character_string <= 32)."""
+    path = ROOT / "config" / "wechat_templates.json"
+    for event in NotificationEvent:
+        template = delivery.template_for(event.value, path)
+        assert template is not None, event
+        message = {
+            "key": f"decl-2025-0123456789abcdef/7/{event.value}/applicant",
+            "workflow_id": "decl-2025-0123456789abcdef",
+            "event": event.value,
+            "recipient_name": "张三",
+            "subject": "2025年度职称申报材料退回补正通知",
+            "body": "尊敬的张三：……",
+            "created_at": "2025-10-01T10:00:00+08:00",
+            "context": {**COMMON, **SAMPLES[event]},
+        }
+        data = delivery.template_data(template, message)
+        for name, value in data.items():
+            text = value["value"]
+            assert text and "{" not in text, (event, name)
+            if name.startswith("thing"):
+                assert len(text) <= 20, (event, name, text)
+            if name.startswith("character_string"):
+                assert len(text) <= 32, (event, name, text)
+    returned = delivery.template_for("returned_for_correction", path)
+    assert returned is not None
+    message["context"] = {**COMMON, **SAMPLES[NotificationEvent.returned_for_correction]}
+    data = delivery.template_data(returned, message | {"event": "returned_for_correction"})
+    assert data["time3"] == {"value": "2025年10月03日 14:00"}
+    assert data["thing2"] == {"value": "职称证书扫描件不清晰"}
+
+
+# --- through the workflows: one transition, one e-mail and one WeChat message -------------
+
+
+async def test_a_transition_is_delivered_once_by_email_and_wechat(
+    time_env: WorkflowEnvironment, time_worker: Worker, servers: Servers
+) -> None:
+    mobile, address, openid = new_mobile(), new_address(), f"o-{uuid.uuid4().hex[:12]}"
+    servers.bind(mobile, openid)
+    handle = await start(time_env, time_worker, applicant=applicant(mobile, address))
+    await act(handle, "submit", "applicant")
+    await act(handle, "employer_return", "employer", reason="请补充继续教育证明")
+    row = await outbox_row(handle.id, "employer_returned")
+    key = row["key"]
+
+    result = await delivered(time_env, delivery_workflow_id(key))
+    assert outcomes(result) == {"email": "sent", "wechat": "sent"}
+
+    [mail] = servers.smtp.to(address)
+    message = mail.message
+    assert mail.mail_from == FROM and mail.rcpt_tos == [address]
+    assert message["Subject"] == row["subject"] and "职称申报" in row["subject"]
+    assert message["To"].addresses[0].addr_spec == address
+    assert message["To"].addresses[0].display_name == "张三"
+    assert message["From"].addresses[0].display_name == "新疆专业技术人员管理平台"
+    assert message["Message-ID"] == delivery.message_id(key, FROM)
+    assert message["Message-ID"].startswith(f"<{safe_id_part(key)}.zhicheng@zhicheng.test")
+    body = message.get_content()
+    assert "尊敬的张三：" in body and "请补充继续教育证明" in body
+    assert body.replace("\r\n", "\n").strip() == row["body"].strip()  # CRLF on the wire
+
+    requests, [sent] = servers.wechat.for_key(key)
+    assert len(requests) == 1
+    assert sent["touser"] == openid
+    assert sent["template_id"] == TEMPLATES["default"]["template_id"]  # no entry of its own
+    subject = row["subject"]  # a `thing` field holds 20 characters
+    assert sent["data"]["thing1"]["value"] == (
+        subject if len(subject) <= 20 else subject[:19] + "…"
+    )
+    assert sent["data"]["character_string2"]["value"] == handle.id
+
+    record = await message_row(key)
+    assert (record["status"], record["attempts"], record["last_error"]) == ("sent", 2, None)
+    assert record["sent_at"] is not None
+    by_channel = await channels(key)
+    assert by_channel["email"]["provider_id"] == message["Message-ID"]
+    assert by_channel["wechat"]["address"] == mobile and by_channel["wechat"]["provider_id"]
+    assert (await state(handle)).stage.value == "draft"  # the declaration went on meanwhile
+
+
+async def test_a_repeated_delivery_start_sends_nothing_twice(
+    time_env: WorkflowEnvironment, time_worker: Worker, servers: Servers
+) -> None:
+    mobile, address, openid = new_mobile(), new_address(), f"o-{uuid.uuid4().hex[:12]}"
+    servers.bind(mobile, openid)
+    handle = await start(time_env, time_worker, applicant=applicant(mobile, address))
+    await act(handle, "submit", "applicant")
+    await act(handle, "employer_return", "employer", reason="请补充业绩材料")
+    key = (await outbox_row(handle.id, "employer_returned"))["key"]
+    await delivered(time_env, delivery_workflow_id(key))
+
+    # record_transition retried: the same starts are refused as duplicates
+    settings = load_settings()
+    again = await delivery.start_deliveries(
+        [key], client=time_env.client, task_queue=time_worker.task_queue, settings=settings
+    )
+    assert again == 0
+    # a Delivery under another id (Temporal forgot the first one): the record says it is sent
+    other = f"{delivery_workflow_id(key)}-again"
+    await time_env.client.start_workflow(
+        "Delivery",
+        delivery.delivery_input(key, settings),
+        id=other,
+        task_queue=time_worker.task_queue,
+    )
+    result = await delivered(time_env, other)
+    assert outcomes(result) == {"email": "sent", "wechat": "sent"}
+
+    assert len(servers.smtp.to(address)) == 1
+    requests, sent = servers.wechat.for_key(key)
+    assert (len(requests), len(sent)) == (1, 1)
+    assert {c: r["attempts"] for c, r in (await channels(key)).items()} == {
+        "email": 1,
+        "wechat": 1,
+    }
+
+
+# --- WeChat: temporary failures, tokens, lost answers --------------------------------------
+
+
+async def test_a_busy_wechat_is_retried_and_delivers_once(
+    time_env: WorkflowEnvironment, time_worker: Worker, servers: Servers
+) -> None:
+    mobile, openid = new_mobile(), f"o-{uuid.uuid4().hex[:12]}"
+    servers.bind(mobile, openid)
+    key = await queued(NotificationEvent.returned_for_correction, mobile, None)
+    servers.wechat.fail(-1, times=2, when=lambda m: m.get("client_msg_id") == key)
+
+    result = await deliver(time_env, time_worker, key)
+
+    assert outcomes(result) == {"wechat": "sent"}
+    requests, [sent] = servers.wechat.for_key(key)
+    assert len(requests) == 3  # two refusals (-1 system busy), then accepted
+    assert sent["template_id"] == TEMPLATES["events"]["returned_for_correction"]["template_id"]
+    assert sent["data"]["thing2"]["value"] == "职称证书扫描件不清晰"
+    assert sent["data"]["time3"]["value"] == "2025年10月03日 14:00"
+    wechat = (await channels(key))["wechat"]
+    assert (wechat["status"], wechat["attempts"], wechat["error"]) == ("sent", 3, None)
+
+
+async def test_the_access_token_is_cached_and_refreshed_when_expired(
+    time_env: WorkflowEnvironment, time_worker: Worker, servers: Servers
+) -> None:
+    mobile, openid = new_mobile(), f"o-{uuid.uuid4().hex[:12]}"
+    servers.bind(mobile, openid)
+    first = await queued(NotificationEvent.publicity_started, mobile, None)
+    second = await queued(NotificationEvent.materials_accepted, mobile, None)
+    third = await queued(NotificationEvent.payment_confirmed, mobile, None)
+
+    assert outcomes(await deliver(time_env, time_worker, first)) == {"wechat": "sent"}
+    assert outcomes(await deliver(time_env, time_worker, second)) == {"wechat": "sent"}
+    assert servers.wechat.token_requests == 1  # cached
+    servers.wechat.expire_tokens()
+    assert outcomes(await deliver(time_env, time_worker, third)) == {"wechat": "sent"}
+
+    assert servers.wechat.token_requests == 2  # refreshed once, on 42001
+    requests, sent = servers.wechat.for_key(third)
+    assert len(requests) == 2 and len(sent) == 1
+    assert requests[0]["_token"] != requests[1]["_token"]
+    assert (await channels(third))["wechat"]["attempts"] == 1  # within the same attempt
+
+
+async def test_a_lost_wechat_answer_is_resent_and_deduplicated(
+    time_env: WorkflowEnvironment, time_worker: Worker, servers: Servers
+) -> None:
+    mobile, openid = new_mobile(), f"o-{uuid.uuid4().hex[:12]}"
+    servers.bind(mobile, openid)
+    key = await queued(NotificationEvent.approved, mobile, None)
+    servers.wechat.drop_reply.add(key)  # accepted, then the connection drops
+
+    result = await deliver(time_env, time_worker, key)
+
+    assert outcomes(result) == {"wechat": "sent"}
+    requests, sent = servers.wechat.for_key(key)
+    assert (len(requests), len(sent)) == (2, 1)  # resent with the same client_msg_id
+    assert {r["client_msg_id"] for r in requests} == {key}
+    wechat = (await channels(key))["wechat"]
+    assert (wechat["status"], wechat["attempts"]) == ("sent", 2)
+    assert wechat["provider_id"] == str(servers.wechat.delivered.index(sent[0]) + 1000)
+
+
+# --- permanent failures: recorded, shown, and the declaration goes on ---------------------
+
+
+async def test_permanent_failures_are_recorded_and_listed(
+    time_env: WorkflowEnvironment,
+    time_worker: Worker,
+    servers: Servers,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    unbound, address = new_mobile(), new_address()
+    handle = await start(time_env, time_worker, applicant=applicant(unbound, address))
+    await act(handle, "submit", "applicant")
+    await act(handle, "employer_return", "employer", reason="请补充学历证书")
+    key_unbound = (await outbox_row(handle.id, "employer_returned"))["key"]
+    result = await delivered(time_env, delivery_workflow_id(key_unbound))
+    assert outcomes(result) == {"email": "sent", "wechat": "failed"}
+    # the declaration goes on, untouched by its notification's failure
+    assert (await act(handle, "submit", "applicant")).stage.value == "employer_review"
+
+    stranger = new_mobile()
+    servers.bind(stranger, f"o-unfollowed-{uuid.uuid4().hex[:8]}", follows=False)  # 40003
+    refused = f"refused-{uuid.uuid4().hex[:8]}@example.com"
+    servers.smtp.refuse.add(refused)
+    key_invalid = await queued(NotificationEvent.unpaid, stranger, refused)
+    result = await deliver(time_env, time_worker, key_invalid)
+    assert outcomes(result) == {"email": "failed", "wechat": "failed"}
+
+    by_channel = await channels(key_unbound)
+    unbound_reason = f"unbound: no WeChat account is bound to {unbound}"
+    assert by_channel["wechat"]["error"].startswith(unbound_reason)
+    assert by_channel["wechat"]["attempts"] == 1
+    assert (await message_row(key_unbound))["status"] == "failed"
+    failed = await channels(key_invalid)
+    assert "invalid openid" in failed["wechat"]["error"] and "40003" in failed["wechat"]["error"]
+    assert failed["email"]["error"].startswith(f"recipient {refused} refused: 550")
+    assert servers.smtp.to(refused) == []
+    [_, sent] = servers.wechat.for_key(key_invalid)
+    assert sent == []
+
+    cli = Cli(capsys)
+    code, out, err = await cli("outbox", "list", "--status", "failed", "--limit", "1000")
+    assert (code, err) == (0, "")
+    assert f"{key_unbound}  failed" in out and f"{key_invalid}  failed" in out
+    assert f"reason: {unbound_reason}" in out
+    assert "reason: invalid openid (check the binding) (errcode 40003 invalid openid)" in out
+    assert f"email sent to {address} (1 attempt)" in out
+    code, out, _ = await cli("outbox", "list", "--status", "failed", "--json", "--limit", "1000")
+    listed = {m["key"]: m for m in json.loads(out)["messages"]}
+    assert listed[key_unbound]["last_error"].startswith("wechat failed: unbound")
+    assert {c["channel"]: c["status"] for c in listed[key_invalid]["channels"]} == {
+        "email": "failed",
+        "wechat": "failed",
+    }
+    code, out, _ = await cli("outbox", "list", "--status", "sent", "--limit", "1000")
+    assert key_unbound not in out
+
+
+# --- e-mail: a message that may be out is never sent twice automatically ------------------
+
+
+async def test_a_lost_smtp_reply_leaves_the_email_uncertain_not_resent(
+    time_env: WorkflowEnvironment,
+    time_worker: Worker,
+    servers: Servers,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    address = new_address()
+    key = await queued(NotificationEvent.locked, None, address)
+    servers.smtp.drop_reply.add(address)  # stored, then the connection drops before "250"
+
+    result = await deliver(time_env, time_worker, key)
+
+    assert outcomes(result) == {"email": "uncertain"}
+    assert len(servers.smtp.to(address)) == 1
+    row = (await channels(key))["email"]
+    assert row["status"] == "uncertain" and row["maybe_sent_at"] is not None
+    assert "may have been delivered" in row["error"]
+    assert f"starter.py outbox resend {key} --channel email" in row["error"]
+    await asyncio.sleep(1)  # longer than every retry interval: nothing else is sent
+    assert len(servers.smtp.to(address)) == 1
+
+    cli = Cli(capsys)
+    code, out, _ = await cli("outbox", "list", "--status", "uncertain", "--limit", "1000")
+    assert code == 0 and f"{key}  uncertain" in out
+    # the operator checked: resend, deliberately
+    monkeypatch.setenv("TEMPORAL_ADDRESS", time_env.client.service_client.config.target_host)
+    monkeypatch.setenv("ZHICHENG_TASK_QUEUE", time_worker.task_queue)
+    with time_env.auto_time_skipping_disabled():
+        code, out, err = await cli("outbox", "resend", key, "--channel", "email", "--wait", "30")
+    assert (code, err) == (0, ""), err
+    assert f"{delivery_workflow_id(key, 1, Channel.email)}: started" in out
+    assert "email: sent" in out
+    mails = servers.smtp.to(address)
+    assert len(mails) == 2
+    assert mails[0].message["Message-ID"] == mails[1].message["Message-ID"]  # same message
+    row = (await channels(key))["email"]
+    assert (row["status"], row["resends"], row["attempts"]) == ("sent", 1, 2)
+    code, _, err = await cli("outbox", "resend", "no/such/key", "--channel", "email")
+    assert code == starter.EXIT_BAD_INPUT and "no outbox message" in err
+
+
+async def test_a_worker_killed_between_send_and_record(
+    dev_env: WorkflowEnvironment, servers: Servers, tmp_path: Path
+) -> None:
+    """A real worker process is killed (SIGKILL) after both servers have the message and
+    before it can record that: on the next worker, WeChat is resent with the same
+    client_msg_id (deduplicated: one message), e-mail is `uncertain` (one message, not two)."""
+    mobile, address, openid = new_mobile(), new_address(), f"o-{uuid.uuid4().hex[:12]}"
+    servers.bind(mobile, openid)
+    key = await queued(NotificationEvent.defense_arranged, mobile, address)
+    servers.smtp.hold_reply.add(address)
+    servers.wechat.hold_reply.add(key)
+    task_queue = f"delivery-kill-{uuid.uuid4().hex[:8]}"
+    request = delivery.delivery_input(key, load_settings()).model_copy(
+        update={"attempt_timeout": timedelta(seconds=3)}
+    )
+    await dev_env.client.start_workflow(
+        "Delivery", request, id=delivery_workflow_id(key), task_queue=task_queue
+    )
+
+    environ = (
+        os.environ
+        | servers.environ
+        | {
+            "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+            "TEMPORAL_NAMESPACE": dev_env.client.namespace,
+            "ZHICHENG_TASK_QUEUE": task_queue,
+        }
+    )
+    log = tmp_path / "worker.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "worker.py")],
+            cwd=ROOT,
+            env=environ,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        async with asyncio.timeout(60):
+            await servers.wechat.held.wait()
+            while not servers.smtp.held.is_set():
+                await asyncio.sleep(0.05)
+        by_channel = await channels(key)
+        assert {c: r["status"] for c, r in by_channel.items()} == {
+            "email": "sending",
+            "wechat": "sending",
+        }
+        process.send_signal(signal.SIGKILL)  # between the send and its record
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        servers.smtp.release.set()
+        servers.wechat.release.set()
+    assert process.returncode == -signal.SIGKILL, log.read_text(errors="replace")
+
+    async with build_worker(dev_env.client, task_queue):  # the next worker takes over
+        handle = dev_env.client.get_workflow_handle(
+            delivery_workflow_id(key), result_type=DeliveryResult
+        )
+        async with asyncio.timeout(90):
+            result = await handle.result()
+
+    assert outcomes(result) == {"email": "uncertain", "wechat": "sent"}
+    assert len(servers.smtp.to(address)) == 1  # one e-mail, not two
+    requests, sent = servers.wechat.for_key(key)
+    assert (len(requests), len(sent)) == (2, 1)  # resent, and WeChat dropped the duplicate
+    by_channel = await channels(key)
+    assert by_channel["email"]["attempts"] == 1
+    assert "the worker stopped" in by_channel["email"]["error"]
+    assert by_channel["wechat"]["attempts"] == 2
+    assert (await message_row(key))["status"] == "uncertain"
+
+
+async def test_without_a_configured_channel_messages_wait_until_delivered(
+    time_env: WorkflowEnvironment,
+    time_worker: Worker,
+    servers: Servers,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """No SMTP_HOST and no WeChat app: no delivery starts, the message waits as `pending`;
+    once the channels are on, `starter.py outbox deliver` sends it."""
+    mobile, address, openid = new_mobile(), new_address(), f"o-{uuid.uuid4().hex[:12]}"
+    servers.bind(mobile, openid)
+    for name in ("SMTP_HOST", "WECHAT_APP_ID", "WECHAT_APP_SECRET"):
+        monkeypatch.delenv(name)
+    handle = await start(time_env, time_worker, applicant=applicant(mobile, address))
+    await act(handle, "submit", "applicant")
+    await act(handle, "employer_return", "employer", reason="请补充继续教育证明")
+    row = await outbox_row(handle.id, "employer_returned")
+    assert (row["status"], row["attempts"]) == ("pending", 0)
+    assert await channels(row["key"]) == {}
+    with pytest.raises(RPCError, match="not found"):
+        await time_env.client.get_workflow_handle(delivery_workflow_id(row["key"])).describe()
+
+    for name in ("SMTP_HOST", "WECHAT_APP_ID", "WECHAT_APP_SECRET"):
+        monkeypatch.setenv(name, servers.environ[name])
+    monkeypatch.setenv("TEMPORAL_ADDRESS", time_env.client.service_client.config.target_host)
+    monkeypatch.setenv("ZHICHENG_TASK_QUEUE", time_worker.task_queue)
+    code, out, err = await Cli(capsys)("outbox", "deliver", "--workflow", handle.id)
+    assert (code, err) == (0, "")
+    assert out.strip() == "1 pending message(s): 1 delivery workflow(s) started"
+    result = await delivered(time_env, delivery_workflow_id(row["key"]))
+    assert outcomes(result) == {"email": "sent", "wechat": "sent"}
+    assert len(servers.smtp.to(address)) == 1
+    assert len(servers.wechat.for_key(row["key"])[1]) == 1
+
+
+# --- the record of each channel, on SQLite and PostgreSQL (no servers needed) --------------
+
+
+async def test_intent_and_outcome_records_on_both_databases(
+    database: str,  # noqa: F811 (tests/test_record.py's fixture: SQLite, PostgreSQL)
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Both channels claimed and recorded at once keep a right summary (the message row is
+    locked first); a claim that finds `sending` makes e-mail uncertain and lets WeChat resend
+    only inside its deduplication window; an operator's resend starts a new generation."""
+    monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("SMTP_FROM", FROM)
+    monkeypatch.setenv("WECHAT_APP_ID", APP_ID)
+    monkeypatch.setenv("WECHAT_APP_SECRET", APP_SECRET)
+    env = ActivityEnvironment()
+    mobile, address = new_mobile(), new_address()
+    key = await queued(NotificationEvent.approved, mobile, address)
+    assert (await message_row(key))["context"]["declaration_id"].startswith("decl-2025-")
+
+    plan = await env.run(delivery.plan_delivery, delivery.PlanRequest(key=key))
+    assert (plan.to_send, plan.settled) == ([Channel.email, Channel.wechat], [])
+    email_claim, wechat_claim = await asyncio.gather(
+        delivery.claim(key, Channel.email, None),
+        delivery.claim(key, Channel.wechat, timedelta(minutes=9)),
+    )
+    assert (email_claim.attempt, wechat_claim.attempt) == (1, 1)
+    assert (await message_row(key))["status"] == "sending"
+    await asyncio.gather(
+        delivery.record_outcome(key, Channel.email, 1, DeliveryStatus.sent, provider_id="<m>"),
+        delivery.record_outcome(
+            key, Channel.wechat, 1, DeliveryStatus.pending, error="no answer", maybe_sent=True
+        ),
+    )
+    row = await message_row(key)
+    assert (row["status"], row["attempts"]) == ("pending", 2)
+    assert row["last_error"] == "wechat pending: no answer"
+
+    # WeChat: inside the window it is sent again; outside it, uncertain
+    again = await delivery.claim(key, Channel.wechat, timedelta(minutes=9))
+    assert again.attempt == 2 and again.message is not None
+    late = await delivery.claim(key, Channel.wechat, timedelta(0))  # finds `sending`
+    assert late.outcome is not None and late.outcome.status is DeliveryStatus.uncertain
+    assert "longer ago than WeChat deduplicates" in (late.outcome.detail or "")
+    assert (await message_row(key))["status"] == "uncertain"
+    # the late answer of attempt 2 still counts: it was sent
+    sent = await delivery.record_outcome(key, Channel.wechat, 2, DeliveryStatus.sent)
+    assert sent.status is DeliveryStatus.sent
+    assert (await message_row(key))["status"] == "sent"
+
+    # e-mail: a claim that finds `sending` never sends
+    assert await delivery.prepare_resend(database, key, Channel.email) == 1
+    resent = await delivery.claim(key, Channel.email, None)
+    assert resent.resends == 1 and resent.attempt == 2
+    crashed = await delivery.claim(key, Channel.email, None)
+    assert crashed.outcome is not None and crashed.outcome.status is DeliveryStatus.uncertain
+    with pytest.raises(delivery.UnknownMessage):
+        await delivery.prepare_resend(database, "no/such/key", Channel.email)
+    [entry] = await delivery.list_outbox(database, status="uncertain")
+    assert entry.key == key and {c["channel"] for c in entry.channels} == {"email", "wechat"}
