@@ -266,9 +266,21 @@ def action_models() -> dict[str, type[Action]]:
 def action_payload(action: str, role: Role, actor_id: str, data: Mapping[str, Any]) -> Action:
     """The update's argument, checked here so a mistake is named before anything is sent
     (the worker could only say 'Failed decoding arguments')."""
-    model = action_models().get(action)
+    return _validated_payload(action_models(), "action", action, role, actor_id, data)
+
+
+def _validated_payload(
+    models: Mapping[str, type[Any]],
+    kind: str,
+    action: str,
+    role: Role,
+    actor_id: str,
+    data: Mapping[str, Any],
+) -> Any:
+    """`data` plus the actor, validated by the action's model; every mistake is named."""
+    model = models.get(action)
     if model is None:
-        raise InputError(f"unknown action {action!r}; known: {', '.join(ACTIONS)}")
+        raise InputError(f"unknown {kind} {action!r}; known: {', '.join(models)}")
     if "actor" in data:
         raise InputError("actor: give it with --role and --actor-id, not in the data")
     try:
@@ -447,15 +459,7 @@ ROUND_UPDATES: dict[str, type[RoundAction]] = {
 
 
 def round_action_payload(action: str, role: Role, actor_id: str, data: Mapping[str, Any]) -> Any:
-    model = ROUND_UPDATES.get(action)
-    if model is None:
-        raise InputError(f"unknown round action {action!r}; known: {', '.join(ROUND_UPDATES)}")
-    if "actor" in data:
-        raise InputError("actor: give it with --role and --actor-id, not in the data")
-    try:
-        return model.model_validate({**data, "actor": {"role": role, "id": actor_id}})
-    except ValidationError as exc:
-        raise InputError(validation_summary(exc)) from None
+    return _validated_payload(ROUND_UPDATES, "round action", action, role, actor_id, data)
 
 
 async def round_act(client: Client, year: int, action: str, payload: Any) -> Any:

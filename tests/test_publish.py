@@ -64,6 +64,7 @@ from rules.identity import declaration_workflow_id
 from rules.recommendation import RECOMMENDATION_OPINION
 from rules.timezone import SHANGHAI
 from settings import ROOT, load_settings
+from tests.databases import DATABASE_KINDS, POSTGRES_URL
 from tests.declaration_support import (
     RECOMMENDATION,
     SECOND,
@@ -78,7 +79,6 @@ from tests.declaration_support import (
 )
 from tests.samples import sample_declaration_input
 
-POSTGRES_URL = os.environ.get("ZHICHENG_TEST_POSTGRES_URL")
 DOCS_PNG = ROOT / "docs" / "approval-document.png"
 
 ISSUED = datetime(2025, 12, 3, 10, 30, tzinfo=SHANGHAI)
@@ -406,15 +406,7 @@ async def test_no_chinese_font_is_a_retryable_error(
 # --- document numbers ---------------------------------------------------------------------
 
 
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param(
-            "postgresql",
-            marks=pytest.mark.skipif(not POSTGRES_URL, reason="ZHICHENG_TEST_POSTGRES_URL not set"),
-        ),
-    ]
-)
+@pytest.fixture(params=DATABASE_KINDS)
 async def numbers_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """A database of the test's own (passed to the allocator explicitly)."""
     if request.param == "sqlite":

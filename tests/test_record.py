@@ -6,7 +6,6 @@ ZHICHENG_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:54329/postgre
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -38,8 +37,8 @@ from activities.record import record_transition
 from models.common import Actor, Jurisdiction, Level, Role, Stage
 from models.records import NotificationEvent, NotificationRequest, TransitionRecord
 from models.tables import AuditEvent, DeclarationRow, OutboxMessage
+from tests.databases import DATABASE_KINDS, POSTGRES_URL
 
-POSTGRES_URL = os.environ.get("ZHICHENG_TEST_POSTGRES_URL")
 WORKFLOW_ID = "decl-2025-0123456789abcdef"
 T0 = datetime(2025, 10, 1, 2, 0, tzinfo=UTC)
 
@@ -51,15 +50,7 @@ async def _postgres(sql: str) -> None:
     await engine.dispose()
 
 
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param(
-            "postgresql",
-            marks=pytest.mark.skipif(not POSTGRES_URL, reason="ZHICHENG_TEST_POSTGRES_URL not set"),
-        ),
-    ]
-)
+@pytest.fixture(params=DATABASE_KINDS)
 async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """A clean database per test: a new SQLite file, or a new PostgreSQL schema."""
     schema = f"test_{uuid.uuid4().hex[:12]}"
