@@ -25,6 +25,8 @@ from activities.db import configure_database, ensure_schema
 from activities.publish import configure_publication
 from worker import build_worker
 
+pytest_plugins = ["tests.databases"]  # the `database` fixture: SQLite and PostgreSQL
+
 SEARCH_ATTRIBUTES = {
     "RoundYear": IndexedValueType.INDEXED_VALUE_TYPE_INT,
     "Level": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,

@@ -16,6 +16,7 @@ from models.declaration import (
     Employer,
     Material,
 )
+from models.records import NotificationEvent
 from models.round import RoundConfig
 from rules.calendar_source import build_calendar
 from rules.identity import applicant_key
@@ -60,3 +61,50 @@ def sample_declaration_input(**overrides: Any) -> DeclarationInput:
         "materials": [Material(name="学历证书.pdf", sha256="0" * 64, masked=True)],
     }
     return DeclarationInput(**(fields | overrides))
+
+
+NOTIFICATION_COMMON = {  # the context every notification gets
+    "applicant_name": "张三",
+    "level_zh": "中级",
+    "round_year": 2025,
+    "declaration_id": "decl-2025-0123456789abcdef",
+}
+# What the workflow passes per event besides COMMON (times are ISO 8601 strings).
+# A sample context per event: what the workflow passes for it.
+NOTIFICATION_SAMPLES: dict[NotificationEvent, dict[str, Any]] = {
+    NotificationEvent.ineligible: {
+        "refusals": [{"rule": "R2", "reason_zh": "离退休人员不得申报参加职称评审"}]
+    },
+    NotificationEvent.employer_returned: {"reason": "业绩材料未遮盖单位名称"},
+    NotificationEvent.publicity_started: {"publicity_ends_at": "2025-09-12T00:00:00+08:00"},
+    NotificationEvent.objection_upheld: {
+        "resolution": "经核实业绩材料不实",
+        "during_zh": "单位内部公示",
+    },
+    NotificationEvent.returned_for_correction: {
+        "reason": "职称证书扫描件不清晰",
+        "correction_deadline": "2025-10-03T06:00:00Z",
+        "return_count": 1,
+        "max_returns": 3,
+    },
+    NotificationEvent.abandoned: {"correction_deadline": "2025-10-03T06:00:00+00:00"},
+    NotificationEvent.locked: {"return_count": 4, "reason": "继续教育证明缺失"},
+    NotificationEvent.materials_accepted: {"payment_closes_at": "2025-11-15T23:59:59+08:00"},
+    NotificationEvent.unpaid: {"payment_closes_at": "2025-11-15T23:59:59+08:00"},
+    NotificationEvent.payment_confirmed: {"defense_required": True, "defense_exempt": False},
+    NotificationEvent.defense_arranged: {
+        "starts_at": "2025-11-20T01:30:00+00:00",
+        "place": "甘泉堡经济技术开发区人力资源服务中心三楼会议室",
+        "form": "现场答辩",
+    },
+    NotificationEvent.result_publicity_started: {
+        "result_publicity_ends_at": "2025-12-05T00:00:00+08:00",
+        "yes_votes": 8,
+        "attending": 9,
+    },
+    NotificationEvent.not_passed: {"yes_votes": 5, "attending": 9, "required_yes": 6},
+    NotificationEvent.approved: {},
+    NotificationEvent.not_submitted: {"submission_closes_at": "2025-09-30T00:00:00+08:00"},
+    NotificationEvent.withdrawn: {},
+    NotificationEvent.review_overdue: {"review_closes_at": "2025-10-31T00:00:00+08:00"},
+}

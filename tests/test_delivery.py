@@ -50,8 +50,9 @@ from models.records import NotificationEvent, NotificationRequest
 from models.tables import NotificationDelivery, OutboxMessage
 from settings import ROOT, load_settings
 from tests.declaration_support import act, start, state
+from tests.samples import NOTIFICATION_COMMON as COMMON
+from tests.samples import NOTIFICATION_SAMPLES as SAMPLES
 from tests.samples import SAMPLE_ID_CARD, SAMPLE_USCC
-from tests.test_record import COMMON, SAMPLES, database  # noqa: F401 (a fixture)
 from worker import build_worker
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -817,7 +818,7 @@ async def test_without_a_configured_channel_messages_wait_until_delivered(
 
 
 async def test_intent_and_outcome_records_on_both_databases(
-    database: str,  # noqa: F811 (tests/test_record.py's fixture: SQLite, PostgreSQL)
+    database: str,  # tests/databases.py: SQLite, and PostgreSQL when configured
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Both channels claimed and recorded at once keep a right summary (the message row is

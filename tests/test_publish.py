@@ -272,8 +272,7 @@ def test_readme_picture_is_committed():
 
 def test_licensed_fonts_dropped_in_are_used(tmp_path: Path):
     font = next(Path("/usr/share/fonts").rglob("NotoSansCJK-Regular.ttc"), None)
-    if font is None:
-        pytest.skip("fonts-noto-cjk is not installed")
+    assert font is not None, "fonts-noto-cjk is missing: scripts/lib.sh installs it"
     (tmp_path / "body.ttc").symlink_to(font)
     fonts = publish_module.fonts_for(tmp_path)
     assert '"zhicheng-body"' in fonts.body and tmp_path.as_uri() in fonts.css

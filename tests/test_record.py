@@ -6,23 +6,15 @@ ZHICHENG_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:54329/postgre
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import select
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.db import (
-    configure_database,
-    dispose_engines,
-    ensure_schema,
     get_engine,
     insert_unless_exists,
 )
@@ -37,37 +29,11 @@ from activities.record import record_transition
 from models.common import Actor, Jurisdiction, Level, Role, Stage
 from models.records import NotificationEvent, NotificationRequest, TransitionRecord
 from models.tables import AuditEvent, DeclarationRow, OutboxMessage
-from tests.databases import DATABASE_KINDS, POSTGRES_URL
+from tests.samples import NOTIFICATION_COMMON as COMMON
+from tests.samples import NOTIFICATION_SAMPLES as SAMPLES
 
 WORKFLOW_ID = "decl-2025-0123456789abcdef"
 T0 = datetime(2025, 10, 1, 2, 0, tzinfo=UTC)
-
-
-async def _postgres(sql: str) -> None:
-    engine = create_async_engine(POSTGRES_URL or "")
-    async with engine.begin() as conn:
-        await conn.execute(text(sql))
-    await engine.dispose()
-
-
-@pytest.fixture(params=DATABASE_KINDS)
-async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A clean database per test: a new SQLite file, or a new PostgreSQL schema."""
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'var' / 'zhicheng.db'}"  # var/ does not exist yet
-    else:
-        await _postgres(f"CREATE SCHEMA {schema}")
-        options = {"options": f"-csearch_path={schema}"}
-        url = make_url(POSTGRES_URL or "").update_query_dict(options)
-        url = url.render_as_string(hide_password=False)
-    previous = configure_database(url)  # the session's workflow tests use their own database
-    await ensure_schema()
-    yield url
-    await dispose_engines(url)
-    configure_database(previous)
-    if request.param == "postgresql":
-        await _postgres(f"DROP SCHEMA {schema} CASCADE")
 
 
 async def _rows(entity: Any) -> list[Any]:
@@ -126,52 +92,6 @@ async def test_older_seq_does_not_move_projection_back(database: str) -> None:
     await env.run(record_transition, _transition(4, Stage.correction, Stage.evaluation_review, 1))
     [row] = await _rows(DeclarationRow)
     assert (row["stage"], row["last_seq"]) == ("evaluation_review", 4)
-
-
-COMMON = {
-    "applicant_name": "张三",
-    "level_zh": "中级",
-    "round_year": 2025,
-    "declaration_id": WORKFLOW_ID,
-}
-# What the workflow passes per event besides COMMON (times are ISO 8601 strings).
-SAMPLES: dict[NotificationEvent, dict[str, Any]] = {
-    NotificationEvent.ineligible: {
-        "refusals": [{"rule": "R2", "reason_zh": "离退休人员不得申报参加职称评审"}]
-    },
-    NotificationEvent.employer_returned: {"reason": "业绩材料未遮盖单位名称"},
-    NotificationEvent.publicity_started: {"publicity_ends_at": "2025-09-12T00:00:00+08:00"},
-    NotificationEvent.objection_upheld: {
-        "resolution": "经核实业绩材料不实",
-        "during_zh": "单位内部公示",
-    },
-    NotificationEvent.returned_for_correction: {
-        "reason": "职称证书扫描件不清晰",
-        "correction_deadline": "2025-10-03T06:00:00Z",
-        "return_count": 1,
-        "max_returns": 3,
-    },
-    NotificationEvent.abandoned: {"correction_deadline": "2025-10-03T06:00:00+00:00"},
-    NotificationEvent.locked: {"return_count": 4, "reason": "继续教育证明缺失"},
-    NotificationEvent.materials_accepted: {"payment_closes_at": "2025-11-15T23:59:59+08:00"},
-    NotificationEvent.unpaid: {"payment_closes_at": "2025-11-15T23:59:59+08:00"},
-    NotificationEvent.payment_confirmed: {"defense_required": True, "defense_exempt": False},
-    NotificationEvent.defense_arranged: {
-        "starts_at": "2025-11-20T01:30:00+00:00",
-        "place": "甘泉堡经济技术开发区人力资源服务中心三楼会议室",
-        "form": "现场答辩",
-    },
-    NotificationEvent.result_publicity_started: {
-        "result_publicity_ends_at": "2025-12-05T00:00:00+08:00",
-        "yes_votes": 8,
-        "attending": 9,
-    },
-    NotificationEvent.not_passed: {"yes_votes": 5, "attending": 9, "required_yes": 6},
-    NotificationEvent.approved: {},
-    NotificationEvent.not_submitted: {"submission_closes_at": "2025-09-30T00:00:00+08:00"},
-    NotificationEvent.withdrawn: {},
-    NotificationEvent.review_overdue: {"review_closes_at": "2025-10-31T00:00:00+08:00"},
-}
 
 
 def _request(event: NotificationEvent, **overrides: Any) -> NotificationRequest:
