@@ -1,10 +1,24 @@
-"""Configuration from the environment (DESIGN §3). One place; every other module reads it here."""
+"""Configuration from the environment and `.env` (DESIGN §3). One place; every other module
+reads it here through `load_settings()`.
+
+One pydantic-settings object: each field names the environment variable it is read from
+(`validation_alias`), and the values are checked when it is built. A bad value fails with
+`SettingsError`, whose `lines` say one bad setting each (`SMTP_PORT: not an integer: 'abc'`);
+the worker and the starter print them and exit 2 (`load_settings_or_exit`).
+
+`.env` in the repository root (or the file ZHICHENG_ENV_FILE names) is read too; a variable set
+in the environment wins over the file. An empty variable counts as unset (its default applies).
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+import sys
 from pathlib import Path
+from typing import Any, NoReturn
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent
 
@@ -14,142 +28,252 @@ def _default_database_url() -> str:
 
 
 SMTP_DEFAULT_PORTS = {"none": 25, "starttls": 587, "tls": 465}
+LOG_FORMATS = ("text", "json")
 
 
-def _smtp_port() -> int:
-    """SMTP_PORT, else the usual port of SMTP_SECURITY (25 / 587 / 465)."""
-    if os.environ.get("SMTP_PORT"):
-        return int(os.environ["SMTP_PORT"])
-    return SMTP_DEFAULT_PORTS.get(os.environ.get("SMTP_SECURITY", "starttls").lower(), 587)
+def env_file() -> Path:
+    return Path(os.environ.get("ZHICHENG_ENV_FILE") or ROOT / ".env")
 
 
-def _float(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    return float(value) if value else default
+def _env(name: str, default: Any = None, **kwargs: Any) -> Any:
+    """A field read from the environment variable `name` (and only from it)."""
+    if "default_factory" in kwargs:
+        return Field(validation_alias=AliasChoices(name), **kwargs)
+    return Field(default, validation_alias=AliasChoices(name), **kwargs)
 
 
-@dataclass(frozen=True)
-class Settings:
-    temporal_address: str = field(
-        default_factory=lambda: os.environ.get("TEMPORAL_ADDRESS", "localhost:7233")
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="ignore",
+        env_ignore_empty=True,
+        populate_by_name=True,  # Settings(smtp_port=25) in code; the environment uses the aliases
+        validate_default=False,
     )
-    temporal_namespace: str = field(
-        default_factory=lambda: os.environ.get("TEMPORAL_NAMESPACE", "default")
-    )
-    task_queue: str = field(
-        default_factory=lambda: os.environ.get("ZHICHENG_TASK_QUEUE", "zhicheng")
-    )
-    database_url: str = field(
-        default_factory=lambda: os.environ.get("DATABASE_URL") or _default_database_url()
-    )
-    calendar_overrides: Path = field(
-        default_factory=lambda: Path(
-            os.environ.get(
-                "ZHICHENG_CALENDAR_OVERRIDES", ROOT / "config" / "calendar_overrides.json"
-            )
-        )
+
+    temporal_address: str = _env("TEMPORAL_ADDRESS", "localhost:7233")
+    temporal_namespace: str = _env("TEMPORAL_NAMESPACE", "default")
+    task_queue: str = _env("ZHICHENG_TASK_QUEUE", "zhicheng")
+    # TLS to the Temporal frontend (docs/deployment.md): on with TEMPORAL_TLS=true or when a
+    # CA or client certificate is given; mTLS with TEMPORAL_TLS_CERT + TEMPORAL_TLS_KEY (PEM).
+    temporal_tls: bool = _env("TEMPORAL_TLS", False)
+    temporal_tls_ca: Path | None = _env("TEMPORAL_TLS_CA", None)
+    temporal_tls_cert: Path | None = _env("TEMPORAL_TLS_CERT", None)
+    temporal_tls_key: Path | None = _env("TEMPORAL_TLS_KEY", None, repr=False)
+    temporal_tls_server_name: str = _env("TEMPORAL_TLS_SERVER_NAME", "")
+    database_url: str = _env("DATABASE_URL", default_factory=_default_database_url)
+    calendar_overrides: Path = _env(
+        "ZHICHENG_CALENDAR_OVERRIDES", ROOT / "config" / "calendar_overrides.json"
     )
     # config/rounds/{year}.json: a round's configuration when it departs from the notice's pattern
-    rounds_dir: Path = field(
-        default_factory=lambda: Path(
-            os.environ.get("ZHICHENG_ROUNDS_DIR", ROOT / "config" / "rounds")
-        )
-    )
+    rounds_dir: Path = _env("ZHICHENG_ROUNDS_DIR", ROOT / "config" / "rounds")
     # Keys the applicant pseudonym in workflow ids (rules.identity.applicant_key). Set a long
     # random value in production and keep it: changing it changes every applicant's id.
-    applicant_key_secret: str = field(
-        default_factory=lambda: os.environ.get(
-            "ZHICHENG_APPLICANT_KEY_SECRET", "zhicheng-development-only"
-        )
+    applicant_key_secret: str = _env(
+        "ZHICHENG_APPLICANT_KEY_SECRET", "zhicheng-development-only", repr=False
     )
+
     # --- delivery (activities/delivery.py; README "Delivery: SMTP and WeChat") ---
     # E-mail is on when SMTP_HOST and SMTP_FROM are set; WeChat when WECHAT_APP_ID and
     # WECHAT_APP_SECRET are. With neither, messages wait in the outbox as `pending`.
-    smtp_host: str = field(default_factory=lambda: os.environ.get("SMTP_HOST", ""))
+    smtp_host: str = _env("SMTP_HOST", "")
     # none (plain, e.g. a local relay), starttls (upgrade on connect), tls (implicit TLS)
-    smtp_security: str = field(
-        default_factory=lambda: os.environ.get("SMTP_SECURITY", "starttls").strip().lower()
-    )
-    smtp_port: int = field(default_factory=lambda: _smtp_port())
-    smtp_username: str = field(default_factory=lambda: os.environ.get("SMTP_USERNAME", ""))
-    smtp_password: str = field(
-        default_factory=lambda: os.environ.get("SMTP_PASSWORD", ""), repr=False
-    )
-    smtp_from: str = field(default_factory=lambda: os.environ.get("SMTP_FROM", ""))
-    smtp_from_name: str = field(
-        default_factory=lambda: os.environ.get("SMTP_FROM_NAME", "新疆专业技术人员管理平台")
-    )
-    smtp_timeout: float = field(default_factory=lambda: _float("SMTP_TIMEOUT", 30))
-    wechat_api_base: str = field(
-        default_factory=lambda: os.environ.get("WECHAT_API_BASE", "https://api.weixin.qq.com")
-    )
-    wechat_app_id: str = field(default_factory=lambda: os.environ.get("WECHAT_APP_ID", ""))
-    wechat_app_secret: str = field(
-        default_factory=lambda: os.environ.get("WECHAT_APP_SECRET", ""), repr=False
-    )
+    smtp_security: str = _env("SMTP_SECURITY", "starttls")
+    # SMTP_PORT, else the usual port of SMTP_SECURITY (25 / 587 / 465)
+    smtp_port: int = _env("SMTP_PORT", 0, ge=0, le=65535)
+    smtp_username: str = _env("SMTP_USERNAME", "")
+    smtp_password: str = _env("SMTP_PASSWORD", "", repr=False)
+    smtp_from: str = _env("SMTP_FROM", "")
+    smtp_from_name: str = _env("SMTP_FROM_NAME", "新疆专业技术人员管理平台")
+    smtp_timeout: float = _env("SMTP_TIMEOUT", 30.0, gt=0)
+    wechat_api_base: str = _env("WECHAT_API_BASE", "https://api.weixin.qq.com")
+    wechat_app_id: str = _env("WECHAT_APP_ID", "")
+    wechat_app_secret: str = _env("WECHAT_APP_SECRET", "", repr=False)
     # event -> template id and field mapping; E.164 mobile -> openid (re-read when changed)
-    wechat_templates: Path = field(
-        default_factory=lambda: Path(
-            os.environ.get("WECHAT_TEMPLATES", ROOT / "config" / "wechat_templates.json")
-        )
-    )
-    wechat_bindings: Path = field(
-        default_factory=lambda: Path(
-            os.environ.get("WECHAT_BINDINGS", ROOT / "config" / "wechat_bindings.json")
-        )
-    )
-    wechat_timeout: float = field(default_factory=lambda: _float("WECHAT_TIMEOUT", 15))
+    wechat_templates: Path = _env("WECHAT_TEMPLATES", ROOT / "config" / "wechat_templates.json")
+    wechat_bindings: Path = _env("WECHAT_BINDINGS", ROOT / "config" / "wechat_bindings.json")
+    wechat_timeout: float = _env("WECHAT_TIMEOUT", 15.0, gt=0)
     # WeChat drops a second message with the same openid + client_msg_id for 10 minutes: a
     # send whose outcome is unknown is resent only within this window (margin included).
-    wechat_dedup_window: float = field(
-        default_factory=lambda: _float("WECHAT_DEDUP_WINDOW_SECONDS", 540)
-    )
+    wechat_dedup_window: float = _env("WECHAT_DEDUP_WINDOW_SECONDS", 540.0, ge=0)
     # Retries of a temporary failure: exponential backoff from the first interval to the
     # maximum, each attempt limited to the attempt timeout; after give-up-hours it fails.
-    delivery_retry_seconds: float = field(
-        default_factory=lambda: _float("ZHICHENG_DELIVERY_RETRY_SECONDS", 10)
-    )
-    delivery_retry_max_seconds: float = field(
-        default_factory=lambda: _float("ZHICHENG_DELIVERY_RETRY_MAX_SECONDS", 600)
-    )
-    delivery_attempt_timeout: float = field(
-        default_factory=lambda: _float("ZHICHENG_DELIVERY_ATTEMPT_TIMEOUT", 60)
-    )
-    delivery_give_up_hours: float = field(
-        default_factory=lambda: _float("ZHICHENG_DELIVERY_GIVE_UP_HOURS", 24)
-    )
+    delivery_retry_seconds: float = _env("ZHICHENG_DELIVERY_RETRY_SECONDS", 10.0, gt=0)
+    delivery_retry_max_seconds: float = _env("ZHICHENG_DELIVERY_RETRY_MAX_SECONDS", 600.0, gt=0)
+    delivery_attempt_timeout: float = _env("ZHICHENG_DELIVERY_ATTEMPT_TIMEOUT", 60.0, gt=0)
+    delivery_give_up_hours: float = _env("ZHICHENG_DELIVERY_GIVE_UP_HOURS", 24.0, gt=0)
 
     # --- documents (activities/publish.py; README "Documents and the approval PDF") ---
     # The publication store: published PDFs and HTML, index.html and feed.json.
-    publication_dir: Path = field(
-        default_factory=lambda: Path(
-            os.environ.get("ZHICHENG_PUBLICATION_DIR", ROOT / "var" / "publication")
-        )
-    )
+    publication_dir: Path = _env("ZHICHENG_PUBLICATION_DIR", ROOT / "var" / "publication")
     # Licensed fonts dropped in here replace the Noto CJK defaults by role: title.* (小标宋),
     # body.* (仿宋), heading.* (黑体), kai.* (楷体); .ttf, .otf, .ttc or .otc.
-    font_dir: Path | None = field(
-        default_factory=lambda: (
-            Path(os.environ["ZHICHENG_FONT_DIR"]) if os.environ.get("ZHICHENG_FONT_DIR") else None
-        )
-    )
+    font_dir: Path | None = _env("ZHICHENG_FONT_DIR", None)
     # R21: the issuing authority (red header, signature, seal) and its document-number prefix.
-    issuing_authority: str = field(
-        default_factory=lambda: os.environ.get(
-            "ZHICHENG_ISSUING_AUTHORITY", "甘泉堡经济技术开发区（工业区）组织和人力资源部"
-        )
+    issuing_authority: str = _env(
+        "ZHICHENG_ISSUING_AUTHORITY", "甘泉堡经济技术开发区（工业区）组织和人力资源部"
     )
-    document_number_prefix: str = field(
-        default_factory=lambda: os.environ.get("ZHICHENG_DOCUMENT_NUMBER_PREFIX", "甘经开人社")
-    )
+    document_number_prefix: str = _env("ZHICHENG_DOCUMENT_NUMBER_PREFIX", "甘经开人社")
     # Who takes questions and objections, as the notice names them (section 8).
-    document_contact: str = field(
-        default_factory=lambda: os.environ.get(
-            "ZHICHENG_DOCUMENT_CONTACT",
-            "甘泉堡经济技术开发区（工业区）人力资源服务中心，联系人：李世辉，电话：0991—7706810",
-        )
+    document_contact: str = _env(
+        "ZHICHENG_DOCUMENT_CONTACT",
+        "甘泉堡经济技术开发区（工业区）人力资源服务中心，联系人：李世辉，电话：0991—7706810",
     )
+
+    # --- portal (portal/, issue 5) ---
+    # Signs the session cookie and keys the blind codes; empty: derived from the applicant-key
+    # secret. Set a long random value in production.
+    portal_secret: str = _env("PORTAL_SECRET", "", repr=False)
+    # The session cookie only over HTTPS (behind the TLS-terminating proxy in production).
+    portal_https_only: bool = _env("PORTAL_HTTPS_ONLY", False)
+
+    # --- operations (worker.py; docs/deployment.md) ---
+    # host:port of the worker's Prometheus endpoint (Temporal SDK metrics); empty: off.
+    metrics_address: str = _env("ZHICHENG_METRICS_ADDRESS", "")
+    # text (one line a record, for a terminal) or json (one object a line, for a log store)
+    log_format: str = _env("ZHICHENG_LOG_FORMAT", "text")
+    log_level: str = _env("ZHICHENG_LOG_LEVEL", "INFO")
+
+    @field_validator("smtp_security", "log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("smtp_security")
+    @classmethod
+    def _smtp_security(cls, value: str) -> str:
+        if value not in SMTP_DEFAULT_PORTS:
+            raise ValueError(f"not one of none, starttls, tls: {value!r}")
+        return value
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        if value not in LOG_FORMATS:
+            raise ValueError(f"not one of {', '.join(LOG_FORMATS)}: {value!r}")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip().upper()
+            if value not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+                raise ValueError(f"not one of DEBUG, INFO, WARNING, ERROR, CRITICAL: {value!r}")
+        return value
+
+    @field_validator("metrics_address")
+    @classmethod
+    def _metrics_address(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            host, _, port = value.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"not host:port: {value!r}")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            raise ValueError(f"not a database URL: {value!r}") from None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"not a sqlite or postgresql URL: {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _temporal_tls(self) -> Settings:
+        if bool(self.temporal_tls_cert) != bool(self.temporal_tls_key):
+            raise ValueError("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY: set both or neither")
+        if self.temporal_tls_ca or self.temporal_tls_cert:
+            object.__setattr__(self, "temporal_tls", True)
+        return self
+
+    @model_validator(mode="after")
+    def _default_smtp_port(self) -> Settings:
+        if not self.smtp_port:
+            object.__setattr__(self, "smtp_port", SMTP_DEFAULT_PORTS[self.smtp_security])
+        return self
+
+
+def environment_names() -> dict[str, str]:
+    """Each setting's environment variable -> its field name (compose and .env.example checks)."""
+    names: dict[str, str] = {}
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        assert isinstance(alias, AliasChoices)
+        for choice in alias.choices:
+            assert isinstance(choice, str)
+            names[choice] = name
+    return names
+
+
+_PROBLEMS = {
+    "int_parsing": "not an integer",
+    "int_from_float": "not an integer",
+    "float_parsing": "not a number",
+    "bool_parsing": "not true or false",
+}
+
+
+class SettingsError(ValueError):
+    """Invalid settings: `lines` holds one line per bad setting."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+def _error_lines(error: ValidationError) -> list[str]:
+    fields = Settings.model_fields
+    lines = []
+    for item in error.errors(include_url=False):
+        where = item["loc"][0] if item["loc"] else ""
+        field = fields.get(str(where))
+        name = str(where)
+        if field is not None and isinstance(field.validation_alias, AliasChoices):
+            name = str(field.validation_alias.choices[0])
+        problem = _PROBLEMS.get(item["type"])
+        if problem is not None:
+            lines.append(f"{name}: {problem}: {item['input']!r}")
+        elif item["type"] == "value_error" and not item["loc"]:  # across settings
+            lines.append(str(item["ctx"]["error"]))
+        elif item["type"] == "value_error":
+            lines.append(f"{name}: {item['ctx']['error']}")
+        else:
+            message = item["msg"][0].lower() + item["msg"][1:]
+            lines.append(f"{name}: {message}: {item['input']!r}")
+    return lines
 
 
 def load_settings() -> Settings:
-    return Settings()
+    """The settings from the environment and `.env`; SettingsError when any is bad."""
+    try:
+        return Settings(_env_file=env_file(), _env_file_encoding="utf-8")  # type: ignore[call-arg]
+    except ValidationError as exc:
+        raise SettingsError(_error_lines(exc)) from None
+
+
+def load_settings_or_exit() -> Settings:
+    """load_settings(), or each bad setting on a line of stderr and exit status 2."""
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        for line in exc.lines:
+            print(f"invalid setting: {line}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def check_main() -> NoReturn:  # `python settings.py`: validates and exits 0 or 2
+    load_settings_or_exit()
+    print("settings: ok")
+    raise SystemExit(0)
+
+
+if __name__ == "__main__":
+    check_main()

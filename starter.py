@@ -73,7 +73,7 @@ from rules.identity import declaration_workflow_id, round_workflow_id
 from rules.round_plan import plan_round, try_out_round_dates
 from rules.schedule import DEFAULT_DAY, DEFAULT_HOUR, DEFAULT_MINUTE, DEFAULT_MONTH, SCHEDULE_ID
 from rules.timezone import SHANGHAI, shanghai_iso, to_shanghai
-from settings import Settings, load_settings
+from settings import Settings, SettingsError, load_settings
 from worker import connect, exit_without_finalizing
 from workflows.round import round_summary
 
@@ -920,6 +920,48 @@ class Command:
     handler: Handler
 
 
+async def cmd_account_create(args: argparse.Namespace, settings: Settings) -> int:
+    import getpass
+    import os
+
+    from activities.db import dispose_engines, ensure_schema, get_engine
+    from portal.accounts import AccountError, create_account
+    from rules.identity import applicant_key
+
+    password = args.password or os.environ.get("ZHICHENG_ACCOUNT_PASSWORD")
+    if not password:
+        password = getpass.getpass(f"password for {args.username}: ")
+    key = None
+    if args.id_card:
+        from stdnum.cn import ric
+
+        try:
+            key = applicant_key(ric.validate(args.id_card), settings.applicant_key_secret)
+        except Exception as exc:  # stdnum raises several ValidationError subclasses
+            raise bad_input(f"--id-card: not a valid resident ID card number: {exc}") from None
+    try:
+        await ensure_schema()
+        created = await create_account(
+            get_engine(),
+            role=args.role,
+            username=args.username,
+            password=password,
+            display_name=args.name,
+            employer_uscc=args.uscc,
+            applicant_key=key,
+        )
+    except AccountError as exc:
+        raise bad_input(str(exc)) from None
+    except SQLAlchemyError as exc:
+        raise record_errors(settings, exc) from None
+    finally:
+        await dispose_engines()
+    if not created:
+        raise refused("Exists", f"account {args.username!r} exists already (nothing changed)")
+    print(f"account {args.username} created ({args.role})")
+    return EXIT_OK
+
+
 def year(text: str) -> int:
     try:
         value = int(text)
@@ -1177,6 +1219,26 @@ def build_parser() -> Parser:
     deliver.add_argument("--limit", type=positive, default=1000, help="at most N (default 1000)")
     deliver.add_argument("--workflow", metavar="WORKFLOW_ID", help="only one declaration's")
 
+    account_group = groups.add_parser("account", help="portal accounts (portal/)", **common)
+    account_commands = account_group.add_subparsers(dest="command", required=True)
+    account_create = sub(
+        account_commands,
+        "create",
+        "create a portal account (password from --password, ZHICHENG_ACCOUNT_PASSWORD, or "
+        "asked for); reads DATABASE_URL",
+        cmd_account_create,
+    )
+    account_create.add_argument(
+        "--role", required=True, choices=[r.value for r in Role if r is not Role.system]
+    )
+    account_create.add_argument("--username", required=True)
+    account_create.add_argument("--name", default="", help="display name")
+    account_create.add_argument("--uscc", help="employer accounts: the employer's 统一社会信用代码")
+    account_create.add_argument(
+        "--id-card", help="applicant accounts: the ID card (only its applicant key is stored)"
+    )
+    account_create.add_argument("--password", help="visible in the process list: prefer the env")
+
     actions = sub(groups, "actions", "list every action: stages, roles, data fields", cmd_actions)
     actions.add_argument("--json", action="store_true", help="print JSON")
     return parser
@@ -1192,7 +1254,12 @@ async def run(argv: Sequence[str]) -> int:
         args = parser.parse_args(list(argv))
     except SystemExit as exc:  # --help, or a usage error already printed on one line
         return exc.code if isinstance(exc.code, int) else EXIT_FAILED
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except SettingsError as exc:  # one line per bad setting
+        for line in exc.lines:
+            print(f"invalid setting: {line}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         return await args.handler(args, settings)
     except CliError as exc:

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable
 from contextlib import suppress
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, NoReturn
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.service import TLSConfig
 from temporalio.worker import Replayer, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -31,7 +36,7 @@ from activities.delivery import DELIVERY_ACTIVITIES
 from activities.notify import queue_notification
 from activities.publish import publish_document
 from activities.record import record_transition
-from settings import Settings, load_settings
+from settings import Settings, load_settings_or_exit
 from workflows.declaration import DeclarationWorkflow
 from workflows.delivery import DeliveryWorkflow
 from workflows.round import RoundLauncherWorkflow, RoundWorkflow
@@ -55,12 +60,122 @@ PASSTHROUGH_MODULES = ("email_validator", "idna", "phonenumbers", "stdnum")
 log = logging.getLogger("zhicheng.worker")
 
 
-async def connect(settings: Settings) -> Client:
+async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
+        runtime=runtime,
+        tls=tls_config(settings),
     )
+
+
+def tls_config(settings: Settings) -> TLSConfig | bool:
+    """TLS to the Temporal frontend (TEMPORAL_TLS*, docs/deployment.md); False: plain."""
+    if not settings.temporal_tls:
+        return False
+
+    def read(path: Path | None) -> bytes | None:
+        return path.read_bytes() if path else None
+
+    return TLSConfig(
+        server_root_ca_cert=read(settings.temporal_tls_ca),
+        client_cert=read(settings.temporal_tls_cert),
+        client_private_key=read(settings.temporal_tls_key),
+        domain=settings.temporal_tls_server_name or None,
+    )
+
+
+def metrics_runtime(settings: Settings) -> Runtime | None:
+    """A Temporal runtime exporting the SDK's metrics on a Prometheus endpoint
+    (ZHICHENG_METRICS_ADDRESS, e.g. 0.0.0.0:9464; README "Production stack"); None: off."""
+    if not settings.metrics_address:
+        return None
+    return Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(bind_address=settings.metrics_address),
+            global_tags={"service": "zhicheng-worker", "task_queue": settings.task_queue},
+        )
+    )
+
+
+OUTBOX_WATCHED = ("pending", "sending", "uncertain", "failed")  # models.tables.OutboxStatus
+
+
+async def export_outbox_backlog(runtime: Runtime, stop: asyncio.Event, every: float = 60) -> None:
+    """The outbox backlog as Prometheus gauges beside the SDK's metrics, every minute:
+    zhicheng_outbox_messages{status} and zhicheng_outbox_oldest_pending_seconds."""
+    from sqlalchemy import func, select
+
+    from activities.db import get_engine
+    from models.tables import OutboxMessage, utcnow
+
+    meter = runtime.metric_meter
+    messages = meter.create_gauge("zhicheng_outbox_messages", "outbox messages by status")
+    oldest = meter.create_gauge(
+        "zhicheng_outbox_oldest_pending_seconds", "age of the oldest pending message", "s"
+    )
+    query = (
+        select(OutboxMessage.status, func.count(), func.min(OutboxMessage.created_at))
+        .where(OutboxMessage.status.in_(OUTBOX_WATCHED))
+        .group_by(OutboxMessage.status)
+    )
+    while not stop.is_set():
+        try:
+            async with get_engine().connect() as conn:
+                rows = {
+                    status: (count, first) for status, count, first in await conn.execute(query)
+                }
+            for status in OUTBOX_WATCHED:
+                count = rows.get(status, (0, None))[0]
+                messages.with_additional_attributes({"status": status}).set(int(count))
+            first = rows.get("pending", (0, None))[1]
+            age = (utcnow() - first).total_seconds() if first is not None else 0
+            oldest.set(max(0, int(age)))
+        except Exception:  # a metric is not worth stopping the worker for
+            log.warning("could not read the outbox backlog", exc_info=True)
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time, level, logger, message, and what the Temporal SDK's
+    workflow and activity loggers attach (workflow id, type, run, activity, attempt), plus a
+    `stage` or any other `extra=` field a caller gives."""
+
+    _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key in self._STANDARD or key.startswith("_"):
+                continue
+            if key in ("temporal_workflow", "temporal_activity") and isinstance(value, dict):
+                for name, item in value.items():  # workflow_id, workflow_type, run_id, ...
+                    entry.setdefault(name, item)
+            else:
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+JsonFormatter.converter = time.gmtime  # type: ignore[assignment]
+
+
+def configure_logging(settings: Settings) -> None:
+    """ZHICHENG_LOG_FORMAT: json (one object a line, for a log store) or text; _LOG_LEVEL."""
+    handler = logging.StreamHandler()
+    if settings.log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
 
 
 def build_worker(client: Client, task_queue: str) -> Worker:
@@ -99,11 +214,15 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--database-url", help="overrides DATABASE_URL")
     args = parser.parse_args()
-    settings = load_settings()
+    settings = load_settings_or_exit()  # a bad setting: one line each, exit status 2
+    configure_logging(settings)
     database_url = args.database_url or settings.database_url
     configure_database(database_url)
-    await ensure_schema(database_url)
-    client = await connect(settings)
+    await ensure_schema(database_url)  # the migrations (migrations/, alembic upgrade head)
+    runtime = metrics_runtime(settings)
+    client = await connect(settings, runtime)
+    if settings.metrics_address:
+        log.info("Prometheus metrics on http://%s/metrics", settings.metrics_address)
     log.info(
         "worker on %s namespace=%s task_queue=%s database=%s",
         settings.temporal_address,
@@ -114,10 +233,13 @@ async def main() -> None:
     stop = asyncio.Event()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(signal_number, stop.set)
+    backlog = asyncio.create_task(export_outbox_backlog(runtime, stop)) if runtime else None
     # Leaving the context shuts the worker down gracefully: running activities may finish.
     async with build_worker(client, settings.task_queue):
         await stop.wait()
         log.info("stopping the worker")
+    if backlog is not None:
+        await backlog
 
 
 def exit_without_finalizing(code: int) -> NoReturn:
@@ -132,5 +254,8 @@ def exit_without_finalizing(code: int) -> NoReturn:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except SystemExit as exc:  # invalid settings (2), --help
+        exit_without_finalizing(exc.code if isinstance(exc.code, int) else 1)
     exit_without_finalizing(0)

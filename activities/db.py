@@ -7,12 +7,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, literal
+from sqlalchemy import event, literal, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from models.tables import Base
 from settings import load_settings
 
 log = logging.getLogger(__name__)
@@ -79,10 +78,67 @@ def get_engine(url: str | None = None) -> AsyncEngine:
     return engine
 
 
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATION_LOCK = 0x7A68_6963  # "zhic": pg_advisory_xact_lock key while migrating
+INITIAL_REVISION = "0001"  # the schema Base.metadata.create_all made before migrations
+# The tables of that revision (migrations/versions/0001_initial_schema.py)
+INITIAL_TABLES = frozenset(
+    {
+        "declarations",
+        "audit_events",
+        "notification_outbox",
+        "integrity_archive",
+        "round_events",
+        "notification_deliveries",
+        "document_counters",
+        "document_numbers",
+        "document_publications",
+    }
+)
+
+
+def alembic_config() -> Any:
+    """Alembic's configuration for migrations/ (the same as alembic.ini's, without the file)."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def _upgrade(connection: Any) -> None:
+    from alembic import command
+    from sqlalchemy import inspect
+
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    if connection.dialect.name == "postgresql":
+        # Several workers starting at once: one migrates, the others wait, then find it done.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+    tables = set(inspect(connection).get_table_names())
+    if "alembic_version" not in tables and tables & INITIAL_TABLES:
+        # A database made by create_all before migrations: it holds the initial schema.
+        if not tables >= INITIAL_TABLES:
+            missing = ", ".join(sorted(INITIAL_TABLES - tables))
+            raise RuntimeError(
+                f"record database without alembic_version and without {missing}: not made by"
+                " create_all at revision 0001; stamp it by hand (docs/deployment.md)"
+            )
+        log.warning("record database without alembic_version: stamping %s", INITIAL_REVISION)
+        command.stamp(config, INITIAL_REVISION)
+    command.upgrade(config, "head")
+
+
 async def ensure_schema(url: str | None = None) -> None:
-    """Create the tables that do not exist yet (Alembic migrations replace this later)."""
+    """Bring the record database to the newest migration (migrations/, `alembic upgrade head`).
+
+    The one path to the schema: the worker at start, scripts/run.sh and the tests use it. A
+    database created by create_all before migrations existed is stamped at the initial
+    revision first (docs/deployment.md, "Migrations")."""
+    import models.document_tables  # noqa: F401 (its tables are in the migrations too)
+
     async with get_engine(url).begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
+        await conn.run_sync(_upgrade)
 
 
 async def dispose_engines(url: str | None = None) -> None:

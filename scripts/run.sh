@@ -3,7 +3,8 @@
 # http://localhost:8233, state in var/temporal.db, log in var/temporal.log), then the worker in
 # the foreground. Ctrl-C or SIGTERM stops the worker and the dev server.
 # With TEMPORAL_ADDRESS set, no dev server is started and the worker connects there. The other
-# settings (TEMPORAL_NAMESPACE, ZHICHENG_TASK_QUEUE, DATABASE_URL, SMTP_*, ...) are settings.py's.
+# settings (TEMPORAL_NAMESPACE, ZHICHENG_TASK_QUEUE, DATABASE_URL, SMTP_*, ...) are settings.py's,
+# from the environment or .env. The record database is migrated (alembic) before the worker starts.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -18,7 +19,7 @@ NAMESPACE=${TEMPORAL_NAMESPACE:-default}
 # The worker and the server run in the background so that a signal reaches this script at once
 # (bash runs a trap only after a foreground child exits); without job control they ignore
 # SIGINT, so Ctrl-C reaches only this script, which then stops them in order with SIGTERM.
-worker="" server=""
+worker="" server="" portal=""
 
 # end PID NAME: SIGTERM a child and wait for it, killing it after 15 s.
 # shellcheck disable=SC2317 # (only the trap calls it)
@@ -35,6 +36,7 @@ end() {
 # shellcheck disable=SC2317
 cleanup() { # the worker first, then the server it talks to
     trap - EXIT INT TERM HUP
+    [ -z "$portal" ] || end "$portal" portal
     [ -z "$worker" ] || end "$worker" worker
     [ -z "$server" ] || end "$server" "Temporal dev server"
 }
@@ -72,30 +74,55 @@ else
     echo "Temporal at $TEMPORAL_ADDRESS, namespace $NAMESPACE (TEMPORAL_ADDRESS is set: no dev server)"
 fi
 
-# The record database as settings.py resolves it; a SQLite file's directory is created here.
+# Settings checked (one line per bad one, exit 2), then the record database as settings.py
+# resolves it brought to the newest migration (migrations/; a SQLite file's directory is
+# created, a database made by create_all before migrations is stamped first). The worker
+# applies them too; doing it here first shows a migration failure before anything starts.
 python - <<'EOF'
-from pathlib import Path
+import asyncio
 
 from sqlalchemy.engine import make_url
 
-from settings import load_settings
+from activities.db import dispose_engines, ensure_schema
+from settings import load_settings_or_exit
 
-url = make_url(load_settings().database_url)
+settings = load_settings_or_exit()
+url = make_url(settings.database_url)
 if url.get_backend_name() == "sqlite" and url.database:
-    Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     print(f"Records database: {url.database} (SQLite)")
 else:
     print(f"Records database: {url.render_as_string(hide_password=True)}")
+
+
+async def migrate() -> None:
+    await ensure_schema(settings.database_url)
+    await dispose_engines()
+
+
+asyncio.run(migrate())
+print("Records database migrated to head (alembic)")
 EOF
 
 python worker.py &
 worker=$!
-# Whichever stops first (the worker, or the dev server under it) ends the run.
+
+# The portal (portal/app.py) beside the worker; demo accounts for every role, made only when
+# missing and printed (python -m portal.demo).
+PORTAL_PORT=${PORTAL_PORT:-8000}
+python -m portal.demo
+python -m uvicorn portal.app:app --host 127.0.0.1 --port "$PORTAL_PORT" &
+portal=$!
+echo "Portal: http://localhost:$PORTAL_PORT"
+
+# Whichever stops first (the worker, the portal, or the dev server under them) ends the run.
 status=0
-wait -n -p first ${server:+"$server"} "$worker" || status=$?
+wait -n -p first ${server:+"$server"} "$worker" "$portal" || status=$?
 if [ "${first:-}" = "$server" ]; then
     say "the Temporal dev server exited (status $status); see var/temporal.log"
     server=
+elif [ "${first:-}" = "$portal" ]; then
+    say "the portal exited (status $status)"
+    portal=
 else
     say "the worker exited (status $status)"
     worker=

@@ -5,6 +5,8 @@
 #   scripts/test.sh [PYTEST ARGS...]
 # A ZHICHENG_TEST_POSTGRES_URL already set is used as it is. ZHICHENG_SKIP_POSTGRES=1 skips
 # PostgreSQL (and so those tests) for a quick local run; CI=true ignores it.
+# In CI (CI=true), or with ZHICHENG_TEST_SUITE_ON_POSTGRES=1, the whole suite's record database
+# is that PostgreSQL; SQLite (the default elsewhere) is covered by the record/migration tests.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -42,6 +44,13 @@ else
     fi
     export ZHICHENG_TEST_POSTGRES_URL=$url
     say "throwaway PostgreSQL on 127.0.0.1:$port for the record tests"
+fi
+
+# The whole suite on PostgreSQL (its public schema, migrated from empty): CI does it once.
+if { [ "${CI:-}" = true ] || [ "${ZHICHENG_TEST_SUITE_ON_POSTGRES:-}" = 1 ]; } \
+    && [ -n "${ZHICHENG_TEST_POSTGRES_URL:-}" ]; then
+    export ZHICHENG_TEST_DATABASE_URL=$ZHICHENG_TEST_POSTGRES_URL
+    say "the whole suite's record database: PostgreSQL ${ZHICHENG_TEST_POSTGRES_URL##*@}"
 fi
 
 echo "== pytest"

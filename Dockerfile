@@ -1,0 +1,24 @@
+# The zhicheng image: the worker, the portal and the migrations (docker-compose.yml).
+FROM python:3.11.11-slim-bookworm
+
+# WeasyPrint's system libraries and a CJK font (scripts/lib.sh DOCUMENT_PACKAGES).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-noto-cjk \
+    && rm -rf /var/lib/apt/lists/*
+
+ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /app
+# Dependencies first (a layer that changes only with pyproject.toml), then the code.
+COPY pyproject.toml ./
+RUN mkdir -p models rules workflows activities \
+    && touch worker.py starter.py settings.py \
+    && pip install -e "." && rm -rf zhicheng.egg-info
+COPY . .
+RUN pip install --no-deps -e "." \
+    && useradd --system --uid 10001 zhicheng && mkdir -p /data/publication var \
+    && chown -R zhicheng /data var
+USER zhicheng
+# settings.py reads the environment (docker-compose.yml env_file: .env); no .env in the image.
+CMD ["python", "worker.py"]

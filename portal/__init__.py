@@ -1,0 +1,1 @@
+"""The reviewers' and applicants' portal (issue 5): `uvicorn portal.app:app`."""

@@ -1,0 +1,55 @@
+"""`python -m portal.demo`: demo accounts for every role (scripts/run.sh), created only when
+missing, and printed. The employer and applicant are bound to examples/declaration.json's."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from activities.db import dispose_engines, ensure_schema, get_engine
+from models.common import Role
+from portal.accounts import create_account
+from rules.identity import applicant_key
+from settings import ROOT, load_settings
+
+DEMO_PASSWORD = "zhicheng-demo"  # a demo account's, printed on purpose
+
+
+def demo_accounts(secret: str) -> list[dict[str, str | None]]:
+    example = json.loads(Path(ROOT / "examples" / "declaration.json").read_text("utf-8"))
+    applicant = example["applicant"]
+    return [
+        {"role": Role.applicant, "username": "demo-applicant", "name": applicant["name"],
+         "applicant_key": applicant_key(applicant["id_card"], secret)},
+        {"role": Role.employer, "username": "demo-employer", "name": applicant["employer"]["name"],
+         "employer_uscc": applicant["employer"]["uscc"]},
+        {"role": Role.competent_unit, "username": "demo-competent-unit", "name": "主管单位"},
+        {"role": Role.evaluation_body, "username": "demo-evaluation", "name": "评审机构审核员"},
+        {"role": Role.committee, "username": "demo-committee", "name": "评委会秘书"},
+        {"role": Role.supervisor, "username": "demo-supervisor", "name": "人力资源服务中心"},
+    ]  # fmt: skip
+
+
+async def main() -> None:
+    settings = load_settings()
+    await ensure_schema(settings.database_url)
+    engine = get_engine(settings.database_url)
+    print(f"Portal demo accounts (password {DEMO_PASSWORD!r} for those created now):")
+    for spec in demo_accounts(settings.applicant_key_secret):
+        created = await create_account(
+            engine,
+            role=spec["role"],  # type: ignore[arg-type]
+            username=str(spec["username"]),
+            password=DEMO_PASSWORD,
+            display_name=str(spec["name"]),
+            employer_uscc=spec.get("employer_uscc"),
+            applicant_key=spec.get("applicant_key"),
+        )
+        note = "created" if created else "exists (password unchanged)"
+        print(f"  {spec['role']:<16} {spec['username']:<22} {note}")
+    await dispose_engines()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,119 @@
+"""Migrations (migrations/, Alembic): from empty to head on SQLite and PostgreSQL (with
+ZHICHENG_TEST_POSTGRES_URL, as scripts/test.sh sets it), and the result matches the models."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+
+import models.document_tables  # noqa: F401 (registers the document tables)
+from activities.db import (
+    INITIAL_REVISION,
+    INITIAL_TABLES,
+    alembic_config,
+    dispose_engines,
+    ensure_schema,
+    get_engine,
+)
+from models.tables import Base
+from settings import ROOT
+from tests.databases import database  # noqa: F401 (the fixture: a clean SQLite / PostgreSQL)
+
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def schema_differences(connection: Any) -> list[Any]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return compare_metadata(context, Base.metadata)
+
+
+def current_revision(connection: Any) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+async def inspect_database(url: str, how: Any) -> Any:
+    async with get_engine(url).connect() as conn:
+        return await conn.run_sync(how)
+
+
+def test_one_head() -> None:
+    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    assert heads == [HEAD], f"migrations/ has several heads, merge them: {heads}"
+
+
+async def test_empty_database_upgraded_to_head_matches_the_models(database: str) -> None:  # noqa: F811
+    # the fixture made the database empty and ran ensure_schema (the migrations) on it
+    assert await inspect_database(database, current_revision) == HEAD
+    assert await inspect_database(database, schema_differences) == []
+    tables = await inspect_database(database, lambda c: set(inspect(c).get_table_names()))
+    assert tables == set(Base.metadata.tables) | {"alembic_version"}
+    await ensure_schema(database)  # a second run: nothing to do
+    assert await inspect_database(database, current_revision) == HEAD
+
+
+async def test_downgrade_to_empty_and_up_again(database: str) -> None:  # noqa: F811
+    def down_and_up(connection: Any) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, "base")
+        assert set(inspect(connection).get_table_names()) <= {"alembic_version"}
+        command.upgrade(config, "head")
+
+    async with get_engine(database).begin() as conn:
+        await conn.run_sync(down_and_up)
+    assert await inspect_database(database, schema_differences) == []
+
+
+async def test_database_made_by_create_all_is_stamped(tmp_path: Path) -> None:
+    """A dev database from before migrations: the tables are there, alembic_version is not."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    initial = [t for t in Base.metadata.sorted_tables if t.name in INITIAL_TABLES]
+    async with get_engine(url).begin() as conn:
+        await conn.run_sync(lambda c: Base.metadata.create_all(c, tables=initial))
+    await ensure_schema(url)
+    assert await inspect_database(url, current_revision) == HEAD
+    assert await inspect_database(url, schema_differences) == []
+    await dispose_engines(url)
+    assert INITIAL_REVISION <= HEAD
+
+
+def test_initial_tables_are_revision_0001s() -> None:
+    script = ScriptDirectory.from_config(alembic_config()).get_revision(INITIAL_REVISION)
+    source = Path(script.path).read_text(encoding="utf-8")
+    assert set(re.findall(r'op\.create_table\(\s*"(\w+)"', source)) == INITIAL_TABLES
+
+
+def test_alembic_command_line(tmp_path: Path) -> None:
+    """`alembic upgrade head` as an operator runs it (alembic.ini, -x url=...)."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    alembic = [sys.executable, "-m", "alembic", "-c", str(ROOT / "alembic.ini"), "-x", f"url={url}"]
+    for args in (["upgrade", "head"], ["current"]):
+        result = subprocess.run(
+            [*alembic, *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 0, result.stderr
+    assert HEAD in result.stdout
+
+
+def test_database_url_from_settings(tmp_path: Path) -> None:
+    """Without -x url, the URL is DATABASE_URL (settings.py): the worker's database."""
+    db = tmp_path / "settings.db"
+    result = subprocess.run(
+        [sys.executable, "-m", "alembic", "-c", str(ROOT / "alembic.ini"), "upgrade", "head"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "DATABASE_URL": f"sqlite:///{db}", "HOME": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert db.exists()

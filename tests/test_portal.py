@@ -1,0 +1,360 @@
+"""The portal over HTTP (httpx + ASGITransport) on the time-skipping test server: each role's
+allowed and forbidden actions, refused requests changing nothing, the blind view (R11)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from fastapi import FastAPI
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.db import get_engine
+from models.common import Role, Stage
+from models.declaration import Applicant, Employer
+from portal.accounts import create_account
+from portal.app import create_app
+from portal.security import LoginThrottle, blind_code
+from settings import ROOT
+from tests.declaration_support import act, start, state, to_evaluation_review
+from tests.samples import SAMPLE_ID_CARD, SAMPLE_MOBILE, SAMPLE_USCC
+
+SECRET = "portal-test-secret"
+PASSWORD = "correct-horse-battery"
+OTHER_USCC = "916501007222222292"  # valid, a different employer
+OTHER_EMPLOYER = "另一家示例能源有限公司"
+
+
+@pytest_asyncio.fixture(scope="module")
+async def portal(time_env: WorkflowEnvironment, time_worker: Worker, database_url: str) -> FastAPI:
+    return create_app(
+        client=time_env.client,
+        database_url=database_url,
+        secret=SECRET,
+        throttle=LoginThrottle(limit=5, window=900),
+    )
+
+
+async def account(database_url: str, role: Role, **fields: Any) -> str:
+    username = f"{role.value}-{uuid.uuid4().hex[:8]}"
+    created = await create_account(
+        get_engine(database_url),
+        role=role,
+        username=username,
+        password=PASSWORD,
+        display_name=f"测试{role.value}",
+        **fields,
+    )
+    assert created
+    return username
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+@pytest_asyncio.fixture
+async def browser(portal: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=portal), base_url="http://portal.test"
+    ) as client:
+        yield client
+
+
+async def browser_for(portal: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=portal), base_url="http://portal.test"
+    )
+
+
+async def login(client: httpx.AsyncClient, username: str, password: str = PASSWORD) -> str:
+    """Logs in; returns the page's CSRF token for the session."""
+    token = csrf_of((await client.get("/login")).text)
+    response = await client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": token}
+    )
+    assert response.status_code == 303, response.text
+    page = await client.get(response.headers["location"])
+    assert page.status_code == 200, page.text
+    return csrf_of(page.text)
+
+
+def other_employer_applicant() -> Applicant:
+    return Applicant(
+        name="王五",
+        id_card=SAMPLE_ID_CARD,
+        mobile=SAMPLE_MOBILE,
+        employer=Employer(name=OTHER_EMPLOYER, uscc=OTHER_USCC),
+    )
+
+
+async def submitted(env: WorkflowEnvironment, worker: Worker, **fields: Any) -> Any:
+    handle = await start(env, worker, **fields)
+    await act(handle, "submit", "applicant")
+    return handle
+
+
+async def test_login_sets_a_signed_httponly_samesite_cookie(
+    portal: FastAPI, browser: httpx.AsyncClient, database_url: str
+) -> None:
+    username = await account(database_url, Role.supervisor)
+    token = csrf_of((await browser.get("/login")).text)
+    response = await browser.post(
+        "/login", data={"username": username, "password": PASSWORD, "csrf_token": token}
+    )
+    assert response.status_code == 303
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie
+    assert (await browser.get("/supervisor")).status_code == 200
+    page = await browser.get("/supervisor")
+    await browser.post("/logout", data={"csrf_token": csrf_of(page.text)})
+    assert (await browser.get("/supervisor")).status_code == 303  # back to the login page
+
+
+async def test_wrong_password_and_throttling(
+    portal: FastAPI, browser: httpx.AsyncClient, database_url: str
+) -> None:
+    username = await account(database_url, Role.supervisor)
+    token = csrf_of((await browser.get("/login")).text)
+    for _ in range(5):
+        response = await browser.post(
+            "/login", data={"username": username, "password": "wrong-one", "csrf_token": token}
+        )
+        assert response.status_code == 401
+        assert "用户名或密码不正确" in response.text
+    # the sixth try is refused even with the right password
+    response = await browser.post(
+        "/login", data={"username": username, "password": PASSWORD, "csrf_token": token}
+    )
+    assert response.status_code == 429
+    assert "登录失败次数过多" in response.text
+
+
+async def test_login_without_csrf_token_refused(
+    portal: FastAPI, browser: httpx.AsyncClient, database_url: str
+) -> None:
+    username = await account(database_url, Role.supervisor)
+    await browser.get("/login")
+    response = await browser.post("/login", data={"username": username, "password": PASSWORD})
+    assert response.status_code == 403
+
+
+async def test_roles_see_only_their_pages(
+    portal: FastAPI, browser: httpx.AsyncClient, database_url: str
+) -> None:
+    username = await account(database_url, Role.applicant, applicant_key="0" * 16)
+    await login(browser, username)
+    for path in ("/employer", "/evaluation", "/supervisor"):
+        assert (await browser.get(path)).status_code == 403, path
+    assert (await browser.get("/employer/x/approve")).status_code == 405
+
+
+async def test_employer_acts_on_its_own_staff_only(
+    portal: FastAPI,
+    browser: httpx.AsyncClient,
+    database_url: str,
+    time_env: WorkflowEnvironment,
+    time_worker: Worker,
+) -> None:
+    own = await submitted(time_env, time_worker)
+    other = await submitted(time_env, time_worker, applicant=other_employer_applicant())
+    token = await login(
+        browser, await account(database_url, Role.employer, employer_uscc=SAMPLE_USCC)
+    )
+
+    page = (await browser.get("/employer")).text
+    assert own.id in page
+    assert other.id not in page and "王五" not in page and OTHER_EMPLOYER not in page
+
+    # another employer's declaration: 404, nothing changed
+    for what, data in (("approve", {}), ("return", {"reason": "不应成功"})):
+        response = await browser.post(
+            f"/employer/{other.id}/{what}", data={"csrf_token": token, **data}
+        )
+        assert response.status_code == 404
+    assert (await state(other)).stage is Stage.employer_review
+
+    # approve its own, with a forged actor in the form: the session's account acts
+    response = await browser.post(
+        f"/employer/{own.id}/approve",
+        data={"csrf_token": token, "actor": "supervisor", "actor_role": "supervisor",
+              "actor_id": "forged", "role": "supervisor"},
+    )  # fmt: skip
+    assert response.status_code == 303, response.text
+    current = await state(own)
+    assert current.stage is Stage.publicity
+    assert current.timeline[-1].actor.role is Role.employer
+    assert current.timeline[-1].actor.id.startswith("employer:employer-")
+
+    # approving again: the workflow refuses (WrongStage), shown inline in Chinese
+    response = await browser.post(f"/employer/{own.id}/approve", data={"csrf_token": token})
+    assert response.status_code == 409
+    assert "当前所处阶段不能办理此事项" in response.text
+    assert "WrongStage" in response.text  # the small English detail
+    assert (await state(own)).stage is Stage.publicity
+
+
+async def test_employer_return_needs_a_reason(
+    portal: FastAPI,
+    browser: httpx.AsyncClient,
+    database_url: str,
+    time_env: WorkflowEnvironment,
+    time_worker: Worker,
+) -> None:
+    handle = await submitted(time_env, time_worker)
+    token = await login(
+        browser, await account(database_url, Role.employer, employer_uscc=SAMPLE_USCC)
+    )
+    response = await browser.post(
+        f"/employer/{handle.id}/return", data={"csrf_token": token, "reason": " "}
+    )
+    assert response.status_code == 400
+    assert "填写的内容不完整或格式不对" in response.text
+    assert (await state(handle)).stage is Stage.employer_review
+    response = await browser.post(
+        f"/employer/{handle.id}/return", data={"csrf_token": token, "reason": "学历证书不清晰"}
+    )
+    assert response.status_code == 303
+    assert (await state(handle)).stage is Stage.draft
+
+
+async def test_csrf_missing_or_wrong_refused_nothing_changed(
+    portal: FastAPI,
+    browser: httpx.AsyncClient,
+    database_url: str,
+    time_env: WorkflowEnvironment,
+    time_worker: Worker,
+) -> None:
+    handle = await submitted(time_env, time_worker)
+    await login(browser, await account(database_url, Role.employer, employer_uscc=SAMPLE_USCC))
+    for data in ({}, {"csrf_token": "forged"}):
+        response = await browser.post(f"/employer/{handle.id}/approve", data=data)
+        assert response.status_code == 403
+    # a token from another session does not fit this one either
+    other = await browser_for(portal)
+    async with other:
+        foreign = csrf_of((await other.get("/login")).text)
+    response = await browser.post(f"/employer/{handle.id}/approve", data={"csrf_token": foreign})
+    assert response.status_code == 403
+    assert (await state(handle)).stage is Stage.employer_review
+
+
+async def test_blind_review_return_resubmit_accept(
+    portal: FastAPI,
+    database_url: str,
+    time_env: WorkflowEnvironment,
+    time_worker: Worker,
+) -> None:
+    handle = await start(time_env, time_worker)
+    await to_evaluation_review(time_env, handle)
+    key = handle.id.rsplit("-", 1)[-1]  # decl-{year}-{applicant key}
+    code = blind_code(handle.id, SECRET)
+    reviewer = await account(database_url, Role.evaluation_body)
+    applicant = await account(database_url, Role.applicant, applicant_key=key)
+
+    async with await browser_for(portal) as evaluator:
+        token = await login(evaluator, reviewer)
+        page = (await evaluator.get("/evaluation")).text
+        assert code in page
+        forbidden = ["张三", SAMPLE_ID_CARD, SAMPLE_MOBILE, "+8613800138000",
+                     "新疆示例硅业有限公司", SAMPLE_USCC, handle.id, key]  # fmt: skip
+        for text in forbidden:
+            assert text not in page, f"blind view shows {text!r}"
+
+        # an unknown code, and a workflow id in place of a code: 404
+        for target in ("RFFFFFFFFFF", handle.id):
+            response = await evaluator.post(
+                f"/evaluation/{target}/accept", data={"csrf_token": token}
+            )
+            assert response.status_code == 404
+        assert (await state(handle)).stage is Stage.evaluation_review
+
+        response = await evaluator.post(
+            f"/evaluation/{code}/return", data={"csrf_token": token, "reason": "缺少继续教育证明"}
+        )
+        assert response.status_code == 303, response.text
+        assert (await state(handle)).stage is Stage.correction
+        page = (await evaluator.get("/evaluation")).text
+        for text in forbidden:
+            assert text not in page
+
+        # the employer may not act as the evaluation body
+        async with await browser_for(portal) as employer:
+            await login(
+                employer, await account(database_url, Role.employer, employer_uscc=SAMPLE_USCC)
+            )
+            assert (await employer.get("/evaluation")).status_code == 403
+
+        async with await browser_for(portal) as person:
+            token_a = await login(person, applicant)
+            page = (await person.get("/applicant")).text
+            assert "缺少继续教育证明" in page
+            assert "退回补正" in page and "小时" in page and "+08:00" in page
+            response = await person.post(
+                "/applicant/resubmit", data={"csrf_token": token_a, "actor_role": "evaluation_body"}
+            )
+            assert response.status_code == 303, response.text
+            current = await state(handle)
+            assert current.stage is Stage.evaluation_review
+            assert current.timeline[-1].actor.role is Role.applicant
+            # resubmitting again: refused inline (WrongStage)
+            response = await person.post("/applicant/resubmit", data={"csrf_token": token_a})
+            assert response.status_code == 409
+            assert "当前所处阶段不能办理此事项" in response.text
+
+        page = (await evaluator.get("/evaluation")).text
+        row = page[page.index(f'<tr id="{code}">') :]
+        assert "1 / 3" in row[: row.index("</tr>")]  # the return count
+        response = await evaluator.post(f"/evaluation/{code}/accept", data={"csrf_token": token})
+        assert response.status_code == 303
+        assert (await state(handle)).stage is Stage.payment
+
+
+async def test_supervisor_counts_and_links(
+    portal: FastAPI,
+    browser: httpx.AsyncClient,
+    database_url: str,
+    time_env: WorkflowEnvironment,
+    time_worker: Worker,
+) -> None:
+    handle = await submitted(time_env, time_worker)
+    await login(browser, await account(database_url, Role.supervisor))
+    page = (await browser.get("/supervisor")).text
+    assert f"http://localhost:8233/namespaces/default/workflows/{handle.id}" in page
+    assert "用人单位审核" in page and "中级" in page
+
+
+@pytest.mark.parametrize("role", [Role.competent_unit, Role.committee])
+async def test_roles_without_pages_yet(
+    portal: FastAPI, browser: httpx.AsyncClient, database_url: str, role: Role
+) -> None:
+    await login(browser, await account(database_url, role))
+    assert "尚未开放" in (await browser.get("/pending")).text
+
+
+def test_starter_account_create(tmp_path: Any) -> None:
+    """`starter.py account create`: made once, a second time refused, an employer needs --uscc."""
+    import os
+    import subprocess
+    import sys
+
+    env = os.environ | {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'accounts.db'}",
+        "ZHICHENG_ACCOUNT_PASSWORD": PASSWORD,
+    }
+    command = [sys.executable, str(ROOT / "starter.py"), "account", "create", "--role", "employer"]
+    args = ["--username", "hr", "--uscc", SAMPLE_USCC]
+    first = subprocess.run([*command, *args], env=env, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    again = subprocess.run([*command, *args], env=env, capture_output=True, text=True)
+    assert again.returncode == 3 and "exists already" in again.stderr
+    bare = subprocess.run([*command, "--username", "x"], env=env, capture_output=True, text=True)
+    assert bare.returncode == 2 and "--uscc" in bare.stderr

@@ -1,0 +1,269 @@
+"""settings.py: the environment and .env, validated, one line per bad setting."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from settings import ROOT, Settings, SettingsError, environment_names, load_settings
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    """A clean slate: no setting in the environment, and an .env file of the test's own."""
+    for name in environment_names():
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ZHICHENG_ENV_FILE", str(tmp_path / ".env"))
+    return monkeypatch
+
+
+def test_defaults(env: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert settings.temporal_address == "localhost:7233"
+    assert settings.temporal_namespace == "default"
+    assert settings.task_queue == "zhicheng"
+    assert settings.database_url == f"sqlite+aiosqlite:///{ROOT / 'var' / 'zhicheng.db'}"
+    assert settings.smtp_security == "starttls"
+    assert settings.smtp_port == 587
+    assert settings.smtp_timeout == 30
+    assert settings.font_dir is None
+    assert settings.rounds_dir == ROOT / "config" / "rounds"
+    assert settings.metrics_address == ""
+    assert settings.log_format == "text"
+
+
+def test_environment_names_unchanged(env: pytest.MonkeyPatch) -> None:
+    env.setenv("TEMPORAL_ADDRESS", "temporal:7233")
+    env.setenv("TEMPORAL_NAMESPACE", "zhicheng")
+    env.setenv("ZHICHENG_TASK_QUEUE", "q")
+    env.setenv("DATABASE_URL", "postgresql://u:p@db/zhicheng")
+    env.setenv("SMTP_SECURITY", " TLS ")
+    env.setenv("WECHAT_DEDUP_WINDOW_SECONDS", "300")
+    env.setenv("ZHICHENG_FONT_DIR", "/fonts")
+    env.setenv("ZHICHENG_DELIVERY_GIVE_UP_HOURS", "2.5")
+    settings = load_settings()
+    assert (settings.temporal_address, settings.temporal_namespace) == ("temporal:7233", "zhicheng")
+    assert settings.task_queue == "q"
+    assert settings.database_url == "postgresql://u:p@db/zhicheng"
+    assert (settings.smtp_security, settings.smtp_port) == ("tls", 465)  # the port follows
+    assert settings.wechat_dedup_window == 300
+    assert settings.font_dir == Path("/fonts")
+    assert settings.delivery_give_up_hours == 2.5
+    env.setenv("SMTP_PORT", "2525")
+    assert load_settings().smtp_port == 2525
+
+
+def test_empty_means_unset(env: pytest.MonkeyPatch) -> None:
+    for name in ("DATABASE_URL", "SMTP_PORT", "ZHICHENG_FONT_DIR", "SMTP_TIMEOUT"):
+        env.setenv(name, "")
+    settings = load_settings()
+    assert settings.database_url.startswith("sqlite+aiosqlite:///")
+    assert (settings.smtp_port, settings.font_dir, settings.smtp_timeout) == (587, None, 30)
+
+
+def test_dotenv_file_and_environment_wins(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        "# a comment\nSMTP_HOST=mail.example.org\nSMTP_PORT=2525\nZHICHENG_TASK_QUEUE=from-file\n",
+        encoding="utf-8",
+    )
+    env.setenv("ZHICHENG_TASK_QUEUE", "from-env")
+    settings = load_settings()
+    assert (settings.smtp_host, settings.smtp_port) == ("mail.example.org", 2525)
+    assert settings.task_queue == "from-env"
+
+
+def test_one_line_per_bad_setting(env: pytest.MonkeyPatch) -> None:
+    env.setenv("SMTP_PORT", "abc")
+    env.setenv("SMTP_TIMEOUT", "soon")
+    env.setenv("SMTP_SECURITY", "ssl")
+    env.setenv("DATABASE_URL", "mysql://db/zhicheng")
+    env.setenv("ZHICHENG_METRICS_ADDRESS", "9464")
+    env.setenv("ZHICHENG_LOG_FORMAT", "xml")
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert sorted(raised.value.lines) == sorted(
+        [
+            "SMTP_PORT: not an integer: 'abc'",
+            "SMTP_TIMEOUT: not a number: 'soon'",
+            "SMTP_SECURITY: not one of none, starttls, tls: 'ssl'",
+            "DATABASE_URL: not a sqlite or postgresql URL: 'mysql://db/zhicheng'",
+            "ZHICHENG_METRICS_ADDRESS: not host:port: '9464'",
+            "ZHICHENG_LOG_FORMAT: not one of text, json: 'xml'",
+        ]
+    )
+
+
+def test_temporal_tls(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from temporalio.service import TLSConfig
+
+    from worker import tls_config
+
+    assert tls_config(load_settings()) is False
+    env.setenv("TEMPORAL_TLS_CERT", str(tmp_path / "client.pem"))
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert raised.value.lines == ["TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY: set both or neither"]
+    for name in ("ca", "client", "client-key"):
+        (tmp_path / f"{name}.pem").write_bytes(f"PEM {name}".encode())
+    env.setenv("TEMPORAL_TLS_KEY", str(tmp_path / "client-key.pem"))
+    env.setenv("TEMPORAL_TLS_CA", str(tmp_path / "ca.pem"))
+    env.setenv("TEMPORAL_TLS_SERVER_NAME", "temporal.internal")
+    settings = load_settings()
+    assert settings.temporal_tls  # implied by the certificates
+    tls = tls_config(settings)
+    assert isinstance(tls, TLSConfig)
+    assert tls.server_root_ca_cert == b"PEM ca" and tls.client_private_key == b"PEM client-key"
+    assert tls.domain == "temporal.internal"
+    env.delenv("TEMPORAL_TLS_CERT")
+    env.delenv("TEMPORAL_TLS_KEY")
+    env.delenv("TEMPORAL_TLS_CA")
+    env.setenv("TEMPORAL_TLS", "true")
+    tls = tls_config(load_settings())
+    assert isinstance(tls, TLSConfig) and tls.server_root_ca_cert is None  # system roots
+
+
+def test_out_of_range(env: pytest.MonkeyPatch) -> None:
+    env.setenv("SMTP_PORT", "70000")
+    env.setenv("ZHICHENG_DELIVERY_RETRY_SECONDS", "0")
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert raised.value.lines == [
+        "SMTP_PORT: input should be less than or equal to 65535: '70000'",
+        "ZHICHENG_DELIVERY_RETRY_SECONDS: input should be greater than 0: '0'",
+    ]
+
+
+def test_frozen_and_secrets_hidden(env: pytest.MonkeyPatch) -> None:
+    env.setenv("SMTP_PASSWORD", "hunter2")
+    env.setenv("ZHICHENG_APPLICANT_KEY_SECRET", "s3cret")
+    settings = load_settings()
+    assert "hunter2" not in repr(settings) and "s3cret" not in repr(settings)
+    with pytest.raises(ValueError):
+        settings.smtp_host = "x"  # type: ignore[misc]
+    assert Settings(smtp_port=25).smtp_port == 25  # by field name, in code
+
+
+@pytest.mark.parametrize("program", ["worker.py", "starter.py"])
+def test_programs_exit_2_on_bad_settings(program: str, tmp_path: Path) -> None:
+    environ = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "ZHICHENG_ENV_FILE": str(tmp_path / ".env"),
+        "SMTP_PORT": "abc",
+        "WECHAT_TIMEOUT": "-1",
+    }
+    args = ["outbox", "list"] if program == "starter.py" else []
+    result = subprocess.run(
+        [sys.executable, str(ROOT / program), *args],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        "invalid setting: SMTP_PORT: not an integer: 'abc'",
+        "invalid setting: WECHAT_TIMEOUT: input should be greater than 0: '-1'",
+    ]
+
+
+def test_json_logs_carry_workflow_id_and_stage() -> None:
+    """ZHICHENG_LOG_FORMAT=json: one object a line with what the SDK's loggers attach."""
+    import json
+    import logging
+
+    from worker import JsonFormatter
+
+    record = logging.makeLogRecord(
+        {
+            "name": "temporalio.workflow",
+            "levelname": "INFO",
+            "msg": "moved to %s",
+            "args": ("employer_review",),
+            "temporal_workflow": {"workflow_id": "declaration-1", "workflow_type": "Declaration"},
+            "stage": "employer_review",
+        }
+    )
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["message"] == "moved to employer_review"
+    assert entry["workflow_id"] == "declaration-1"
+    assert entry["workflow_type"] == "Declaration"
+    assert entry["stage"] == "employer_review"
+    assert entry["time"].endswith("Z")
+
+
+def test_metrics_endpoint(env: pytest.MonkeyPatch) -> None:
+    """ZHICHENG_METRICS_ADDRESS: the Temporal runtime serves Prometheus metrics there."""
+    import socket
+    import urllib.request
+
+    from worker import metrics_runtime
+
+    assert metrics_runtime(load_settings()) is None  # off by default
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env.setenv("ZHICHENG_METRICS_ADDRESS", f"127.0.0.1:{port}")
+    runtime = metrics_runtime(load_settings())
+    assert runtime is not None
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        assert response.status == 200
+
+
+async def test_outbox_backlog_gauges(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import asyncio
+    import socket
+    import urllib.request
+    from datetime import timedelta
+
+    from activities.db import configure_database, dispose_engines, ensure_schema, get_engine
+    from models.tables import OutboxMessage, utcnow
+    from worker import export_outbox_backlog, metrics_runtime
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'backlog.db'}"
+    await ensure_schema(url)
+    async with get_engine(url).begin() as conn:
+        await conn.execute(
+            OutboxMessage.__table__.insert(),
+            [
+                {
+                    "key": f"k{i}",
+                    "workflow_id": "w",
+                    "event": "submitted",
+                    "recipient_role": "applicant",
+                    "recipient_name": "张三",
+                    "subject": "s",
+                    "body": "b",
+                    "status": status,
+                    "created_at": utcnow() - timedelta(minutes=30),
+                }
+                for i, status in enumerate(["pending", "pending", "failed", "sent"])
+            ],
+        )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env.setenv("ZHICHENG_METRICS_ADDRESS", f"127.0.0.1:{port}")
+    runtime = metrics_runtime(load_settings())
+    assert runtime is not None
+    previous = configure_database(url)
+    try:
+        stop = asyncio.Event()
+        task = asyncio.create_task(export_outbox_backlog(runtime, stop, every=0.05))
+        await asyncio.sleep(0.3)
+        stop.set()
+        await task
+    finally:
+        configure_database(previous)
+        await dispose_engines(url)
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    lines = [line for line in text.splitlines() if line.startswith("zhicheng_outbox")]
+    assert any('status="pending"' in line and line.endswith(" 2") for line in lines), lines
+    assert any('status="failed"' in line and line.endswith(" 1") for line in lines), lines
+    oldest = next(line for line in lines if line.startswith("zhicheng_outbox_oldest"))
+    assert 1700 < float(oldest.rsplit(" ", 1)[1]) < 1900
