@@ -68,6 +68,9 @@ class RoundConfig(Strict):
     correction_hours: int = Field(default=48, ge=1)  # R15
     max_returns: int = Field(default=3, ge=0)  # R15: the (max_returns + 1)th return locks
     publicity_working_days: int = Field(default=5, ge=1)  # R13, R20
+    # Drill only (rehearsals, bench/run.py): a publicity lasts this many seconds instead of
+    # `publicity_working_days`. Absent (None) in every real round: the working-day rule holds.
+    drill_publicity_seconds: int | None = Field(default=None, ge=1)
     recommendation_lead_days: int = Field(default=1, ge=0)  # round plan: time left to recommend
     quorum_ratio: Ratio = TWO_THIRDS  # R20
     pass_ratio: Ratio = TWO_THIRDS  # R20

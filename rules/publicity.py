@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from models.calendar import WorkingCalendar
+from models.round import RoundConfig
 from rules.calendar import ONE_DAY, nth_working_day_after
 from rules.timezone import shanghai_date, start_of_day
 
@@ -17,3 +18,11 @@ def publicity_ends_at(
     `working_days`-th working day."""
     last_day = nth_working_day_after(calendar, shanghai_date(starts_at), working_days)
     return start_of_day(last_day + ONE_DAY)
+
+
+def round_publicity_ends_at(config: RoundConfig, starts_at: datetime) -> datetime:
+    """R13/R20 with the round's settings; a drill round (rehearsals, benchmarks) counts
+    `drill_publicity_seconds` instead of working days."""
+    if config.drill_publicity_seconds is not None:
+        return starts_at + timedelta(seconds=config.drill_publicity_seconds)
+    return publicity_ends_at(config.calendar, starts_at, config.publicity_working_days)

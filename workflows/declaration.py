@@ -69,7 +69,7 @@ with workflow.unsafe.imports_passed_through():
         defense_required,
         village_route_applies,
     )
-    from rules.publicity import publicity_ends_at
+    from rules.publicity import round_publicity_ends_at
     from rules.recommendation import RECOMMENDATION_OPINION
     from rules.timezone import shanghai_date, shanghai_iso
 
@@ -100,6 +100,8 @@ PUBLISH_RETRY = RetryPolicy(
 )
 
 SYSTEM = Actor(role=Role.system, id="declaration-workflow")
+
+
 # R10: stages that end as not_submitted when submission closes (publicity too, unless it ends
 # first: it has its own timer).
 BEFORE_EVALUATION_BODY = (
@@ -642,9 +644,7 @@ class DeclarationWorkflow:
 
     def _publicity_end_from_now(self) -> datetime:
         try:
-            return publicity_ends_at(
-                self._round.calendar, workflow.now(), self._round.publicity_working_days
-            )  # R13
+            return round_publicity_ends_at(self._round, workflow.now())  # R13
         except CalendarYearUnknown as exc:
             raise _refuse(Refused("CalendarUnknown", str(exc))) from None
 
@@ -940,9 +940,7 @@ class DeclarationWorkflow:
             "passed": tally.passed,
         }
         if tally.passed:
-            self._result_publicity_ends_at = publicity_ends_at(
-                r.calendar, workflow.now(), r.publicity_working_days
-            )
+            self._result_publicity_ends_at = round_publicity_ends_at(r, workflow.now())
             ends = shanghai_iso(self._result_publicity_ends_at)
             seq = self._transition(
                 Stage.result_publicity,
@@ -987,7 +985,7 @@ class DeclarationWorkflow:
             raise _invalid(f"not a valid meeting: {tally.describe()}")
         # The result publicity's end must be computable before the vote is accepted.
         try:
-            publicity_ends_at(r.calendar, workflow.now(), r.publicity_working_days)
+            round_publicity_ends_at(r, workflow.now())
         except CalendarYearUnknown as exc:
             raise _refuse(Refused("CalendarUnknown", str(exc))) from None
 
