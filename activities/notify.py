@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
@@ -15,7 +15,7 @@ from activities.db import get_engine, insert_unless_exists
 from activities.delivery import start_deliveries
 from models.records import NotificationEvent, NotificationRequest
 from models.tables import OutboxMessage
-from rules.timezone import to_shanghai
+from rules.timezone import closing_day, to_shanghai
 from settings import ROOT
 
 TEMPLATES = ROOT / "templates" / "notifications"
@@ -31,9 +31,8 @@ def cn_datetime(value: str | datetime) -> str:
     local = to_shanghai(datetime.fromisoformat(value) if isinstance(value, str) else value)
     offset = local.strftime("%z")  # +0800
     zone = f"（北京时间 UTC{offset[:3]}:{offset[3:]}）"
-    if local.time() == time(0):
-        return f"{local - timedelta(days=1):%Y年%m月%d日} 24:00{zone}"
-    return f"{local:%Y年%m月%d日 %H:%M}{zone}"
+    day, at_midnight = closing_day(local)
+    return f"{day:%Y年%m月%d日} {'24:00' if at_midnight else f'{local:%H:%M}'}{zone}"
 
 
 _environment = Environment(

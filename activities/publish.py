@@ -36,7 +36,7 @@ import tempfile
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape as xml_escape
@@ -66,7 +66,7 @@ from models.documents import (
     PublishRequest,
 )
 from rules.eligibility import BASIS_ZH
-from rules.timezone import shanghai_date, to_shanghai
+from rules.timezone import closing_day, shanghai_date
 from settings import ROOT, Settings, load_settings
 
 TEMPLATES = ROOT / "templates" / "documents"
@@ -247,10 +247,8 @@ def cn_date(value: date | datetime | str) -> str:
 
 def cn_last_day(value: datetime | str) -> str:
     """An end instant at midnight is 24:00 of the day before (R13): that day's date."""
-    instant = to_shanghai(datetime.fromisoformat(value) if isinstance(value, str) else value)
-    if instant.hour == instant.minute == instant.second == instant.microsecond == 0:
-        instant -= timedelta(days=1)
-    return cn_date(instant.date())
+    instant = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return cn_date(closing_day(instant)[0])
 
 
 def _level_zh(value: Level | str | None) -> str:

@@ -27,3 +27,11 @@ def shanghai_date(instant: datetime) -> date:
 def start_of_day(day: date) -> datetime:
     """00:00 of `day` in Shanghai, which is also 24:00 of the day before."""
     return datetime.combine(day, time(), SHANGHAI)
+
+
+def closing_day(instant: datetime) -> tuple[date, bool]:
+    """The Shanghai day an end instant closes, and whether it closes at 24:00: an end at
+    00:00 is 24:00 of the day before, as notices write it (R13)."""
+    local = to_shanghai(instant)
+    at_midnight = local.time() == time(0)
+    return (local - timedelta(days=1)).date() if at_midnight else local.date(), at_midnight

@@ -29,3 +29,15 @@ def test_start_of_day_is_local_midnight() -> None:
     midnight = start_of_day(date(2025, 10, 1))
     assert midnight.isoformat() == "2025-10-01T00:00:00+08:00"
     assert midnight == datetime(2025, 9, 30, 16, tzinfo=UTC)
+
+
+def test_an_end_at_midnight_closes_the_day_before() -> None:
+
+    from rules.timezone import closing_day
+
+    assert closing_day(datetime.fromisoformat("2025-09-30T00:00:00+08:00")) == (
+        date(2025, 9, 29),
+        True,
+    )
+    assert closing_day(datetime.fromisoformat("2025-09-29T16:00:00Z")) == (date(2025, 9, 29), True)
+    assert closing_day(datetime.fromisoformat("2025-10-03T06:00:00Z")) == (date(2025, 10, 3), False)
