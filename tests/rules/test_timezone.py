@@ -2,7 +2,14 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from rules.timezone import SHANGHAI, shanghai_date, shanghai_iso, start_of_day, to_shanghai
+from rules.timezone import (
+    SHANGHAI,
+    closing_day,
+    shanghai_date,
+    shanghai_iso,
+    start_of_day,
+    to_shanghai,
+)
 
 
 def test_to_shanghai_converts_an_instant_to_plus_eight() -> None:
@@ -32,8 +39,6 @@ def test_start_of_day_is_local_midnight() -> None:
 
 
 def test_an_end_at_midnight_closes_the_day_before() -> None:
-
-    from rules.timezone import closing_day
 
     assert closing_day(datetime.fromisoformat("2025-09-30T00:00:00+08:00")) == (
         date(2025, 9, 29),
