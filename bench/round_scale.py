@@ -22,7 +22,7 @@ import asyncio
 import sys
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from temporalio.client import Client
@@ -57,7 +57,7 @@ from workflows.declaration import (
 LEVELS = [Level.junior, Level.intermediate, Level.associate_senior]
 
 
-def round_config(year: int, now_year: int, now) -> RoundConfig:  # type: ignore[no-untyped-def]
+def round_config(year: int, now_year: int, now: datetime) -> RoundConfig:
     years = {y: YearCalendar() for y in (now_year, now_year + 1, year)}
     return RoundConfig(
         year=year,

@@ -26,7 +26,6 @@ from activities.db import (
 )
 from models.tables import Base
 from settings import ROOT
-from tests.databases import database  # noqa: F401 (the fixture: a clean SQLite / PostgreSQL)
 
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
@@ -50,7 +49,7 @@ def test_one_head() -> None:
     assert heads == [HEAD], f"migrations/ has several heads, merge them: {heads}"
 
 
-async def test_empty_database_upgraded_to_head_matches_the_models(database: str) -> None:  # noqa: F811
+async def test_empty_database_upgraded_to_head_matches_the_models(database: str) -> None:
     # the fixture made the database empty and ran ensure_schema (the migrations) on it
     assert await inspect_database(database, current_revision) == HEAD
     assert await inspect_database(database, schema_differences) == []
@@ -60,7 +59,7 @@ async def test_empty_database_upgraded_to_head_matches_the_models(database: str)
     assert await inspect_database(database, current_revision) == HEAD
 
 
-async def test_downgrade_to_empty_and_up_again(database: str) -> None:  # noqa: F811
+async def test_downgrade_to_empty_and_up_again(database: str) -> None:
     def down_and_up(connection: Any) -> None:
         config = alembic_config()
         config.attributes["connection"] = connection
