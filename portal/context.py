@@ -1,0 +1,206 @@
+"""What every page of the portal shares: the Temporal client, the record database, rendering
+with the session's CSRF token, the logged-in account, and sending one update as that account.
+
+Each role's pages live in their own module (portal/employer.py, portal/evaluation.py, ...)
+with an `add_routes(app, portal)` that portal/app.py calls; they all go through `Portal`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi import HTTPException, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+
+import control
+from activities.db import get_engine
+from models.common import (
+    JURISDICTION_NAMES_ZH,
+    LEVEL_NAMES_ZH,
+    STAGE_NAMES_ZH,
+    Jurisdiction,
+    Level,
+    Role,
+    Stage,
+)
+from models.tables import DeclarationRow
+from portal.accounts import find_account
+from portal.security import csrf_matches, new_csrf_token
+
+log = logging.getLogger(__name__)
+QUERY_TIMEOUT = timedelta(seconds=10)
+UPDATE_TIMEOUT = timedelta(seconds=30)  # per phase: accepted by a worker, then recorded
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "portal"
+TEMPORAL_UI = "http://localhost:8233"
+
+ROLE_NAMES_ZH = {
+    Role.applicant: "申报人",
+    Role.employer: "用人单位",
+    Role.competent_unit: "主管单位",
+    Role.evaluation_body: "评审机构",
+    Role.committee: "评审委员会秘书",
+    Role.supervisor: "人力资源服务中心（监管）",
+}
+REFUSALS_ZH = {
+    "WrongRole": "您的角色无权在此阶段办理该事项。",
+    "WrongStage": "该申报当前所处阶段不能办理此事项（可能已被他人办理）。",
+    "OutsideWindow": "不在规定的办理时间内（时间窗口尚未开放或已经截止）。",
+    "Invalid": "提交的内容不符合要求。",
+    "UnknownAction": "未知的办理事项。",
+}
+DEADLINE_NAMES_ZH = {
+    "submission_closes_at": "申报截止",
+    "review_opens_at": "评审机构审核开始",
+    "review_closes_at": "评审机构审核截止",
+    "publicity_ends_at": "单位公示结束",
+    "correction_deadline": "补正截止（退回后48小时）",
+    "payment_due_at": "缴费截止",
+    "result_publicity_ends_at": "结果公示结束",
+}
+
+
+class Refusal(Exception):
+    """An action refused (by the workflow's validator, or by the payload check): a Chinese
+    sentence for the page and the short English detail."""
+
+    def __init__(self, text: str, detail: str = "", status: int = 409) -> None:
+        super().__init__(text)
+        self.text, self.detail, self.status = text, detail, status
+
+
+def refusal_from(exc: BaseException) -> Refusal:
+    cause = exc.__cause__ if isinstance(exc, WorkflowUpdateFailedError) else exc
+    if isinstance(cause, ApplicationError):
+        kind = cause.type or "Invalid"
+        text = REFUSALS_ZH.get(kind, "操作被拒绝。")
+        return Refusal(text, f"{kind}: {cause.message}")
+    return Refusal("操作未能完成，请稍后重试。", type(exc).__name__, status=503)
+
+
+def _named(names: dict[Any, str], kind: type[Any]) -> Callable[[str], str]:
+    """A template filter: the Chinese name of an enum value, the value itself when unknown."""
+    return lambda value: names.get(kind(value), value) if value in kind.__members__ else value
+
+
+class Portal:
+    """The shared parts, one per app (`app.state.portal`)."""
+
+    def __init__(
+        self,
+        *,
+        client: Client | None,
+        client_factory: Callable[[], Awaitable[Client]],
+        database_url: str | None,
+        secret: str,
+    ) -> None:
+        self.client, self.client_factory = client, client_factory
+        self.database_url, self.secret = database_url, secret
+        self._connecting = asyncio.Lock()
+        self.templates = Jinja2Templates(directory=str(TEMPLATES))
+        self.templates.env.globals.update(
+            STAGE=_named(STAGE_NAMES_ZH, Stage),
+            LEVEL=_named(LEVEL_NAMES_ZH, Level),
+            JURISDICTION=_named(JURISDICTION_NAMES_ZH, Jurisdiction),
+            DEADLINE=lambda k: DEADLINE_NAMES_ZH.get(k, k),
+            ROLE=_named(ROLE_NAMES_ZH, Role),
+            TEMPORAL_UI=TEMPORAL_UI,
+        )
+
+    def engine(self) -> AsyncEngine:
+        return get_engine(self.database_url)
+
+    async def temporal(self) -> Client:
+        async with self._connecting:
+            if self.client is None:
+                self.client = await self.client_factory()
+            return self.client
+
+    # --- pages and forms -----------------------------------------------------------------
+
+    @staticmethod
+    def csrf_token(request: Request) -> str:
+        token = request.session.get("csrf")
+        if not token:
+            token = request.session["csrf"] = new_csrf_token()
+        return token
+
+    def render(
+        self,
+        request: Request,
+        name: str,
+        context: dict[str, Any],
+        refusal: Refusal | None = None,
+    ) -> HTMLResponse:
+        """A page; a refusal is shown at its top and sets the status (200 otherwise)."""
+        context = {
+            "csrf": self.csrf_token(request),
+            "account": context.pop("account", None),
+            "refusal": refusal,
+        } | context
+        status = refusal.status if refusal else 200
+        return self.templates.TemplateResponse(request, name, context, status_code=status)
+
+    @staticmethod
+    async def form_checked(request: Request) -> dict[str, str]:
+        """The form's text fields, after its CSRF token matched the session's (403 otherwise)."""
+        form = await request.form()
+        if not csrf_matches(request.session.get("csrf"), form.get("csrf_token")):  # type: ignore[arg-type]
+            raise HTTPException(403, "CSRF token missing or wrong")
+        return {k: v for k, v in form.items() if isinstance(v, str)}
+
+    async def signed_in(self, request: Request) -> Any | None:
+        uid = request.session.get("uid")
+        return await find_account(self.engine(), id=uid) if uid is not None else None
+
+    async def current(self, request: Request, role: Role) -> Any:
+        """The logged-in account, which must have `role` (login page / 403 otherwise)."""
+        account = await self.signed_in(request)
+        if account is None:
+            raise HTTPException(303, headers={"Location": "/login"})
+        if account.role != role.value:
+            raise HTTPException(403, "这个页面不属于您的角色")
+        return account
+
+    # --- acting and reading --------------------------------------------------------------
+
+    async def send(self, account: Any, workflow_id: str, action: str, data: dict[str, Any]) -> None:
+        """One update as the logged-in account (the actor from the session, never the form)."""
+        try:
+            payload = control.action_payload(
+                action, Role(account.role), f"{account.role}:{account.username}", data
+            )
+        except control.InputError as exc:
+            raise Refusal("填写的内容不完整或格式不对。", str(exc), status=400) from None
+        try:
+            await control.act(
+                await self.temporal(),
+                workflow_id,
+                action,
+                payload.model_dump(mode="json", exclude_none=True),
+                timeout=UPDATE_TIMEOUT,
+            )
+        except WorkflowUpdateFailedError as exc:
+            raise refusal_from(exc) from None
+        except (control.ActionTimeout, RPCError, RuntimeError) as exc:  # no worker/Temporal
+            log.warning("%s on %s: %s", action, workflow_id, exc)
+            raise Refusal("系统暂时无法办理，请稍后重试。", type(exc).__name__, 503) from None
+
+    async def rows(self, *where: Any) -> list[Any]:
+        """Declarations from the record database's projection."""
+        async with self.engine().connect() as conn:
+            return list((await conn.execute(select(DeclarationRow.__table__).where(*where))).all())
+
+    async def row(self, workflow_id: str) -> Any:
+        found = await self.rows(DeclarationRow.workflow_id == workflow_id)
+        return found[0] if found else None
