@@ -58,6 +58,14 @@ from models.round import (
     SpotCheckResult,
     WindowChange,
 )
+from models.search_attributes import (
+    JURISDICTION,
+    LEVEL,
+    NEXT_DEADLINE,
+    RETURN_COUNT,
+    ROUND_YEAR,
+    STAGE,
+)
 from models.tables import IntegrityArchiveEntry
 from rules.actions import ACTIONS
 from rules.calendar import CalendarYearUnknown
@@ -74,14 +82,7 @@ from rules.schedule import (
 )
 from rules.timezone import shanghai_iso
 from settings import Settings
-from workflows.declaration import (
-    JURISDICTION,
-    LEVEL,
-    RETURN_COUNT,
-    ROUND_YEAR,
-    STAGE,
-    DeclarationWorkflow,
-)
+from workflows.declaration import DeclarationWorkflow
 from workflows.round import RoundLauncherWorkflow, RoundWorkflow, round_summary
 
 DECLARATION_WORKFLOW_TYPE = "Declaration"  # DESIGN §3
@@ -367,10 +368,13 @@ class DeclarationListing(Strict):
     level: str | None
     jurisdiction: str | None
     return_count: int | None
+    next_deadline: datetime | None  # absent once ended, and on declarations started before it
     started_at: datetime
 
 
 async def list_declarations(client: Client, query: str, limit: int) -> list[DeclarationListing]:
+    """Sorted by next deadline, soonest first (then the ones without): the SQL visibility
+    store of the dev server and of PostgreSQL-backed clusters has no ORDER BY."""
     rows: list[DeclarationListing] = []
     async for execution in client.list_workflows(query, limit=limit):
         attributes = execution.typed_search_attributes
@@ -383,9 +387,11 @@ async def list_declarations(client: Client, query: str, limit: int) -> list[Decl
                 level=attributes.get(LEVEL),
                 jurisdiction=attributes.get(JURISDICTION),
                 return_count=attributes.get(RETURN_COUNT),
+                next_deadline=attributes.get(NEXT_DEADLINE),
                 started_at=execution.start_time,
             )
         )
+    rows.sort(key=lambda row: (row.next_deadline is None, row.next_deadline or row.started_at))
     return rows
 
 

@@ -478,11 +478,20 @@ async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print_json({"query": query, "declarations": [row.model_dump(mode="json") for row in rows]})
         return EXIT_OK
-    header = ["workflow id", "stage", "level", "jurisdiction", "returns", "status"]
+    header = [
+        "workflow id",
+        "stage",
+        "next deadline (+08:00)",
+        "level",
+        "jurisdiction",
+        "returns",
+        "status",
+    ]
     lines = [
         [
             row.workflow_id,
             row.stage or "?",
+            shanghai_iso(row.next_deadline) if row.next_deadline else "-",
             row.level or "?",
             row.jurisdiction or "?",
             "?" if row.return_count is None else str(row.return_count),

@@ -7,17 +7,20 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 from temporalio import activity
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.db import get_engine, insert_unless_exists
-from models.common import ENDINGS, Stage
+from activities.delivery import start_deliveries
+from activities.notify import outbox_row, put_in_outbox
+from models.common import ENDINGS, LEVEL_NAMES_ZH, Level, Role, Stage
 from models.coordination import (
     BatchResult,
     DeclarationBatch,
@@ -33,8 +36,15 @@ from models.coordination import (
     Target,
 )
 from models.declaration import DeclarationState
+from models.records import NotificationEvent, NotificationRequest
 from models.round import ListingSource, RoundInput, RoundStatistics
-from models.tables import AuditEvent, DeclarationRow, IntegrityArchiveEntry, RoundEvent
+from models.tables import (
+    AuditEvent,
+    DeclarationRow,
+    IntegrityArchiveEntry,
+    OutboxMessage,
+    RoundEvent,
+)
 from rules.spot_check import draw_sample, integrity_blocked_until, population_digest, sample_size
 from rules.timezone import shanghai_date
 
@@ -327,6 +337,9 @@ async def revoke_declaration(request: RevokeRequest) -> RevokeResult:
             },
             ["workflow_id"],
         )
+        notice = await revocation_notice(conn, row, seq, request, blocked_until)
+        await put_in_outbox(conn, notice)
+    await start_deliveries([notice["key"]])  # committed: a retry finds it started already
     activity.logger.info("Revoked %s; blocked until %s (R8)", row.workflow_id, blocked_until)
     return RevokeResult(
         workflow_id=row.workflow_id,
@@ -334,6 +347,50 @@ async def revoke_declaration(request: RevokeRequest) -> RevokeResult:
         level=row.level,
         blocked_until=blocked_until,
         already_revoked=False,
+    )
+
+
+async def revocation_notice(
+    conn: AsyncConnection,
+    row: Any,
+    seq: int,
+    request: RevokeRequest,
+    blocked_until: date,
+) -> dict[str, Any]:
+    """The `revoked` message to the applicant (rendered outbox row). The declaration's
+    workflow has ended, so the addresses are those its last applicant message went to."""
+    last = (
+        await conn.execute(
+            select(OutboxMessage.mobile, OutboxMessage.email, OutboxMessage.context)
+            .where(
+                OutboxMessage.workflow_id == row.workflow_id,
+                OutboxMessage.recipient_role == Role.applicant.value,
+            )
+            .order_by(OutboxMessage.created_at.desc())
+            .limit(1)
+        )
+    ).first()
+    previous = dict(last.context or {}) if last else {}
+    return outbox_row(
+        NotificationRequest(
+            key=f"{row.workflow_id}/{seq}/{NotificationEvent.revoked.value}/applicant",
+            workflow_id=row.workflow_id,
+            event=NotificationEvent.revoked,
+            recipient_role=Role.applicant,
+            recipient_name=row.applicant_name,
+            mobile=last.mobile if last else None,
+            email=last.email if last else None,
+            context={
+                "applicant_name": row.applicant_name,
+                "level_zh": previous.get("level_zh") or LEVEL_NAMES_ZH[Level(row.level)],
+                "round_year": row.round_year,
+                "declaration_id": row.workflow_id,
+                "reason": request.reason,
+                "revoked_at": request.revoked_at.isoformat(),
+                "blocked_until": blocked_until.isoformat(),
+                "integrity_years": request.integrity_years,
+            },
+        )
     )
 
 

@@ -31,6 +31,7 @@ class NotificationEvent(StrEnum):
     not_submitted = "not_submitted"  # R10
     withdrawn = "withdrawn"
     review_overdue = "review_overdue"  # R9: to the evaluation body and the supervisor
+    revoked = "revoked"  # R22, R8: a granted title revoked after a spot check
 
 
 class NotificationRequest(Strict):

@@ -50,12 +50,14 @@ if [ -z "${TEMPORAL_ADDRESS:-}" ]; then
         die "a Temporal server already answers on $ADDRESS (another run.sh?): stop it," \
             "or set TEMPORAL_ADDRESS=$ADDRESS to use it"
     fi
-    # The search attributes are registered at every start; on an existing db file that is a no-op.
+    # The search attributes (models/search_attributes.py) are registered at every start; on an
+    # existing db file the known ones are a no-op and a new one is added.
+    attributes=()
+    while read -r pair; do attributes+=(--search-attribute "$pair"); done \
+        < <(python -m models.search_attributes)
     temporal server start-dev --db-filename var/temporal.db --ip 127.0.0.1 --port 7233 \
         --ui-port 8233 --namespace "$NAMESPACE" --ui-disable-news-fetch \
-        --search-attribute RoundYear=Int --search-attribute Level=Keyword \
-        --search-attribute Stage=Keyword --search-attribute Jurisdiction=Keyword \
-        --search-attribute ReturnCount=Int >var/temporal.log 2>&1 &
+        "${attributes[@]}" >var/temporal.log 2>&1 &
     server=$!
     tries=0
     until temporal operator cluster health --address "$ADDRESS" >/dev/null 2>&1; do

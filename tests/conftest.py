@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -24,17 +23,10 @@ from temporalio.worker import Worker
 
 from activities.db import configure_database, ensure_schema
 from activities.publish import configure_publication
+from models.search_attributes import registrations
 from worker import build_worker
 
 pytest_plugins = ["tests.databases"]  # the `database` fixture: SQLite and PostgreSQL
-
-SEARCH_ATTRIBUTES = {
-    "RoundYear": IndexedValueType.INDEXED_VALUE_TYPE_INT,
-    "Level": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-    "Stage": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-    "Jurisdiction": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-    "ReturnCount": IndexedValueType.INDEXED_VALUE_TYPE_INT,
-}
 
 
 def venv_binary(name: str) -> str:
@@ -48,7 +40,7 @@ def venv_binary(name: str) -> str:
 
 async def register_search_attributes(client: Client) -> None:
     await client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(namespace=client.namespace, search_attributes=SEARCH_ATTRIBUTES)
+        AddSearchAttributesRequest(namespace=client.namespace, search_attributes=registrations())
     )
 
 

@@ -107,4 +107,10 @@ NOTIFICATION_SAMPLES: dict[NotificationEvent, dict[str, Any]] = {
     NotificationEvent.not_submitted: {"submission_closes_at": "2025-09-30T00:00:00+08:00"},
     NotificationEvent.withdrawn: {},
     NotificationEvent.review_overdue: {"review_closes_at": "2025-10-31T00:00:00+08:00"},
+    NotificationEvent.revoked: {
+        "reason": "抽查发现业绩证明材料系伪造",
+        "revoked_at": "2026-03-02T02:00:00+00:00",
+        "blocked_until": "2029-03-02",
+        "integrity_years": 3,
+    },
 }

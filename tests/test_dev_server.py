@@ -4,12 +4,14 @@ action leaves the history exactly as it was."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+import control
 from models.common import Stage
 from tests.declaration_support import act, round_around, settled_event_types, start
 
@@ -57,3 +59,31 @@ async def test_refused_action_leaves_history_unchanged(
         with pytest.raises(WorkflowUpdateFailedError):
             await act(handle, action, role)
     assert await settled_event_types(handle) == before
+
+
+async def test_next_deadline_is_searchable_and_sorts_listings(
+    dev_env: WorkflowEnvironment, dev_worker: Worker
+):
+    """NextDeadline follows the stage: a declaration in publicity waits for the publicity's
+    end, a draft for the close of submission; listings come soonest first."""
+    now = await dev_env.get_current_time()
+    year = 2098
+    round_config = round_around(now, year=year)
+    draft = await start(dev_env, dev_worker, round_config)
+    in_publicity = await start(dev_env, dev_worker, round_config)
+    await act(in_publicity, "submit", "applicant")
+    publicity = await act(in_publicity, "start_publicity", "employer")
+    publicity_ends_at = datetime.fromisoformat(publicity.deadlines["publicity_ends_at"])
+    assert publicity_ends_at < round_config.submission_closes_at
+
+    # Datetimes in visibility queries are compared in UTC: write them with Z.
+    before = (publicity_ends_at + timedelta(hours=1)).astimezone(UTC)
+    query = f"RoundYear = {year} AND NextDeadline < '{before:%Y-%m-%dT%H:%M:%SZ}'"
+    assert await ids_where(dev_env, query, 1) == {in_publicity.id}
+    await ids_where(dev_env, f"RoundYear = {year} AND Stage = 'publicity'", 1)
+    listed = await control.list_declarations(
+        dev_env.client, control.visibility_query(year=year), limit=10
+    )
+    assert [row.workflow_id for row in listed] == [in_publicity.id, draft.id]
+    assert listed[0].next_deadline == publicity_ends_at
+    assert listed[1].next_deadline == round_config.submission_closes_at

@@ -36,7 +36,7 @@ from models.round import (
     RoundInput,
     RoundState,
 )
-from models.tables import DeclarationRow, IntegrityArchiveEntry, RoundEvent
+from models.tables import DeclarationRow, IntegrityArchiveEntry, OutboxMessage, RoundEvent
 from rules.calendar_source import build_calendar
 from rules.eligibility import check_eligibility
 from rules.spot_check import draw_sample, integrity_blocked_until
@@ -53,7 +53,7 @@ from tests.declaration_support import (
     state,
     to_publicity,
 )
-from tests.samples import sample_declaration_input
+from tests.samples import SAMPLE_MOBILE, sample_declaration_input
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -377,7 +377,18 @@ async def test_a_round_walks_the_year(time_env: WorkflowEnvironment, time_worker
                 await conn.execute(select(RoundEvent.action).where(RoundEvent.round_year == year))
             ).scalars()
         )
+        notices = (
+            await conn.execute(
+                select(OutboxMessage).where(
+                    OutboxMessage.workflow_id == fraudulent, OutboxMessage.event == "revoked"
+                )
+            )
+        ).all()
     assert row.stage == "revoked" and archive.blocked_until == blocked_until
+    # The applicant is told, at the address their earlier messages went to, with the R8 term.
+    assert [n.recipient_role for n in notices] == ["applicant"]
+    assert notices[0].mobile == "+86" + SAMPLE_MOBILE  # E.164, as stored
+    assert "业绩材料系伪造" in notices[0].body and blocked_until.isoformat() in notices[0].body
     assert {"change_windows", "open_session", "spot_check_finding", "revoke_done"} <= set(events)
 
     # R8: the archive blocks a higher-title declaration of the same person for 3 years.

@@ -180,9 +180,11 @@ async def test_a_declaration_from_start_to_withdrawal(online: Cli):
 
     out = await listed(cli, expected_id, "--year", year, "--stage", "employer_review")
     row = next(line for line in out.splitlines() if line.startswith(expected_id))
+    state = json.loads((await cli("declaration", "state", expected_id, "--json"))[1])
     assert row.split() == [
         expected_id,
         "employer_review",
+        state["deadlines"]["submission_closes_at"],  # what employer review waits for (R10)
         "intermediate",
         "ftz_urumqi",
         "0",

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -58,6 +58,14 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.records import NotificationEvent, NotificationRequest, TransitionRecord
     from models.round import RoundConfig
+    from models.search_attributes import (
+        JURISDICTION,
+        LEVEL,
+        NEXT_DEADLINE,
+        RETURN_COUNT,
+        ROUND_YEAR,
+        STAGE,
+    )
     from rules.actions import Refused, action_refusal, allowed_in
     from rules.calendar import CalendarYearUnknown
     from rules.committee import tally_vote
@@ -73,11 +81,6 @@ with workflow.unsafe.imports_passed_through():
     from rules.recommendation import RECOMMENDATION_OPINION
     from rules.timezone import shanghai_date, shanghai_iso
 
-ROUND_YEAR = SearchAttributeKey.for_int("RoundYear")
-LEVEL = SearchAttributeKey.for_keyword("Level")
-STAGE = SearchAttributeKey.for_keyword("Stage")
-JURISDICTION = SearchAttributeKey.for_keyword("Jurisdiction")
-RETURN_COUNT = SearchAttributeKey.for_int("ReturnCount")
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 # Recording must eventually succeed: a database outage delays, never loses, a transition.
@@ -98,6 +101,10 @@ PUBLISH_RETRY = RetryPolicy(
     maximum_attempts=10,
     non_retryable_error_types=list(NON_RETRYABLE_ERRORS),
 )
+
+# NextDeadline (models/search_attributes.py) came after declarations were running: set only
+# by workflows that pass this patch, so older histories replay unchanged.
+NEXT_DEADLINE_PATCH = "next-deadline-v1"
 
 SYSTEM = Actor(role=Role.system, id="declaration-workflow")
 
@@ -358,16 +365,19 @@ class DeclarationWorkflow:
 
     def _publish_progress(self) -> None:
         """Search attributes and UI details follow every transition."""
-        workflow.upsert_search_attributes(
-            [
-                ROUND_YEAR.value_set(self._round.year),
-                LEVEL.value_set(self._in.level.value),
-                STAGE.value_set(self._stage.value),
-                JURISDICTION.value_set(self._in.jurisdiction.value),
-                RETURN_COUNT.value_set(self._return_count),
-            ]
-        )
         deadline = None if self._stage.is_ending else self._next_deadline()
+        updates = [
+            ROUND_YEAR.value_set(self._round.year),
+            LEVEL.value_set(self._in.level.value),
+            STAGE.value_set(self._stage.value),
+            JURISDICTION.value_set(self._in.jurisdiction.value),
+            RETURN_COUNT.value_set(self._return_count),
+        ]
+        if workflow.patched(NEXT_DEADLINE_PATCH):
+            updates.append(
+                NEXT_DEADLINE.value_set(deadline) if deadline else NEXT_DEADLINE.value_unset()
+            )
+        workflow.upsert_search_attributes(updates)
         waits_for = ", ".join(allowed_in(self._stage)) or "nothing"
         workflow.set_current_details(
             f"stage: {self._stage.value} ({STAGE_NAMES_ZH[self._stage]})\n"

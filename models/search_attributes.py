@@ -1,0 +1,52 @@
+"""The custom search attributes the workflows set (DESIGN §3): one list, which the dev server
+start (scripts/run.sh), the tests, the benchmarks and docker-compose.yml all register.
+
+`python -m models.search_attributes` prints them as `Name=Type`, one a line, for shell scripts.
+"""
+
+from __future__ import annotations
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.common import SearchAttributeKey
+
+ROUND_YEAR = SearchAttributeKey.for_int("RoundYear")
+LEVEL = SearchAttributeKey.for_keyword("Level")
+STAGE = SearchAttributeKey.for_keyword("Stage")
+JURISDICTION = SearchAttributeKey.for_keyword("Jurisdiction")
+RETURN_COUNT = SearchAttributeKey.for_int("ReturnCount")
+# The instant the declaration's current stage waits for (unset once it has ended): the UI and
+# `starter.py declaration list` sort by it ("ORDER BY" needs Elasticsearch; the CLI sorts).
+NEXT_DEADLINE = SearchAttributeKey.for_datetime("NextDeadline")
+
+DECLARATION_SEARCH_ATTRIBUTES: tuple[SearchAttributeKey, ...] = (
+    ROUND_YEAR,
+    LEVEL,
+    STAGE,
+    JURISDICTION,
+    RETURN_COUNT,
+    NEXT_DEADLINE,
+)
+
+# The names `temporal operator search-attribute create --type` and `start-dev
+# --search-attribute Name=Type` take.
+CLI_TYPE_NAMES = {
+    IndexedValueType.INDEXED_VALUE_TYPE_INT: "Int",
+    IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD: "Keyword",
+    IndexedValueType.INDEXED_VALUE_TYPE_DATETIME: "Datetime",
+}
+
+
+def registrations() -> dict[str, IndexedValueType.ValueType]:
+    """For the operator service's AddSearchAttributesRequest."""
+    return {key.name: key.indexed_value_type for key in DECLARATION_SEARCH_ATTRIBUTES}
+
+
+def cli_pairs() -> list[str]:
+    return [
+        f"{key.name}={CLI_TYPE_NAMES[key.indexed_value_type]}"
+        for key in DECLARATION_SEARCH_ATTRIBUTES
+    ]
+
+
+if __name__ == "__main__":
+    print("\n".join(cli_pairs()))
