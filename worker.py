@@ -34,7 +34,7 @@ from activities.coordination import (
 from activities.db import configure_database, ensure_schema
 from activities.delivery import DELIVERY_ACTIVITIES
 from activities.notify import queue_notification
-from activities.publish import publish_document
+from activities.publish import publish_document, publish_result_list
 from activities.record import record_transition
 from settings import Settings, load_settings_or_exit
 from workflows.declaration import DeclarationWorkflow
@@ -42,7 +42,13 @@ from workflows.delivery import DeliveryWorkflow
 from workflows.round import RoundLauncherWorkflow, RoundWorkflow
 
 WORKFLOWS = [DeclarationWorkflow, RoundWorkflow, RoundLauncherWorkflow, DeliveryWorkflow]
-ACTIVITIES = [record_transition, queue_notification, publish_document, *DELIVERY_ACTIVITIES]
+ACTIVITIES = [
+    record_transition,
+    queue_notification,
+    publish_document,
+    publish_result_list,
+    *DELIVERY_ACTIVITIES,
+]
 # The round's activities (activities/coordination.py); those bound to the client are added
 # in build_worker.
 ROUND_ACTIVITIES = [

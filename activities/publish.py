@@ -50,7 +50,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities.db import dialect_insert, get_engine, insert_unless_exists
 from activities.notify import cn_datetime
-from models.common import JURISDICTION_NAMES_ZH, LEVEL_NAMES_ZH, Level
+from models.common import JURISDICTION_NAMES_ZH, LEVEL_NAMES_ZH, Level, Stage
+from models.coordination import ResultListRequest
 from models.declaration import TitleBasis
 from models.document_tables import DocumentCounter, DocumentNumber, DocumentPublication
 from models.documents import (
@@ -62,9 +63,12 @@ from models.documents import (
     TITLE_NAMES_ZH,
     Column,
     DocumentKind,
+    DocumentPerson,
     PublishedDocument,
     PublishRequest,
+    ResultPublicityList,
 )
+from models.tables import DeclarationRow
 from rules.eligibility import BASIS_ZH
 from rules.timezone import closing_day, shanghai_date
 from settings import ROOT, Settings, load_settings
@@ -662,6 +666,54 @@ async def publish(request: PublishRequest, settings: Settings | None = None) -> 
 async def publish_document(request: PublishRequest) -> PublishedDocument:
     """Render and publish one document (R21, R23); publishing it again is a no-op."""
     return await publish(request)
+
+
+@activity.defn
+async def publish_result_list(request: ResultListRequest) -> PublishedDocument | None:
+    """R20: the result-publicity list of one committee session's batch, naming the passed
+    (stage result_publicity, or already past it) of its declarations; None when none passed.
+    Published once per (round, votes operation)."""
+    passed_or_later = [Stage.result_publicity.value, Stage.approved.value, Stage.revoked.value]
+    async with get_engine().connect() as conn:
+        rows = (
+            await conn.execute(
+                select(DeclarationRow)
+                .where(
+                    DeclarationRow.workflow_id.in_(request.workflow_ids),
+                    DeclarationRow.stage.in_(passed_or_later),
+                )
+                .order_by(
+                    DeclarationRow.level,
+                    DeclarationRow.employer_name,
+                    DeclarationRow.workflow_id,
+                )
+            )
+        ).all()
+    if not rows:
+        return None
+    people = [
+        DocumentPerson(
+            name=row.applicant_name,
+            employer_name=row.employer_name,
+            level=Level(row.level),
+            declaration_id=row.workflow_id,
+        )
+        for row in rows
+    ]
+    return await publish(
+        PublishRequest(
+            # By operation: session ids are free text, and a scope is part of a file name.
+            scope=f"round-{request.year}-results-op{request.operation_id}",
+            issued_at=request.issued_at,
+            document=ResultPublicityList(
+                round_year=request.year,
+                people=people,
+                starts_at=request.starts_at,
+                ends_at=request.ends_at,
+                working_days=request.working_days,
+            ),
+        )
+    )
 
 
 # --- operators: failed publications --------------------------------------------------------

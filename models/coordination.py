@@ -101,3 +101,17 @@ class RoundEventRecord(Strict):
 class PrepareRound(Strict):
     year: int
     listing: ListingSource = ListingSource.visibility
+
+
+class ResultListRequest(Strict):
+    """R20: publish the result-publicity list of one committee session's batch: the passed
+    among `workflow_ids` (their names and employers come from the record database)."""
+
+    year: int
+    session_id: str
+    operation_id: int
+    workflow_ids: list[str]
+    issued_at: datetime
+    starts_at: datetime
+    ends_at: datetime
+    working_days: int = 5

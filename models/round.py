@@ -214,6 +214,7 @@ class ResultBatch(Strict):
     passed: int
     not_passed: int
     ended: bool = False
+    document: str | None = None  # the published result-publicity list (its PDF's file name)
 
 
 class SpotCheckFinding(Strict):

@@ -600,7 +600,8 @@ async def test_a_failed_publication_does_not_stall_the_declaration(
 
 def test_old_histories_have_no_publication():
     """The histories recorded before documents have no publish activity, so replaying them
-    (tests/test_replay.py) shows the patch keeps running declarations as they were."""
+    (tests/test_replay.py) shows the patch keeps running declarations as they were. Those
+    recorded since are named documents_*."""
     histories = sorted((Path(__file__).parent / "histories").glob("*.json"))
     old = [p for p in histories if not p.stem.startswith("documents_")]
     assert old

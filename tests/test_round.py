@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import func, select
 from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
@@ -25,6 +26,7 @@ from temporalio.worker import Worker
 
 import control
 from activities.db import get_engine
+from activities.publish import publication_dir
 from models.calendar import YearCalendar
 from models.common import Level, Stage
 from models.declaration import Achievement, AchievementKind, EligibilityFacts
@@ -317,6 +319,11 @@ async def test_a_round_walks_the_year(time_env: WorkflowEnvironment, time_worker
     [batch] = current.progress.batches
     assert (batch.session_id, batch.passed, batch.not_passed, batch.ended) == ("S2", 3, 1, False)
     assert batch.ends_at is not None
+    # The batch's result-publicity list is published: the 3 passed, not the one who failed.
+    assert batch.document and batch.document.endswith(".pdf")
+    [published] = list(publication_dir().rglob(batch.document))
+    text = "".join("".join(page.extract_text().split()) for page in PdfReader(published).pages)
+    assert "职称评审结果公示" in text and "3名同志通过评审" in text, text
     message = await round_refused(env, year, "draw_spot_check", actor=actor("supervisor"))
     assert message.startswith("no result publicity has ended yet")
     await sleep_until(env, batch.ends_at, timedelta(minutes=5))

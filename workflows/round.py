@@ -29,11 +29,13 @@ with workflow.unsafe.imports_passed_through():
         revoke_declaration,
         round_statistics,
     )
+    from activities.publish import publish_result_list
     from models.common import Actor, Role, Stage
     from models.coordination import (
         DeclarationBatch,
         DefenseScoresRequest,
         PrepareRound,
+        ResultListRequest,
         RevokeRequest,
         RoundEventRecord,
         SpotCheckDraw,
@@ -73,6 +75,8 @@ with workflow.unsafe.imports_passed_through():
     from rules.schedule import round_year_of
     from rules.timezone import shanghai_date, shanghai_iso
 
+from workflows.declaration import PUBLISH_RETRY, PUBLISH_TIMEOUT  # the documents' own policy
+
 TEMPORAL_SCHEDULED_START_TIME = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 
 PAGE_TIMEOUT = timedelta(minutes=10)
@@ -81,6 +85,8 @@ RECORD_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))  # a write mus
 PAGE_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=5)
 KEPT_MESSAGES = 20
 BATCH_END_SLACK = timedelta(minutes=1)  # let the declarations' own timers fire first
+# Publishing the batch's result list (R20) came after rounds were running.
+RESULT_LIST_PATCH = "result-list-v1"
 
 
 def _refuse(kind: str, message: str) -> ApplicationError:
@@ -406,8 +412,9 @@ class RoundWorkflow:
     async def _votes_step(self, op: Operation) -> None:
         votes = op.payload["votes"]
         if op.offset >= len(votes):
+            batch = self._result_batch(op)
+            await self._publish_result_list(op, batch)  # done means publicized too
             self._finish(op)
-            self._result_batch(op)
             return
         page = votes[op.offset : op.offset + self._in.page_size]
         targets = [
@@ -417,7 +424,42 @@ class RoundWorkflow:
         common = {key: value for key, value in op.payload.items() if key != "votes"}
         await self._page(op, "committee_vote", common, targets=targets)
 
-    def _result_batch(self, op: Operation) -> None:
+    async def _publish_result_list(self, op: Operation, batch: ResultBatch) -> None:
+        """R20: the batch's result-publicity list, as a published document. A failure is
+        shown in the round's events and state; the declarations' publicity goes on."""
+        if not batch.passed or batch.ends_at is None or not workflow.patched(RESULT_LIST_PATCH):
+            return
+        try:
+            published = await workflow.execute_activity(
+                publish_result_list,
+                ResultListRequest(
+                    year=self._year,
+                    session_id=batch.session_id,
+                    operation_id=op.id,
+                    workflow_ids=[vote["workflow_id"] for vote in op.payload["votes"]],
+                    issued_at=workflow.now(),
+                    starts_at=batch.started_at,
+                    ends_at=batch.ends_at,
+                    working_days=self._config.publicity_working_days,
+                ),
+                start_to_close_timeout=PUBLISH_TIMEOUT,
+                retry_policy=PUBLISH_RETRY,
+            )
+        except ActivityError as exc:
+            self._event(
+                "result_list_failed",
+                op.requested_by,
+                {"operation": op.id, "error": _activity_message(exc)},
+            )
+            return
+        batch.document = published.file_name if published else None
+        self._event(
+            "result_list_published",
+            op.requested_by,
+            {"operation": op.id, "file_name": batch.document},
+        )
+
+    def _result_batch(self, op: Operation) -> ResultBatch:
         """R20: the passed declarations of one session are publicized together."""
         ends = op.result.get("latest_result_publicity_ends_at")
         batch = ResultBatch(
@@ -431,6 +473,7 @@ class RoundWorkflow:
         )
         self._p.batches.append(batch)
         self._event("result_publicity_started", op.requested_by, batch.model_dump(mode="json"))
+        return batch
 
     async def _spot_check_step(self, op: Operation) -> None:
         check = next(c for c in self._p.spot_checks if c.operation_id == op.id)
