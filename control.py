@@ -38,9 +38,10 @@ from temporalio.service import RPCError
 
 from activities.db import ensure_schema, get_engine
 from models.calendar import WorkingCalendar, YearCalendar
-from models.common import Jurisdiction, Level, Role, Stage, Strict
-from models.declaration import Action, DeclarationInput, DeclarationState
+from models.common import Actor, Jurisdiction, Level, Role, Stage, Strict
+from models.declaration import Action, DeclarationInput, DeclarationState, WindowChangeAction
 from models.round import (
+    WINDOW_FIELDS,
     Committee,
     CommitteeVotes,
     DrawSpotCheck,
@@ -104,6 +105,33 @@ async def start_declaration(
             f"{declaration.jurisdiction.value}"
         ),
     )
+
+
+async def start_declaration_in_round(
+    client: Client, declaration: DeclarationInput, task_queue: str
+) -> WorkflowHandle[DeclarationWorkflow, DeclarationState]:
+    """Start a declaration with the running round's windows (`declaration.round` should be
+    `running_round_config`'s), then close the gap of a window change announced while it
+    started: the round's paged change may have listed the declarations before this one was
+    visible. Reading the round's windows again after the start and applying any difference
+    (idempotent on the declaration) means no declaration keeps the old windows (R9)."""
+    handle = await start_declaration(client, declaration, task_queue)
+    latest = await running_round_config(client, declaration.round.year)
+    if latest is None:
+        return handle
+    changes = {
+        name: getattr(latest, name)
+        for name in WINDOW_FIELDS
+        if getattr(latest, name) != getattr(declaration.round, name)
+    }
+    if changes:
+        payload = WindowChangeAction(
+            actor=Actor(role=Role.system, id=round_workflow_id(declaration.round.year)),
+            reason="申报创建期间本轮时间窗口已调整，按调整后的时间执行（R9）",
+            **changes,
+        )
+        await act(client, handle.id, "change_windows", payload.model_dump(mode="json"))
+    return handle
 
 
 class ActionTimeout(TimeoutError):

@@ -303,7 +303,9 @@ async def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
     workflow_id = declaration_workflow_id(year, declaration.applicant_key)
     async with temporal_errors(client, settings, workflow_id):
         try:
-            handle = await control.start_declaration(client, declaration, settings.task_queue)
+            handle = await control.start_declaration_in_round(
+                client, declaration, settings.task_queue
+            )
         except WorkflowAlreadyStartedError:
             raise refused(
                 "AlreadyDeclared",

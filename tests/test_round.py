@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -435,3 +436,33 @@ async def test_a_round_walks_the_year(time_env: WorkflowEnvironment, time_worker
         result = await handle.result()
     assert result["revocations"][0]["workflow_id"] == fraudulent
     await keep_history(handle, "round_last_run_closed")  # its newest run, for test_replay
+
+
+async def test_a_declaration_started_during_a_window_change_gets_it(
+    time_env: WorkflowEnvironment, time_worker: Worker
+):
+    """R9: the windows read just before a change was announced are not the ones the new
+    declaration keeps: control.start_declaration_in_round applies the difference."""
+    round_input = await round_for(time_env)
+    config, year = round_input.config, round_input.config.year
+    await control.start_round(time_env.client, round_input, time_worker.task_queue)
+    stale = await control.running_round_config(time_env.client, year)
+    assert stale is not None
+    new_close = config.submission_closes_at + timedelta(days=2)
+    accepted = await round_update(
+        time_env,
+        year,
+        "change_windows",
+        actor=actor("supervisor"),
+        reason="延长网上申报时间2天",
+        submission_closes_at=new_close.isoformat(),
+        review_opens_at=new_close.isoformat(),
+    )
+    await finished(time_env, year, accepted)  # nothing to list yet: the new one is not there
+    declaration = sample_declaration_input(round=stale, applicant_key=uuid.uuid4().hex[:16])
+    handle = await control.start_declaration_in_round(
+        time_env.client, declaration, time_worker.task_queue
+    )
+    current = await state(handle)
+    assert datetime.fromisoformat(current.deadlines["submission_closes_at"]) == new_close
+    assert [entry.action for entry in current.timeline][-1] == "change_windows"
