@@ -72,4 +72,5 @@ async def record_transition(record: TransitionRecord) -> None:
         record.to_stage.value,
         "written" if audited else "already present",
         "updated" if projected else "kept (newer or same seq already recorded)",
+        extra={"stage": record.to_stage.value, "seq": record.seq},
     )

@@ -3,6 +3,8 @@ rendered Chinese message per notified event in the outbox."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
@@ -51,3 +53,26 @@ async def test_every_transition_is_recorded_once(
     assert returned.mobile == "+8613800138000" and returned.status == "pending"
     assert "请补充继续教育证明" in returned.body and "张三" in returned.body
     assert "（北京时间 UTC+08:00）" in publicity.body
+
+
+async def test_logs_name_the_workflow_and_its_stage(
+    time_env: WorkflowEnvironment, time_worker: Worker, caplog: pytest.LogCaptureFixture
+):
+    """The workflow's and the record activity's log records carry the declaration's id and
+    the stage it moved to (JSON logs show them as fields: worker.JsonFormatter)."""
+    caplog.set_level(logging.INFO)
+    handle = await start(time_env, time_worker)
+    await act(handle, "submit", "applicant")
+    await settled_event_types(handle)
+
+    def stages(logger: str, info_key: str) -> list[str]:
+        return [
+            record.stage  # type: ignore[attr-defined]
+            for record in caplog.records
+            if record.name == logger
+            and getattr(record, info_key, {}).get("workflow_id") == handle.id
+            and hasattr(record, "stage")
+        ]
+
+    assert stages("temporalio.workflow", "temporal_workflow") == ["draft", "employer_review"]
+    assert stages("temporalio.activity", "temporal_activity") == ["draft", "employer_review"]

@@ -361,6 +361,15 @@ class DeclarationWorkflow:
                 )
         self._pending.append(record)
         self._publish_progress()
+        # Not logged on replay (the SDK's workflow logger); `stage` is a field of JSON logs.
+        workflow.logger.info(
+            "%s by %s: %s -> %s",
+            action,
+            actor.role.value,
+            from_stage.value,
+            to.value,
+            extra={"stage": to.value, "seq": self._seq},
+        )
         return self._seq
 
     def _publish_progress(self) -> None:
