@@ -29,6 +29,7 @@ def _default_database_url() -> str:
 
 SMTP_DEFAULT_PORTS = {"none": 25, "starttls": 587, "tls": 465}
 LOG_FORMATS = ("text", "json")
+VERSIONING_BEHAVIORS = ("auto_upgrade", "pinned")
 
 
 def env_file() -> Path:
@@ -126,6 +127,10 @@ class Settings(BaseSettings):
     portal_secret: str = _env("PORTAL_SECRET", "", repr=False)
     # The session cookie only over HTTPS (behind the TLS-terminating proxy in production).
     portal_https_only: bool = _env("PORTAL_HTTPS_ONLY", False)
+    # Uploaded scans (portal/uploads.py): content-addressed files (<dir>/ab/<sha256>) and the
+    # largest upload accepted, in bytes.
+    upload_dir: Path = _env("ZHICHENG_UPLOAD_DIR", ROOT / "var" / "uploads")
+    upload_max_bytes: int = _env("ZHICHENG_UPLOAD_MAX_BYTES", 10 * 1024 * 1024, gt=0)
 
     # --- operations (worker.py; docs/deployment.md) ---
     # host:port of the worker's Prometheus endpoint (Temporal SDK metrics); empty: off.
@@ -133,8 +138,16 @@ class Settings(BaseSettings):
     # text (one line a record, for a terminal) or json (one object a line, for a log store)
     log_format: str = _env("ZHICHENG_LOG_FORMAT", "text")
     log_level: str = _env("ZHICHENG_LOG_LEVEL", "INFO")
+    # Worker versioning (docs/deployment.md, "Rolling out a workflow change"): the Worker
+    # Deployment this worker belongs to and its build id; both empty: unversioned. The
+    # behaviour of workflows started on a version: auto_upgrade (they move to the current
+    # version; changes to running logic go behind workflow.patched) or pinned (they stay on
+    # the version that started them: keep its workers until they end).
+    worker_deployment: str = _env("ZHICHENG_WORKER_DEPLOYMENT", "")
+    worker_build_id: str = _env("ZHICHENG_WORKER_BUILD_ID", "")
+    worker_versioning_behavior: str = _env("ZHICHENG_WORKER_VERSIONING_BEHAVIOR", "auto_upgrade")
 
-    @field_validator("smtp_security", "log_format", mode="before")
+    @field_validator("smtp_security", "log_format", "worker_versioning_behavior", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
@@ -151,6 +164,13 @@ class Settings(BaseSettings):
     def _log_format(cls, value: str) -> str:
         if value not in LOG_FORMATS:
             raise ValueError(f"not one of {', '.join(LOG_FORMATS)}: {value!r}")
+        return value
+
+    @field_validator("worker_versioning_behavior")
+    @classmethod
+    def _worker_versioning_behavior(cls, value: str) -> str:
+        if value not in VERSIONING_BEHAVIORS:
+            raise ValueError(f"not one of {', '.join(VERSIONING_BEHAVIORS)}: {value!r}")
         return value
 
     @field_validator("log_level", mode="before")
@@ -185,6 +205,14 @@ class Settings(BaseSettings):
         if backend not in ("sqlite", "postgresql"):
             raise ValueError(f"not a sqlite or postgresql URL: {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _worker_version(self) -> Settings:
+        if bool(self.worker_deployment.strip()) != bool(self.worker_build_id.strip()):
+            raise ValueError(
+                "ZHICHENG_WORKER_DEPLOYMENT and ZHICHENG_WORKER_BUILD_ID: set both or neither"
+            )
+        return self
 
     @model_validator(mode="after")
     def _temporal_tls(self) -> Settings:

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from temporalio.client import Client
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import TLSConfig
-from temporalio.worker import Replayer, Worker
+from temporalio.worker import Replayer, Worker, WorkerDeploymentConfig
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.coordination import (
@@ -184,7 +185,9 @@ def configure_logging(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
 
 
-def build_worker(client: Client, task_queue: str) -> Worker:
+def build_worker(
+    client: Client, task_queue: str, deployment: WorkerDeploymentConfig | None = None
+) -> Worker:
     """The one place that says what runs on the queue (used by tests and benchmarks too)."""
     return Worker(
         client,
@@ -193,6 +196,25 @@ def build_worker(client: Client, task_queue: str) -> Worker:
         activities=[*ACTIVITIES, *ROUND_ACTIVITIES, *client_activities(client)],
         workflow_runner=workflow_runner(),
         graceful_shutdown_timeout=timedelta(seconds=10),  # lets a running record finish
+        deployment_config=deployment,
+    )
+
+
+def deployment_config(settings: Settings) -> WorkerDeploymentConfig | None:
+    """Worker versioning from ZHICHENG_WORKER_DEPLOYMENT / _BUILD_ID / _VERSIONING_BEHAVIOR
+    (docs/deployment.md); None: an unversioned worker."""
+    if not settings.worker_deployment:
+        return None
+    behavior = {
+        "auto_upgrade": VersioningBehavior.AUTO_UPGRADE,
+        "pinned": VersioningBehavior.PINNED,
+    }[settings.worker_versioning_behavior]
+    return WorkerDeploymentConfig(
+        version=WorkerDeploymentVersion(
+            deployment_name=settings.worker_deployment, build_id=settings.worker_build_id
+        ),
+        use_worker_versioning=True,
+        default_versioning_behavior=behavior,
     )
 
 
@@ -241,7 +263,7 @@ async def main() -> None:
         asyncio.get_running_loop().add_signal_handler(signal_number, stop.set)
     backlog = asyncio.create_task(export_outbox_backlog(runtime, stop)) if runtime else None
     # Leaving the context shuts the worker down gracefully: running activities may finish.
-    async with build_worker(client, settings.task_queue):
+    async with build_worker(client, settings.task_queue, deployment_config(settings)):
         await stop.wait()
         log.info("stopping the worker")
     if backlog is not None:

@@ -4,16 +4,23 @@ action leaves the history exactly as it was."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from temporalio.api.workflowservice.v1 import SetWorkerDeploymentCurrentVersionRequest
 from temporalio.client import WorkflowUpdateFailedError
+from temporalio.common import VersioningBehavior
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 import control
 from models.common import Stage
+from settings import Settings
 from tests.declaration_support import act, round_around, settled_event_types, start
+from tests.samples import sample_declaration_input
+from worker import build_worker, deployment_config
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -87,3 +94,34 @@ async def test_next_deadline_is_searchable_and_sorts_listings(
     assert [row.workflow_id for row in listed] == [in_publicity.id, draft.id]
     assert listed[0].next_deadline == publicity_ends_at
     assert listed[1].next_deadline == round_config.submission_closes_at
+
+
+async def test_a_versioned_worker_runs_declarations_on_its_version(dev_env: WorkflowEnvironment):
+    """Worker versioning from the settings (ZHICHENG_WORKER_DEPLOYMENT/_BUILD_ID): once the
+    version is made current, a new declaration runs on it and auto-upgrades by default."""
+    deployment = f"zhicheng-{uuid.uuid4().hex[:8]}"
+    settings = Settings(
+        ZHICHENG_WORKER_DEPLOYMENT=deployment,  # type: ignore[call-arg]
+        ZHICHENG_WORKER_BUILD_ID="2025.09.1",  # type: ignore[call-arg]
+    )
+    task_queue = f"versioned-{uuid.uuid4().hex[:8]}"
+    async with build_worker(dev_env.client, task_queue, deployment_config(settings)):
+        request = SetWorkerDeploymentCurrentVersionRequest(
+            namespace=dev_env.client.namespace, deployment_name=deployment, build_id="2025.09.1"
+        )
+        for _ in range(100):  # the deployment exists once the worker's pollers reached it
+            try:
+                await dev_env.client.workflow_service.set_worker_deployment_current_version(request)
+                break
+            except RPCError:
+                await asyncio.sleep(0.1)
+        now = await dev_env.get_current_time()
+        declaration = sample_declaration_input(
+            round=round_around(now), applicant_key=uuid.uuid4().hex[:16]
+        )
+        handle = await control.start_declaration(dev_env.client, declaration, task_queue)
+        await act(handle, "submit", "applicant")
+        info = (await handle.describe()).raw_description.workflow_execution_info.versioning_info
+    assert info.behavior == VersioningBehavior.AUTO_UPGRADE.value
+    assert info.deployment_version.deployment_name == deployment
+    assert info.deployment_version.build_id == "2025.09.1"

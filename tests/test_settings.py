@@ -267,3 +267,28 @@ async def test_outbox_backlog_gauges(env: pytest.MonkeyPatch, tmp_path: Path) ->
     assert any('status="failed"' in line and line.endswith(" 1") for line in lines), lines
     oldest = next(line for line in lines if line.startswith("zhicheng_outbox_oldest"))
     assert 1700 < float(oldest.rsplit(" ", 1)[1]) < 1900
+
+
+def test_worker_versioning(env: pytest.MonkeyPatch) -> None:
+    """Unversioned by default; a deployment and build id make a versioned worker whose
+    workflows auto-upgrade unless pinned; one without the other is refused."""
+    from temporalio.common import VersioningBehavior
+
+    from worker import deployment_config
+
+    assert deployment_config(load_settings()) is None
+    env.setenv("ZHICHENG_WORKER_DEPLOYMENT", "zhicheng")
+    with pytest.raises(SettingsError, match="set both or neither"):
+        load_settings()
+    env.setenv("ZHICHENG_WORKER_BUILD_ID", "2025.09.1")
+    config = deployment_config(load_settings())
+    assert config is not None and config.use_worker_versioning
+    assert (config.version.deployment_name, config.version.build_id) == ("zhicheng", "2025.09.1")
+    assert config.default_versioning_behavior is VersioningBehavior.AUTO_UPGRADE
+    env.setenv("ZHICHENG_WORKER_VERSIONING_BEHAVIOR", "Pinned")
+    config = deployment_config(load_settings())
+    assert config is not None
+    assert config.default_versioning_behavior is VersioningBehavior.PINNED
+    env.setenv("ZHICHENG_WORKER_VERSIONING_BEHAVIOR", "sometimes")
+    with pytest.raises(SettingsError, match="auto_upgrade, pinned"):
+        load_settings()
