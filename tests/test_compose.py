@@ -1,9 +1,9 @@
 """docker-compose.yml, .env.example and the Dockerfile, checked without a Docker engine.
 
 The file is validated against the Compose specification's JSON schema: tests/data/
-compose_spec.json, vendored unchanged from the docker-compose 1.29.2 wheel on PyPI
-(compose/config/compose_spec.json, the compose-spec project's schema as of May 2021,
-Apache-2.0). Before that, ${VAR} references are interpolated from .env.example as
+compose_spec.json, vendored unchanged from github.com/compose-spec/compose-spec
+(schema/compose-spec.json at commit 170098ba07d9, June 2026, Apache-2.0), the schema
+`docker compose` itself validates with. Before that, ${VAR} references are interpolated from .env.example as
 `docker compose` does from .env. Then: the app services pass settings settings.py reads,
 every one of them; .env.example lists every setting and every variable the file uses.
 """
@@ -98,6 +98,20 @@ def test_valid_against_the_compose_specification(compose: dict[str, Any]) -> Non
     assert not errors, "\n".join(
         f"{'/'.join(map(str, error.path))}: {error.message}" for error in errors
     )
+
+
+def test_the_schema_refuses_what_compose_would(compose: dict[str, Any]) -> None:
+    """The check can fail: a misspelt key, a restart policy of the wrong shape, a dependency
+    on a condition compose does not know."""
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    worker = compose["services"]["worker"]
+    for broken in (
+        {**worker, "helthcheck": {"test": ["CMD", "true"]}},
+        {**worker, "restart": {"policy": "always"}},
+        {**worker, "depends_on": {"postgres": {"condition": "sometimes"}}},
+    ):
+        changed = {**compose, "services": {**compose["services"], "worker": broken}}
+        assert list(Draft7Validator(schema).iter_errors(changed)), broken
 
 
 def test_the_services(compose: dict[str, Any]) -> None:
