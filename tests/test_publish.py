@@ -35,12 +35,13 @@ from activities.publish import (
     allocate_document_number,
     configure_publication,
     html_to_pdf,
+    publication_dir,
     publish_document,
     render_html,
 )
 from control import start_declaration
 from models.common import Jurisdiction, Level, Stage
-from models.declaration import Achievement, AchievementKind, EligibilityFacts
+from models.declaration import Achievement, AchievementKind, EligibilityFacts, Employer
 from models.document_tables import DocumentPublication
 from models.documents import (
     FONT_MISSING,
@@ -75,9 +76,10 @@ from tests.declaration_support import (
     sleep_until,
     start,
     state,
+    through_publicity,
     to_publicity,
 )
-from tests.samples import sample_declaration_input
+from tests.samples import SAMPLE_USCC, sample_declaration_input
 
 DOCS_PNG = ROOT / "docs" / "approval-document.png"
 
@@ -607,3 +609,20 @@ def test_old_histories_have_no_publication():
     assert old
     for path in old:
         assert "publish_document" not in path.read_text(encoding="utf-8"), path.name
+
+
+async def test_competent_unit_opinion_is_published(
+    time_env: WorkflowEnvironment, time_worker: Worker
+):
+    """Attachment 4 (R14): the competent unit's opinion, published when it recommends."""
+    employer = Employer(name="新疆示例硅业有限公司", uscc=SAMPLE_USCC, competent_unit="某主管局")
+    applicant = sample_declaration_input().applicant.model_copy(update={"employer": employer})
+    handle = await start(time_env, time_worker, applicant=applicant)
+    await through_publicity(time_env, handle)
+    await act(handle, "competent_unit_recommend", "competent_unit", opinion="经审核，同意推荐")
+    documents = by_kind(await settled_documents(handle, 3))
+    opinion = documents[DocumentKind.competent_unit_opinion]
+    assert opinion.status is DocumentStatus.published, opinion
+    published = next(publication_dir().rglob(opinion.file_name or "?"))
+    text = "".join("".join(page.extract_text().split()) for page in PdfReader(published).pages)
+    assert "某主管局" in text and "经审核，同意推荐" in text and applicant.name in text

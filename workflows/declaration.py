@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from models.documents import (
         NON_RETRYABLE_ERRORS,
         ApprovalDocument,
+        CompetentUnitOpinion,
         ContinuingEducationExemption,
         DeclarationDocument,
         DocumentAchievement,
@@ -89,6 +90,7 @@ ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 # Documents (R21, R23; activities/publish.py). Every publication is behind this one patch, so
 # declarations that ran before documents existed replay unchanged.
 DOCUMENTS_PATCH = "documents-v1"
+COMPETENT_UNIT_OPINION_PATCH = "attachment-4-v1"  # came after documents-v1
 PUBLISH_TIMEOUT = timedelta(minutes=2)
 # Bounded, because a person must act: a missing font, a full disk or a database outage gets
 # 10 attempts over about 40 minutes; a broken template or a conflicting published file fails
@@ -786,6 +788,16 @@ class DeclarationWorkflow:
             action.actor,
             reason=action.opinion,
         )
+        competent_unit = self._in.applicant.employer.competent_unit
+        if competent_unit and workflow.patched(COMPETENT_UNIT_OPINION_PATCH):
+            self._publish_document(  # attachment 4 (R14)
+                CompetentUnitOpinion(
+                    round_year=self._round.year,
+                    applicant=self._document_person(),
+                    competent_unit=competent_unit,
+                    opinion=action.opinion,
+                )
+            )
         return await self._recorded(seq)
 
     @competent_unit_recommend.validator
