@@ -397,7 +397,17 @@ async def test_a_round_walks_the_year(time_env: WorkflowEnvironment, time_worker
     assert [n.recipient_role for n in notices] == ["applicant"]
     assert notices[0].mobile == "+86" + SAMPLE_MOBILE  # E.164, as stored
     assert "业绩材料系伪造" in notices[0].body and blocked_until.isoformat() in notices[0].body
-    assert {"change_windows", "open_session", "spot_check_finding", "revoke_done"} <= set(events)
+    assert {
+        "change_windows",
+        "open_session",
+        "spot_check_finding",
+        "revoke_done",
+        "material_requirements_published",  # attachment 1, at the round's start (R23)
+        "result_list_published",
+    } <= set(events)
+    [requirements] = list(publication_dir().rglob(f"material_requirements-round-{year}.pdf"))
+    text = "".join("".join(p.extract_text().split()) for p in PdfReader(requirements).pages)
+    assert f"{year}年度" in text, text
 
     # R8: the archive blocks a higher-title declaration of the same person for 3 years.
     until = await control.integrity_block(archive.applicant_key, revoked_on)

@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         StatisticsRequest,
         Target,
     )
+    from models.documents import MaterialRequirements, PublishedDocument, PublishRequest
     from models.round import (
         WINDOW_FIELDS,
         CommitteeSession,
@@ -85,8 +86,9 @@ RECORD_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))  # a write mus
 PAGE_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=5)
 KEPT_MESSAGES = 20
 BATCH_END_SLACK = timedelta(minutes=1)  # let the declarations' own timers fire first
-# Publishing the batch's result list (R20) came after rounds were running.
+# Publishing the batch's result list (R20) and attachment 1 came after rounds were running.
 RESULT_LIST_PATCH = "result-list-v1"
+MATERIAL_REQUIREMENTS_PATCH = "attachment-1-v1"
 
 
 def _refuse(kind: str, message: str) -> ApplicationError:
@@ -141,6 +143,13 @@ class RoundWorkflow:
             raise _refuse("CalendarUnknown", self._refused)
         if round_input.carried is None:
             self._event("round_started", self._system, {"plan": self._plan})
+            if workflow.patched(MATERIAL_REQUIREMENTS_PATCH):
+                await self._publish_document(
+                    "publish_document",
+                    self._material_requirements(),
+                    "material_requirements",
+                    self._system,
+                )
         self._publish()
         while True:
             await self._write_events()
@@ -424,39 +433,66 @@ class RoundWorkflow:
         common = {key: value for key, value in op.payload.items() if key != "votes"}
         await self._page(op, "committee_vote", common, targets=targets)
 
-    async def _publish_result_list(self, op: Operation, batch: ResultBatch) -> None:
-        """R20: the batch's result-publicity list, as a published document. A failure is
-        shown in the round's events and state; the declarations' publicity goes on."""
-        if not batch.passed or batch.ends_at is None or not workflow.patched(RESULT_LIST_PATCH):
-            return
+    def _material_requirements(self) -> PublishRequest:
+        """Attachment 1 (R23): the online materials' requirements with the round's windows."""
+        c = self._config
+        return PublishRequest(
+            scope=round_workflow_id(self._year),
+            issued_at=workflow.now(),
+            document=MaterialRequirements(
+                round_year=self._year,
+                submission_opens_at=c.submission_opens_at,
+                submission_closes_at=c.submission_closes_at,
+                review_opens_at=c.review_opens_at,
+                review_closes_at=c.review_closes_at,
+                publicity_working_days=c.publicity_working_days,
+            ),
+        )
+
+    async def _publish_document(
+        self,
+        activity: Any,
+        argument: Any,
+        what: str,
+        actor: Actor,
+        details: dict[str, Any] | None = None,
+    ) -> str | None:
+        """Publish one of the round's documents through `activity`; a failure is an event of
+        the round (`python -m activities.publish retry` once fixed), never a stop. Returns
+        the PDF's file name (None: failed, or nothing to publish)."""
         try:
             published = await workflow.execute_activity(
-                publish_result_list,
-                ResultListRequest(
-                    year=self._year,
-                    session_id=batch.session_id,
-                    operation_id=op.id,
-                    workflow_ids=[vote["workflow_id"] for vote in op.payload["votes"]],
-                    issued_at=workflow.now(),
-                    starts_at=batch.started_at,
-                    ends_at=batch.ends_at,
-                    working_days=self._config.publicity_working_days,
-                ),
+                activity,
+                argument,
+                result_type=PublishedDocument,
                 start_to_close_timeout=PUBLISH_TIMEOUT,
                 retry_policy=PUBLISH_RETRY,
             )
         except ActivityError as exc:
-            self._event(
-                "result_list_failed",
-                op.requested_by,
-                {"operation": op.id, "error": _activity_message(exc)},
-            )
+            error = {"error": _activity_message(exc)}
+            self._event(f"{what}_failed", actor, (details or {}) | error)
+            return None
+        file_name = published.file_name if published else None
+        self._event(f"{what}_published", actor, (details or {}) | {"file_name": file_name})
+        return file_name
+
+    async def _publish_result_list(self, op: Operation, batch: ResultBatch) -> None:
+        """R20: the batch's result-publicity list; the declarations' publicity goes on
+        whether or not it could be published."""
+        if not batch.passed or batch.ends_at is None or not workflow.patched(RESULT_LIST_PATCH):
             return
-        batch.document = published.file_name if published else None
-        self._event(
-            "result_list_published",
-            op.requested_by,
-            {"operation": op.id, "file_name": batch.document},
+        request = ResultListRequest(
+            year=self._year,
+            session_id=batch.session_id,
+            operation_id=op.id,
+            workflow_ids=[vote["workflow_id"] for vote in op.payload["votes"]],
+            issued_at=workflow.now(),
+            starts_at=batch.started_at,
+            ends_at=batch.ends_at,
+            working_days=self._config.publicity_working_days,
+        )
+        batch.document = await self._publish_document(
+            publish_result_list, request, "result_list", op.requested_by, {"operation": op.id}
         )
 
     def _result_batch(self, op: Operation) -> ResultBatch:
