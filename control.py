@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError, create_model
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import (
     Client,
     Schedule,
@@ -220,7 +221,7 @@ def read_json_object(path: Path, where: str | None = None) -> dict[str, Any]:
     return parse_json_object(text, where)
 
 
-def _location(loc: tuple[int | str, ...]) -> str:
+def location(loc: tuple[int | str, ...]) -> str:
     """('achievements', 0, 'kind') -> 'achievements[0].kind'."""
     text = ""
     for part in loc:
@@ -233,8 +234,8 @@ def validation_summary(exc: ValidationError) -> str:
     errors = exc.errors(include_url=False)
     first = errors[0]
     message = str(first["msg"]).removeprefix("Value error, ")
-    location = _location(first["loc"])
-    text = f"{location}: {message}" if location else message
+    where = location(first["loc"])
+    text = f"{where}: {message}" if where else message
     if len(errors) > 1:
         more = len(errors) - 1
         text += f" (and {more} more error{'s' if more > 1 else ''})"
@@ -634,11 +635,16 @@ async def describe_round_schedule(client: Client, schedule_id: str = SCHEDULE_ID
 # --- R8: the integrity archive -----------------------------------------------------------------
 
 
-async def integrity_block(applicant_key_value: str, today: date) -> date | None:
+async def integrity_block(
+    applicant_key_value: str, today: date, engine: AsyncEngine | None = None
+) -> date | None:
     """The end of the applicant's newest integrity-archive record still in force, if any
-    (R8: no higher title until then). Reads the record database (DATABASE_URL)."""
-    await ensure_schema()
-    async with get_engine().connect() as conn:
+    (R8: no higher title until then). Reads the record database: `engine`'s, or
+    DATABASE_URL's (its schema brought up to date first)."""
+    if engine is None:
+        await ensure_schema()
+        engine = get_engine()
+    async with engine.connect() as conn:
         until = (
             await conn.execute(
                 select(func.max(IntegrityArchiveEntry.blocked_until)).where(

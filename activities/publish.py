@@ -32,7 +32,6 @@ import math
 import os
 import shutil
 import subprocess
-import tempfile
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
@@ -49,6 +48,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.db import dialect_insert, get_engine, insert_unless_exists
+from activities.files import synced_temporary
 from activities.notify import cn_datetime
 from models.common import JURISDICTION_NAMES_ZH, LEVEL_NAMES_ZH, Level, Stage
 from models.coordination import ResultListRequest
@@ -486,12 +486,8 @@ class PublicationStore:
         if not path.resolve().is_relative_to(self.root.resolve()):
             raise ValueError(f"file name outside the store: {name}")
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
+        temporary = synced_temporary(path.parent, data)
         try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
             os.chmod(temporary, 0o444)  # published: read-only
             try:
                 os.link(temporary, path)  # fails if the name is taken: never overwrites
@@ -506,11 +502,7 @@ class PublicationStore:
             os.unlink(temporary)
 
     def _replace(self, name: str, data: bytes) -> None:
-        fd, temporary = tempfile.mkstemp(dir=self.root, prefix=f".{name}.")
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
+        temporary = synced_temporary(self.root, data, prefix=f".{name}.")
         os.chmod(temporary, 0o644)
         os.replace(temporary, self.root / name)
 

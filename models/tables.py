@@ -221,6 +221,7 @@ class NotificationDelivery(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-# The portal's accounts live in their own module; imported here so that Base.metadata (the
-# migrations' target, the tests' comparison) always holds them.
-import models.accounts  # noqa: E402, F401
+# The portal's accounts and uploads live in their own modules; imported here so that
+# Base.metadata (the migrations' target, the tests' comparison) always holds them.
+import models.accounts  # noqa: E402
+import models.uploads  # noqa: E402, F401

@@ -21,7 +21,15 @@ from starlette.middleware.sessions import SessionMiddleware
 from temporalio.client import Client
 
 from models.common import Role
-from portal import applicant, employer, evaluation, supervisor
+from portal import (
+    applicant,
+    committee,
+    competent_unit,
+    employer,
+    evaluation,
+    materials,
+    supervisor,
+)
 from portal.accounts import find_account
 from portal.context import Portal, Refusal
 from portal.security import LoginThrottle, new_csrf_token, verify_password
@@ -29,14 +37,22 @@ from settings import load_settings
 
 log = logging.getLogger(__name__)
 
-ROLE_PAGES = (applicant, employer, evaluation, supervisor)  # each has add_routes(app, portal)
+ROLE_PAGES = (  # each has add_routes(app, portal)
+    applicant,
+    employer,
+    competent_unit,
+    evaluation,
+    committee,
+    supervisor,
+    materials,
+)
 HOME = {
     Role.applicant: "/applicant",
     Role.employer: "/employer",
     Role.evaluation_body: "/evaluation",
     Role.supervisor: "/supervisor",
-    Role.competent_unit: "/pending",
-    Role.committee: "/pending",
+    Role.competent_unit: "/competent-unit",
+    Role.committee: "/committee",
 }
 
 
@@ -123,13 +139,6 @@ def create_app(
         await portal.form_checked(request)
         request.session.clear()
         return RedirectResponse("/login", 303)
-
-    @app.get("/pending", response_class=HTMLResponse)
-    async def pending(request: Request) -> Response:
-        account = await portal.signed_in(request)
-        if account is None:
-            return RedirectResponse("/login", 303)
-        return portal.render(request, "pending.html", {"account": account})
 
     for pages in ROLE_PAGES:
         pages.add_routes(app, portal)

@@ -10,20 +10,22 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 import control
+from activities import publish
 from activities.db import get_engine
 from models.common import (
     JURISDICTION_NAMES_ZH,
@@ -34,9 +36,13 @@ from models.common import (
     Role,
     Stage,
 )
+from models.declaration import DeclarationState
+from models.documents import PublishRequest
 from models.tables import DeclarationRow
 from portal.accounts import find_account
 from portal.security import csrf_matches, new_csrf_token
+from rules.timezone import shanghai_iso
+from settings import load_settings
 
 log = logging.getLogger(__name__)
 QUERY_TIMEOUT = timedelta(seconds=10)
@@ -51,6 +57,36 @@ ROLE_NAMES_ZH = {
     Role.evaluation_body: "评审机构",
     Role.committee: "评审委员会秘书",
     Role.supervisor: "人力资源服务中心（监管）",
+    Role.system: "系统（自动）",
+}
+ACTION_NAMES_ZH = {
+    "start": "开始申报",
+    "check_eligibility": "申报条件审查",
+    "submit": "提交",
+    "resubmit": "补正后重新提交",
+    "withdraw": "撤回",
+    "employer_return": "用人单位退回",
+    "start_publicity": "开始单位内部公示",
+    "publicity_ended": "公示期满",
+    "raise_objection": "登记异议",
+    "resolve_objection": "处理异议",
+    "recommend": "用人单位推荐",
+    "competent_unit_recommend": "主管单位推荐",
+    "competent_unit_return": "主管单位退回",
+    "accept_materials": "评审机构受理",
+    "return_for_correction": "退回补正",
+    "review_overdue": "审核逾期",
+    "correction_overdue": "逾期未补正",
+    "confirm_payment": "确认缴费",
+    "payment_overdue": "逾期未缴费",
+    "arrange_defense": "答辩安排",
+    "record_defense_score": "答辩成绩",
+    "supply_defense_average": "答辩平均分赋分",
+    "committee_vote": "评委会表决",
+    "result_publicity_ended": "结果公示期满",
+    "submission_closed": "申报截止",
+    "change_windows": "调整时间安排",
+    "revoke": "撤销职称",
 }
 REFUSALS_ZH = {
     "WrongRole": "您的角色无权在此阶段办理该事项。",
@@ -58,6 +94,8 @@ REFUSALS_ZH = {
     "OutsideWindow": "不在规定的办理时间内（时间窗口尚未开放或已经截止）。",
     "Invalid": "提交的内容不符合要求。",
     "UnknownAction": "未知的办理事项。",
+    "Closed": "本年度评审轮次正在结束，不再受理该事项。",
+    "CalendarUnknown": "该年度的工作日历尚未载入，无法计算公示期限，请联系管理员。",
 }
 DEADLINE_NAMES_ZH = {
     "submission_closes_at": "申报截止",
@@ -88,6 +126,37 @@ def refusal_from(exc: BaseException) -> Refusal:
     return Refusal("操作未能完成，请稍后重试。", type(exc).__name__, status=503)
 
 
+def _shanghai(value: Any) -> str:
+    """A template filter: an instant (datetime or ISO 8601 text) in Asia/Shanghai, +08:00."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return shanghai_iso(value) if isinstance(value, datetime) and value.tzinfo else str(value)
+
+
+async def document_pdf(request: PublishRequest) -> bytes:
+    """A document rendered to PDF from its template by activities/publish.py (the same
+    templates and fonts as the published ones), without publishing it."""
+    settings = load_settings()
+    try:
+        publish.check_cjk_font(settings.font_dir)
+        rendered = await asyncio.to_thread(publish.render_html, request, settings)
+        return await asyncio.to_thread(publish.html_to_pdf, rendered.html)
+    except Exception as exc:
+        log.warning("document %s not rendered: %s", request.key, exc)
+        raise Refusal("文档暂时无法生成，请稍后重试。", type(exc).__name__, 503) from None
+
+
+def pdf_download(data: bytes, file_name: str) -> Response:
+    """A PDF as a download; `file_name` may be Chinese (RFC 6266 filename*)."""
+    fallback = "".join(c if (c.isascii() and c.isalnum()) or c in "-_." else "_" for c in file_name)
+    disposition = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(file_name)}"
+    headers = {"Content-Disposition": disposition, "Cache-Control": "no-store"}
+    return Response(data, media_type="application/pdf", headers=headers)
+
+
 def _named(names: dict[Any, str], kind: type[Any]) -> Callable[[str], str]:
     """A template filter: the Chinese name of an enum value, the value itself when unknown."""
     return lambda value: names.get(kind(value), value) if value in kind.__members__ else value
@@ -114,6 +183,8 @@ class Portal:
             JURISDICTION=_named(JURISDICTION_NAMES_ZH, Jurisdiction),
             DEADLINE=lambda k: DEADLINE_NAMES_ZH.get(k, k),
             ROLE=_named(ROLE_NAMES_ZH, Role),
+            ACTION=lambda a: ACTION_NAMES_ZH.get(a, a),
+            SHANGHAI=_shanghai,
             TEMPORAL_UI=TEMPORAL_UI,
         )
 
@@ -195,6 +266,37 @@ class Portal:
         except (control.ActionTimeout, RPCError, RuntimeError) as exc:  # no worker/Temporal
             log.warning("%s on %s: %s", action, workflow_id, exc)
             raise Refusal("系统暂时无法办理，请稍后重试。", type(exc).__name__, 503) from None
+
+    async def send_round(self, account: Any, year: int, action: str, data: dict[str, Any]) -> Any:
+        """One update of the Round workflow `round-{year}` as the logged-in account (the
+        actor from the session); returns the update's JSON result. Refusal like `send`."""
+        try:
+            payload = control.round_action_payload(
+                action, Role(account.role), f"{account.role}:{account.username}", data
+            )
+        except control.InputError as exc:
+            raise Refusal("填写的内容不完整或格式不对。", str(exc), status=400) from None
+        try:
+            async with asyncio.timeout(UPDATE_TIMEOUT.total_seconds()):
+                return await control.round_act(await self.temporal(), year, action, payload)
+        except WorkflowUpdateFailedError as exc:
+            raise refusal_from(exc) from None
+        except RPCError as exc:  # no such round, or Temporal unreachable
+            log.warning("%s on round %s: %s", action, year, exc)
+            raise Refusal(f"{year}年度评审轮次未在运行，无法办理。", str(exc), 409) from None
+        except (TimeoutError, RuntimeError) as exc:
+            log.warning("%s on round %s: %s", action, year, exc)
+            raise Refusal("系统暂时无法办理，请稍后重试。", type(exc).__name__, 503) from None
+
+    async def state(self, workflow_id: str) -> DeclarationState:
+        """The declaration's `state` query (Refusal 503 when the workflow cannot be read)."""
+        try:
+            return await control.declaration_state(
+                await self.temporal(), workflow_id, rpc_timeout=QUERY_TIMEOUT
+            )
+        except (RPCError, RuntimeError, WorkflowQueryFailedError) as exc:
+            log.warning("state of %s: %s", workflow_id, exc)
+            raise Refusal("暂时无法读取申报状态，请稍后刷新。", type(exc).__name__, 503) from None
 
     async def rows(self, *where: Any) -> list[Any]:
         """Declarations from the record database's projection."""

@@ -14,6 +14,9 @@ from rules.identity import applicant_key
 from settings import ROOT, load_settings
 
 DEMO_PASSWORD = "zhicheng-demo"  # a demo account's, printed on purpose
+# A competent-unit account stands for the unit its display name names (portal/competent_unit.py):
+# declarations whose employer gives this `competent_unit` reach its queue.
+DEMO_COMPETENT_UNIT = "甘泉堡经济技术开发区（工业区）管理委员会"
 
 
 def demo_accounts(secret: str) -> list[dict[str, str | None]]:
@@ -24,7 +27,8 @@ def demo_accounts(secret: str) -> list[dict[str, str | None]]:
          "applicant_key": applicant_key(applicant["id_card"], secret)},
         {"role": Role.employer, "username": "demo-employer", "name": applicant["employer"]["name"],
          "employer_uscc": applicant["employer"]["uscc"]},
-        {"role": Role.competent_unit, "username": "demo-competent-unit", "name": "主管单位"},
+        {"role": Role.competent_unit, "username": "demo-competent-unit",
+         "name": DEMO_COMPETENT_UNIT},  # the binding: its display name (portal/competent_unit.py)
         {"role": Role.evaluation_body, "username": "demo-evaluation", "name": "评审机构审核员"},
         {"role": Role.committee, "username": "demo-committee", "name": "评委会秘书"},
         {"role": Role.supervisor, "username": "demo-supervisor", "name": "人力资源服务中心"},

@@ -1,15 +1,27 @@
-"""The supervisor's page (the HR service centre): counts per stage and level, every
+"""The supervisor's page (the HR service centre): counts per stage and level, the overdue
+items (a declaration still in a stage whose deadline has passed: rules/overdue.py), every
 declaration linked to its workflow in the Temporal UI."""
 
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 
 from models.common import Level, Role, Stage
 from portal.context import Portal
+from rules.overdue import overdue_items
+
+
+def overdue_text(seconds: float) -> str:
+    """How long overdue, in Chinese: days and hours, or hours and minutes under a day."""
+    minutes = int(seconds // 60)
+    days, hours = divmod(minutes // 60, 24)
+    if days:
+        return f"{days}天{hours}小时"
+    return f"{hours}小时{minutes % 60}分钟"
 
 
 def add_routes(app: FastAPI, portal: Portal) -> None:
@@ -21,11 +33,23 @@ def add_routes(app: FastAPI, portal: Portal) -> None:
         counts = Counter((r.stage, r.level) for r in items)
         levels = [lv.value for lv in Level]
         stages = [s.value for s in Stage if any(st == s.value for st, _ in counts)]
+        overdue = [
+            {
+                "row": row,
+                "deadline": passed.deadline,
+                "due_at": passed.due_at,
+                "overdue_by": overdue_text(passed.overdue_by.total_seconds()),
+            }
+            for row, passed in overdue_items(
+                items, datetime.now(UTC), lambda r: r.stage, lambda r: r.deadlines
+            )
+        ]
         context = {
             "account": account,
             "items": items,
             "counts": counts,
             "levels": levels,
             "stages": stages,
+            "overdue": overdue,
         }
         return portal.render(request, "supervisor.html", context)

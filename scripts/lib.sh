@@ -99,3 +99,27 @@ ensure_document_libraries() {
     mapfile -t missing < <(missing_document_packages)
     [ ${#missing[@]} -eq 0 ] || die "still missing after apt-get install: ${missing[*]}"
 }
+
+# The browser test (tests/test_e2e_browser.py) drives Debian's Chromium at /usr/bin/chromium
+# through Playwright; no browser is downloaded. As root the `chromium` package is installed
+# when missing (CI's fresh machine); otherwise the test fails saying so.
+# ZHICHENG_SKIP_BROWSER=1 skips both this and the test.
+ensure_browser() {
+    [ "${ZHICHENG_SKIP_BROWSER:-}" = 1 ] && return 0
+    [ -x /usr/bin/chromium ] && return 0
+    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+        say "warning: /usr/bin/chromium is missing, so tests/test_e2e_browser.py will fail;" \
+            "install it (sudo apt-get install chromium) or set ZHICHENG_SKIP_BROWSER=1"
+        return 0
+    fi
+    local log
+    say "installing chromium (Debian's package, for the browser test; a minute or two)"
+    log=$(mktemp /tmp/zhicheng-apt.XXXXXX)
+    if ! { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y \
+        --no-install-recommends chromium; } </dev/null >"$log" 2>&1; then
+        tail -n 30 "$log" >&2
+        die "apt-get install chromium failed (whole log: $log); ZHICHENG_SKIP_BROWSER=1 skips the browser test"
+    fi
+    rm -f "$log"
+    [ -x /usr/bin/chromium ] || die "apt-get installed chromium but /usr/bin/chromium is missing"
+}

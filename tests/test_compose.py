@@ -3,9 +3,10 @@
 The file is validated against the Compose specification's JSON schema: tests/data/
 compose_spec.json, vendored unchanged from github.com/compose-spec/compose-spec
 (schema/compose-spec.json at commit 170098ba07d9, June 2026, Apache-2.0), the schema
-`docker compose` itself validates with. Before that, ${VAR} references are interpolated from .env.example as
-`docker compose` does from .env. Then: the app services pass settings settings.py reads,
-every one of them; .env.example lists every setting and every variable the file uses.
+`docker compose` itself validates with. Before that, ${VAR} references are interpolated
+from .env.example as `docker compose` does from .env. Then: the app services pass settings
+settings.py reads, every one of them; .env.example lists every setting and every variable
+the file uses.
 """
 
 from __future__ import annotations

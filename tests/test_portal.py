@@ -332,12 +332,19 @@ async def test_supervisor_counts_and_links(
     assert "用人单位审核" in page and "中级" in page
 
 
-@pytest.mark.parametrize("role", [Role.competent_unit, Role.committee])
-async def test_roles_without_pages_yet(
-    portal: FastAPI, browser: httpx.AsyncClient, database_url: str, role: Role
+@pytest.mark.parametrize(
+    ("role", "home"),
+    [(Role.competent_unit, "/competent-unit"), (Role.committee, "/committee")],
+)
+async def test_every_role_has_its_pages(
+    portal: FastAPI, browser: httpx.AsyncClient, database_url: str, role: Role, home: str
 ) -> None:
+    """No placeholder left: login leads each role to its own home page."""
     await login(browser, await account(database_url, role))
-    assert "尚未开放" in (await browser.get("/pending")).text
+    response = await browser.get("/")
+    assert response.status_code == 303 and response.headers["location"] == home
+    assert (await browser.get(home)).status_code == 200
+    assert (await browser.get("/pending")).status_code == 404
 
 
 def test_starter_account_create(tmp_path: Any) -> None:

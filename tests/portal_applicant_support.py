@@ -1,0 +1,183 @@
+"""Shared by the applicant portal's tests (HTTP and browser): a round open now for the portal,
+valid applicants of their own, sample scans made with Pillow, logging in."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+from stdnum.cn import ric
+
+from activities.db import get_engine
+from models.calendar import YearCalendar
+from models.common import Role
+from models.round import RoundConfig
+from portal.accounts import create_account, find_account
+from rules.calendar import CalendarYearUnknown
+from rules.calendar_source import year_from_package
+from rules.identity import applicant_key
+from rules.timezone import SHANGHAI
+from settings import load_settings
+from tests.declaration_support import round_around
+
+PASSWORD = "correct-horse-battery"
+EMPLOYER_NAME = "新疆示例硅业有限公司"
+EMPLOYER_USCC = "91110000802100433B"
+
+
+@contextmanager
+def portal_round(
+    tmp: Path, server_now: datetime, task_queue: str, **fields: Any
+) -> Iterator[RoundConfig]:
+    """The environment the portal reads (settings.py) for an open round of this year:
+    config/rounds/{year}.json in a directory of the test's own, whose submission opens before
+    both clocks (the wall clock the portal checks, the test server's the workflow checks) and
+    closes 15 days after the server's now; calendar data for the years the package does not
+    know; the test worker's task queue. `fields` replace the round's (RoundConfig).
+    Yields the round as the portal will read it (without its calendar)."""
+    wall = datetime.now(SHANGHAI)
+    server_now = server_now.replace(second=0, microsecond=0)  # round windows on the minute
+    years = range(min(wall.year, server_now.year), max(wall.year, server_now.year) + 2)
+    overrides: dict[int, YearCalendar] = {}
+    for year in years:
+        try:
+            year_from_package(year)
+        except CalendarYearUnknown:
+            overrides[year] = YearCalendar()  # Monday to Friday, as the other tests do
+    opens = min(wall, server_now) - timedelta(days=1)
+    config = round_around(server_now, year=wall.year, submission_opens_at=opens, **fields)
+    rounds = tmp / "rounds"
+    rounds.mkdir(parents=True, exist_ok=True)
+    (rounds / f"{wall.year}.json").write_text(
+        config.model_dump_json(exclude={"calendar"}), encoding="utf-8"
+    )
+    calendar = tmp / "calendar_overrides.json"
+    calendar.write_text(
+        json.dumps({str(y): c.model_dump(mode="json") for y, c in overrides.items()}),
+        encoding="utf-8",
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ZHICHENG_ROUNDS_DIR", str(rounds))
+        patch.setenv("ZHICHENG_CALENDAR_OVERRIDES", str(calendar))
+        patch.setenv("ZHICHENG_TASK_QUEUE", task_queue)
+        yield config
+
+
+def new_id_card() -> str:
+    """A valid resident ID card number nobody else in the session has."""
+    birth = datetime(1970, 1, 1) + timedelta(days=random.randrange(0, 30 * 365))
+    body = f"110105{birth:%Y%m%d}{random.randrange(0, 1000):03d}"
+    number = body + ric.calc_check_digit(body + "0")
+    return ric.validate(number)
+
+
+def key_of(id_card: str) -> str:
+    return applicant_key(id_card, load_settings().applicant_key_secret)
+
+
+def declaration_form(id_card: str, name: str = "张三丰", **fields: str) -> dict[str, str]:
+    """A valid creation form (an eligible intermediate declaration)."""
+    form = {
+        "applicant.name": name,
+        "applicant.id_card": id_card,
+        "applicant.mobile": "13800138000",
+        "applicant.email": "zhangsf@example.com",
+        "applicant.employer.name": EMPLOYER_NAME,
+        "applicant.employer.uscc": EMPLOYER_USCC,
+        "level": "intermediate",
+        "jurisdiction": "ftz_urumqi",
+        "eligibility.employment_status": "in_service",
+        "eligibility.employer_kind": "enterprise",
+        "eligibility.continuing_education_completed": "on",
+        "eligibility.current_level": "junior",
+        "eligibility.current_level_basis": "title",
+        "eligibility.years_at_current_level": "5",
+        "achievements[0].kind": "patent",
+        "achievements[0].title": "多晶硅还原炉节能装置",
+    }
+    return form | fields
+
+
+# --- sample scans ------------------------------------------------------------------------------
+
+
+def _font(size: int) -> Any:
+    for path in (
+        "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+        "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc",
+    ):
+        if Path(path).exists():
+            return ImageFont.truetype(path, size)
+    return ImageFont.load_default()
+
+
+def certificate(name: str, employer: str, size: tuple[int, int] = (600, 420)) -> Image.Image:
+    """A scanned certificate: a title, the holder's name and employer at known places."""
+    image = Image.new("RGB", size, (250, 248, 240))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((10, 10, size[0] - 11, size[1] - 11), outline=(160, 20, 20), width=4)
+    draw.text((200, 40), "学历证书", fill=(160, 20, 20), font=_font(40))
+    draw.text((60, 150), f"姓名：{name}", fill="black", font=_font(28))
+    draw.text((60, 220), f"单位：{employer}", fill="black", font=_font(28))
+    draw.text((60, 300), "专业：光伏材料  2010年7月毕业", fill="black", font=_font(24))
+    return image
+
+
+def pdf_of(*images: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    first, *rest = images
+    first.save(buffer, "PDF", save_all=True, append_images=rest, resolution=100)
+    return buffer.getvalue()
+
+
+def png_of(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+# --- accounts and sessions ---------------------------------------------------------------------
+
+
+async def make_account(database_url: str, role: Role, **fields: Any) -> tuple[str, int]:
+    username = f"{role.value}-{uuid.uuid4().hex[:8]}"
+    engine = get_engine(database_url)
+    created = await create_account(
+        engine,
+        role=role,
+        username=username,
+        password=PASSWORD,
+        display_name=f"测试{role.value}",
+        **fields,
+    )
+    assert created
+    return username, (await find_account(engine, username=username)).id
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+async def login(client: httpx.AsyncClient, username: str) -> str:
+    """Logs in; the session's CSRF token."""
+    token = csrf_of((await client.get("/login")).text)
+    response = await client.post(
+        "/login", data={"username": username, "password": PASSWORD, "csrf_token": token}
+    )
+    assert response.status_code == 303, response.text
+    page = await client.get(response.headers["location"])
+    assert page.status_code == 200, page.text
+    return csrf_of(page.text)

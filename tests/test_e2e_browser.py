@@ -1,0 +1,389 @@
+"""End to end in a real browser: Chromium (the system's /usr/bin/chromium, driven by Playwright;
+no browser is downloaded) against the portal served by uvicorn in a subprocess on a free
+loopback port, on the session's time-skipping test server and worker.
+
+One declaration, as its people would walk it: the applicant creates it in the form (a wrong
+mobile number first: the error next to the field), uploads a PDF, masks name and employer by
+dragging boxes on the canvas, submits; the employer approves (the publicity starts), time
+passes past its end, the employer recommends with its two signed scans; the evaluation body,
+in blind view, downloads the masked material and returns it with a reason; the applicant sees
+the reason and the 48-hour countdown and resubmits; the evaluation body accepts.
+
+The round is a drill round (`drill_publicity_seconds`: a publicity of 60 s, skipped with
+`time_env.sleep`) whose submission closes 5 minutes after the start, so the countdowns in the
+screenshots read as they would on the day; the 5-working-day publicity itself is walked by
+tests/test_portal_applicant.py and tests/test_declaration.py.
+
+Screenshots of every step are saved under the test's tmp dir (printed at the end).
+`ZHICHENG_UPDATE_SCREENSHOTS=1` also copies four of them to docs/ (docs/portal-*.png).
+Without /usr/bin/chromium the test fails saying how to get it (scripts/test.sh installs it as
+root); `ZHICHENG_SKIP_BROWSER=1` skips it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pypdfium2 as pdfium
+import pytest
+import pytest_asyncio
+from sqlalchemy import select
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.db import get_engine
+from models.common import Role, Stage
+from models.uploads import Upload
+from portal.materials import accepted_materials
+from portal.security import blind_code
+from portal.uploads import read_upload
+from rules.identity import declaration_workflow_id
+from rules.timezone import SHANGHAI
+from settings import ROOT
+from tests.declaration_support import SECOND, sleep_until, state
+from tests.portal_applicant_support import (
+    EMPLOYER_NAME,
+    EMPLOYER_USCC,
+    PASSWORD,
+    certificate,
+    declaration_form,
+    key_of,
+    make_account,
+    new_id_card,
+    pdf_of,
+    png_of,
+    portal_round,
+)
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SECRET = "e2e-portal-secret"
+APPLICANT = "欧阳修远"
+NAME_BOX = (55, 145, 260, 45)  # x, y, w, h on the certificate (tests/portal_applicant_support)
+EMPLOYER_BOX = (55, 215, 460, 45)
+DOCS = {  # the screenshots README shows
+    "05-masking-tool.png": "portal-masking-tool.png",
+    "08-employer-queue.png": "portal-employer-queue.png",
+    "11-blind-view.png": "portal-blind-view.png",
+    "14-applicant-correction.png": "portal-applicant-correction.png",
+}
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("ZHICHENG_SKIP_BROWSER") == "1", reason="ZHICHENG_SKIP_BROWSER=1"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest_asyncio.fixture(scope="module")
+async def served(
+    time_env: WorkflowEnvironment,
+    time_worker: Worker,
+    database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[dict[str, Any]]:
+    """`uvicorn portal.app:app` in a subprocess, configured like production through the
+    environment: the test server's address, the session's database, an upload store of its
+    own, an open drill round of this year."""
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: the browser test needs Debian's chromium package "
+            "(scripts/test.sh installs it when run as root: apt-get install chromium); "
+            "ZHICHENG_SKIP_BROWSER=1 skips this test"
+        )
+    tmp = tmp_path_factory.mktemp("e2e")
+    now = (await time_env.get_current_time()).replace(second=0, microsecond=0)
+    closes = now + timedelta(minutes=5)
+    with portal_round(
+        tmp,
+        now,
+        time_worker.task_queue,
+        submission_closes_at=closes,
+        review_opens_at=closes,
+        drill_publicity_seconds=60,
+    ):
+        port = free_port()
+        uploads = tmp / "uploads"
+        environment = os.environ | {
+            "TEMPORAL_ADDRESS": time_env.client.service_client.config.target_host,
+            "TEMPORAL_NAMESPACE": time_env.client.namespace,
+            "DATABASE_URL": database_url,
+            "PORTAL_SECRET": SECRET,
+            "ZHICHENG_UPLOAD_DIR": str(uploads),
+            "ZHICHENG_LOG_FORMAT": "text",
+        }
+        log_path = tmp / "uvicorn.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "portal.app:app",
+                 "--host", "127.0.0.1", "--port", str(port)],
+                cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            base = f"http://127.0.0.1:{port}"
+            try:
+                await until_serving(base, process, log_path)
+                yield {"base": base, "uploads": uploads, "shots": tmp / "screenshots"}
+            finally:
+                process.terminate()
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+async def until_serving(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(300):
+            if process.poll() is not None:
+                raise AssertionError(f"uvicorn exited:\n{log.read_text(errors='replace')}")
+            try:
+                if (await client.get(f"{base}/login")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"the portal did not start:\n{log.read_text(errors='replace')}")
+
+
+class Shots:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        self.taken: list[Path] = []
+
+    async def __call__(self, page: Any, name: str) -> None:
+        path = self.directory / name
+        await page.screenshot(path=str(path), full_page=True)
+        self.taken.append(path)
+
+
+async def log_in(browser: Any, base: str, username: str) -> Any:
+    """A new browser context (its own cookies) logged in as `username`."""
+    context = await browser.new_context(viewport={"width": 1200, "height": 900}, locale="zh-CN")
+    page = await context.new_page()
+    await page.goto(f"{base}/login")
+    await page.fill('input[name="username"]', username)
+    await page.fill('input[name="password"]', PASSWORD)
+    await page.click("button")
+    await page.wait_for_load_state()
+    return page
+
+
+async def drag(page: Any, canvas: Any, box: tuple[int, int, int, int]) -> None:
+    """Draw one box with the mouse, in the page image's pixels (shown at its natural size)."""
+    await canvas.scroll_into_view_if_needed()
+    bounds = await canvas.bounding_box()
+    x, y, w, h = box
+    await page.mouse.move(bounds["x"] + x, bounds["y"] + y)
+    await page.mouse.down()
+    await page.mouse.move(bounds["x"] + x + w / 2, bounds["y"] + y + h / 2, steps=4)
+    await page.mouse.move(bounds["x"] + x + w, bounds["y"] + y + h, steps=4)
+    await page.mouse.up()
+
+
+async def fill_declaration(page: Any, form: dict[str, str]) -> None:
+    for name, value in form.items():
+        field = page.locator(f'[name="{name}"]')
+        kind = await field.evaluate("e => e.tagName === 'SELECT' ? 'select' : e.type")
+        if kind == "select":
+            await field.select_option(value)
+        elif kind == "checkbox":
+            await field.check()
+        else:
+            await field.fill(value)
+
+
+async def masked_copy_of(database_url: str, uploads: Path) -> bytes:
+    """The masked copy the portal made for the (only) material of this test."""
+    async with get_engine(database_url).connect() as conn:
+        query = select(Upload.masked_sha256).where(
+            Upload.declared_name == "学历证书.pdf", Upload.masked_sha256.is_not(None)
+        )
+        shas = list((await conn.execute(query)).scalars())
+    copies = [read_upload(uploads, sha) for sha in shas if (uploads / sha[:2] / sha).exists()]
+    assert len(copies) == 1, copies
+    return copies[0]
+
+
+async def wait_for_stage(handle: Any, stage: Stage) -> None:
+    for _ in range(200):
+        if (await state(handle)).stage is stage:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"not in {stage} but {(await state(handle)).stage}")
+
+
+async def test_one_declaration_in_the_browser(
+    served: dict[str, Any],
+    time_env: WorkflowEnvironment,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    from playwright.async_api import async_playwright
+
+    base, shots = served["base"], Shots(served["shots"])
+    id_card = new_id_card()
+    key = key_of(id_card)
+    workflow_id = declaration_workflow_id(datetime.now(SHANGHAI).year, key)
+    applicant, _ = await make_account(database_url, Role.applicant, applicant_key=key)
+    employer, _ = await make_account(database_url, Role.employer, employer_uscc=EMPLOYER_USCC)
+    reviewer, _ = await make_account(database_url, Role.evaluation_body)
+    scan = tmp_path / "学历证书.pdf"
+    scan.write_bytes(pdf_of(certificate(APPLICANT, EMPLOYER_NAME)))
+    handle = time_env.client.get_workflow_handle(workflow_id)
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        try:
+            # --- the applicant creates the declaration --------------------------------------
+            page = await log_in(browser, base, applicant)
+            await shots(page, "01-applicant-home.png")
+            await page.click("text=填写申报")
+            form = declaration_form(id_card, APPLICANT, **{"applicant.mobile": "1380013800"})
+            await fill_declaration(page, form)
+            await page.click("#create")
+            error = page.locator("#error-f-applicant-mobile")
+            assert "手机号码无效" in await error.inner_text()
+            await shots(page, "02-form-field-error.png")
+            await page.fill('[name="applicant.mobile"]', "13800138000")
+            await page.click("#create")
+            await page.wait_for_url(f"{base}/applicant")
+            assert "填报中" in await page.inner_text("#stage")
+            await shots(page, "03-applicant-draft.png")
+
+            # --- uploads a PDF and masks name and employer on the canvas --------------------
+            await page.fill('input[name="title"]', "学历证书")
+            await page.set_input_files('input[name="file"]', str(scan))
+            await page.click('form[action="/applicant/materials"] button')
+            await page.wait_for_url(f"{base}/applicant#materials")
+            assert "未遮盖" in await page.inner_text("#materials + p + table")
+            await shots(page, "04-uploaded.png")
+            await page.click("text=去遮盖")
+            canvas = page.locator('.page[data-page="0"] canvas')
+            await page.wait_for_function(
+                "() => { const i = document.querySelector('.page img');"
+                " return i && i.complete && i.naturalWidth > 0; }"
+            )
+            await drag(page, canvas, NAME_BOX)
+            await drag(page, canvas, EMPLOYER_BOX)
+            assert await page.inner_text("#box-count") == "2"
+            await shots(page, "05-masking-tool.png")
+            await page.click("#apply")
+            await page.wait_for_selector("#masked")
+            await shots(page, "06-masked-copy.png")
+            masked = await masked_copy_of(database_url, served["uploads"])
+            first = pdfium.PdfDocument(masked)[0].render(scale=100 / 72 * (1 - 1e-6)).to_pil()
+            for x, y in ((60, 150), (300, 165), (60, 220), (500, 250)):  # inside the boxes
+                assert max(first.convert("RGB").getpixel((x, y))) <= 16, (x, y)
+
+            await page.goto(f"{base}/applicant")
+            await page.click("#submit")
+            await page.wait_for_url(f"{base}/applicant")
+            assert "用人单位审核" in await page.inner_text("#stage")
+            await shots(page, "07-submitted.png")
+
+            # --- the employer approves: the publicity starts --------------------------------
+            hr = await log_in(browser, base, employer)
+            row = hr.locator(f'tr[id="{workflow_id}"]')
+            assert APPLICANT in await row.inner_text()
+            await shots(hr, "08-employer-queue.png")
+            await row.locator("text=审核通过，开始公示").click()
+            await hr.wait_for_load_state()
+            current = await state(handle)
+            assert current.stage is Stage.publicity
+
+            # --- time passes past the publicity's end; the employer recommends --------------
+            ends = datetime.fromisoformat(current.deadlines["publicity_ends_at"])
+            await sleep_until(time_env, ends, SECOND)
+            await wait_for_stage(handle, Stage.recommendation)
+            await hr.goto(f"{base}/employer/{workflow_id}")
+            recommend = hr.locator('form[action$="/recommend"]')
+            files = recommend.locator('input[type="file"]')
+            for number in range(await files.count()):
+                signed = tmp_path / f"attachment-{number + 2}.png"
+                signed.write_bytes(png_of(certificate("公示", EMPLOYER_NAME)))
+                await files.nth(number).set_input_files(str(signed))
+            await shots(hr, "09-employer-recommend.png")
+            await recommend.locator("button").click()
+            await hr.wait_for_load_state()
+            current = await state(handle)
+            assert current.stage is Stage.evaluation_review, current.stage
+            await sleep_until(
+                time_env, datetime.fromisoformat(current.deadlines["review_opens_at"]), SECOND
+            )
+
+            # --- the evaluation body, in blind view: downloads, returns with a reason -------
+            code = blind_code(workflow_id, SECRET)
+            review = await log_in(browser, base, reviewer)
+            await review.goto(f"{base}/evaluation")
+            queue = await review.content()
+            for secret_text in (APPLICANT, EMPLOYER_NAME, workflow_id, key, id_card):
+                assert secret_text not in queue
+            await review.locator(f'tr[id="{code}"]').scroll_into_view_if_needed()
+            await shots(review, "11-blind-view.png")
+            await review.goto(f"{base}/materials/{code}")
+            await shots(review, "12-blind-materials.png")
+            async with review.expect_download() as waiting:
+                await review.click(f"text={code}-1.pdf")
+            download = await waiting.value
+            assert download.suggested_filename == f"{code}-1.pdf"
+            assert Path(await download.path()).read_bytes() == masked
+            await review.goto(f"{base}/evaluation")
+            row = review.locator(f'tr[id="{code}"]')
+            await row.locator('input[name="reason"]').fill("学历证书缺少毕业年份页")
+            await row.locator("text=退回补正").click()
+            await review.wait_for_load_state()
+            await shots(review, "13-returned.png")
+            assert (await state(handle)).stage is Stage.correction
+
+            # --- the applicant sees the reason and the countdown, resubmits -----------------
+            await page.goto(f"{base}/applicant")
+            assert "学历证书缺少毕业年份页" in await page.inner_text("#return-reason")
+            assert "小时" in await page.inner_text("#remaining")
+            await shots(page, "14-applicant-correction.png")
+            await page.fill('textarea[name="note"]', "已补充毕业年份页")
+            await page.click("#resubmit")
+            await page.wait_for_url(f"{base}/applicant")
+            assert "评审机构审核" in await page.inner_text("#stage")
+
+            # --- the evaluation body accepts ------------------------------------------------
+            await review.goto(f"{base}/evaluation")
+            await review.locator(f'tr[id="{code}"]').locator("text=材料齐全，受理").click()
+            await review.wait_for_load_state()
+            await shots(review, "15-accepted.png")
+            assert (await state(handle)).stage is Stage.payment
+        finally:
+            await browser.close()
+
+    held = await accepted_materials(time_env.client, workflow_id)
+    assert [(m.name, m.masked) for m in held] == [("学历证书", True)]
+    print(f"\nscreenshots: {shots.directory}")
+    if os.environ.get("ZHICHENG_UPDATE_SCREENSHOTS") == "1":
+        for name, target in DOCS.items():
+            shutil.copyfile(shots.directory / name, ROOT / "docs" / target)
