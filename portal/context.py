@@ -27,6 +27,7 @@ from temporalio.service import RPCError
 import control
 from activities import publish
 from activities.db import get_engine
+from activities.notify import cn_datetime
 from models.common import (
     JURISDICTION_NAMES_ZH,
     LEVEL_NAMES_ZH,
@@ -41,7 +42,6 @@ from models.documents import PublishRequest
 from models.tables import DeclarationRow
 from portal.accounts import find_account
 from portal.security import csrf_matches, new_csrf_token
-from rules.timezone import shanghai_iso
 from settings import load_settings
 
 log = logging.getLogger(__name__)
@@ -127,13 +127,15 @@ def refusal_from(exc: BaseException) -> Refusal:
 
 
 def _shanghai(value: Any) -> str:
-    """A template filter: an instant (datetime or ISO 8601 text) in Asia/Shanghai, +08:00."""
+    """A template filter: an instant (datetime or ISO 8601 text) as people read it, in
+    Beijing time with its offset: '2025年10月03日 14:00（北京时间 UTC+08:00）', a midnight
+    close as 24:00 of the day before (the notifications' cn_datetime)."""
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
             return value
-    return shanghai_iso(value) if isinstance(value, datetime) and value.tzinfo else str(value)
+    return cn_datetime(value) if isinstance(value, datetime) and value.tzinfo else str(value)
 
 
 async def document_pdf(request: PublishRequest) -> bytes:

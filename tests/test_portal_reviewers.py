@@ -28,6 +28,7 @@ from temporalio.worker import Worker
 
 import control
 from activities.db import get_engine
+from activities.notify import cn_datetime
 from activities.publish import publication_dir
 from models.accounts import Account
 from models.calendar import YearCalendar
@@ -538,7 +539,7 @@ async def test_evaluation_body_payment_defense_and_blind_view(
         detail = (await get(f"/evaluation/{code['defense']}")).text
         assert (
             "甘泉堡经开区人力资源服务中心" in detail
-            and starts.astimezone(SHANGHAI).isoformat() in detail
+            and cn_datetime(starts) in detail  # as people read it, with its offset
         )
         past = {**arrangement, "starts_at": local_input(starts - timedelta(days=30))}
         response = await post(f"/evaluation/{code['defense']}/arrange", past, 409)
