@@ -29,11 +29,14 @@ import fcntl
 import hashlib
 import json
 import math
+import multiprocessing
 import os
 import shutil
 import subprocess
 import threading
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -366,6 +369,42 @@ def html_to_pdf(html: str) -> bytes:
         return HTML(string=html, base_url=str(TEMPLATES)).write_pdf(font_config=font_config)
 
 
+# Rendering runs in a process of its own, not a thread of the worker: WeasyPrint's layout is
+# Python holding the GIL for about a second a document, which would stall the worker's event
+# loop (workflow tasks, reviewers' updates) meanwhile; its font and layout memory (CJK fonts
+# are large) stays out of the worker and is given back when the process is recycled; and a
+# crash in Pango loses one attempt (the activity retries), never the worker.
+RENDERS_PER_PROCESS = 200
+_renderer: ProcessPoolExecutor | None = None
+_renderer_lock = threading.Lock()
+
+
+def _render_pool() -> ProcessPoolExecutor:
+    global _renderer
+    with _renderer_lock:
+        if _renderer is None:
+            _renderer = ProcessPoolExecutor(
+                max_workers=1,  # one document at a time, as before: the CPU is shared
+                mp_context=multiprocessing.get_context("spawn"),  # never fork a threaded worker
+                max_tasks_per_child=RENDERS_PER_PROCESS,
+            )
+        return _renderer
+
+
+async def render_pdf(html: str) -> bytes:
+    """html_to_pdf in the renderer process. A renderer that died is replaced, and the error
+    (retryable) is raised for this attempt."""
+    global _renderer
+    pool = _render_pool()
+    try:
+        return await asyncio.get_running_loop().run_in_executor(pool, html_to_pdf, html)
+    except BrokenProcessPool:
+        with _renderer_lock:
+            if _renderer is pool:
+                _renderer = None
+        raise
+
+
 # --- document numbers (R21) --------------------------------------------------------------
 
 
@@ -610,9 +649,9 @@ async def publish(request: PublishRequest, settings: Settings | None = None) -> 
     check_cjk_font(settings.font_dir)
     try:
         rendered = render_html(request, settings, document_number)
-        pdf = await asyncio.to_thread(html_to_pdf, rendered.html)
-    except (OSError, MemoryError):
-        raise  # the machine, not the document: retry
+        pdf = await render_pdf(rendered.html)
+    except (OSError, MemoryError, BrokenProcessPool):
+        raise  # the machine (or a renderer that died), not the document: retry
     except Exception as exc:  # the template (TemplateError) or the data: a person must fix it
         message = f"cannot render: {type(exc).__name__}: {exc}"
         raise await _failure(request, message, RENDER_ERROR) from exc

@@ -145,7 +145,7 @@ async def document_pdf(request: PublishRequest) -> bytes:
     try:
         publish.check_cjk_font(settings.font_dir)
         rendered = await asyncio.to_thread(publish.render_html, request, settings)
-        return await asyncio.to_thread(publish.html_to_pdf, rendered.html)
+        return await publish.render_pdf(rendered.html)
     except Exception as exc:
         log.warning("document %s not rendered: %s", request.key, exc)
         raise Refusal("文档暂时无法生成，请稍后重试。", type(exc).__name__, 503) from None

@@ -12,8 +12,10 @@ import asyncio
 import io
 import json
 import os
+import signal
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -626,3 +628,19 @@ async def test_competent_unit_opinion_is_published(
     published = next(publication_dir().rglob(opinion.file_name or "?"))
     text = "".join("".join(page.extract_text().split()) for page in PdfReader(published).pages)
     assert "某主管局" in text and "经审核，同意推荐" in text and applicant.name in text
+
+
+async def test_the_renderer_process_is_replaced_when_it_dies():
+    """PDFs are made in a renderer process (the worker's event loop keeps running meanwhile);
+    one killed mid-way fails that attempt with a retryable error, and the next gets a new one."""
+    html = rendered(DocumentKind.approval_document).html
+    first = await publish_module.render_pdf(html)
+    pool = publish_module._render_pool()
+    [process] = list(pool._processes.values())  # type: ignore[attr-defined]
+    assert process.pid != os.getpid()
+    os.kill(process.pid, signal.SIGKILL)
+    process.join(timeout=10)
+    with pytest.raises(BrokenProcessPool):
+        await publish_module.render_pdf(html)
+    assert await publish_module.render_pdf(html) == first  # a new renderer, the same bytes
+    assert publish_module._render_pool() is not pool
