@@ -19,90 +19,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import time
 import uuid
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
 import control
 from activities.db import configure_database, dispose_engines, ensure_schema
-from models.calendar import YearCalendar
-from models.common import Jurisdiction, Level
-from models.declaration import (
-    Achievement,
-    AchievementKind,
-    Applicant,
-    DeclarationInput,
-    EligibilityFacts,
-    Employer,
-    Material,
-)
-from models.round import ListingSource, OperationStatus, RoundConfig, RoundInput
-from rules.calendar_source import build_calendar
+from bench.common import declaration, round_config, temporal
+from models.round import ListingSource, OperationStatus, RoundInput
 from settings import ROOT
 from worker import build_worker
-from workflows.declaration import (
-    JURISDICTION,
-    LEVEL,
-    RETURN_COUNT,
-    ROUND_YEAR,
-    STAGE,
-)
-
-LEVELS = [Level.junior, Level.intermediate, Level.associate_senior]
-
-
-def round_config(year: int, now_year: int, now: datetime) -> RoundConfig:
-    years = {y: YearCalendar() for y in (now_year, now_year + 1, year)}
-    return RoundConfig(
-        year=year,
-        submission_opens_at=now - timedelta(days=1),
-        submission_closes_at=now + timedelta(days=15),
-        review_opens_at=now + timedelta(days=15),
-        review_closes_at=now + timedelta(days=30),
-        payment_closes_at=now + timedelta(days=45),
-        calendar=build_calendar(years, years),
-    )
-
-
-def declaration(config: RoundConfig, n: int) -> DeclarationInput:
-    level = LEVELS[n % 3]
-    eligibility = {
-        Level.junior: EligibilityFacts(continuing_education_completed=True),
-        Level.intermediate: EligibilityFacts(
-            continuing_education_completed=True,
-            current_level=Level.junior,
-            years_at_current_level=5,
-        ),
-        Level.associate_senior: EligibilityFacts(
-            continuing_education_completed=True,
-            current_level=Level.intermediate,
-            years_at_current_level=6,
-        ),
-    }[level]
-    return DeclarationInput(
-        round=config,
-        applicant_key=uuid.uuid4().hex[:16],
-        applicant=Applicant(
-            name=f"申报人{n}",
-            id_card="11010519491231002X",
-            mobile="13800138000",
-            employer=Employer(name="新疆示例硅业有限公司", uscc="91110000802100433B"),
-        ),
-        level=level,
-        jurisdiction=list(Jurisdiction)[n % 2],
-        eligibility=eligibility,
-        achievements=[
-            Achievement(kind=AchievementKind.patent, title="多晶硅还原炉节能装置"),
-            Achievement(kind=AchievementKind.standard, title="企业标准"),
-        ],
-        materials=[Material(name="学历证书.pdf", sha256="0" * 64, masked=True)],
-    )
 
 
 async def count(client: Client, query: str) -> int:
@@ -126,11 +54,8 @@ async def bench(args: argparse.Namespace, client: Client) -> None:
     database_url = f"sqlite+aiosqlite:///{ROOT / 'var' / 'bench-round.db'}"
     configure_database(database_url)
     await ensure_schema(database_url)
-    from datetime import UTC, datetime
-
-    now = datetime.now(UTC)
     year = args.year
-    config = round_config(year, now.year, now)
+    config = round_config(year, datetime.now(UTC))
     running = f"WorkflowType = 'Declaration' AND RoundYear = {year} AND ExecutionStatus = 'Running'"
     async with build_worker(client, task_queue):
         started = time.monotonic()
@@ -220,17 +145,8 @@ async def main() -> None:
     parser.add_argument("--address", help="a running Temporal server (default: start a dev server)")
     parser.add_argument("--keep", action="store_true", help="leave the declarations running")
     args = parser.parse_args()
-    if args.address:
-        client = await Client.connect(args.address, data_converter=pydantic_data_converter)
+    async with temporal(args.address) as client:
         await bench(args, client)
-        return
-    binary = Path(sys.executable).parent / "temporal"
-    async with await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
-        dev_server_existing_path=str(binary),
-        search_attributes=(ROUND_YEAR, LEVEL, STAGE, JURISDICTION, RETURN_COUNT),
-    ) as env:
-        await bench(args, env.client)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 import control
 from activities.db import configure_database, ensure_schema
-from bench.round_scale import declaration
+from bench.common import declaration
 from models.round import RoundConfig, RoundInput
 from rules.calendar_source import load_overrides
 from rules.round_plan import try_out_round_dates
