@@ -35,7 +35,7 @@ from models.declaration import DeclarationInput
 from models.documents import CompetentUnitOpinion, DocumentPerson, PublishRequest
 from models.tables import DeclarationRow
 from portal.context import Portal, Refusal, document_pdf, log, pdf_download
-from portal.employer import ATTACHMENTS, published_pdf
+from portal.employer import ATTACHMENTS, attachment_download
 
 DEFAULT_OPINION = "经审核，该同志申报材料真实有效，符合申报条件，同意推荐。"
 BOUND_CACHE_SIZE = 10_000
@@ -164,17 +164,10 @@ def add_routes(app: FastAPI, portal: Portal) -> None:
         """Attachments 2 and 3 of a declaration before it (to review the publicity)."""
         account = await portal.current(request, Role.competent_unit)
         _, of = await ours(account, workflow_id)
-        if number not in ATTACHMENTS:
-            raise HTTPException(404, "没有这个附件")
-        kind, name = ATTACHMENTS[number]
         try:
-            data = await published_pdf(workflow_id, kind)
+            return await attachment_download(workflow_id, number, of.applicant_name)
         except Refusal as refusal:
             return await queue_page(request, account, refusal, workflow_id)
-        if data is None:
-            refusal = Refusal(f"{name}尚未生成。", status=404)
-            return await queue_page(request, account, refusal, workflow_id)
-        return pdf_download(data, f"{name}-{of.applicant_name}.pdf")
 
     @app.post("/competent-unit/{workflow_id}/{what}", response_class=HTMLResponse)
     async def competent_unit_act(request: Request, workflow_id: str, what: str) -> Response:

@@ -55,6 +55,19 @@ def upload_ref(sha256: str) -> str:
     return f"upload:{sha256}"
 
 
+async def attachment_download(workflow_id: str, number: int, applicant_name: str) -> Response:
+    """Attachment 2 or 3 of a declaration as a PDF download; Refusal (404) while the
+    workflow has not published it yet. An unknown number is a plain 404."""
+    if number not in ATTACHMENTS:
+        raise HTTPException(404, "没有这个附件")
+    kind, name = ATTACHMENTS[number]
+    data = await published_pdf(workflow_id, kind)
+    if data is None:
+        when = "公示开始后生成附件2，公示期满后生成附件3"
+        raise Refusal(f"{name}尚未生成（{when}）。", status=404)
+    return pdf_download(data, f"{name}-{applicant_name}.pdf")
+
+
 async def published_pdf(workflow_id: str, kind: DocumentKind) -> bytes | None:
     """The declaration's published document: the stored PDF (checked against its SHA-256),
     else rendered from the recorded request; None when it has not been produced yet."""
@@ -131,18 +144,10 @@ def add_routes(app: FastAPI, portal: Portal) -> None:
     async def employer_attachment(request: Request, workflow_id: str, number: int) -> Response:
         account = await portal.current(request, Role.employer)
         row = await own(account, workflow_id)
-        if number not in ATTACHMENTS:
-            raise HTTPException(404, "没有这个附件")
-        kind, name = ATTACHMENTS[number]
         try:
-            data = await published_pdf(workflow_id, kind)
+            return await attachment_download(workflow_id, number, row.applicant_name)
         except Refusal as refusal:
             return await declaration_page(request, account, row, refusal)
-        if data is None:
-            when = "公示开始后生成附件2，公示期满后生成附件3"
-            refusal = Refusal(f"{name}尚未生成（{when}）。", status=404)
-            return await declaration_page(request, account, row, refusal)
-        return pdf_download(data, f"{name}-{row.applicant_name}.pdf")
 
     async def scan_refs(request: Request, account: Any) -> dict[str, str]:
         """The recommend form's two scans, stored; their references for the workflow."""
