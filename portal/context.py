@@ -164,6 +164,15 @@ def _named(names: dict[Any, str], kind: type[Any]) -> Callable[[str], str]:
     return lambda value: names.get(kind(value), value) if value in kind.__members__ else value
 
 
+def _as_account(build: Callable[..., Any], account: Any, action: str, data: dict[str, Any]) -> Any:
+    """An action's payload (control.action_payload / round_action_payload) with the session's
+    account as its actor; a form that does not make a valid payload is a Refusal (400)."""
+    try:
+        return build(action, Role(account.role), f"{account.role}:{account.username}", data)
+    except control.InputError as exc:
+        raise Refusal("填写的内容不完整或格式不对。", str(exc), status=400) from None
+
+
 class Portal:
     """The shared parts, one per app (`app.state.portal`)."""
 
@@ -249,12 +258,7 @@ class Portal:
 
     async def send(self, account: Any, workflow_id: str, action: str, data: dict[str, Any]) -> None:
         """One update as the logged-in account (the actor from the session, never the form)."""
-        try:
-            payload = control.action_payload(
-                action, Role(account.role), f"{account.role}:{account.username}", data
-            )
-        except control.InputError as exc:
-            raise Refusal("填写的内容不完整或格式不对。", str(exc), status=400) from None
+        payload = _as_account(control.action_payload, account, action, data)
         try:
             await control.act(
                 await self.temporal(),
@@ -272,12 +276,7 @@ class Portal:
     async def send_round(self, account: Any, year: int, action: str, data: dict[str, Any]) -> Any:
         """One update of the Round workflow `round-{year}` as the logged-in account (the
         actor from the session); returns the update's JSON result. Refusal like `send`."""
-        try:
-            payload = control.round_action_payload(
-                action, Role(account.role), f"{account.role}:{account.username}", data
-            )
-        except control.InputError as exc:
-            raise Refusal("填写的内容不完整或格式不对。", str(exc), status=400) from None
+        payload = _as_account(control.round_action_payload, account, action, data)
         try:
             async with asyncio.timeout(UPDATE_TIMEOUT.total_seconds()):
                 return await control.round_act(await self.temporal(), year, action, payload)
