@@ -6,12 +6,10 @@ an action's payload checked before it is sent."""
 from __future__ import annotations
 
 import asyncio
-import json
 import typing
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError, create_model
@@ -37,13 +35,10 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError
 
-from activities.db import ensure_schema, get_engine
-from models.calendar import WorkingCalendar, YearCalendar
 from models.common import Actor, Jurisdiction, Level, Role, Stage, Strict
 from models.declaration import Action, DeclarationInput, DeclarationState, WindowChangeAction
 from models.round import (
     WINDOW_FIELDS,
-    Committee,
     CommitteeVotes,
     DrawSpotCheck,
     ListingSource,
@@ -68,12 +63,10 @@ from models.search_attributes import (
     ROUND_YEAR,
     STAGE,
 )
-from models.tables import IntegrityArchiveEntry
+from models.validation import validation_summary
 from rules.actions import ACTIONS
 from rules.calendar import CalendarYearUnknown
-from rules.calendar_source import build_calendar, load_overrides
 from rules.identity import applicant_key, declaration_workflow_id, round_workflow_id
-from rules.round_plan import default_round_config
 from rules.schedule import (
     DEFAULT_DAY,
     DEFAULT_HOUR,
@@ -83,7 +76,11 @@ from rules.schedule import (
     SCHEDULE_TIME_ZONE,
 )
 from rules.timezone import shanghai_iso
-from settings import Settings
+from store.config_files import (
+    InputError,
+)
+from store.db import ensure_schema, get_engine
+from store.tables import IntegrityArchiveEntry
 from workflows.declaration import DeclarationWorkflow
 from workflows.round import RoundLauncherWorkflow, RoundWorkflow, round_summary
 
@@ -190,58 +187,6 @@ async def declaration_state(
 # --- operator input: files and payloads ----------------------------------------------------
 
 
-class InputError(ValueError):
-    """Bad operator input. The message is one line and starts with where: a file, a field."""
-
-
-def parse_json_object(text: str, where: str) -> dict[str, Any]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{where}: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{where}: expected a JSON object {{...}}, got {type(data).__name__}")
-    return data
-
-
-def read_json_object(path: Path, where: str | None = None) -> dict[str, Any]:
-    """A JSON object from a file; `where` is how messages name it (default: the path)."""
-    where = where or str(path)
-    try:
-        # utf-8-sig: files saved by Windows editors often start with a byte-order mark.
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError(f"{where}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{where}: is a directory, not a JSON file") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{where}: not UTF-8 text") from None
-    except OSError as exc:
-        raise InputError(f"{where}: cannot read: {exc.strerror}") from None
-    return parse_json_object(text, where)
-
-
-def location(loc: tuple[int | str, ...]) -> str:
-    """('achievements', 0, 'kind') -> 'achievements[0].kind'."""
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
-    return text
-
-
-def validation_summary(exc: ValidationError) -> str:
-    """The first error with its field path, and how many more: one line for an operator."""
-    errors = exc.errors(include_url=False)
-    first = errors[0]
-    message = str(first["msg"]).removeprefix("Value error, ")
-    where = location(first["loc"])
-    text = f"{where}: {message}" if where else message
-    if len(errors) > 1:
-        more = len(errors) - 1
-        text += f" (and {more} more error{'s' if more > 1 else ''})"
-    return text
-
-
 # What an operator's declaration file holds: DeclarationInput without what the system adds.
 SYSTEM_FIELDS = {
     "round": "the round comes from --year and config/rounds/{year}.json",
@@ -322,46 +267,6 @@ def _validated_payload(
 # --- rounds ---------------------------------------------------------------------------------
 
 
-def round_config_path(year: int, settings: Settings) -> Path:
-    return settings.rounds_dir / f"{year}.json"
-
-
-def round_calendar(year: int, overrides: Mapping[int, YearCalendar]) -> WorkingCalendar:
-    """The round year's calendar, plus the next year's when known (a result publicity can
-    run into January); an unknown round year raises CalendarYearUnknown."""
-    try:
-        return build_calendar([year, year + 1], overrides)
-    except CalendarYearUnknown as exc:
-        if exc.year != year + 1:
-            raise
-    return build_calendar([year], overrides)
-
-
-def round_config_for(year: int, settings: Settings) -> RoundConfig:
-    """`config/rounds/{year}.json` (a RoundConfig without its calendar) if present, else the
-    notice's pattern; the calendar from chinesecalendar and the override table."""
-    try:
-        overrides = load_overrides(settings.calendar_overrides)
-    except ValueError as exc:  # its message names the file and the entry
-        raise InputError(str(exc)) from None
-    calendar = round_calendar(year, overrides)
-    path = round_config_path(year, settings)
-    if not path.exists():
-        return default_round_config(year, calendar)
-    data = read_json_object(path)
-    if "calendar" in data:
-        raise InputError(
-            f"{path}: calendar: leave it out; the calendar comes from chinesecalendar and "
-            f"{settings.calendar_overrides}"
-        )
-    if data.setdefault("year", year) != year:
-        raise InputError(f"{path}: year: {data['year']!r} does not match the file name")
-    try:
-        return RoundConfig.model_validate(data | {"calendar": calendar})
-    except ValidationError as exc:
-        raise InputError(f"{path}: {validation_summary(exc)}") from None
-
-
 # --- listing --------------------------------------------------------------------------------
 
 
@@ -427,32 +332,6 @@ async def list_declarations(client: Client, query: str, limit: int) -> list[Decl
 # --- rounds: the Round workflow, its Schedule, the integrity archive (issue 4) ---------------
 
 ROUND_WORKFLOW_TYPE = "Round"  # DESIGN §3
-
-
-def round_input_for(
-    year: int,
-    settings: Settings,
-    *,
-    listing: ListingSource = ListingSource.visibility,
-    committee_file: Path | None = None,
-    **fields: Any,
-) -> RoundInput:
-    """The Round's input: the year's configuration (round_config_for: an unknown calendar
-    year raises CalendarYearUnknown, naming the year and the override file) and the
-    committee from `committee_file`, else `config/rounds/{year}.committee.json` if present."""
-    config = round_config_for(year, settings)
-    path = committee_file or settings.rounds_dir / f"{year}.committee.json"
-    committee = None
-    if committee_file is not None or path.exists():
-        data = read_json_object(path)
-        try:
-            committee = Committee.model_validate(data)
-        except ValidationError as exc:
-            raise InputError(f"{path}: {validation_summary(exc)}") from None
-    try:
-        return RoundInput(config=config, committee=committee, listing=listing, **fields)
-    except ValidationError as exc:
-        raise InputError(validation_summary(exc)) from None
 
 
 async def start_round(

@@ -53,7 +53,8 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 import control
-from activities import delivery
+from delivery.dispatch import delivery_input, start_delivery
+from delivery.ledger import ResendRefused, UnknownMessage, list_outbox, pending_keys, prepare_resend
 from models.common import (
     JURISDICTION_NAMES_ZH,
     LEVEL_NAMES_ZH,
@@ -66,7 +67,6 @@ from models.common import (
 from models.declaration import DeclarationState
 from models.delivery import Channel, DeliveryResult, DeliveryStatus, delivery_workflow_id
 from models.round import ListingSource, OperationStatus, RoundState
-from models.tables import OutboxStatus
 from rules.actions import ACTIONS
 from rules.calendar import CalendarYearUnknown
 from rules.identity import declaration_workflow_id, round_workflow_id
@@ -74,6 +74,15 @@ from rules.round_plan import plan_round, try_out_round_dates
 from rules.schedule import DEFAULT_DAY, DEFAULT_HOUR, DEFAULT_MINUTE, DEFAULT_MONTH, SCHEDULE_ID
 from rules.timezone import SHANGHAI, shanghai_iso, to_shanghai
 from settings import Settings, SettingsError, load_settings
+from store.config_files import (
+    InputError,
+    parse_json_object,
+    read_json_object,
+    round_config_for,
+    round_config_path,
+    round_input_for,
+)
+from store.tables import OutboxStatus
 from worker import connect, exit_without_finalizing
 from workflows.round import round_summary
 
@@ -270,9 +279,9 @@ async def ended_or(client: Client, settings: Settings, workflow_id: str) -> CliE
 
 async def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
     path = Path(args.file)
-    data = control.read_json_object(path, args.file)
+    data = read_json_object(path, args.file)
     year = args.year or datetime.now(SHANGHAI).year
-    round_config = control.round_config_for(year, settings)
+    round_config = round_config_for(year, settings)
     declaration = control.declaration_input(
         data, round_config, args.file, settings.applicant_key_secret
     )
@@ -333,9 +342,9 @@ async def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
 
 def read_action_data(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     if args.data_file is not None:
-        return control.read_json_object(Path(args.data_file), args.data_file), args.data_file
+        return read_json_object(Path(args.data_file), args.data_file), args.data_file
     if args.data is not None:
-        return control.parse_json_object(args.data, "--data"), "--data"
+        return parse_json_object(args.data, "--data"), "--data"
     return {}, f"{args.action} needs data (give it with --data or --data-file)"
 
 
@@ -347,7 +356,7 @@ async def cmd_act(args: argparse.Namespace, settings: Settings) -> int:
     data, where = read_action_data(args)
     try:
         payload = control.action_payload(args.action, Role(args.role), args.actor_id, data)
-    except control.InputError as exc:
+    except InputError as exc:
         raise bad_input(f"{where}: {exc}") from None
     client = await client_for(settings)
     async with temporal_errors(client, settings, args.workflow_id):
@@ -510,12 +519,12 @@ async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_round_plan(args: argparse.Namespace, settings: Settings) -> int:
-    config = control.round_config_for(args.year, settings)
+    config = round_config_for(args.year, settings)
     plan = plan_round(config)
     if args.json:
         print_json(plan)
         return EXIT_OK
-    path = control.round_config_path(args.year, settings)
+    path = round_config_path(args.year, settings)
     source = (
         str(path) if path.exists() else f"the notice's pattern (no {path.name} in {path.parent})"
     )
@@ -553,11 +562,11 @@ async def cmd_round_plan(args: argparse.Namespace, settings: Settings) -> int:
 
 async def cmd_round_try_out(args: argparse.Namespace, settings: Settings) -> int:
     year = args.year or datetime.now(SHANGHAI).year
-    path = control.round_config_path(year, settings)
+    path = round_config_path(year, settings)
     if path.exists() and not args.force:
         raise bad_input(f"{path} exists; --force replaces it")
     dates = try_out_round_dates(datetime.now(SHANGHAI))
-    control.round_config_for(year, settings)  # the year's calendar must be known first
+    round_config_for(year, settings)  # the year's calendar must be known first
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"year": year, **dates}, indent=2) + "\n", encoding="utf-8")
     print(
@@ -638,7 +647,7 @@ def print_round(state: RoundState) -> None:
 
 async def cmd_round_start(args: argparse.Namespace, settings: Settings) -> int:
     # The calendar check comes first: an unknown year names itself and the override file.
-    round_input = control.round_input_for(
+    round_input = round_input_for(
         args.year,
         settings,
         listing=ListingSource(args.listing),
@@ -684,7 +693,7 @@ async def cmd_round_act(args: argparse.Namespace, settings: Settings) -> int:
         where = "--data"
     try:
         payload = control.round_action_payload(args.action, Role(args.role), args.actor_id, data)
-    except control.InputError as exc:
+    except InputError as exc:
         raise bad_input(f"{where}: {exc}") from None
     client = await client_for(settings)
     workflow_id = round_workflow_id(args.year)
@@ -845,7 +854,7 @@ def channel_line(channel: dict[str, Any]) -> str:
 
 async def cmd_outbox_list(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        entries = await delivery.list_outbox(
+        entries = await list_outbox(
             settings.database_url, status=args.status, workflow_id=args.workflow, limit=args.limit
         )
     except SQLAlchemyError as exc:
@@ -875,18 +884,18 @@ async def cmd_outbox_list(args: argparse.Namespace, settings: Settings) -> int:
 async def cmd_outbox_resend(args: argparse.Namespace, settings: Settings) -> int:
     channel = Channel(args.channel)
     try:
-        resend = await delivery.prepare_resend(settings.database_url, args.key, channel)
-    except delivery.UnknownMessage as exc:
+        resend = await prepare_resend(settings.database_url, args.key, channel)
+    except UnknownMessage as exc:
         raise bad_input(str(exc)) from None
-    except delivery.ResendRefused as exc:
+    except ResendRefused as exc:
         raise refused("InFlight", str(exc)) from None
     except SQLAlchemyError as exc:
         raise record_errors(settings, exc) from None
-    request = delivery.delivery_input(args.key, settings, channels=[channel], resend=resend)
+    request = delivery_input(args.key, settings, channels=[channel], resend=resend)
     workflow_id = delivery_workflow_id(args.key, resend, channel)
     client = await client_for(settings)
     async with temporal_errors(client, settings, workflow_id):
-        started = await delivery.start_delivery(client, settings.task_queue, request, channel)
+        started = await start_delivery(client, settings.task_queue, request, channel)
         print(f"{workflow_id}: {'started' if started else 'already started'}")
         if not args.wait:
             return EXIT_OK
@@ -905,15 +914,15 @@ async def cmd_outbox_resend(args: argparse.Namespace, settings: Settings) -> int
 
 async def cmd_outbox_deliver(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        keys = await delivery.pending_keys(settings.database_url, args.limit, args.workflow)
+        keys = await pending_keys(settings.database_url, args.limit, args.workflow)
     except SQLAlchemyError as exc:
         raise record_errors(settings, exc) from None
     client = await client_for(settings)
     started = 0
     async with temporal_errors(client, settings):
         for key in keys:
-            request = delivery.delivery_input(key, settings)
-            started += await delivery.start_delivery(client, settings.task_queue, request)
+            request = delivery_input(key, settings)
+            started += await start_delivery(client, settings.task_queue, request)
     print(f"{len(keys)} pending message(s): {started} delivery workflow(s) started")
     return EXIT_OK
 
@@ -935,9 +944,9 @@ async def cmd_account_create(args: argparse.Namespace, settings: Settings) -> in
     import getpass
     import os
 
-    from activities.db import dispose_engines, ensure_schema, get_engine
     from portal.accounts import AccountError, create_account
     from rules.identity import applicant_key
+    from store.db import dispose_engines, ensure_schema, get_engine
 
     password = args.password or os.environ.get("ZHICHENG_ACCOUNT_PASSWORD")
     if not password:
@@ -1276,7 +1285,7 @@ async def run(argv: Sequence[str]) -> int:
     except CliError as exc:
         print(exc.line, file=sys.stderr)
         return exc.code
-    except (control.InputError, CalendarYearUnknown) as exc:
+    except (InputError, CalendarYearUnknown) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 

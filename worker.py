@@ -32,12 +32,12 @@ from activities.coordination import (
     revoke_declaration,
     round_statistics,
 )
-from activities.db import configure_database, ensure_schema
 from activities.delivery import DELIVERY_ACTIVITIES
 from activities.notify import queue_notification
 from activities.publish import publish_document, publish_result_list
 from activities.record import record_transition
 from settings import Settings, load_settings_or_exit
+from store.db import configure_database, ensure_schema
 from workflows.declaration import DeclarationWorkflow
 from workflows.delivery import DeliveryWorkflow
 from workflows.round import RoundLauncherWorkflow, RoundWorkflow
@@ -106,7 +106,7 @@ def metrics_runtime(settings: Settings) -> Runtime | None:
     )
 
 
-OUTBOX_WATCHED = ("pending", "sending", "uncertain", "failed")  # models.tables.OutboxStatus
+OUTBOX_WATCHED = ("pending", "sending", "uncertain", "failed")  # store.tables.OutboxStatus
 
 
 async def export_outbox_backlog(runtime: Runtime, stop: asyncio.Event, every: float = 60) -> None:
@@ -114,8 +114,8 @@ async def export_outbox_backlog(runtime: Runtime, stop: asyncio.Event, every: fl
     zhicheng_outbox_messages{status} and zhicheng_outbox_oldest_pending_seconds."""
     from sqlalchemy import func, select
 
-    from activities.db import get_engine
-    from models.tables import OutboxMessage, utcnow
+    from store.db import get_engine
+    from store.tables import OutboxMessage, utcnow
 
     meter = runtime.metric_meter
     messages = meter.create_gauge("zhicheng_outbox_messages", "outbox messages by status")

@@ -17,9 +17,8 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.db import get_engine, insert_unless_exists
-from activities.delivery import start_deliveries
-from activities.notify import outbox_row, put_in_outbox
+from delivery.dispatch import start_deliveries
+from delivery.outbox import outbox_row, put_in_outbox
 from models.common import ENDINGS, LEVEL_NAMES_ZH, Level, Role, Stage
 from models.coordination import (
     BatchResult,
@@ -38,15 +37,17 @@ from models.coordination import (
 from models.declaration import DeclarationState
 from models.records import NotificationEvent, NotificationRequest
 from models.round import ListingSource, RoundInput, RoundStatistics
-from models.tables import (
+from rules.spot_check import draw_sample, integrity_blocked_until, population_digest, sample_size
+from rules.timezone import shanghai_date
+from store.config_files import InputError, round_input_for
+from store.db import get_engine, insert_unless_exists
+from store.tables import (
     AuditEvent,
     DeclarationRow,
     IntegrityArchiveEntry,
     OutboxMessage,
     RoundEvent,
 )
-from rules.spot_check import draw_sample, integrity_blocked_until, population_digest, sample_size
-from rules.timezone import shanghai_date
 
 UPDATE_TIMEOUT = timedelta(seconds=60)
 REPORTED = 20  # failures and skips kept per page
@@ -419,11 +420,10 @@ async def record_round_event(record: RoundEventRecord) -> None:
 async def prepare_round(request: PrepareRound) -> RoundInput:
     """The year's round input from configuration (config/rounds/{year}.json, the calendar
     and config/rounds/{year}.committee.json): what the Schedule's launcher starts."""
-    import control  # the operator-file side; imported here to keep module imports light
     from rules.calendar import CalendarYearUnknown
     from settings import load_settings
 
     try:
-        return control.round_input_for(request.year, load_settings(), listing=request.listing)
-    except (CalendarYearUnknown, control.InputError) as exc:
+        return round_input_for(request.year, load_settings(), listing=request.listing)
+    except (CalendarYearUnknown, InputError) as exc:
         raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from None

@@ -7,11 +7,11 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.db import dialect_insert, get_engine, insert_unless_exists
-from activities.delivery import start_deliveries
-from activities.notify import outbox_row, put_in_outbox
+from delivery.dispatch import start_deliveries
+from delivery.outbox import outbox_row, put_in_outbox
 from models.records import TransitionRecord
-from models.tables import AuditEvent, DeclarationRow
+from store.db import dialect_insert, get_engine, insert_unless_exists
+from store.tables import AuditEvent, DeclarationRow
 
 
 @activity.defn

@@ -26,10 +26,10 @@ from datetime import UTC, datetime, timedelta
 from temporalio.client import Client
 
 import control
-from activities.db import configure_database, dispose_engines, ensure_schema
 from bench.common import declaration, round_config, temporal
 from models.round import ListingSource, OperationStatus, RoundInput
 from settings import ROOT
+from store.db import configure_database, dispose_engines, ensure_schema
 from worker import build_worker
 
 

@@ -65,15 +65,15 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 import control
-from activities.db import configure_database, dispose_engines, ensure_schema, get_engine
 from bench import report
 from bench.common import declaration, round_config, temporal, temporal_address_from_environment
 from bench.floor_models import FLOOR_WORKFLOW_TYPE, FloorState, happy_path
 from models.common import Level
 from models.declaration import DeclarationState
-from models.tables import AuditEvent, OutboxMessage
 from rules.recommendation import RECOMMENDATION_OPINION
 from settings import ROOT
+from store.db import configure_database, dispose_engines, ensure_schema, get_engine
+from store.tables import AuditEvent, OutboxMessage
 
 # --- what a reviewer sends -------------------------------------------------------------------
 

@@ -21,12 +21,13 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 import control
-from activities.db import configure_database, ensure_schema
 from bench.common import declaration
 from models.round import RoundConfig, RoundInput
 from rules.calendar_source import load_overrides
 from rules.round_plan import try_out_round_dates
 from settings import load_settings
+from store.config_files import round_calendar
+from store.db import configure_database, ensure_schema
 from worker import build_worker
 
 
@@ -34,7 +35,7 @@ async def populate(client: Client, task_queue: str, count: int) -> None:
     settings = load_settings()
     now = datetime.now(UTC)
     year = now.year
-    calendar = control.round_calendar(year, load_overrides(settings.calendar_overrides))
+    calendar = round_calendar(year, load_overrides(settings.calendar_overrides))
     config = RoundConfig.model_validate(
         {"year": year, **try_out_round_dates(now), "calendar": calendar}
     )

@@ -1,7 +1,7 @@
 """Alembic environment for the record database.
 
 Two ways in:
-- programmatic (activities.db.ensure_schema, the one path the worker, run.sh and the tests
+- programmatic (store.db.ensure_schema, the one path the worker, run.sh and the tests
   use): the caller opens the connection on its own async engine and passes the synchronous
   face of it in `config.attributes["connection"]`;
 - the `alembic` command line: the URL is `-x url=...`, else DATABASE_URL through settings.py;
@@ -16,11 +16,10 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy.engine import Connection
 
-import models.document_tables  # noqa: F401 (registers the document tables with Base.metadata)
-from models.tables import Base
+from store.schema import METADATA
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = METADATA
 
 
 def configure(connection: Connection) -> None:
@@ -44,7 +43,7 @@ def url_from_settings() -> str:
 
 
 async def run_with_engine() -> None:
-    from activities.db import dispose_engines, get_engine
+    from store.db import dispose_engines, get_engine
 
     url = url_from_settings()
     try:

@@ -1,2 +1,2 @@
 """Shapes that cross boundaries: workflow inputs, update arguments, activity arguments,
-query results (pydantic) and the record tables (SQLAlchemy, in `models.tables`)."""
+query results (pydantic) and the record tables (SQLAlchemy, in `store.tables`)."""

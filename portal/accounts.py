@@ -1,4 +1,4 @@
-"""Account records: create, find (the record database, models/accounts.py)."""
+"""Account records: create, find (the record database, store/accounts.py)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from stdnum.cn import uscc as uscc_code
 
-from models.accounts import Account
 from models.common import Role
 from portal.security import hash_password
+from store.accounts import Account
 
 PEOPLE_ROLES = [role for role in Role if role is not Role.system]
 

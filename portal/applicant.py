@@ -27,7 +27,6 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 import control
-from models.accounts import Account
 from models.common import JURISDICTION_NAMES_ZH, LEVEL_NAMES_ZH, Role, Stage
 from models.declaration import (
     AchievementKind,
@@ -36,8 +35,7 @@ from models.declaration import (
     EmploymentStatus,
 )
 from models.round import RoundConfig
-from models.tables import DeclarationRow
-from models.uploads import DeclarationMaterial, Upload
+from models.validation import location
 from portal.context import QUERY_TIMEOUT, Portal, Refusal, log
 from portal.masking import BoxesRefused, masked_copy
 from portal.uploads import (
@@ -59,6 +57,10 @@ from rules.eligibility import BASIS_ZH, EMPLOYER_KIND_ZH, check_eligibility
 from rules.identity import declaration_workflow_id
 from rules.timezone import SHANGHAI, shanghai_iso
 from settings import load_settings
+from store.accounts import Account
+from store.config_files import InputError, round_config_for
+from store.tables import DeclarationRow
+from store.uploads import DeclarationMaterial, Upload
 
 EDITABLE = (Stage.draft, Stage.correction)  # the materials list can change only here
 MAX_MATERIALS = 30
@@ -160,7 +162,7 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
     """Each error under its form field's name, in Chinese (the first error of a field wins)."""
     errors: dict[str, str] = {}
     for error in exc.errors(include_url=False):
-        name = control.location(tuple(error["loc"]))
+        name = location(tuple(error["loc"]))
         if name not in FIELDS:
             name = "_form"
         kind = str(error["type"])
@@ -353,8 +355,8 @@ def add_routes(app: FastAPI, portal: Portal) -> None:
             raise Refusal("系统暂时无法办理，请稍后重试。", type(exc).__name__, 503) from None
         if config is None:
             try:
-                config = control.round_config_for(year, settings)
-            except (control.InputError, CalendarYearUnknown) as exc:
+                config = round_config_for(year, settings)
+            except (InputError, CalendarYearUnknown) as exc:
                 raise Refusal(
                     f"{year}年度的职称评审尚未开放，请留意通知。", str(exc), 409
                 ) from None

@@ -32,12 +32,12 @@ from temporalio.service import RPCError
 import control
 from models.common import Role, Stage
 from models.round import CommitteeSession, OperationKind, RoundState
-from models.tables import DeclarationRow
 from portal.context import QUERY_TIMEOUT, Portal, Refusal, log
 from portal.evaluation import blind_refusal
 from portal.security import blind_code
 from rules.committee import tally_vote
 from rules.timezone import shanghai_date
+from store.tables import DeclarationRow
 
 BALLOTS = ("yes", "against", "abstain")
 

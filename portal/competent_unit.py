@@ -33,9 +33,9 @@ from temporalio.service import RPCError
 from models.common import Level, Role, Stage
 from models.declaration import DeclarationInput
 from models.documents import CompetentUnitOpinion, DocumentPerson, PublishRequest
-from models.tables import DeclarationRow
 from portal.context import Portal, Refusal, document_pdf, log, pdf_download
 from portal.employer import ATTACHMENTS, attachment_download
+from store.tables import DeclarationRow
 
 DEFAULT_OPINION = "经审核，该同志申报材料真实有效，符合申报条件，同意推荐。"
 BOUND_CACHE_SIZE = 10_000

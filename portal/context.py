@@ -25,9 +25,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 import control
-from activities import publish
-from activities.db import get_engine
-from activities.notify import cn_datetime
+from documents import render
 from models.common import (
     JURISDICTION_NAMES_ZH,
     LEVEL_NAMES_ZH,
@@ -39,10 +37,13 @@ from models.common import (
 )
 from models.declaration import DeclarationState
 from models.documents import PublishRequest
-from models.tables import DeclarationRow
 from portal.accounts import find_account
 from portal.security import csrf_matches, new_csrf_token
+from rules.timezone import cn_datetime
 from settings import load_settings
+from store.config_files import InputError
+from store.db import get_engine
+from store.tables import DeclarationRow
 
 log = logging.getLogger(__name__)
 QUERY_TIMEOUT = timedelta(seconds=10)
@@ -143,9 +144,9 @@ async def document_pdf(request: PublishRequest) -> bytes:
     templates and fonts as the published ones), without publishing it."""
     settings = load_settings()
     try:
-        publish.check_cjk_font(settings.font_dir)
-        rendered = await asyncio.to_thread(publish.render_html, request, settings)
-        return await publish.render_pdf(rendered.html)
+        render.check_cjk_font(settings.font_dir)
+        rendered = await asyncio.to_thread(render.render_html, request, settings)
+        return await render.render_pdf(rendered.html)
     except Exception as exc:
         log.warning("document %s not rendered: %s", request.key, exc)
         raise Refusal("文档暂时无法生成，请稍后重试。", type(exc).__name__, 503) from None
@@ -169,7 +170,7 @@ def _as_account(build: Callable[..., Any], account: Any, action: str, data: dict
     account as its actor; a form that does not make a valid payload is a Refusal (400)."""
     try:
         return build(action, Role(account.role), f"{account.role}:{account.username}", data)
-    except control.InputError as exc:
+    except InputError as exc:
         raise Refusal("填写的内容不完整或格式不对。", str(exc), status=400) from None
 
 

@@ -7,11 +7,11 @@ import asyncio
 import json
 from pathlib import Path
 
-from activities.db import dispose_engines, ensure_schema, get_engine
 from models.common import Role
 from portal.accounts import create_account
 from rules.identity import applicant_key
 from settings import ROOT, load_settings
+from store.db import dispose_engines, ensure_schema, get_engine
 
 DEMO_PASSWORD = "zhicheng-demo"  # a demo account's, printed on purpose
 # A competent-unit account stands for the unit its display name names (portal/competent_unit.py):

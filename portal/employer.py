@@ -26,15 +26,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from starlette.datastructures import UploadFile
 
-from activities.db import get_engine
-from activities.publish import publication_dir
+from documents.publication import publication_dir
 from models.common import Role, Stage
-from models.document_tables import DocumentPublication
 from models.documents import DocumentKind, PublishRequest
-from models.tables import DeclarationRow
 from portal.context import Portal, Refusal, document_pdf, log, pdf_download
 from portal.uploads import UploadRefused, store_form_file, upload_config
 from rules.recommendation import RECOMMENDATION_OPINION
+from store.db import get_engine
+from store.document_tables import DocumentPublication
+from store.tables import DeclarationRow
 
 ATTACHMENTS = {  # the notice's attachment number -> the document the workflow publishes
     2: (DocumentKind.employer_publicity, "附件2-推荐单位公示"),

@@ -28,11 +28,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from models.common import Role, Stage
-from models.tables import AuditEvent, DeclarationRow
 from portal.context import Portal, Refusal
 from portal.security import blind_code
 from rules.overdue import current_deadline, passed_stage_deadline
 from rules.timezone import SHANGHAI
+from store.tables import AuditEvent, DeclarationRow
 
 BLIND_STAGES = (Stage.evaluation_review, Stage.correction, Stage.payment, Stage.defense)
 # The materials of a declaration by its code, each downloadable as its masked copy

@@ -24,15 +24,15 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
-from models.accounts import Account
 from models.common import Role
 from models.declaration import DeclarationInput, Material, SubmitAction
-from models.tables import DeclarationRow
-from models.uploads import Upload
 from portal.context import Portal
 from portal.evaluation import BLIND_STAGES
 from portal.security import blind_code
 from portal.uploads import SUFFIXES, StoredUpload, read_upload, upload_config
+from store.accounts import Account
+from store.tables import DeclarationRow
+from store.uploads import Upload
 
 MATERIAL_UPDATES = ("submit", "resubmit")
 

@@ -13,7 +13,7 @@ signed publicity scans), checked by their content and kept content-addressed.
   (decompression bombs).
 - The file is `<store_dir>/<sha256[:2]>/<sha256>`, written through a temporary file and a
   rename, so a crash never leaves half a file under a final name; the same content twice is
-  one file. A row in `uploads` (models/uploads.py) says who uploaded it, under which name,
+  one file. A row in `uploads` (store/uploads.py) says who uploaded it, under which name,
   its media type, size and pages, and its masked copy once made (portal/masking.py).
 - The file is written before its row: a row always has its file (an orphan file after a
   crash is harmless, and is reused by the next upload of the same content).
@@ -39,9 +39,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.concurrency import run_in_threadpool
 
-from activities.files import synced_temporary
-from models.uploads import Upload
 from settings import load_settings
+from store.files import synced_temporary
+from store.uploads import Upload
 
 PDF, PNG, JPEG = "application/pdf", "image/png", "image/jpeg"
 SUFFIXES = {PDF: "pdf", PNG: "png", JPEG: "jpg"}

@@ -35,3 +35,14 @@ def closing_day(instant: datetime) -> tuple[date, bool]:
     local = to_shanghai(instant)
     at_midnight = local.time() == time(0)
     return (local - timedelta(days=1)).date() if at_midnight else local.date(), at_midnight
+
+
+def cn_datetime(value: str | datetime) -> str:
+    """'2025-10-03T06:00:00Z' -> '2025年10月03日 14:00（北京时间 UTC+08:00）'. A deadline at
+    midnight reads as 24:00 of the day before, as official notices write it (R13: 'ends at
+    24:00 of the 5th working day')."""
+    local = to_shanghai(datetime.fromisoformat(value) if isinstance(value, str) else value)
+    offset = local.strftime("%z")  # +0800
+    zone = f"（北京时间 UTC{offset[:3]}:{offset[3:]}）"
+    day, at_midnight = closing_day(local)
+    return f"{day:%Y年%m月%d日} {'24:00' if at_midnight else f'{local:%H:%M}'}{zone}"

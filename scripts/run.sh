@@ -85,7 +85,7 @@ import asyncio
 
 from sqlalchemy.engine import make_url
 
-from activities.db import dispose_engines, ensure_schema
+from store.db import dispose_engines, ensure_schema
 from settings import load_settings_or_exit
 
 settings = load_settings_or_exit()

@@ -21,9 +21,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.db import configure_database, ensure_schema
-from activities.publish import configure_publication
+from documents.publication import configure_publication
 from models.search_attributes import registrations
+from store.db import configure_database, ensure_schema
 from worker import build_worker
 
 pytest_plugins = ["tests.databases"]  # the `database` fixture: SQLite and PostgreSQL

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from activities.db import configure_database, dispose_engines, ensure_schema
+from store.db import configure_database, dispose_engines, ensure_schema
 
 POSTGRES_URL = os.environ.get("ZHICHENG_TEST_POSTGRES_URL")
 

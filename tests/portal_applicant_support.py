@@ -19,7 +19,6 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 from stdnum.cn import ric
 
-from activities.db import get_engine
 from models.calendar import YearCalendar
 from models.common import Role
 from models.round import RoundConfig
@@ -29,6 +28,7 @@ from rules.calendar_source import year_from_package
 from rules.identity import applicant_key
 from rules.timezone import SHANGHAI
 from settings import load_settings
+from store.db import get_engine
 from tests.declaration_support import round_around
 
 PASSWORD = "correct-horse-battery"

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.db import get_engine
-from models.tables import AuditEvent, DeclarationRow, OutboxMessage
+from store.db import get_engine
+from store.tables import AuditEvent, DeclarationRow, OutboxMessage
 from tests.declaration_support import act, settled_event_types, start, to_publicity
 from tests.samples import SAMPLE_ID_CARD
 

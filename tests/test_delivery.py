@@ -34,21 +34,33 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 
 import starter
-from activities import delivery
-from activities.db import get_engine
+from activities.delivery import plan_delivery
 from activities.notify import queue_notification
+from delivery.dispatch import delivery_input, start_deliveries, start_delivery
+from delivery.email import message_id
+from delivery.ledger import (
+    UnknownMessage,
+    claim,
+    list_outbox,
+    prepare_resend,
+    record_outcome,
+    summarize,
+)
+from delivery.wechat import forget_tokens, template_data, template_for
 from models.common import Role
 from models.declaration import Applicant, Employer
 from models.delivery import (
     Channel,
     DeliveryResult,
     DeliveryStatus,
+    PlanRequest,
     delivery_workflow_id,
     safe_id_part,
 )
 from models.records import NotificationEvent, NotificationRequest
-from models.tables import NotificationDelivery, OutboxMessage
 from settings import ROOT, load_settings
+from store.db import get_engine
+from store.tables import NotificationDelivery, OutboxMessage
 from tests.declaration_support import act, start, state
 from tests.samples import NOTIFICATION_COMMON as COMMON
 from tests.samples import NOTIFICATION_SAMPLES as SAMPLES
@@ -290,12 +302,12 @@ async def servers(
     }
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
-    delivery.forget_tokens()
+    forget_tokens()
     yield Servers(smtp, wechat, bindings, database_url, environ)
     await wechat.stop()
     smtp.release.set()
     controller.stop()
-    delivery.forget_tokens()
+    forget_tokens()
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -376,8 +388,8 @@ async def queued(
 
 
 async def deliver(env: WorkflowEnvironment, worker: Worker, key: str) -> DeliveryResult:
-    request = delivery.delivery_input(key, load_settings())
-    await delivery.start_delivery(env.client, worker.task_queue, request)
+    request = delivery_input(key, load_settings())
+    await start_delivery(env.client, worker.task_queue, request)
     return await delivered(env, delivery_workflow_id(key))
 
 
@@ -409,14 +421,14 @@ async def test_summary_shows_problems_first() -> None:
     def row(channel: str, status: str, error: str | None = None) -> dict[str, Any]:
         return {"channel": channel, "status": status, "error": error}
 
-    assert delivery.summarize([row("email", "sent"), row("wechat", "sent")])[0] == "sent"
+    assert summarize([row("email", "sent"), row("wechat", "sent")])[0] == "sent"
     skipped = [row("email", "sent"), row("wechat", "skipped", "WeChat is off")]
-    assert delivery.summarize(skipped) == ("sent", "wechat skipped: WeChat is off")
-    status, error = delivery.summarize([row("email", "sending"), row("wechat", "failed", "x")])
+    assert summarize(skipped) == ("sent", "wechat skipped: WeChat is off")
+    status, error = summarize([row("email", "sending"), row("wechat", "failed", "x")])
     assert (status, error) == ("failed", "wechat failed: x")
     mixed = [row("email", "uncertain", "?"), row("wechat", "failed", "x")]
-    assert delivery.summarize(mixed)[0] == "uncertain"
-    assert delivery.summarize([])[0] == "skipped"
+    assert summarize(mixed)[0] == "uncertain"
+    assert summarize([])[0] == "skipped"
 
 
 async def test_every_event_fills_its_wechat_template() -> None:
@@ -424,7 +436,7 @@ async def test_every_event_fills_its_wechat_template() -> None:
     keeps WeChat's limits (thing <= 20 characters, character_string <= 32)."""
     path = ROOT / "config" / "wechat_templates.json"
     for event in NotificationEvent:
-        template = delivery.template_for(event.value, path)
+        template = template_for(event.value, path)
         assert template is not None, event
         message = {
             "key": f"decl-2025-0123456789abcdef/7/{event.value}/applicant",
@@ -436,7 +448,7 @@ async def test_every_event_fills_its_wechat_template() -> None:
             "created_at": "2025-10-01T10:00:00+08:00",
             "context": {**COMMON, **SAMPLES[event]},
         }
-        data = delivery.template_data(template, message)
+        data = template_data(template, message)
         for name, value in data.items():
             text = value["value"]
             assert text and "{" not in text, (event, name)
@@ -444,10 +456,10 @@ async def test_every_event_fills_its_wechat_template() -> None:
                 assert len(text) <= 20, (event, name, text)
             if name.startswith("character_string"):
                 assert len(text) <= 32, (event, name, text)
-    returned = delivery.template_for("returned_for_correction", path)
+    returned = template_for("returned_for_correction", path)
     assert returned is not None
     message["context"] = {**COMMON, **SAMPLES[NotificationEvent.returned_for_correction]}
-    data = delivery.template_data(returned, message | {"event": "returned_for_correction"})
+    data = template_data(returned, message | {"event": "returned_for_correction"})
     assert data["time3"] == {"value": "2025年10月03日 14:00"}
     assert data["thing2"] == {"value": "职称证书扫描件不清晰"}
 
@@ -476,7 +488,7 @@ async def test_a_transition_is_delivered_once_by_email_and_wechat(
     assert message["To"].addresses[0].addr_spec == address
     assert message["To"].addresses[0].display_name == "张三"
     assert message["From"].addresses[0].display_name == "新疆专业技术人员管理平台"
-    assert message["Message-ID"] == delivery.message_id(key, FROM)
+    assert message["Message-ID"] == message_id(key, FROM)
     assert message["Message-ID"].startswith(f"<{safe_id_part(key)}.zhicheng@zhicheng.test")
     body = message.get_content()
     assert "尊敬的张三：" in body and "请补充继续教育证明" in body
@@ -514,7 +526,7 @@ async def test_a_repeated_delivery_start_sends_nothing_twice(
 
     # record_transition retried: the same starts are refused as duplicates
     settings = load_settings()
-    again = await delivery.start_deliveries(
+    again = await start_deliveries(
         [key], client=time_env.client, task_queue=time_worker.task_queue, settings=settings
     )
     assert again == 0
@@ -522,7 +534,7 @@ async def test_a_repeated_delivery_start_sends_nothing_twice(
     other = f"{delivery_workflow_id(key)}-again"
     await time_env.client.start_workflow(
         "Delivery",
-        delivery.delivery_input(key, settings),
+        delivery_input(key, settings),
         id=other,
         task_queue=time_worker.task_queue,
     )
@@ -716,7 +728,7 @@ async def test_a_worker_killed_between_send_and_record(
     servers.smtp.hold_reply.add(address)
     servers.wechat.hold_reply.add(key)
     task_queue = f"delivery-kill-{uuid.uuid4().hex[:8]}"
-    request = delivery.delivery_input(key, load_settings()).model_copy(
+    request = delivery_input(key, load_settings()).model_copy(
         update={"attempt_timeout": timedelta(seconds=3)}
     )
     await dev_env.client.start_workflow(
@@ -833,17 +845,17 @@ async def test_intent_and_outcome_records_on_both_databases(
     key = await queued(NotificationEvent.approved, mobile, address)
     assert (await message_row(key))["context"]["declaration_id"].startswith("decl-2025-")
 
-    plan = await env.run(delivery.plan_delivery, delivery.PlanRequest(key=key))
+    plan = await env.run(plan_delivery, PlanRequest(key=key))
     assert (plan.to_send, plan.settled) == ([Channel.email, Channel.wechat], [])
     email_claim, wechat_claim = await asyncio.gather(
-        delivery.claim(key, Channel.email, None),
-        delivery.claim(key, Channel.wechat, timedelta(minutes=9)),
+        claim(key, Channel.email, None),
+        claim(key, Channel.wechat, timedelta(minutes=9)),
     )
     assert (email_claim.attempt, wechat_claim.attempt) == (1, 1)
     assert (await message_row(key))["status"] == "sending"
     await asyncio.gather(
-        delivery.record_outcome(key, Channel.email, 1, DeliveryStatus.sent, provider_id="<m>"),
-        delivery.record_outcome(
+        record_outcome(key, Channel.email, 1, DeliveryStatus.sent, provider_id="<m>"),
+        record_outcome(
             key, Channel.wechat, 1, DeliveryStatus.pending, error="no answer", maybe_sent=True
         ),
     )
@@ -852,24 +864,24 @@ async def test_intent_and_outcome_records_on_both_databases(
     assert row["last_error"] == "wechat pending: no answer"
 
     # WeChat: inside the window it is sent again; outside it, uncertain
-    again = await delivery.claim(key, Channel.wechat, timedelta(minutes=9))
+    again = await claim(key, Channel.wechat, timedelta(minutes=9))
     assert again.attempt == 2 and again.message is not None
-    late = await delivery.claim(key, Channel.wechat, timedelta(0))  # finds `sending`
+    late = await claim(key, Channel.wechat, timedelta(0))  # finds `sending`
     assert late.outcome is not None and late.outcome.status is DeliveryStatus.uncertain
     assert "longer ago than WeChat deduplicates" in (late.outcome.detail or "")
     assert (await message_row(key))["status"] == "uncertain"
     # the late answer of attempt 2 still counts: it was sent
-    sent = await delivery.record_outcome(key, Channel.wechat, 2, DeliveryStatus.sent)
+    sent = await record_outcome(key, Channel.wechat, 2, DeliveryStatus.sent)
     assert sent.status is DeliveryStatus.sent
     assert (await message_row(key))["status"] == "sent"
 
     # e-mail: a claim that finds `sending` never sends
-    assert await delivery.prepare_resend(database, key, Channel.email) == 1
-    resent = await delivery.claim(key, Channel.email, None)
+    assert await prepare_resend(database, key, Channel.email) == 1
+    resent = await claim(key, Channel.email, None)
     assert resent.resends == 1 and resent.attempt == 2
-    crashed = await delivery.claim(key, Channel.email, None)
+    crashed = await claim(key, Channel.email, None)
     assert crashed.outcome is not None and crashed.outcome.status is DeliveryStatus.uncertain
-    with pytest.raises(delivery.UnknownMessage):
-        await delivery.prepare_resend(database, "no/such/key", Channel.email)
-    [entry] = await delivery.list_outbox(database, status="uncertain")
+    with pytest.raises(UnknownMessage):
+        await prepare_resend(database, "no/such/key", Channel.email)
+    [entry] = await list_outbox(database, status="uncertain")
     assert entry.key == key and {c["channel"] for c in entry.channels} == {"email", "wechat"}

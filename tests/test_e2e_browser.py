@@ -41,15 +41,15 @@ from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.db import get_engine
 from models.common import Role, Stage
-from models.uploads import Upload
 from portal.materials import accepted_materials
 from portal.security import blind_code
 from portal.uploads import read_upload
 from rules.identity import declaration_workflow_id
 from rules.timezone import SHANGHAI
 from settings import ROOT
+from store.db import get_engine
+from store.uploads import Upload
 from tests.declaration_support import SECOND, sleep_until, state
 from tests.portal_applicant_support import (
     EMPLOYER_NAME,

@@ -15,8 +15,8 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
-import models.document_tables  # noqa: F401 (registers the document tables)
-from activities.db import (
+from settings import ROOT
+from store.db import (
     INITIAL_REVISION,
     INITIAL_TABLES,
     alembic_config,
@@ -24,15 +24,14 @@ from activities.db import (
     ensure_schema,
     get_engine,
 )
-from models.tables import Base
-from settings import ROOT
+from store.schema import METADATA
 
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def schema_differences(connection: Any) -> list[Any]:
     context = MigrationContext.configure(connection, opts={"compare_type": True})
-    return compare_metadata(context, Base.metadata)
+    return compare_metadata(context, METADATA)
 
 
 def current_revision(connection: Any) -> str | None:
@@ -54,7 +53,7 @@ async def test_empty_database_upgraded_to_head_matches_the_models(database: str)
     assert await inspect_database(database, current_revision) == HEAD
     assert await inspect_database(database, schema_differences) == []
     tables = await inspect_database(database, lambda c: set(inspect(c).get_table_names()))
-    assert tables == set(Base.metadata.tables) | {"alembic_version"}
+    assert tables == set(METADATA.tables) | {"alembic_version"}
     await ensure_schema(database)  # a second run: nothing to do
     assert await inspect_database(database, current_revision) == HEAD
 
@@ -75,9 +74,9 @@ async def test_downgrade_to_empty_and_up_again(database: str) -> None:
 async def test_database_made_by_create_all_is_stamped(tmp_path: Path) -> None:
     """A dev database from before migrations: the tables are there, alembic_version is not."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
-    initial = [t for t in Base.metadata.sorted_tables if t.name in INITIAL_TABLES]
+    initial = [t for t in METADATA.sorted_tables if t.name in INITIAL_TABLES]
     async with get_engine(url).begin() as conn:
-        await conn.run_sync(lambda c: Base.metadata.create_all(c, tables=initial))
+        await conn.run_sync(lambda c: METADATA.create_all(c, tables=initial))
     await ensure_schema(url)
     assert await inspect_database(url, current_revision) == HEAD
     assert await inspect_database(url, schema_differences) == []

@@ -25,17 +25,17 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.db import get_engine
-from models.accounts import Account
 from models.common import Role, Stage
-from models.tables import DeclarationRow
-from models.uploads import DeclarationMaterial, Upload
 from portal.app import create_app
 from portal.materials import accepted_materials
 from portal.security import LoginThrottle, blind_code
 from portal.uploads import UploadConfig, read_upload
 from rules.identity import declaration_workflow_id
 from rules.timezone import SHANGHAI
+from store.accounts import Account
+from store.db import get_engine
+from store.tables import DeclarationRow
+from store.uploads import DeclarationMaterial, Upload
 from tests.declaration_support import RECOMMENDATION, SECOND, act, sleep_until, state
 from tests.portal_applicant_support import (
     EMPLOYER_NAME,

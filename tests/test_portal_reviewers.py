@@ -27,22 +27,21 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 import control
-from activities.db import get_engine
-from activities.notify import cn_datetime
-from activities.publish import publication_dir
-from models.accounts import Account
+from documents.publication import publication_dir
 from models.calendar import YearCalendar
 from models.common import Level, Role, Stage
 from models.declaration import Applicant, DeclarationState, EligibilityFacts, Employer
 from models.documents import DocumentKind, DocumentStatus
 from models.round import Committee, CommitteeMember, ListingSource, OperationStatus, RoundInput
-from models.tables import AuditEvent, DeclarationRow
 from portal.app import create_app
 from portal.security import LoginThrottle, blind_code
 from portal.uploads import UploadConfig
 from rules.calendar_source import build_calendar
 from rules.recommendation import RECOMMENDATION_OPINION
-from rules.timezone import SHANGHAI
+from rules.timezone import SHANGHAI, cn_datetime
+from store.accounts import Account
+from store.db import get_engine
+from store.tables import AuditEvent, DeclarationRow
 from tests.declaration_support import (
     RECOMMENDATION,
     SECOND,

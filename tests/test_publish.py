@@ -31,20 +31,15 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 
-import activities.publish as publish_module
-from activities.db import configure_database, dispose_engines, ensure_schema, get_engine
-from activities.publish import (
-    allocate_document_number,
-    configure_publication,
-    html_to_pdf,
-    publication_dir,
-    publish_document,
-    render_html,
-)
+import documents.publication as publication_module
+import documents.render as render_module
+from activities.publish import publish_document
 from control import start_declaration
+from documents.numbers import allocate_document_number
+from documents.publication import configure_publication, publication_dir
+from documents.render import html_to_pdf, render_html
 from models.common import Jurisdiction, Level, Stage
 from models.declaration import Achievement, AchievementKind, EligibilityFacts, Employer
-from models.document_tables import DocumentPublication
 from models.documents import (
     FONT_MISSING,
     PUBLICATION_CONFLICT,
@@ -67,6 +62,8 @@ from rules.identity import declaration_workflow_id
 from rules.recommendation import RECOMMENDATION_OPINION
 from rules.timezone import SHANGHAI
 from settings import ROOT, load_settings
+from store.db import configure_database, dispose_engines, ensure_schema, get_engine
+from store.document_tables import DocumentPublication
 from tests.databases import DATABASE_KINDS, POSTGRES_URL
 from tests.declaration_support import (
     RECOMMENDATION,
@@ -278,10 +275,10 @@ def test_licensed_fonts_dropped_in_are_used(tmp_path: Path):
     font = next(Path("/usr/share/fonts").rglob("NotoSansCJK-Regular.ttc"), None)
     assert font is not None, "fonts-noto-cjk is missing: scripts/lib.sh installs it"
     (tmp_path / "body.ttc").symlink_to(font)
-    fonts = publish_module.fonts_for(tmp_path)
+    fonts = render_module.fonts_for(tmp_path)
     assert '"zhicheng-body"' in fonts.body and tmp_path.as_uri() in fonts.css
     assert fonts.title.startswith('"FZXiaoBiaoSong-B05S"')  # no title.* dropped in
-    web = publish_module.fonts_for(tmp_path, embed_paths=False)
+    web = render_module.fonts_for(tmp_path, embed_paths=False)
     assert web.css == "" and '"zhicheng-body"' in web.body  # no server paths in published HTML
 
 
@@ -315,7 +312,7 @@ async def test_publishing_twice_is_a_no_op(store: Path, database: str):
         exclude={"already_published"}
     )
     assert pdf.read_bytes() == written and pdf.stat().st_mtime_ns == modified
-    assert first.sha256 == publish_module.sha256_hex(written)
+    assert first.sha256 == publication_module.sha256_hex(written)
     assert first.document_number and first.document_number.startswith("甘经开人社〔2025〕")
     assert first.document_number in pdf_text(written)
 
@@ -345,7 +342,7 @@ async def test_publishing_twice_is_a_no_op(store: Path, database: str):
 
 async def test_a_published_file_is_never_overwritten(store: Path, database: str):
     request = request_for(DocumentKind.employer_publicity)
-    target = store / f"{publish_module.file_stem(request)}.pdf"
+    target = store / f"{publication_module.file_stem(request)}.pdf"
     target.parent.mkdir(parents=True)
     target.write_bytes(b"%PDF-1.7 another document under the same name")
 
@@ -364,7 +361,7 @@ async def test_same_file_left_by_a_crash_is_adopted(store: Path, database: str):
     bytes under the name, keeps them and completes the publication."""
     request = request_for(DocumentKind.continuing_education_exemption)
     document = render_html(request, load_settings())
-    target = store / f"{publish_module.file_stem(request)}.pdf"
+    target = store / f"{publication_module.file_stem(request)}.pdf"
     target.parent.mkdir(parents=True)
     target.write_bytes(html_to_pdf(document.html))
     published = await ActivityEnvironment().run(publish_document, request)
@@ -380,7 +377,7 @@ async def test_a_broken_template_fails_at_once_and_is_recorded(
     broken = DictLoader(
         {"result_publicity_list.html.j2": "{% block title %}{{ no_such_value }}{% endblock %}"}
     )
-    environment = publish_module._environment
+    environment = render_module.environment
     monkeypatch.setattr(environment, "loader", ChoiceLoader([broken, environment.loader]))
     request = request_for(DocumentKind.result_publicity_list, scope="round-2025")
 
@@ -396,8 +393,8 @@ async def test_a_broken_template_fails_at_once_and_is_recorded(
 async def test_no_chinese_font_is_a_retryable_error(
     store: Path, database: str, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setattr(publish_module, "_cjk_font_seen", False)
-    monkeypatch.setattr(publish_module.shutil, "which", lambda name: None)
+    monkeypatch.setattr(render_module, "_cjk_font_seen", False)
+    monkeypatch.setattr(render_module.shutil, "which", lambda name: None)
     with pytest.raises(ApplicationError) as info:
         await ActivityEnvironment().run(
             publish_document, request_for(DocumentKind.material_requirements, "round-2025")
@@ -634,13 +631,13 @@ async def test_the_renderer_process_is_replaced_when_it_dies():
     """PDFs are made in a renderer process (the worker's event loop keeps running meanwhile);
     one killed mid-way fails that attempt with a retryable error, and the next gets a new one."""
     html = rendered(DocumentKind.approval_document).html
-    first = await publish_module.render_pdf(html)
-    pool = publish_module._render_pool()
+    first = await render_module.render_pdf(html)
+    pool = render_module._render_pool()
     [process] = list(pool._processes.values())  # type: ignore[attr-defined]
     assert process.pid != os.getpid()
     os.kill(process.pid, signal.SIGKILL)
     process.join(timeout=10)
     with pytest.raises(BrokenProcessPool):
-        await publish_module.render_pdf(html)
-    assert await publish_module.render_pdf(html) == first  # a new renderer, the same bytes
-    assert publish_module._render_pool() is not pool
+        await render_module.render_pdf(html)
+    assert await render_module.render_pdf(html) == first  # a new renderer, the same bytes
+    assert render_module._render_pool() is not pool

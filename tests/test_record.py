@@ -14,21 +14,17 @@ from sqlalchemy import select
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.db import (
+from activities.notify import queue_notification
+from activities.record import record_transition
+from delivery.outbox import TEMPLATE_ERROR, TEMPLATES, outbox_row
+from models.common import Actor, Jurisdiction, Level, Role, Stage
+from models.records import NotificationEvent, NotificationRequest, TransitionRecord
+from rules.timezone import cn_datetime
+from store.db import (
     get_engine,
     insert_unless_exists,
 )
-from activities.notify import (
-    TEMPLATE_ERROR,
-    TEMPLATES,
-    cn_datetime,
-    outbox_row,
-    queue_notification,
-)
-from activities.record import record_transition
-from models.common import Actor, Jurisdiction, Level, Role, Stage
-from models.records import NotificationEvent, NotificationRequest, TransitionRecord
-from models.tables import AuditEvent, DeclarationRow, OutboxMessage
+from store.tables import AuditEvent, DeclarationRow, OutboxMessage
 from tests.samples import NOTIFICATION_COMMON as COMMON
 from tests.samples import NOTIFICATION_SAMPLES as SAMPLES
 

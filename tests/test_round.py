@@ -26,8 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 import control
-from activities.db import get_engine
-from activities.publish import publication_dir
+from documents.publication import publication_dir
 from models.calendar import YearCalendar
 from models.common import Level, Stage
 from models.declaration import Achievement, AchievementKind, EligibilityFacts
@@ -39,11 +38,12 @@ from models.round import (
     RoundInput,
     RoundState,
 )
-from models.tables import DeclarationRow, IntegrityArchiveEntry, OutboxMessage, RoundEvent
 from rules.calendar_source import build_calendar
 from rules.eligibility import check_eligibility
 from rules.spot_check import draw_sample, integrity_blocked_until
 from rules.timezone import shanghai_date, shanghai_iso
+from store.db import get_engine
+from store.tables import DeclarationRow, IntegrityArchiveEntry, OutboxMessage, RoundEvent
 from tests.declaration_support import (
     RECOMMENDATION,
     SECOND,

@@ -220,8 +220,8 @@ async def test_outbox_backlog_gauges(env: pytest.MonkeyPatch, tmp_path: Path) ->
     import urllib.request
     from datetime import timedelta
 
-    from activities.db import configure_database, dispose_engines, ensure_schema, get_engine
-    from models.tables import OutboxMessage, utcnow
+    from store.db import configure_database, dispose_engines, ensure_schema, get_engine
+    from store.tables import OutboxMessage, utcnow
     from worker import export_outbox_backlog, metrics_runtime
 
     url = f"sqlite+aiosqlite:///{tmp_path / 'backlog.db'}"

@@ -13,9 +13,7 @@ import pytest
 from PIL import Image, ImageDraw
 from sqlalchemy import func, select
 
-from activities.db import ensure_schema, get_engine
 from models.common import Role
-from models.uploads import Upload
 from portal.accounts import create_account, find_account
 from portal.masking import Box, BoxesRefused, burn_boxes, masked_copy, parse_boxes
 from portal.uploads import (
@@ -29,6 +27,8 @@ from portal.uploads import (
     store_upload,
     upload_path,
 )
+from store.db import ensure_schema, get_engine
+from store.uploads import Upload
 
 ELF = b"\x7fELF\x02\x01\x01\x00" + bytes(8) + b"\x02\x00\x3e\x00" + bytes(200)
 MZ = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + bytes(200)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-28 (the schema create_all made from models/tables.py, document_tables.py)
+Create Date: 2026-11-28 (the schema create_all made from store/tables.py, document_tables.py)
 """
 
 from __future__ import annotations

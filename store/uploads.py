@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.tables import Base, utcnow
+from store.tables import Base, utcnow
 
 
 class Upload(Base):

@@ -135,7 +135,7 @@ async def ensure_schema(url: str | None = None) -> None:
     The one path to the schema: the worker at start, scripts/run.sh and the tests use it. A
     database created by create_all before migrations existed is stamped at the initial
     revision first (docs/deployment.md, "Migrations")."""
-    import models.document_tables  # noqa: F401 (its tables are in the migrations too)
+    import store.schema  # noqa: F401 (every table, as the migrations know them)
 
     async with get_engine(url).begin() as conn:
         await conn.run_sync(_upgrade)

@@ -219,9 +219,3 @@ class NotificationDelivery(Base):
     sent_at: Mapped[datetime | None]
     provider_id: Mapped[str | None] = mapped_column(String(200))  # Message-ID / WeChat msgid
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-# The portal's accounts and uploads live in their own modules; imported here so that
-# Base.metadata (the migrations' target, the tests' comparison) always holds them.
-import models.accounts  # noqa: E402
-import models.uploads  # noqa: E402, F401

@@ -1,4 +1,4 @@
-"""The record of documents (SQLAlchemy, same `Base` as models.tables): the per-year document
+"""The record of documents (SQLAlchemy, same `Base` as store.tables): the per-year document
 number counter (R21) and the state of every publication (R21, R23).
 
 Importing this module registers the tables with `Base.metadata`, so `ensure_schema` creates
@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.tables import Base, utcnow
+from store.tables import Base, utcnow
 
 
 class DocumentCounter(Base):

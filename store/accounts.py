@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.tables import Base, utcnow
+from store.tables import Base, utcnow
 
 
 class Account(Base):

@@ -1,0 +1,20 @@
+"""What every part of delivery shares: its logger and constants."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from temporalio import activity
+
+log = logging.getLogger("zhicheng.delivery")
+# httpx logs each request's URL at INFO; the token request's URL carries the app secret.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+
+TEMPORARY_FAILURE = "DeliveryTemporaryFailure"  # the error type a retried attempt raises
+SMTP_SECURITY = ("none", "starttls", "tls")
+WECHAT_DEDUP_LIMIT = timedelta(minutes=10)  # WeChat's own client_msg_id window
+
+
+def delivery_logger() -> logging.LoggerAdapter[logging.Logger] | logging.Logger:
+    return activity.logger if activity.in_activity() else log

@@ -1,0 +1,11 @@
+"""Every table of the record database, registered in one place.
+
+Importing this module puts each table into `METADATA`: the migrations' target, what
+`ensure_schema` checks and what the tests compare the migrations with."""
+
+from __future__ import annotations
+
+from store import accounts, document_tables, tables, uploads
+
+METADATA = tables.Base.metadata
+MODULES = (tables, accounts, uploads, document_tables)
