@@ -20,7 +20,7 @@ from settings import ROOT
 DOCS = ROOT / "docs"
 FINDINGS = "## Findings"  # docs/benchmark.md keeps its section from this heading on
 
-# The targets of issue 6: printed beside the figures, never asserted.
+# The benchmark's targets (docs/benchmark.md): printed beside the figures, never asserted.
 THROUGHPUT_RATIO = 0.8
 UPDATE_P99_MS = 150.0
 UPDATE_P99_AT = 1000

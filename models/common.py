@@ -57,7 +57,8 @@ class Actor(Strict):
 
 
 class Stage(StrEnum):
-    """Where a declaration is. Names are a contract (DESIGN §3): operators query them."""
+    """Where a declaration is. Names are a contract (docs/requirements.md, "Contracts"):
+    operators query them."""
 
     draft = "draft"
     employer_review = "employer_review"

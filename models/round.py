@@ -93,7 +93,7 @@ class RoundConfig(Strict):
         return self
 
 
-# --- the Round workflow (issue 4): its input, its actions, its state -------------------------
+# --- the Round workflow: its input, its actions, its state -------------------------
 
 
 class CommitteeMember(Strict):

@@ -1,5 +1,6 @@
-"""The custom search attributes the workflows set (DESIGN §3): one list, which the dev server
-start (scripts/run.sh), the tests, the benchmarks and docker-compose.yml all register.
+"""The custom search attributes the workflows set (docs/requirements.md, "Contracts"): one
+list, which the dev server start (scripts/run.sh), the tests, the benchmarks and
+docker-compose.yml all register.
 
 `python -m models.search_attributes` prints them as `Name=Type`, one a line, for shell scripts.
 """

@@ -1,4 +1,4 @@
-"""Workflow ids (DESIGN §3): no raw ID-card number ever appears in them."""
+"""Workflow ids (docs/requirements.md, "Contracts"): no raw ID-card number ever appears in them."""
 
 from __future__ import annotations
 

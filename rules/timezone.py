@@ -1,4 +1,4 @@
-"""Asia/Shanghai, the official time for Xinjiang (DESIGN: round calendar)."""
+"""Asia/Shanghai, the official time for Xinjiang (docs/requirements.md, R9)."""
 
 from __future__ import annotations
 

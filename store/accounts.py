@@ -1,4 +1,4 @@
-"""Portal accounts (issue 5): who may log in, in which role, bound to what.
+"""Portal accounts: who may log in, in which role, bound to what.
 
 An employer account is bound to one employer by its unified social credit code; an applicant
 account to one applicant by the applicant key (rules.identity: no ID-card number is stored)."""

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-28 (store/accounts.py, issue 5)
+Create Date: 2026-11-28 (store/accounts.py)
 """
 
 from __future__ import annotations

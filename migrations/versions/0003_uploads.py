@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-28 (store/uploads.py, issue 5: uploads and the masking tool)
+Create Date: 2026-11-28 (store/uploads.py: uploads and the masking tool)
 """
 
 from __future__ import annotations

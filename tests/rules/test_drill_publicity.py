@@ -1,4 +1,4 @@
-"""The drill setting the benchmark relies on (bench/run.py is still to come, issue 6)."""
+"""The drill setting the benchmark relies on (bench/run.py)."""
 
 from __future__ import annotations
 
