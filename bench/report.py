@@ -356,8 +356,8 @@ def write(doc: dict[str, Any], out: Path, docs: bool = False) -> list[Path]:
 def docs_page(doc: dict[str, Any], table: str) -> str:
     return f"""# Benchmark: the system against the Temporal floor
 
-Written by `python -m bench.run --docs` (bench/run.py; the README's "Benchmark" section says
-how to run it). This page holds the last full run; a run writes its own copy with every
+Written by `python -m bench.run --docs` (bench/run.py; docs/testing.md, "Benchmark", says how
+to run it). This page holds the last full run; a run writes its own copy with every
 figure under `var/bench/<time>/` (results.json, results.md, benchmark.png).
 
 ![throughput and update p99 against N](benchmark.png)
