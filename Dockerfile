@@ -10,11 +10,12 @@ RUN apt-get update \
 ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
-# Dependencies first (a layer that changes only with pyproject.toml), then the code.
-COPY pyproject.toml ./
-RUN mkdir -p models rules workflows activities \
-    && touch worker.py starter.py settings.py \
-    && pip install -e "." && rm -rf zhicheng.egg-info
+# Dependencies first, from the lock alone (scripts/lock.sh writes it from pyproject.toml): a
+# layer that changes only with requirements.lock, exact pins, hashes checked. Then the code,
+# installed without dependencies. Editable: settings.ROOT (templates/, migrations/, config/)
+# is the source tree, so the `zhicheng` command must import /app's modules, not copies.
+COPY requirements.lock ./
+RUN pip install --require-hashes -r requirements.lock
 COPY . .
 RUN pip install --no-deps -e "." \
     && useradd --system --uid 10001 zhicheng && mkdir -p /data/publication var \
