@@ -8,19 +8,22 @@ A route states its dependencies in the order they are checked: the account first
 form (so a stranger is sent to the login page before any form is read), then the record the
 route is about (for instance `OwnDeclaration` in portal/routers/employer.py: 404 for another
 employer's declaration).
+
+No `from __future__ import annotations` here: FastAPI reads these annotations at run time,
+those of the dependencies made in a function (`page_of`) too.
 """
 
-from __future__ import annotations
-
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse
 
 from models.common import Role
 from portal.accounts import find_account
 from portal.blind import blind_row
-from portal.context import Portal
+from portal.context import Portal, Refusal
 from portal.security import LoginThrottle, csrf_matches
 from portal.uploads import UploadConfig, upload_config
 from store.accounts import Account
@@ -71,12 +74,55 @@ def require_role(role: Role) -> Callable[..., Awaitable[Account]]:
     return current
 
 
-CurrentApplicant = Annotated[Account, Depends(require_role(Role.applicant))]
-CurrentEmployer = Annotated[Account, Depends(require_role(Role.employer))]
-CurrentCompetentUnit = Annotated[Account, Depends(require_role(Role.competent_unit))]
-CurrentEvaluationBody = Annotated[Account, Depends(require_role(Role.evaluation_body))]
-CurrentCommittee = Annotated[Account, Depends(require_role(Role.committee))]
-CurrentSupervisor = Annotated[Account, Depends(require_role(Role.supervisor))]
+@dataclass(frozen=True)
+class Page:
+    """What a role's page is made with: the request, the shared context and the account."""
+
+    request: Request
+    portal: Portal
+    account: Account
+
+    def render(
+        self, name: str, context: dict[str, Any], refusal: Refusal | None = None
+    ) -> HTMLResponse:
+        """The template with the account (the header) and the session's CSRF token."""
+        return self.portal.render(self.request, name, {"account": self.account} | context, refusal)
+
+
+def page_of(current: Callable[..., Awaitable[Account]]) -> Callable[..., Awaitable[Page]]:
+    """A dependency: the `Page` of the account that `current` (a require_role) admits."""
+
+    async def page(
+        request: Request, portal: PortalDep, account: Annotated[Account, Depends(current)]
+    ) -> Page:
+        return Page(request, portal, account)
+
+    page.__name__ = f"page_of_{current.__name__}"
+    return page
+
+
+# One dependency function per role, shared by its `Current...` and `...Page`: FastAPI reads
+# the account once per request.
+_applicant = require_role(Role.applicant)
+_employer = require_role(Role.employer)
+_competent_unit = require_role(Role.competent_unit)
+_evaluation_body = require_role(Role.evaluation_body)
+_committee = require_role(Role.committee)
+_supervisor = require_role(Role.supervisor)
+
+CurrentApplicant = Annotated[Account, Depends(_applicant)]
+CurrentEmployer = Annotated[Account, Depends(_employer)]
+CurrentCompetentUnit = Annotated[Account, Depends(_competent_unit)]
+CurrentEvaluationBody = Annotated[Account, Depends(_evaluation_body)]
+CurrentCommittee = Annotated[Account, Depends(_committee)]
+CurrentSupervisor = Annotated[Account, Depends(_supervisor)]
+
+ApplicantPage = Annotated[Page, Depends(page_of(_applicant))]
+EmployerPage = Annotated[Page, Depends(page_of(_employer))]
+CompetentUnitPage = Annotated[Page, Depends(page_of(_competent_unit))]
+EvaluationBodyPage = Annotated[Page, Depends(page_of(_evaluation_body))]
+CommitteePage = Annotated[Page, Depends(page_of(_committee))]
+SupervisorPage = Annotated[Page, Depends(page_of(_supervisor))]
 
 
 async def checked_form(request: Request) -> dict[str, str]:

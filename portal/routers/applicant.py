@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import delete, select, update
@@ -32,7 +32,15 @@ from models.declaration import DeclarationInput, DeclarationState
 from models.round import RoundConfig
 from portal.context import QUERY_TIMEOUT, Portal, Refusal, log
 from portal.declaration_form import FIELDS, FORM, declaration_data, field_errors
-from portal.deps import CheckedForm, CurrentApplicant, PortalDep, Uploads, checked_form
+from portal.deps import (
+    ApplicantPage,
+    CheckedForm,
+    CurrentApplicant,
+    Page,
+    PortalDep,
+    Uploads,
+    checked_form,
+)
 from portal.masking import BoxesRefused, masked_copy
 from portal.uploads import (
     SUFFIXES,
@@ -100,9 +108,9 @@ def unavailable(workflow_id: str, exc: BaseException) -> Refusal:
     return Refusal("暂时无法读取申报状态，请稍后刷新。", type(exc).__name__, 503)
 
 
-async def find_current(portal: Portal, account: Any) -> tuple[Current | None, Refusal | None]:
+async def find_current(page: Page) -> tuple[Current | None, Refusal | None]:
     """The applicant's newest declaration with its state (the workflow's `state` query)."""
-    key = account.applicant_key
+    portal, key = page.portal, page.account.applicant_key
     if not key:
         return None, None
     rows = await portal.rows(DeclarationRow.applicant_key == key)
@@ -127,7 +135,8 @@ async def find_current(portal: Portal, account: Any) -> tuple[Current | None, Re
     return None, None
 
 
-async def materials_of(portal: Portal, workflow_id: str, owner: int) -> list[dict[str, Any]]:
+async def materials_of(page: Page, workflow_id: str) -> list[dict[str, Any]]:
+    """The materials of the declaration on the applicant's list (its own uploads only)."""
     query = (
         select(
             DeclarationMaterial.id.label("material_id"),
@@ -136,18 +145,16 @@ async def materials_of(portal: Portal, workflow_id: str, owner: int) -> list[dic
         )
         .join(Upload, Upload.id == DeclarationMaterial.upload_id)
         .where(DeclarationMaterial.workflow_id == workflow_id)
-        .where(Upload.owner_account_id == owner)
+        .where(Upload.owner_account_id == page.account.id)
         .order_by(DeclarationMaterial.id)
     )
-    async with portal.engine().connect() as conn:
+    async with page.portal.engine().connect() as conn:
         found = (await conn.execute(query)).all()
     return [material_view(row) for row in found]
 
 
-async def applicant_page(
-    request: Request, portal: Portal, account: Any, refusal: Refusal | None = None
-) -> HTMLResponse:
-    current, problem = await find_current(portal, account)
+async def applicant_page(page: Page, refusal: Refusal | None = None) -> HTMLResponse:
+    current, problem = await find_current(page)
     refusal = refusal or problem
     state = current.state if current else None
     return_reason, remaining, materials = None, None, []
@@ -159,10 +166,9 @@ async def applicant_page(
             now = datetime.now(datetime.fromisoformat(due).tzinfo)
             seconds = max(0, int((datetime.fromisoformat(due) - now).total_seconds()))
             remaining = f"{seconds // 3600}小时{seconds % 3600 // 60}分钟"
-        materials = await materials_of(portal, current.workflow_id, account.id)
+        materials = await materials_of(page, current.workflow_id)
     this_year = shanghai_now().year
     context = {
-        "account": account,
         "declaration": current,
         "state": state,
         "return_reason": return_reason,
@@ -171,13 +177,13 @@ async def applicant_page(
         "editable": state is not None and state.stage in EDITABLE,
         "unmasked": [m["title"] for m in materials if not m["masked"]],
         "can_create": problem is None and (current is None or current.state.round_year < this_year),
-        "max_mb": upload_config(request.app).max_bytes / 1024 / 1024,
+        "max_mb": upload_config(page.request.app).max_bytes / 1024 / 1024,
     }
-    return portal.render(request, "applicant.html", context, refusal)
+    return page.render("applicant.html", context, refusal)
 
 
-async def editable_current(portal: Portal, account: Any) -> Current:
-    current, problem = await find_current(portal, account)
+async def editable_current(page: Page) -> Current:
+    current, problem = await find_current(page)
     if problem is not None:
         raise problem
     if current is None:
@@ -190,10 +196,8 @@ async def editable_current(portal: Portal, account: Any) -> Current:
     return current
 
 
-async def own_material(
-    portal: Portal, account: Any, workflow_id: str, material_id: int
-) -> dict[str, Any]:
-    for material in await materials_of(portal, workflow_id, account.id):
+async def own_material(page: Page, workflow_id: str, material_id: int) -> dict[str, Any]:
+    for material in await materials_of(page, workflow_id):
         if material["id"] == material_id:
             return material
     raise HTTPException(404, "没有这份材料")
@@ -203,10 +207,8 @@ async def own_material(
 
 
 @router.get("/applicant", response_class=HTMLResponse)
-async def applicant_home(
-    request: Request, portal: PortalDep, account: CurrentApplicant
-) -> Response:
-    return await applicant_page(request, portal, account)
+async def applicant_home(page: ApplicantPage) -> Response:
+    return await applicant_page(page)
 
 
 # --- creating it ---------------------------------------------------------------------------
@@ -239,16 +241,13 @@ async def open_round(portal: Portal) -> RoundConfig:
 
 
 def new_page(
-    request: Request,
-    portal: Portal,
-    account: Any,
+    page: Page,
     values: dict[str, str],
     errors: dict[str, str] | None = None,
     refusal: Refusal | None = None,
     round_config: RoundConfig | None = None,
 ) -> HTMLResponse:
     context = {
-        "account": account,
         "form": FORM,
         "values": values,
         "errors": errors or {},
@@ -256,38 +255,35 @@ def new_page(
         "opens": round_config and _when(round_config.submission_opens_at),
         "closes": round_config and _when(round_config.submission_closes_at),
     }
-    response = portal.render(request, "applicant_new.html", context, refusal)
+    response = page.render("applicant_new.html", context, refusal)
     if errors and refusal is None:
         response.status_code = 400
     return response
 
 
 @router.get("/applicant/new", response_class=HTMLResponse)
-async def new_declaration(
-    request: Request, portal: PortalDep, account: CurrentApplicant
-) -> Response:
-    current, _ = await find_current(portal, account)
+async def new_declaration(page: ApplicantPage) -> Response:
+    current, _ = await find_current(page)
     if current is not None and current.state.round_year >= shanghai_now().year:
         return RedirectResponse("/applicant", 303)
     try:
-        round_config = await open_round(portal)
+        round_config = await open_round(page.portal)
     except Refusal as refusal:
-        return new_page(request, portal, account, {}, refusal=refusal)
-    return new_page(request, portal, account, {}, round_config=round_config)
+        return new_page(page, {}, refusal=refusal)
+    return new_page(page, {}, round_config=round_config)
 
 
 @router.post("/applicant/new", response_class=HTMLResponse)
-async def create_declaration(
-    request: Request, portal: PortalDep, account: CurrentApplicant, form: CheckedForm
-) -> Response:
+async def create_declaration(page: ApplicantPage, form: CheckedForm) -> Response:
+    portal, account = page.portal, page.account
     values = {k: v for k, v in form.items() if k in FIELDS}
     try:
         round_config = await open_round(portal)
     except Refusal as refusal:
-        return new_page(request, portal, account, values, refusal=refusal)
+        return new_page(page, values, refusal=refusal)
 
     def refused(errors: dict[str, str] | None, refusal: Refusal | None = None) -> HTMLResponse:
-        return new_page(request, portal, account, values, errors, refusal, round_config)
+        return new_page(page, values, errors, refusal, round_config)
 
     data = declaration_data(form)
     try:
@@ -363,10 +359,8 @@ def title_problem(title: str, current: Current) -> str | None:
 
 
 @router.post("/applicant/materials", response_class=HTMLResponse)
-async def upload_material(
-    request: Request, portal: PortalDep, account: CurrentApplicant, uploads: Uploads
-) -> Response:
-    length = request.headers.get("content-length", "")
+async def upload_material(page: ApplicantPage, uploads: Uploads) -> Response:
+    length = page.request.headers.get("content-length", "")
     if length.isdigit() and int(length) > uploads.max_bytes + MULTIPART_OVERHEAD:
         # refused before reading the body; the CSRF token is never looked at: nothing
         # is done either way
@@ -375,35 +369,35 @@ async def upload_material(
             f"request of {length} bytes",
             413,
         )
-        return await applicant_page(request, portal, account, refusal)
-    form = await checked_form(request)  # here, after the size: not as a dependency
+        return await applicant_page(page, refusal)
+    form = await checked_form(page.request)  # here, after the size: not as a dependency
     try:
-        current = await editable_current(portal, account)
+        current = await editable_current(page)
     except Refusal as refusal:
-        return await applicant_page(request, portal, account, refusal)
-    upload = (await request.form()).get("file")
+        return await applicant_page(page, refusal)
+    upload = (await page.request.form()).get("file")
     title = form.get("title", "").strip()
     if upload is None or isinstance(upload, str) or not upload.filename:
         refusal = Refusal("请选择要上传的文件。", "no file", 400)
-        return await applicant_page(request, portal, account, refusal)
+        return await applicant_page(page, refusal)
     problem = title_problem(title, current)
     if problem:
-        return await applicant_page(request, portal, account, Refusal(problem, "title", 400))
-    listed = await materials_of(portal, current.workflow_id, account.id)
+        return await applicant_page(page, Refusal(problem, "title", 400))
+    listed = await materials_of(page, current.workflow_id)
     if len(listed) >= MAX_MATERIALS:
         refusal = Refusal(f"材料最多{MAX_MATERIALS}份。", "too many materials", 400)
-        return await applicant_page(request, portal, account, refusal)
+        return await applicant_page(page, refusal)
     try:
         stored = await store_form_file(
-            portal.engine(), uploads, owner_account_id=account.id, file=upload
+            page.portal.engine(), uploads, owner_account_id=page.account.id, file=upload
         )
     except UploadRefused as refused:
         refusal = Refusal(refused.text, refused.detail, refused.status)
-        return await applicant_page(request, portal, account, refusal)
+        return await applicant_page(page, refusal)
     if any(m["upload"].id == stored.id for m in listed):
         refusal = Refusal("这份文件已在材料清单中。", "already listed", 409)
-        return await applicant_page(request, portal, account, refusal)
-    async with portal.engine().begin() as conn:
+        return await applicant_page(page, refusal)
+    async with page.portal.engine().begin() as conn:
         await conn.execute(
             DeclarationMaterial.__table__.insert().values(
                 workflow_id=current.workflow_id, upload_id=stored.id, title=title
@@ -414,18 +408,16 @@ async def upload_material(
 
 @router.post("/applicant/materials/{material_id}/remove", response_class=HTMLResponse)
 async def remove_material(
-    request: Request,
-    portal: PortalDep,
-    account: CurrentApplicant,
+    page: ApplicantPage,
     _form: CheckedForm,  # its CSRF token; the form has nothing else
     material_id: int,
 ) -> Response:
     try:
-        current = await editable_current(portal, account)
+        current = await editable_current(page)
     except Refusal as refusal:
-        return await applicant_page(request, portal, account, refusal)
-    await own_material(portal, account, current.workflow_id, material_id)
-    async with portal.engine().begin() as conn:
+        return await applicant_page(page, refusal)
+    await own_material(page, current.workflow_id, material_id)
+    async with page.portal.engine().begin() as conn:
         await conn.execute(delete(DeclarationMaterial).where(DeclarationMaterial.id == material_id))
     return RedirectResponse("/applicant#materials", 303)
 
@@ -433,70 +425,59 @@ async def remove_material(
 # --- the masking tool ----------------------------------------------------------------------
 
 
-async def mask_page(
-    request: Request,
-    portal: Portal,
-    account: Any,
-    material_id: int,
-    refusal: Refusal | None = None,
-) -> HTMLResponse:
-    current, problem = await find_current(portal, account)
+async def mask_page(page: Page, material_id: int, refusal: Refusal | None = None) -> HTMLResponse:
+    current, problem = await find_current(page)
     if current is None:
         if problem is not None:
-            return await applicant_page(request, portal, account, problem)
+            return await applicant_page(page, problem)
         raise HTTPException(404, "没有您的申报")
-    material = await own_material(portal, account, current.workflow_id, material_id)
+    material = await own_material(page, current.workflow_id, material_id)
     upload: StoredUpload = material["upload"]
     masked = None
     if upload.masked_sha256:
-        masked = await find_own_by_sha256(portal.engine(), account.id, upload.masked_sha256)
+        masked = await find_own_by_sha256(
+            page.portal.engine(), page.account.id, upload.masked_sha256
+        )
     context = {
-        "account": account,
         "material": material,
         "upload": upload,
         "masked": masked,
         "editable": current.state.stage in EDITABLE,
     }
-    return portal.render(request, "applicant_mask.html", context, refusal)
+    return page.render("applicant_mask.html", context, refusal)
 
 
 @router.get("/applicant/materials/{material_id}/mask", response_class=HTMLResponse)
-async def mask_tool(
-    request: Request, portal: PortalDep, account: CurrentApplicant, material_id: int
-) -> Response:
-    return await mask_page(request, portal, account, material_id)
+async def mask_tool(page: ApplicantPage, material_id: int) -> Response:
+    return await mask_page(page, material_id)
 
 
 @router.post("/applicant/materials/{material_id}/mask", response_class=HTMLResponse)
 async def mask_material(
-    request: Request,
-    portal: PortalDep,
-    account: CurrentApplicant,
-    form: CheckedForm,
-    uploads: Uploads,
-    material_id: int,
+    page: ApplicantPage, form: CheckedForm, uploads: Uploads, material_id: int
 ) -> Response:
     try:
-        current = await editable_current(portal, account)
+        current = await editable_current(page)
     except Refusal as refusal:
-        return await mask_page(request, portal, account, material_id, refusal)
-    material = await own_material(portal, account, current.workflow_id, material_id)
+        return await mask_page(page, material_id, refusal)
+    material = await own_material(page, current.workflow_id, material_id)
     upload: StoredUpload = material["upload"]
     data = await run_in_threadpool(read_upload, uploads.directory, upload.sha256)
     try:
         copy = await run_in_threadpool(masked_copy, data, upload.media_type, form.get("boxes", ""))
     except BoxesRefused as refused:
         refusal = Refusal(refused.text, refused.detail, 400)
-        return await mask_page(request, portal, account, material_id, refusal)
+        return await mask_page(page, material_id, refusal)
+    engine = page.portal.engine()
     stored = await store_upload(
-        portal.engine(),
+        engine,
         uploads.directory,
-        owner_account_id=account.id,
+        owner_account_id=page.account.id,
         declared_name=f"masked-{upload.sha256[:12]}.{SUFFIXES[copy.media_type]}",
         data=copy.data,
         max_bytes=None,  # made here, from pages already checked
     )
-    await set_masked(portal.engine(), upload.id, stored.sha256)
+    await set_masked(engine, upload.id, stored.sha256)
     return RedirectResponse(f"/applicant/materials/{material_id}/mask#masked", 303)
 
 
@@ -521,15 +502,13 @@ async def upload_page(
 # --- submission and resubmission ----------------------------------------------------------
 
 
-async def send_materials(
-    request: Request, portal: Portal, account: Any, action: str, note: str | None
-) -> Response:
-    current, problem = await find_current(portal, account)
+async def send_materials(page: Page, action: str, note: str | None) -> Response:
+    current, problem = await find_current(page)
     if problem is not None:
-        return await applicant_page(request, portal, account, problem)
+        return await applicant_page(page, problem)
     if current is None:
         raise HTTPException(404, "没有您的申报")
-    listed = await materials_of(portal, current.workflow_id, account.id)
+    listed = await materials_of(page, current.workflow_id)
     unmasked = [m["title"] for m in listed if not m["masked"]]
     if unmasked:  # R11: said here; the workflow's validator refuses it as well
         refusal = Refusal(
@@ -539,30 +518,26 @@ async def send_materials(
             "R11: materials not masked",
             409,
         )
-        return await applicant_page(request, portal, account, refusal)
+        return await applicant_page(page, refusal)
     materials = [
         {"name": m["title"], "sha256": m["upload"].masked_sha256, "masked": True} for m in listed
     ]
     # An empty list leaves the declaration's own materials (one started from a file)
     data = {"note": note or None, "materials": materials or None}
     try:
-        await portal.send(account, current.workflow_id, action, data)
+        await page.portal.send(page.account, current.workflow_id, action, data)
     except Refusal as refusal:
         if "no materials" in refusal.detail:
             refusal = Refusal("请先上传材料并完成遮盖后再提交。", refusal.detail, 409)
-        return await applicant_page(request, portal, account, refusal)
+        return await applicant_page(page, refusal)
     return RedirectResponse("/applicant", 303)
 
 
 @router.post("/applicant/submit", response_class=HTMLResponse)
-async def applicant_submit(
-    request: Request, portal: PortalDep, account: CurrentApplicant, form: CheckedForm
-) -> Response:
-    return await send_materials(request, portal, account, "submit", form.get("note", "").strip())
+async def applicant_submit(page: ApplicantPage, form: CheckedForm) -> Response:
+    return await send_materials(page, "submit", form.get("note", "").strip())
 
 
 @router.post("/applicant/resubmit", response_class=HTMLResponse)
-async def applicant_resubmit(
-    request: Request, portal: PortalDep, account: CurrentApplicant, form: CheckedForm
-) -> Response:
-    return await send_materials(request, portal, account, "resubmit", form.get("note", "").strip())
+async def applicant_resubmit(page: ApplicantPage, form: CheckedForm) -> Response:
+    return await send_materials(page, "resubmit", form.get("note", "").strip())

@@ -24,7 +24,7 @@ import hmac
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError
@@ -34,7 +34,7 @@ from models.common import Stage
 from models.round import CommitteeSession, OperationKind, RoundState
 from portal.blind import blind_refusal
 from portal.context import QUERY_TIMEOUT, Portal, Refusal, log
-from portal.deps import CheckedForm, CurrentCommittee, PortalDep
+from portal.deps import CheckedForm, CommitteePage, Page
 from portal.security import blind_code
 from rules.committee import tally_vote
 from rules.timezone import shanghai_date
@@ -56,14 +56,14 @@ def parse_count(value: str | None) -> int | None:
     return count
 
 
-async def year_of(portal: Portal, request: Request, form: dict[str, str] | None = None) -> int:
-    given = (form or {}).get("year") or request.query_params.get("year")
+async def year_of(page: Page, form: dict[str, str] | None = None) -> int:
+    given = (form or {}).get("year") or page.request.query_params.get("year")
     if given:
         try:
             return int(given)
         except ValueError:
             raise HTTPException(400, "year") from None
-    waiting = await portal.rows(DeclarationRow.stage == Stage.committee.value)
+    waiting = await page.portal.rows(DeclarationRow.stage == Stage.committee.value)
     if waiting:
         return max(r.round_year for r in waiting)
     return shanghai_date(datetime.now(UTC)).year
@@ -102,13 +102,8 @@ async def waiting(portal: Portal, year: int) -> list[dict[str, Any]]:
     return items
 
 
-async def committee_page(
-    request: Request,
-    portal: Portal,
-    account: Any,
-    year: int,
-    refusal: Refusal | None = None,
-) -> HTMLResponse:
+async def committee_page(page: Page, year: int, refusal: Refusal | None = None) -> HTMLResponse:
+    portal = page.portal
     state, missing = None, None
     try:
         state = await round_of(portal, year)
@@ -127,7 +122,6 @@ async def committee_page(
         if op.kind is OperationKind.committee_votes
     ]  # fmt: skip
     context = {
-        "account": account,
         "year": year,
         "years": years,
         "state": state,
@@ -142,27 +136,23 @@ async def committee_page(
         "next_session": f"{year}-{len(progress.sessions) + 1 if progress else 1}",
     }
     blind = blind_refusal(refusal, portal.secret) if refusal else None
-    return portal.render(request, "committee.html", context, blind)
+    return page.render("committee.html", context, blind)
 
 
 @router.get("/committee", response_class=HTMLResponse)
-async def committee_home(
-    request: Request, portal: PortalDep, account: CurrentCommittee
-) -> Response:
-    return await committee_page(request, portal, account, await year_of(portal, request))
+async def committee_home(page: CommitteePage) -> Response:
+    return await committee_page(page, await year_of(page))
 
 
 @router.post("/committee/sessions", response_class=HTMLResponse)
-async def committee_open_session(
-    request: Request, portal: PortalDep, account: CurrentCommittee, form: CheckedForm
-) -> Response:
-    year = await year_of(portal, request, form)
-    attending = [str(v) for v in (await request.form()).getlist("attending")]
+async def committee_open_session(page: CommitteePage, form: CheckedForm) -> Response:
+    year = await year_of(page, form)
+    attending = [str(v) for v in (await page.request.form()).getlist("attending")]
     data = {"session_id": form.get("session_id", "").strip(), "attending": attending}
     try:
-        await portal.send_round(account, year, "open_session", data)
+        await page.portal.send_round(page.account, year, "open_session", data)
     except Refusal as refusal:
-        return await committee_page(request, portal, account, year, refusal)
+        return await committee_page(page, year, refusal)
     return RedirectResponse(f"/committee?year={year}", 303)
 
 
@@ -236,33 +226,29 @@ async def counted_votes(
 
 
 @router.post("/committee/votes/preview", response_class=HTMLResponse)
-async def committee_votes_preview(
-    request: Request, portal: PortalDep, account: CurrentCommittee, form: CheckedForm
-) -> Response:
+async def committee_votes_preview(page: CommitteePage, form: CheckedForm) -> Response:
     """R20: the tally of each vote, shown before anything is recorded."""
-    year = await year_of(portal, request, form)
+    year = await year_of(page, form)
     try:
-        session, rows, problems = await counted_votes(portal, form, year)
+        session, rows, problems = await counted_votes(page.portal, form, year)
     except Refusal as refusal:
-        return await committee_page(request, portal, account, year, refusal)
+        return await committee_page(page, year, refusal)
     refusal = Refusal("；".join(problems), status=400) if problems else None
-    context = {"account": account, "year": year, "session": session, "rows": rows}
-    return portal.render(request, "committee_preview.html", context, refusal)
+    context = {"year": year, "session": session, "rows": rows}
+    return page.render("committee_preview.html", context, refusal)
 
 
 @router.post("/committee/votes", response_class=HTMLResponse)
-async def committee_votes(
-    request: Request, portal: PortalDep, account: CurrentCommittee, form: CheckedForm
-) -> Response:
+async def committee_votes(page: CommitteePage, form: CheckedForm) -> Response:
     """The confirmed votes: the round's `committee_votes` update."""
-    year = await year_of(portal, request, form)
+    year = await year_of(page, form)
     try:
-        session, rows, problems = await counted_votes(portal, form, year)
+        session, rows, problems = await counted_votes(page.portal, form, year)
         if problems:
             raise Refusal("；".join(problems), status=400)
         votes = [{"workflow_id": r["workflow_id"], "yes_votes": r["yes"]} for r in rows]
         data = {"session_id": session.session_id, "votes": votes}
-        await portal.send_round(account, year, "committee_votes", data)
+        await page.portal.send_round(page.account, year, "committee_votes", data)
     except Refusal as refusal:
-        return await committee_page(request, portal, account, year, refusal)
+        return await committee_page(page, year, refusal)
     return RedirectResponse(f"/committee?year={year}", 303)

@@ -38,7 +38,7 @@ from models.common import Level, Stage
 from models.declaration import DeclarationInput
 from models.documents import CompetentUnitOpinion, DocumentPerson, PublishRequest
 from portal.context import Portal, Refusal, log
-from portal.deps import CheckedForm, CurrentCompetentUnit, PortalDep
+from portal.deps import CheckedForm, CompetentUnitPage, CurrentCompetentUnit, Page, PortalDep
 from portal.documents import ATTACHMENTS, attachment_download, document_pdf, pdf_download
 from store.tables import DeclarationRow
 
@@ -145,13 +145,9 @@ OurDeclaration = Annotated[Bound, Depends(our_declaration)]
 
 
 async def queue_page(
-    request: Request,
-    portal: Portal,
-    inputs: BoundInputs,
-    account: Any,
-    refusal: Refusal | None = None,
-    target: str | None = None,
+    page: Page, inputs: BoundInputs, refusal: Refusal | None = None, target: str | None = None
 ) -> HTMLResponse:
+    portal = page.portal
     rows = await portal.rows(DeclarationRow.stage == Stage.competent_unit_review.value)
     items = []
     for row in rows:
@@ -160,7 +156,7 @@ async def queue_page(
         except Refusal as unavailable:
             refusal = refusal or unavailable
             continue
-        if is_ours(account, of):
+        if is_ours(page.account, of):
             items.append({"row": row, "of": of})
     items.sort(key=lambda i: i["row"].deadlines.get("submission_closes_at", ""))
     recommendations: dict[str, Any] = {}
@@ -173,45 +169,34 @@ async def queue_page(
         recommend = [t for t in state.timeline if t.action == "recommend"]
         recommendations[item["row"].workflow_id] = recommend[-1] if recommend else None
     context = {
-        "account": account,
         "items": items,
         "recommendations": recommendations,
         "target": target,
         "default_opinion": DEFAULT_OPINION,
         "attachments": {n: name for n, (_, name) in ATTACHMENTS.items()},
     }
-    return portal.render(request, "competent_unit.html", context, refusal)
+    return page.render("competent_unit.html", context, refusal)
 
 
 @router.get("/competent-unit", response_class=HTMLResponse)
-async def competent_unit_queue(
-    request: Request, portal: PortalDep, account: CurrentCompetentUnit, inputs: Inputs
-) -> Response:
-    return await queue_page(request, portal, inputs, account)
+async def competent_unit_queue(page: CompetentUnitPage, inputs: Inputs) -> Response:
+    return await queue_page(page, inputs)
 
 
 @router.get("/competent-unit/{workflow_id}/attachments/{number}")
 async def competent_unit_attachment(
-    request: Request,
-    portal: PortalDep,
-    account: CurrentCompetentUnit,
-    of: OurDeclaration,
-    inputs: Inputs,
-    workflow_id: str,
-    number: int,
+    page: CompetentUnitPage, of: OurDeclaration, inputs: Inputs, workflow_id: str, number: int
 ) -> Response:
     """Attachments 2 and 3 of a declaration before it (to review the publicity)."""
     try:
         return await attachment_download(workflow_id, number, of.applicant_name)
     except Refusal as refusal:
-        return await queue_page(request, portal, inputs, account, refusal, workflow_id)
+        return await queue_page(page, inputs, refusal, workflow_id)
 
 
 @router.post("/competent-unit/{workflow_id}/{what}", response_class=HTMLResponse)
 async def competent_unit_act(
-    request: Request,
-    portal: PortalDep,
-    account: CurrentCompetentUnit,
+    page: CompetentUnitPage,
     form: CheckedForm,
     of: OurDeclaration,
     inputs: Inputs,
@@ -221,7 +206,7 @@ async def competent_unit_act(
     try:
         if what == "preview":  # attachment 4 with this opinion; nothing is sent
             opinion = form.get("opinion", "").strip() or DEFAULT_OPINION
-            pdf = await document_pdf(attachment_4(account, workflow_id, of, opinion))
+            pdf = await document_pdf(attachment_4(page.account, workflow_id, of, opinion))
             return pdf_download(pdf, f"附件4-主管单位推荐意见-{of.applicant_name}.pdf")
         if what == "recommend":
             action, data = "competent_unit_recommend", {"opinion": form.get("opinion", "")}
@@ -229,7 +214,8 @@ async def competent_unit_act(
             action, data = "competent_unit_return", {"reason": form.get("reason", "")}
         else:
             raise HTTPException(404)
-        await portal.send(account, workflow_id, action, {k: v.strip() for k, v in data.items()})
+        stripped = {k: v.strip() for k, v in data.items()}
+        await page.portal.send(page.account, workflow_id, action, stripped)
     except Refusal as refusal:
-        return await queue_page(request, portal, inputs, account, refusal, workflow_id)
+        return await queue_page(page, inputs, refusal, workflow_id)
     return RedirectResponse("/competent-unit", 303)

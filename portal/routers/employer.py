@@ -19,13 +19,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from models.common import Stage
-from portal.context import Portal, Refusal
-from portal.deps import CheckedForm, CurrentEmployer, PortalDep, Uploads
+from portal.context import Refusal
+from portal.deps import CheckedForm, CurrentEmployer, EmployerPage, Page, PortalDep, Uploads
 from portal.documents import ATTACHMENTS, attachment_download
 from portal.uploads import UploadConfig, UploadRefused, store_form_file
 from rules.recommendation import RECOMMENDATION_OPINION
@@ -60,24 +60,17 @@ OwnDeclaration = Annotated[Any, Depends(own_declaration)]
 
 
 async def employer_page(
-    request: Request,
-    portal: Portal,
-    account: Any,
-    refusal: Refusal | None = None,
-    target: str | None = None,
+    page: Page, refusal: Refusal | None = None, target: str | None = None
 ) -> HTMLResponse:
-    items = await portal.rows(DeclarationRow.employer_uscc == account.employer_uscc)
+    items = await page.portal.rows(DeclarationRow.employer_uscc == page.account.employer_uscc)
     items.sort(key=lambda r: (Stage(r.stage).is_ending, r.updated_at))
-    context = {"account": account, "items": items, "target": target}
-    return portal.render(request, "employer.html", context, refusal)
+    return page.render("employer.html", {"items": items, "target": target}, refusal)
 
 
-async def declaration_page(
-    request: Request, portal: Portal, account: Any, row: Any, refusal: Refusal | None = None
-) -> HTMLResponse:
+async def declaration_page(page: Page, row: Any, refusal: Refusal | None = None) -> HTMLResponse:
     state = None
     try:
-        state = await portal.state(row.workflow_id)
+        state = await page.portal.state(row.workflow_id)
     except Refusal as unavailable:
         refusal = refusal or unavailable
     published = {d.kind: d for d in state.documents} if state else {}
@@ -85,48 +78,38 @@ async def declaration_page(
         (number, name, published.get(kind)) for number, (kind, name) in ATTACHMENTS.items()
     ]
     context = {
-        "account": account,
         "row": row,
         "state": state,
         "attachments": attachments,
         "opinion": RECOMMENDATION_OPINION,
         "scan_names": SCAN_NAMES_ZH,
     }
-    return portal.render(request, "employer_declaration.html", context, refusal)
+    return page.render("employer_declaration.html", context, refusal)
 
 
 @router.get("/employer", response_class=HTMLResponse)
-async def employer_queue(request: Request, portal: PortalDep, account: CurrentEmployer) -> Response:
-    return await employer_page(request, portal, account)
+async def employer_queue(page: EmployerPage) -> Response:
+    return await employer_page(page)
 
 
 @router.get("/employer/{workflow_id}", response_class=HTMLResponse)
-async def employer_declaration(
-    request: Request, portal: PortalDep, account: CurrentEmployer, row: OwnDeclaration
-) -> Response:
-    return await declaration_page(request, portal, account, row)
+async def employer_declaration(page: EmployerPage, row: OwnDeclaration) -> Response:
+    return await declaration_page(page, row)
 
 
 @router.get("/employer/{workflow_id}/attachments/{number}")
 async def employer_attachment(
-    request: Request,
-    portal: PortalDep,
-    account: CurrentEmployer,
-    row: OwnDeclaration,
-    workflow_id: str,
-    number: int,
+    page: EmployerPage, row: OwnDeclaration, workflow_id: str, number: int
 ) -> Response:
     try:
         return await attachment_download(workflow_id, number, row.applicant_name)
     except Refusal as refusal:
-        return await declaration_page(request, portal, account, row, refusal)
+        return await declaration_page(page, row, refusal)
 
 
-async def scan_refs(
-    request: Request, portal: Portal, uploads: UploadConfig, account: Any
-) -> dict[str, str]:
+async def scan_refs(page: Page, uploads: UploadConfig) -> dict[str, str]:
     """The recommend form's two scans, stored; their references for the workflow."""
-    form = await request.form()  # already read (and CSRF-checked) by checked_form
+    form = await page.request.form()  # already read (and CSRF-checked) by checked_form
     refs: dict[str, str] = {}
     for field, ref_field in SCANS.items():
         file = form.get(field)
@@ -134,7 +117,7 @@ async def scan_refs(
             raise Refusal(f"请上传{SCAN_NAMES_ZH[field]}的签章扫描件。", field, status=400)
         try:
             stored = await store_form_file(
-                portal.engine(), uploads, owner_account_id=account.id, file=file
+                page.portal.engine(), uploads, owner_account_id=page.account.id, file=file
             )
         except UploadRefused as exc:
             text = f"{SCAN_NAMES_ZH[field]}：{exc.text}"
@@ -145,9 +128,7 @@ async def scan_refs(
 
 @router.post("/employer/{workflow_id}/{what}", response_class=HTMLResponse)
 async def employer_act(
-    request: Request,
-    portal: PortalDep,
-    account: CurrentEmployer,
+    page: EmployerPage,
     form: CheckedForm,
     row: OwnDeclaration,
     uploads: Uploads,
@@ -174,13 +155,12 @@ async def employer_act(
             )
         elif what == "recommend":
             opinion = form.get("opinion", "").strip()
-            scans = await scan_refs(request, portal, uploads, account)
-            action, data = "recommend", {"opinion": opinion} | scans
+            action, data = "recommend", {"opinion": opinion} | await scan_refs(page, uploads)
         else:
             raise HTTPException(404)
-        await portal.send(account, workflow_id, action, data)
+        await page.portal.send(page.account, workflow_id, action, data)
     except Refusal as refusal:
         if what in ("approve", "return"):
-            return await employer_page(request, portal, account, refusal, workflow_id)
-        return await declaration_page(request, portal, account, row, refusal)
+            return await employer_page(page, refusal, workflow_id)
+        return await declaration_page(page, row, refusal)
     return RedirectResponse(back, 303)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from starlette.routing import NoMatchFound
@@ -28,7 +28,7 @@ from starlette.routing import NoMatchFound
 from models.common import Role, Stage
 from portal.blind import blind_item, blind_refusal, blind_rows
 from portal.context import Portal, Refusal
-from portal.deps import BlindDeclaration, CheckedForm, CurrentEvaluationBody, PortalDep
+from portal.deps import BlindDeclaration, CheckedForm, EvaluationBodyPage, Page
 from portal.routers.materials import material_list
 from rules.timezone import SHANGHAI
 from store.tables import AuditEvent
@@ -59,10 +59,6 @@ def serves_materials(app: Any) -> bool:
     return True
 
 
-def materials_linked(request: Request) -> bool:
-    return serves_materials(request.app)
-
-
 async def blind_items(portal: Portal) -> list[dict[str, Any]]:
     now = datetime.now(UTC)
     items = [blind_item(r, portal.secret, now) for r in await blind_rows(portal)]
@@ -84,26 +80,22 @@ async def defense_facts(portal: Portal, items: list[dict[str, Any]]) -> Refusal 
 
 
 async def evaluation_page(
-    request: Request,
-    portal: Portal,
-    account: Any,
-    refusal: Refusal | None = None,
-    target: str | None = None,
+    page: Page, refusal: Refusal | None = None, target: str | None = None
 ) -> HTMLResponse:
+    portal = page.portal
     items = await blind_items(portal)
     unavailable = await defense_facts(portal, items)
     refusal = refusal or unavailable
     exempt_years = sorted({i["round_year"] for i in items if i.get("defense_exempt")})
     context = {
-        "account": account,
         "items": items,
         "target": target,
         "exempt_years": exempt_years,
         "defense_forms": DEFENSE_FORMS,
-        "materials_linked": materials_linked(request),
+        "materials_linked": serves_materials(page.request.app),
     }
     blind = blind_refusal(refusal, portal.secret) if refusal else None
-    return portal.render(request, "evaluation.html", context, blind)
+    return page.render("evaluation.html", context, blind)
 
 
 async def own_records(portal: Portal, workflow_id: str) -> list[dict[str, Any]]:
@@ -139,33 +131,23 @@ async def blind_detail(portal: Portal, item: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get("/evaluation", response_class=HTMLResponse)
-async def evaluation_queue(
-    request: Request, portal: PortalDep, account: CurrentEvaluationBody
-) -> Response:
-    return await evaluation_page(request, portal, account)
+async def evaluation_queue(page: EvaluationBodyPage) -> Response:
+    return await evaluation_page(page)
 
 
 @router.get("/evaluation/{code}", response_class=HTMLResponse)
-async def evaluation_detail(
-    request: Request,
-    portal: PortalDep,
-    account: CurrentEvaluationBody,
-    row: BlindDeclaration,
-    code: str,
-) -> Response:
-    item = blind_item(row, portal.secret, datetime.now(UTC))
+async def evaluation_detail(page: EvaluationBodyPage, row: BlindDeclaration, code: str) -> Response:
+    item = blind_item(row, page.portal.secret, datetime.now(UTC))
     try:
-        detail = await blind_detail(portal, item)
+        detail = await blind_detail(page.portal, item)
     except Refusal as refusal:
-        return await evaluation_page(request, portal, account, refusal, code)
-    context = {"account": account, "item": detail, "materials_linked": materials_linked(request)}
-    return portal.render(request, "evaluation_detail.html", context)
+        return await evaluation_page(page, refusal, code)
+    context = {"item": detail, "materials_linked": serves_materials(page.request.app)}
+    return page.render("evaluation_detail.html", context)
 
 
 @router.post("/evaluation/defense-averages", response_class=HTMLResponse)
-async def evaluation_defense_averages(
-    request: Request, portal: PortalDep, account: CurrentEvaluationBody, form: CheckedForm
-) -> Response:
+async def evaluation_defense_averages(page: EvaluationBodyPage, form: CheckedForm) -> Response:
     """R19: the round averages the year's on-site defense scores and gives the average
     to every village-stationed declaration waiting in defense."""
     try:
@@ -173,21 +155,15 @@ async def evaluation_defense_averages(
     except ValueError:
         raise HTTPException(400, "year") from None
     try:
-        await portal.send_round(account, year, "supply_defense_averages", {})
+        await page.portal.send_round(page.account, year, "supply_defense_averages", {})
     except Refusal as refusal:
-        return await evaluation_page(request, portal, account, refusal)
+        return await evaluation_page(page, refusal)
     return RedirectResponse("/evaluation", 303)
 
 
 @router.post("/evaluation/{code}/{what}", response_class=HTMLResponse)
 async def evaluation_act(
-    request: Request,
-    portal: PortalDep,
-    account: CurrentEvaluationBody,
-    form: CheckedForm,
-    row: BlindDeclaration,
-    code: str,
-    what: str,
+    page: EvaluationBodyPage, form: CheckedForm, row: BlindDeclaration, code: str, what: str
 ) -> Response:
     if what == "accept":
         action, data = "accept_materials", {}
@@ -209,7 +185,7 @@ async def evaluation_act(
     else:
         raise HTTPException(404)
     try:
-        await portal.send(account, row.workflow_id, action, data)
+        await page.portal.send(page.account, row.workflow_id, action, data)
     except Refusal as refusal:
-        return await evaluation_page(request, portal, account, refusal, code)
+        return await evaluation_page(page, refusal, code)
     return RedirectResponse("/evaluation", 303)

@@ -8,11 +8,17 @@ anonymous code and only ever the masked copy (which materials: portal/materials.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from portal.deps import BlindDeclaration, CurrentEvaluationBody, PortalDep, Uploads
+from portal.deps import (
+    BlindDeclaration,
+    CurrentEvaluationBody,
+    EvaluationBodyPage,
+    PortalDep,
+    Uploads,
+)
 from portal.materials import blind_materials, download_name
 from portal.uploads import read_upload
 
@@ -20,15 +26,9 @@ router = APIRouter()
 
 
 @router.get("/materials/{code}", response_class=HTMLResponse)
-async def material_list(
-    request: Request,
-    portal: PortalDep,
-    account: CurrentEvaluationBody,
-    row: BlindDeclaration,
-    code: str,
-) -> Response:
-    context = {"account": account, "code": code, "materials": await blind_materials(portal, row)}
-    return portal.render(request, "materials.html", context)
+async def material_list(page: EvaluationBodyPage, row: BlindDeclaration, code: str) -> Response:
+    context = {"code": code, "materials": await blind_materials(page.portal, row)}
+    return page.render("materials.html", context)
 
 
 @router.get("/materials/{code}/{number}")

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
 from models.common import Level, Stage
-from portal.deps import CurrentSupervisor, PortalDep
+from portal.deps import SupervisorPage
 from rules.overdue import overdue_items
 
 router = APIRouter()
@@ -30,8 +30,8 @@ def overdue_text(seconds: float) -> str:
 
 
 @router.get("/supervisor", response_class=HTMLResponse)
-async def supervisor(request: Request, portal: PortalDep, account: CurrentSupervisor) -> Response:
-    items = await portal.rows()
+async def supervisor(page: SupervisorPage) -> Response:
+    items = await page.portal.rows()
     items.sort(key=lambda r: (r.round_year, r.stage, r.workflow_id))
     counts = Counter((r.stage, r.level) for r in items)
     levels = [lv.value for lv in Level]
@@ -48,11 +48,10 @@ async def supervisor(request: Request, portal: PortalDep, account: CurrentSuperv
         )
     ]
     context = {
-        "account": account,
         "items": items,
         "counts": counts,
         "levels": levels,
         "stages": stages,
         "overdue": overdue,
     }
-    return portal.render(request, "supervisor.html", context)
+    return page.render("supervisor.html", context)
