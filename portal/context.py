@@ -189,7 +189,7 @@ class Portal:
                 self.client = await self.client_factory()
             return self.client
 
-    # --- pages and forms -----------------------------------------------------------------
+    # --- pages ---------------------------------------------------------------------------
 
     @staticmethod
     def csrf_token(request: Request) -> str:

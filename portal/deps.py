@@ -1,13 +1,15 @@
 """What the portal's routes (portal/routers/) declare with `Depends`, from `app.state`
-(portal.app.create_app): the shared context (`Portal`), the login throttle, the upload store;
-the signed-in account, for each role a dependency that sends nobody to the login page and
-another role away with 403; a form whose CSRF token matched the session's; the declaration
-behind a blind code.
+(portal.app.create_app): the shared context (`PortalDep`), the login throttle, the upload
+store; for each role the signed-in account (`CurrentEmployer`, ...: nobody is sent to the
+login page, another role gets 403) and its `Page` (`EmployerPage`, ...: the request, the
+context and the account, for rendering); a form whose CSRF token matched the session's
+(`CheckedForm`, 403 otherwise); the declaration behind a blind code (`BlindDeclaration`).
 
-A route states its dependencies in the order they are checked: the account first, then the
-form (so a stranger is sent to the login page before any form is read), then the record the
-route is about (for instance `OwnDeclaration` in portal/routers/employer.py: 404 for another
-employer's declaration).
+A route states its dependencies in the order they are checked: the account (or its page)
+first, then the form (so a stranger is sent to the login page before any form is read), then
+the record the route is about (for instance `OwnDeclaration` in portal/routers/employer.py:
+404 for another employer's declaration). FastAPI runs them before it checks the route's own
+path parameters.
 
 No `from __future__ import annotations` here: FastAPI reads these annotations at run time,
 those of the dependencies made in a function (`page_of`) too.

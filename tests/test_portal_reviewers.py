@@ -353,7 +353,7 @@ async def test_competent_unit_acts_on_its_own_employers_only(
     for current in await publicized_together(time_env, own, other):
         assert current.stage is Stage.competent_unit_review
     username = await account(database_url, Role.competent_unit)
-    # the binding is the display name (portal/competent_unit.py)
+    # the binding is the display name (portal/routers/competent_unit.py)
     async with get_engine(database_url).begin() as conn:
         await conn.execute(
             Account.__table__.update()
