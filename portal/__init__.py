@@ -1,1 +1,1 @@
-"""The reviewers' and applicants' portal (issue 5): `uvicorn portal.app:app`."""
+"""The reviewers' and applicants' portal (docs/portal.md): `uvicorn portal.app:app`."""

@@ -3,7 +3,8 @@ declarations only through the Declaration workflow's updates (control.act).
 
 Run: `uvicorn portal.app:app` (scripts/run.sh starts it beside the worker).
 The actor sent to a workflow is always the logged-in account's role and id, never a form field.
-Shared parts are in portal/context.py; each role's pages in their own module (ROLE_PAGES).
+`create_app` builds what the routes share in `app.state` and includes the routers
+(portal/routers/, one per role); the routes get it through portal/deps.py.
 """
 
 from __future__ import annotations
@@ -15,45 +16,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import FastAPI
 from starlette.middleware.sessions import SessionMiddleware
 from temporalio.client import Client
 
-from models.common import Role
-from portal import (
-    applicant,
-    committee,
-    competent_unit,
-    employer,
-    evaluation,
-    materials,
-    supervisor,
-)
-from portal.accounts import find_account
-from portal.context import Portal, Refusal
-from portal.security import LoginThrottle, new_csrf_token, verify_password
+from portal import routers
+from portal.context import Portal, portal_templates
+from portal.routers.competent_unit import BoundInputs
+from portal.security import LoginThrottle
 from settings import load_settings
 
 log = logging.getLogger(__name__)
-
-ROLE_PAGES = (  # each has add_routes(app, portal)
-    applicant,
-    employer,
-    competent_unit,
-    evaluation,
-    committee,
-    supervisor,
-    materials,
-)
-HOME = {
-    Role.applicant: "/applicant",
-    Role.employer: "/employer",
-    Role.evaluation_body: "/evaluation",
-    Role.supervisor: "/supervisor",
-    Role.competent_unit: "/competent-unit",
-    Role.committee: "/committee",
-}
 
 
 def portal_secret() -> str:
@@ -76,7 +49,20 @@ def create_app(
     throttle: LoginThrottle | None = None,
 ) -> FastAPI:
     """The app. Tests pass their Temporal client and database; `app` below connects through
-    settings.py (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DATABASE_URL) at startup."""
+    settings.py (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DATABASE_URL) at startup.
+
+    `app.state`: `portal` (the shared context: Temporal client or its factory, the record
+    database, the templates, the secret), `throttle` (failed logins), `bound_inputs` (the
+    competent unit's reading of declaration inputs) and, from settings.py on first use unless
+    set before, `uploads` (portal.uploads.upload_config).
+    """
+    portal = Portal(
+        client=client,
+        client_factory=client_factory or default_client,
+        database_url=database_url,
+        secret=secret or portal_secret(),
+        templates=portal_templates(),
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -87,14 +73,9 @@ def create_app(
         yield
 
     app = FastAPI(title="职称评审 门户", lifespan=lifespan, docs_url=None, redoc_url=None)
-    portal = Portal(
-        client=client,
-        client_factory=client_factory or default_client,
-        database_url=database_url,
-        secret=secret or portal_secret(),
-    )
     app.state.portal = portal
     app.state.throttle = throttle or LoginThrottle()
+    app.state.bound_inputs = BoundInputs()
     app.add_middleware(
         SessionMiddleware,
         secret_key=portal.secret,
@@ -103,45 +84,7 @@ def create_app(
         same_site="lax",
         https_only=https_only or load_settings().portal_https_only,
     )  # Starlette signs it with itsdangerous and sets HttpOnly
-
-    @app.get("/", response_class=HTMLResponse)
-    async def home(request: Request) -> Response:
-        account = await portal.signed_in(request)
-        if account is None:
-            return RedirectResponse("/login", 303)
-        return RedirectResponse(HOME[Role(account.role)], 303)
-
-    @app.get("/login", response_class=HTMLResponse)
-    async def login_page(request: Request) -> Response:
-        return portal.render(request, "login.html", {"username": ""})
-
-    @app.post("/login", response_class=HTMLResponse)
-    async def login(request: Request) -> Response:
-        form = await portal.form_checked(request)
-        username, password = form.get("username", "").strip(), form.get("password", "")
-        address = request.client.host if request.client else "?"
-        throttle: LoginThrottle = app.state.throttle
-        if throttle.blocked(username, address):
-            refusal = Refusal("登录失败次数过多，请15分钟后再试。", status=429)
-            return portal.render(request, "login.html", {"username": username}, refusal)
-        account = await find_account(portal.engine(), username=username)
-        if not verify_password(account.password_hash if account else None, password):
-            throttle.failed(username, address)
-            refusal = Refusal("用户名或密码不正确。", status=401)
-            return portal.render(request, "login.html", {"username": username}, refusal)
-        throttle.succeeded(username, address)
-        request.session.clear()  # a fresh session (and CSRF token) at login
-        request.session.update(uid=account.id, csrf=new_csrf_token())
-        return RedirectResponse(HOME[Role(account.role)], 303)
-
-    @app.post("/logout")
-    async def logout(request: Request) -> Response:
-        await portal.form_checked(request)
-        request.session.clear()
-        return RedirectResponse("/login", 303)
-
-    for pages in ROLE_PAGES:
-        pages.add_routes(app, portal)
+    app.include_router(routers.router)
     return app
 
 

@@ -1,8 +1,7 @@
 """What every page of the portal shares: the Temporal client, the record database, rendering
-with the session's CSRF token, the logged-in account, and sending one update as that account.
-
-Each role's pages live in their own module (portal/employer.py, portal/evaluation.py, ...)
-with an `add_routes(app, portal)` that portal/app.py calls; they all go through `Portal`.
+with the session's CSRF token, and sending one update as the logged-in account (`Portal`,
+one per app, which the routes get through portal/deps.py); a refused action (`Refusal`) and
+the Chinese names the templates show.
 """
 
 from __future__ import annotations
@@ -13,10 +12,9 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-from fastapi import HTTPException, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi import Request
+from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -25,7 +23,6 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 import control
-from documents import render
 from models.common import (
     JURISDICTION_NAMES_ZH,
     LEVEL_NAMES_ZH,
@@ -36,11 +33,8 @@ from models.common import (
     Stage,
 )
 from models.declaration import DeclarationState
-from models.documents import PublishRequest
-from portal.accounts import find_account
-from portal.security import csrf_matches, new_csrf_token
+from portal.security import new_csrf_token
 from rules.timezone import cn_datetime
-from settings import load_settings
 from store.config_files import InputError
 from store.db import get_engine
 from store.tables import DeclarationRow
@@ -139,27 +133,6 @@ def _shanghai(value: Any) -> str:
     return cn_datetime(value) if isinstance(value, datetime) and value.tzinfo else str(value)
 
 
-async def document_pdf(request: PublishRequest) -> bytes:
-    """A document rendered to PDF from its template by activities/publish.py (the same
-    templates and fonts as the published ones), without publishing it."""
-    settings = load_settings()
-    try:
-        render.check_cjk_font(settings.font_dir)
-        rendered = await asyncio.to_thread(render.render_html, request, settings)
-        return await render.render_pdf(rendered.html)
-    except Exception as exc:
-        log.warning("document %s not rendered: %s", request.key, exc)
-        raise Refusal("文档暂时无法生成，请稍后重试。", type(exc).__name__, 503) from None
-
-
-def pdf_download(data: bytes, file_name: str) -> Response:
-    """A PDF as a download; `file_name` may be Chinese (RFC 6266 filename*)."""
-    fallback = "".join(c if (c.isascii() and c.isalnum()) or c in "-_." else "_" for c in file_name)
-    disposition = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(file_name)}"
-    headers = {"Content-Disposition": disposition, "Cache-Control": "no-store"}
-    return Response(data, media_type="application/pdf", headers=headers)
-
-
 def _named(names: dict[Any, str], kind: type[Any]) -> Callable[[str], str]:
     """A template filter: the Chinese name of an enum value, the value itself when unknown."""
     return lambda value: names.get(kind(value), value) if value in kind.__members__ else value
@@ -174,8 +147,24 @@ def _as_account(build: Callable[..., Any], account: Any, action: str, data: dict
         raise Refusal("填写的内容不完整或格式不对。", str(exc), status=400) from None
 
 
+def portal_templates() -> Jinja2Templates:
+    """The pages (templates/portal/) with the filters they use."""
+    templates = Jinja2Templates(directory=str(TEMPLATES))
+    templates.env.globals.update(
+        STAGE=_named(STAGE_NAMES_ZH, Stage),
+        LEVEL=_named(LEVEL_NAMES_ZH, Level),
+        JURISDICTION=_named(JURISDICTION_NAMES_ZH, Jurisdiction),
+        DEADLINE=lambda k: DEADLINE_NAMES_ZH.get(k, k),
+        ROLE=_named(ROLE_NAMES_ZH, Role),
+        ACTION=lambda a: ACTION_NAMES_ZH.get(a, a),
+        SHANGHAI=_shanghai,
+        TEMPORAL_UI=TEMPORAL_UI,
+    )
+    return templates
+
+
 class Portal:
-    """The shared parts, one per app (`app.state.portal`)."""
+    """The shared parts, one per app (`app.state.portal`, built by portal.app.create_app)."""
 
     def __init__(
         self,
@@ -184,21 +173,12 @@ class Portal:
         client_factory: Callable[[], Awaitable[Client]],
         database_url: str | None,
         secret: str,
+        templates: Jinja2Templates,
     ) -> None:
         self.client, self.client_factory = client, client_factory
         self.database_url, self.secret = database_url, secret
         self._connecting = asyncio.Lock()
-        self.templates = Jinja2Templates(directory=str(TEMPLATES))
-        self.templates.env.globals.update(
-            STAGE=_named(STAGE_NAMES_ZH, Stage),
-            LEVEL=_named(LEVEL_NAMES_ZH, Level),
-            JURISDICTION=_named(JURISDICTION_NAMES_ZH, Jurisdiction),
-            DEADLINE=lambda k: DEADLINE_NAMES_ZH.get(k, k),
-            ROLE=_named(ROLE_NAMES_ZH, Role),
-            ACTION=lambda a: ACTION_NAMES_ZH.get(a, a),
-            SHANGHAI=_shanghai,
-            TEMPORAL_UI=TEMPORAL_UI,
-        )
+        self.templates = templates
 
     def engine(self) -> AsyncEngine:
         return get_engine(self.database_url)
@@ -209,7 +189,7 @@ class Portal:
                 self.client = await self.client_factory()
             return self.client
 
-    # --- pages and forms -----------------------------------------------------------------
+    # --- pages ---------------------------------------------------------------------------
 
     @staticmethod
     def csrf_token(request: Request) -> str:
@@ -233,27 +213,6 @@ class Portal:
         } | context
         status = refusal.status if refusal else 200
         return self.templates.TemplateResponse(request, name, context, status_code=status)
-
-    @staticmethod
-    async def form_checked(request: Request) -> dict[str, str]:
-        """The form's text fields, after its CSRF token matched the session's (403 otherwise)."""
-        form = await request.form()
-        if not csrf_matches(request.session.get("csrf"), form.get("csrf_token")):  # type: ignore[arg-type]
-            raise HTTPException(403, "CSRF token missing or wrong")
-        return {k: v for k, v in form.items() if isinstance(v, str)}
-
-    async def signed_in(self, request: Request) -> Any | None:
-        uid = request.session.get("uid")
-        return await find_account(self.engine(), id=uid) if uid is not None else None
-
-    async def current(self, request: Request, role: Role) -> Any:
-        """The logged-in account, which must have `role` (login page / 403 otherwise)."""
-        account = await self.signed_in(request)
-        if account is None:
-            raise HTTPException(303, headers={"Location": "/login"})
-        if account.role != role.value:
-            raise HTTPException(403, "这个页面不属于您的角色")
-        return account
 
     # --- acting and reading --------------------------------------------------------------
 

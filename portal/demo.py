@@ -14,8 +14,9 @@ from settings import ROOT, load_settings
 from store.db import dispose_engines, ensure_schema, get_engine
 
 DEMO_PASSWORD = "zhicheng-demo"  # a demo account's, printed on purpose
-# A competent-unit account stands for the unit its display name names (portal/competent_unit.py):
-# declarations whose employer gives this `competent_unit` reach its queue.
+# A competent-unit account stands for the unit its display name names
+# (portal/routers/competent_unit.py): declarations whose employer gives this `competent_unit`
+# reach its queue.
 DEMO_COMPETENT_UNIT = "甘泉堡经济技术开发区（工业区）管理委员会"
 
 
@@ -28,7 +29,7 @@ def demo_accounts(secret: str) -> list[dict[str, str | None]]:
         {"role": Role.employer, "username": "demo-employer", "name": applicant["employer"]["name"],
          "employer_uscc": applicant["employer"]["uscc"]},
         {"role": Role.competent_unit, "username": "demo-competent-unit",
-         "name": DEMO_COMPETENT_UNIT},  # the binding: its display name (portal/competent_unit.py)
+         "name": DEMO_COMPETENT_UNIT},  # the binding: its display name
         {"role": Role.evaluation_body, "username": "demo-evaluation", "name": "评审机构审核员"},
         {"role": Role.committee, "username": "demo-committee", "name": "评委会秘书"},
         {"role": Role.supervisor, "username": "demo-supervisor", "name": "人力资源服务中心"},

@@ -34,6 +34,7 @@ from models.declaration import Applicant, DeclarationState, EligibilityFacts, Em
 from models.documents import DocumentKind, DocumentStatus
 from models.round import Committee, CommitteeMember, ListingSource, OperationStatus, RoundInput
 from portal.app import create_app
+from portal.routers.evaluation import serves_materials
 from portal.security import LoginThrottle, blind_code
 from portal.uploads import UploadConfig
 from rules.calendar_source import build_calendar
@@ -352,7 +353,7 @@ async def test_competent_unit_acts_on_its_own_employers_only(
     for current in await publicized_together(time_env, own, other):
         assert current.stage is Stage.competent_unit_review
     username = await account(database_url, Role.competent_unit)
-    # the binding is the display name (portal/competent_unit.py)
+    # the binding is the display name (portal/routers/competent_unit.py)
     async with get_engine(database_url).begin() as conn:
         await conn.execute(
             Account.__table__.update()
@@ -504,8 +505,7 @@ async def test_evaluation_body_payment_defense_and_blind_view(
             detail = (await get(f"/evaluation/{c}")).text
             assert c in detail and "+08:00" in detail
         assert "缺少继续教育证明" in (await get(f"/evaluation/{code['correction']}")).text
-        materials = any(getattr(r, "path", "") == "/materials/{code}" for r in portal.routes)
-        if materials:
+        if serves_materials(portal):
             for c in code.values():
                 await get(f"/materials/{c}")
                 listing = await evaluator.get(f"/materials/{c}/1")

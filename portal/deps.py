@@ -1,0 +1,148 @@
+"""What the portal's routes (portal/routers/) declare with `Depends`, from `app.state`
+(portal.app.create_app): the shared context (`PortalDep`), the login throttle, the upload
+store; for each role the signed-in account (`CurrentEmployer`, ...: nobody is sent to the
+login page, another role gets 403) and its `Page` (`EmployerPage`, ...: the request, the
+context and the account, for rendering); a form whose CSRF token matched the session's
+(`CheckedForm`, 403 otherwise); the declaration behind a blind code (`BlindDeclaration`).
+
+A route states its dependencies in the order they are checked: the account (or its page)
+first, then the form (so a stranger is sent to the login page before any form is read), then
+the record the route is about (for instance `OwnDeclaration` in portal/routers/employer.py:
+404 for another employer's declaration). FastAPI runs them before it checks the route's own
+path parameters.
+
+No `from __future__ import annotations` here: FastAPI reads these annotations at run time,
+those of the dependencies made in a function (`page_of`) too.
+"""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse
+
+from models.common import Role
+from portal.accounts import find_account
+from portal.blind import blind_row
+from portal.context import Portal, Refusal
+from portal.security import LoginThrottle, csrf_matches
+from portal.uploads import UploadConfig, upload_config
+from store.accounts import Account
+
+
+def get_portal(request: Request) -> Portal:
+    return request.app.state.portal
+
+
+PortalDep = Annotated[Portal, Depends(get_portal)]
+
+
+def get_throttle(request: Request) -> LoginThrottle:
+    return request.app.state.throttle
+
+
+Throttle = Annotated[LoginThrottle, Depends(get_throttle)]
+
+
+def get_uploads(request: Request) -> UploadConfig:
+    """The app's upload store (portal.uploads.upload_config: `app.state.uploads`)."""
+    return upload_config(request.app)
+
+
+Uploads = Annotated[UploadConfig, Depends(get_uploads)]
+
+
+async def signed_in(request: Request, portal: PortalDep) -> Account | None:
+    """The session's account (a row of the accounts table), None when nobody is logged in."""
+    uid = request.session.get("uid")
+    return await find_account(portal.engine(), id=uid) if uid is not None else None
+
+
+SignedIn = Annotated[Account | None, Depends(signed_in)]
+
+
+def require_role(role: Role) -> Callable[..., Awaitable[Account]]:
+    """A dependency: the logged-in account, which must have `role` (login page / 403)."""
+
+    async def current(account: SignedIn) -> Account:
+        if account is None:
+            raise HTTPException(303, headers={"Location": "/login"})
+        if account.role != role.value:
+            raise HTTPException(403, "这个页面不属于您的角色")
+        return account
+
+    current.__name__ = f"current_{role.value}"
+    return current
+
+
+@dataclass(frozen=True)
+class Page:
+    """What a role's page is made with: the request, the shared context and the account."""
+
+    request: Request
+    portal: Portal
+    account: Account
+
+    def render(
+        self, name: str, context: dict[str, Any], refusal: Refusal | None = None
+    ) -> HTMLResponse:
+        """The template with the account (the header) and the session's CSRF token."""
+        return self.portal.render(self.request, name, {"account": self.account} | context, refusal)
+
+
+def page_of(current: Callable[..., Awaitable[Account]]) -> Callable[..., Awaitable[Page]]:
+    """A dependency: the `Page` of the account that `current` (a require_role) admits."""
+
+    async def page(
+        request: Request, portal: PortalDep, account: Annotated[Account, Depends(current)]
+    ) -> Page:
+        return Page(request, portal, account)
+
+    page.__name__ = f"page_of_{current.__name__}"
+    return page
+
+
+# One dependency function per role, shared by its `Current...` and `...Page`: FastAPI reads
+# the account once per request.
+_applicant = require_role(Role.applicant)
+_employer = require_role(Role.employer)
+_competent_unit = require_role(Role.competent_unit)
+_evaluation_body = require_role(Role.evaluation_body)
+_committee = require_role(Role.committee)
+_supervisor = require_role(Role.supervisor)
+
+CurrentApplicant = Annotated[Account, Depends(_applicant)]
+CurrentEmployer = Annotated[Account, Depends(_employer)]
+CurrentCompetentUnit = Annotated[Account, Depends(_competent_unit)]
+CurrentEvaluationBody = Annotated[Account, Depends(_evaluation_body)]
+CurrentCommittee = Annotated[Account, Depends(_committee)]
+CurrentSupervisor = Annotated[Account, Depends(_supervisor)]
+
+ApplicantPage = Annotated[Page, Depends(page_of(_applicant))]
+EmployerPage = Annotated[Page, Depends(page_of(_employer))]
+CompetentUnitPage = Annotated[Page, Depends(page_of(_competent_unit))]
+EvaluationBodyPage = Annotated[Page, Depends(page_of(_evaluation_body))]
+CommitteePage = Annotated[Page, Depends(page_of(_committee))]
+SupervisorPage = Annotated[Page, Depends(page_of(_supervisor))]
+
+
+async def checked_form(request: Request) -> dict[str, str]:
+    """The form's text fields, after its CSRF token matched the session's (403 otherwise).
+    Its files stay in `await request.form()` (read once; Starlette keeps it)."""
+    form = await request.form()
+    if not csrf_matches(request.session.get("csrf"), form.get("csrf_token")):  # type: ignore[arg-type]
+        raise HTTPException(403, "CSRF token missing or wrong")
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+CheckedForm = Annotated[dict[str, str], Depends(checked_form)]
+
+
+async def blind_declaration(code: str, portal: PortalDep) -> Any:
+    """The declaration (its projection row) behind the path's anonymous `code`, among those
+    with the evaluation body; 404 otherwise (portal/blind.py)."""
+    return await blind_row(portal, code)
+
+
+BlindDeclaration = Annotated[Any, Depends(blind_declaration)]

@@ -1,0 +1,30 @@
+"""The portal's routes: one router per role, and `auth` (login, logout, the home page).
+Their dependencies (the account per role, the CSRF check, the shared context) are in
+portal/deps.py; portal.app.create_app includes `router`.
+"""
+
+from fastapi import APIRouter
+
+from portal.routers import (
+    applicant,
+    auth,
+    committee,
+    competent_unit,
+    employer,
+    evaluation,
+    materials,
+    supervisor,
+)
+
+router = APIRouter()
+for role_router in (
+    auth.router,
+    applicant.router,
+    employer.router,
+    competent_unit.router,
+    evaluation.router,
+    committee.router,
+    supervisor.router,
+    materials.router,
+):
+    router.include_router(role_router)

@@ -1,0 +1,543 @@
+"""The applicant's pages: creating the declaration in the browser (field-level validation,
+portal/declaration_form.py), the materials (upload, the masking tool, R11), submission; after
+a return the reason, the 48-hour countdown and resubmission (with replaced materials).
+
+    GET  /applicant                                  the declaration, its materials, submit
+    GET  /applicant/new, POST /applicant/new         create it (starts the Declaration workflow)
+    POST /applicant/materials                        upload a scan (multipart: file, title)
+    POST /applicant/materials/{id}/remove            take it off the list (draft, correction)
+    GET  /applicant/materials/{id}/mask, POST ...    the masking tool: boxes -> masked copy
+    GET  /applicant/uploads/{id}/pages/{n}           a page of one's own upload, as PNG
+    POST /applicant/submit, POST /applicant/resubmit the `submit` / `resubmit` updates
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import delete, select, update
+from starlette.concurrency import run_in_threadpool
+from temporalio.client import WorkflowQueryFailedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+import control
+from models.common import Stage
+from models.declaration import DeclarationInput, DeclarationState
+from models.round import RoundConfig
+from portal.context import QUERY_TIMEOUT, Portal, Refusal, log
+from portal.declaration_form import FIELDS, FORM, declaration_data, field_errors
+from portal.deps import (
+    ApplicantPage,
+    CheckedForm,
+    CurrentApplicant,
+    Page,
+    PortalDep,
+    Uploads,
+    checked_form,
+)
+from portal.masking import BoxesRefused, masked_copy
+from portal.uploads import (
+    SUFFIXES,
+    StoredUpload,
+    UploadRefused,
+    find_own_by_sha256,
+    find_upload,
+    page_image,
+    png_bytes,
+    read_upload,
+    set_masked,
+    store_form_file,
+    store_upload,
+    upload_config,
+)
+from rules.calendar import CalendarYearUnknown
+from rules.eligibility import check_eligibility
+from rules.identity import declaration_workflow_id
+from rules.timezone import SHANGHAI, shanghai_iso
+from settings import load_settings
+from store.accounts import Account
+from store.config_files import InputError, round_config_for
+from store.tables import DeclarationRow
+from store.uploads import DeclarationMaterial, Upload
+
+router = APIRouter()
+
+EDITABLE = (Stage.draft, Stage.correction)  # the materials list can change only here
+MAX_MATERIALS = 30
+MULTIPART_OVERHEAD = 64 * 1024  # the form's other fields and boundaries beside the file
+
+
+def shanghai_now() -> datetime:
+    return datetime.now(SHANGHAI)
+
+
+def _when(instant: datetime) -> str:
+    local = instant.astimezone(SHANGHAI)
+    return f"{local.year}年{local.month}月{local.day}日{local:%H:%M}"
+
+
+# --- the applicant's current declaration -----------------------------------------------------
+
+
+@dataclass
+class Current:
+    workflow_id: str
+    state: DeclarationState
+    row: Any  # the projection row (None just after the start, before it is recorded)
+
+
+def material_view(row: Any) -> dict[str, Any]:
+    upload = StoredUpload.of(row)
+    return {
+        "id": row.material_id,
+        "title": row.material_title,
+        "upload": upload,
+        "masked": upload.masked_sha256 is not None,
+        "suffix": SUFFIXES.get(upload.media_type, ""),
+    }
+
+
+def unavailable(workflow_id: str, exc: BaseException) -> Refusal:
+    log.warning("state of %s: %s", workflow_id, exc)
+    return Refusal("暂时无法读取申报状态，请稍后刷新。", type(exc).__name__, 503)
+
+
+async def find_current(page: Page) -> tuple[Current | None, Refusal | None]:
+    """The applicant's newest declaration with its state (the workflow's `state` query)."""
+    portal, key = page.portal, page.account.applicant_key
+    if not key:
+        return None, None
+    rows = await portal.rows(DeclarationRow.applicant_key == key)
+    rows.sort(key=lambda r: r.round_year, reverse=True)
+    by_id = {r.workflow_id: r for r in rows}
+    ids = list(by_id)
+    this_year = declaration_workflow_id(shanghai_now().year, key)
+    if this_year not in by_id:
+        ids.insert(0, this_year)  # started a moment ago: maybe not recorded yet
+    for workflow_id in ids:
+        try:
+            state = await control.declaration_state(
+                await portal.temporal(), workflow_id, rpc_timeout=QUERY_TIMEOUT
+            )
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                continue
+            return None, unavailable(workflow_id, exc)
+        except (RuntimeError, WorkflowQueryFailedError) as exc:
+            return None, unavailable(workflow_id, exc)
+        return Current(workflow_id, state, by_id.get(workflow_id)), None
+    return None, None
+
+
+async def materials_of(page: Page, workflow_id: str) -> list[dict[str, Any]]:
+    """The materials of the declaration on the applicant's list (its own uploads only)."""
+    query = (
+        select(
+            DeclarationMaterial.id.label("material_id"),
+            DeclarationMaterial.title.label("material_title"),
+            Upload.__table__,
+        )
+        .join(Upload, Upload.id == DeclarationMaterial.upload_id)
+        .where(DeclarationMaterial.workflow_id == workflow_id)
+        .where(Upload.owner_account_id == page.account.id)
+        .order_by(DeclarationMaterial.id)
+    )
+    async with page.portal.engine().connect() as conn:
+        found = (await conn.execute(query)).all()
+    return [material_view(row) for row in found]
+
+
+async def applicant_page(page: Page, refusal: Refusal | None = None) -> HTMLResponse:
+    current, problem = await find_current(page)
+    refusal = refusal or problem
+    state = current.state if current else None
+    return_reason, remaining, materials = None, None, []
+    if current is not None and state is not None:
+        returns = [t for t in state.timeline if t.action == "return_for_correction"]
+        return_reason = returns[-1].reason if returns else None
+        due = state.deadlines.get("correction_deadline")
+        if state.stage is Stage.correction and due:
+            now = datetime.now(datetime.fromisoformat(due).tzinfo)
+            seconds = max(0, int((datetime.fromisoformat(due) - now).total_seconds()))
+            remaining = f"{seconds // 3600}小时{seconds % 3600 // 60}分钟"
+        materials = await materials_of(page, current.workflow_id)
+    this_year = shanghai_now().year
+    context = {
+        "declaration": current,
+        "state": state,
+        "return_reason": return_reason,
+        "remaining": remaining,
+        "materials": materials,
+        "editable": state is not None and state.stage in EDITABLE,
+        "unmasked": [m["title"] for m in materials if not m["masked"]],
+        "can_create": problem is None and (current is None or current.state.round_year < this_year),
+        "max_mb": upload_config(page.request.app).max_bytes / 1024 / 1024,
+    }
+    return page.render("applicant.html", context, refusal)
+
+
+async def editable_current(page: Page) -> Current:
+    current, problem = await find_current(page)
+    if problem is not None:
+        raise problem
+    if current is None:
+        raise HTTPException(404, "没有您的申报")
+    if current.state.stage not in EDITABLE:
+        raise Refusal(
+            "当前阶段不能修改材料（只有填报中或退回补正时可以修改）。",
+            f"materials are fixed in stage {current.state.stage.value}",
+        )
+    return current
+
+
+async def own_material(page: Page, workflow_id: str, material_id: int) -> dict[str, Any]:
+    for material in await materials_of(page, workflow_id):
+        if material["id"] == material_id:
+            return material
+    raise HTTPException(404, "没有这份材料")
+
+
+# --- the declaration page ----------------------------------------------------------------
+
+
+@router.get("/applicant", response_class=HTMLResponse)
+async def applicant_home(page: ApplicantPage) -> Response:
+    return await applicant_page(page)
+
+
+# --- creating it ---------------------------------------------------------------------------
+
+
+async def open_round(portal: Portal) -> RoundConfig:
+    """The round of the current year (Asia/Shanghai): the running Round workflow's
+    configuration (its windows after any change), else the round file / the notice's
+    pattern. Refusal when its submission has closed or its calendar is unknown."""
+    year = shanghai_now().year
+    settings = load_settings()
+    try:
+        config = await control.running_round_config(await portal.temporal(), year)
+    except (RPCError, RuntimeError, OSError) as exc:  # Temporal not reachable
+        log.warning("round %s: %s", year, exc)
+        raise Refusal("系统暂时无法办理，请稍后重试。", type(exc).__name__, 503) from None
+    if config is None:
+        try:
+            config = round_config_for(year, settings)
+        except (InputError, CalendarYearUnknown) as exc:
+            raise Refusal(f"{year}年度的职称评审尚未开放，请留意通知。", str(exc), 409) from None
+    if shanghai_now() >= config.submission_closes_at:
+        raise Refusal(
+            f"{year}年度网上申报已于{_when(config.submission_closes_at)}截止，"
+            "目前没有开放申报的评审年度。",
+            f"round {year}: submission closed at {shanghai_iso(config.submission_closes_at)}",
+            409,
+        )
+    return config
+
+
+def new_page(
+    page: Page,
+    values: dict[str, str],
+    errors: dict[str, str] | None = None,
+    refusal: Refusal | None = None,
+    round_config: RoundConfig | None = None,
+) -> HTMLResponse:
+    context = {
+        "form": FORM,
+        "values": values,
+        "errors": errors or {},
+        "round": round_config,
+        "opens": round_config and _when(round_config.submission_opens_at),
+        "closes": round_config and _when(round_config.submission_closes_at),
+    }
+    response = page.render("applicant_new.html", context, refusal)
+    if errors and refusal is None:
+        response.status_code = 400
+    return response
+
+
+@router.get("/applicant/new", response_class=HTMLResponse)
+async def new_declaration(page: ApplicantPage) -> Response:
+    current, _ = await find_current(page)
+    if current is not None and current.state.round_year >= shanghai_now().year:
+        return RedirectResponse("/applicant", 303)
+    try:
+        round_config = await open_round(page.portal)
+    except Refusal as refusal:
+        return new_page(page, {}, refusal=refusal)
+    return new_page(page, {}, round_config=round_config)
+
+
+@router.post("/applicant/new", response_class=HTMLResponse)
+async def create_declaration(page: ApplicantPage, form: CheckedForm) -> Response:
+    portal, account = page.portal, page.account
+    values = {k: v for k, v in form.items() if k in FIELDS}
+    try:
+        round_config = await open_round(portal)
+    except Refusal as refusal:
+        return new_page(page, values, refusal=refusal)
+
+    def refused(errors: dict[str, str] | None, refusal: Refusal | None = None) -> HTMLResponse:
+        return new_page(page, values, errors, refusal, round_config)
+
+    data = declaration_data(form)
+    try:
+        control.DeclarationFile.model_validate(data)
+    except ValidationError as exc:
+        return refused(field_errors(exc))
+    settings = load_settings()
+    declaration = control.declaration_input(
+        data, round_config, "form", settings.applicant_key_secret
+    )
+    key = declaration.applicant_key
+    if account.applicant_key and account.applicant_key != key:
+        return refused({"applicant.id_card": "该身份证号码与您账户绑定的申报人不一致。"})
+    declaration = await with_integrity_archive(portal, declaration)
+    refusals = check_eligibility(declaration, shanghai_now().date())
+    if refusals:  # R1–R8: said now, and nothing started (one declaration per round)
+        refusal = Refusal(
+            "不符合申报条件：" + "；".join(f"{r.rule} {r.reason_zh}" for r in refusals),
+            "; ".join(f"{r.rule}: {r.reason}" for r in refusals),
+            400,
+        )
+        return refused(None, refusal)
+    if not account.applicant_key:
+        await bind_applicant(portal, account.id, key)
+    try:
+        await control.start_declaration_in_round(
+            await portal.temporal(), declaration, settings.task_queue
+        )
+    except WorkflowAlreadyStartedError:
+        refusal = Refusal(
+            f"您在{round_config.year}年度已有一份申报（每人每个评审年度只能申报一次）。",
+            "AlreadyDeclared: one declaration per applicant per round",
+            409,
+        )
+        return refused(None, refusal)
+    except (RPCError, RuntimeError) as exc:
+        log.warning("starting a declaration: %s", exc)
+        refusal = Refusal("系统暂时无法办理，请稍后重试。", type(exc).__name__, 503)
+        return refused(None, refusal)
+    return RedirectResponse("/applicant", 303)
+
+
+async def with_integrity_archive(portal: Portal, declaration: DeclarationInput) -> DeclarationInput:
+    """R8: an integrity-archive record in force (control.with_integrity_block)."""
+    today = shanghai_now().date()
+    until = await control.integrity_block(declaration.applicant_key, today, portal.engine())
+    return control.with_integrity_block(declaration, until)
+
+
+async def bind_applicant(portal: Portal, account_id: int, key: str) -> None:
+    """An applicant account without an applicant yet is bound to this one, once."""
+    async with portal.engine().begin() as conn:
+        await conn.execute(
+            update(Account)
+            .where(Account.id == account_id, Account.applicant_key.is_(None))
+            .values(applicant_key=key)
+        )
+
+
+# --- materials -----------------------------------------------------------------------------
+
+
+def title_problem(title: str, current: Current) -> str | None:
+    if not title:
+        return "请填写材料名称（如：学历证书）。"
+    if len(title) > 100:
+        return "材料名称最多100个字。"
+    row = current.row
+    names = [row.applicant_name, row.employer_name] if row is not None else []
+    if any(name and name in title for name in names):
+        return "材料名称中不能含有本人姓名或工作单位（盲评）。"
+    return None
+
+
+@router.post("/applicant/materials", response_class=HTMLResponse)
+async def upload_material(page: ApplicantPage, uploads: Uploads) -> Response:
+    length = page.request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > uploads.max_bytes + MULTIPART_OVERHEAD:
+        # refused before reading the body; the CSRF token is never looked at: nothing
+        # is done either way
+        refusal = Refusal(
+            f"文件过大：不能超过{uploads.max_bytes / 1024 / 1024:.0f}MB。",
+            f"request of {length} bytes",
+            413,
+        )
+        return await applicant_page(page, refusal)
+    form = await checked_form(page.request)  # here, after the size: not as a dependency
+    try:
+        current = await editable_current(page)
+    except Refusal as refusal:
+        return await applicant_page(page, refusal)
+    upload = (await page.request.form()).get("file")
+    title = form.get("title", "").strip()
+    if upload is None or isinstance(upload, str) or not upload.filename:
+        refusal = Refusal("请选择要上传的文件。", "no file", 400)
+        return await applicant_page(page, refusal)
+    problem = title_problem(title, current)
+    if problem:
+        return await applicant_page(page, Refusal(problem, "title", 400))
+    listed = await materials_of(page, current.workflow_id)
+    if len(listed) >= MAX_MATERIALS:
+        refusal = Refusal(f"材料最多{MAX_MATERIALS}份。", "too many materials", 400)
+        return await applicant_page(page, refusal)
+    try:
+        stored = await store_form_file(
+            page.portal.engine(), uploads, owner_account_id=page.account.id, file=upload
+        )
+    except UploadRefused as refused:
+        refusal = Refusal(refused.text, refused.detail, refused.status)
+        return await applicant_page(page, refusal)
+    if any(m["upload"].id == stored.id for m in listed):
+        refusal = Refusal("这份文件已在材料清单中。", "already listed", 409)
+        return await applicant_page(page, refusal)
+    async with page.portal.engine().begin() as conn:
+        await conn.execute(
+            DeclarationMaterial.__table__.insert().values(
+                workflow_id=current.workflow_id, upload_id=stored.id, title=title
+            )
+        )
+    return RedirectResponse("/applicant#materials", 303)
+
+
+@router.post("/applicant/materials/{material_id}/remove", response_class=HTMLResponse)
+async def remove_material(
+    page: ApplicantPage,
+    _form: CheckedForm,  # its CSRF token; the form has nothing else
+    material_id: int,
+) -> Response:
+    try:
+        current = await editable_current(page)
+    except Refusal as refusal:
+        return await applicant_page(page, refusal)
+    await own_material(page, current.workflow_id, material_id)
+    async with page.portal.engine().begin() as conn:
+        await conn.execute(delete(DeclarationMaterial).where(DeclarationMaterial.id == material_id))
+    return RedirectResponse("/applicant#materials", 303)
+
+
+# --- the masking tool ----------------------------------------------------------------------
+
+
+async def mask_page(page: Page, material_id: int, refusal: Refusal | None = None) -> HTMLResponse:
+    current, problem = await find_current(page)
+    if current is None:
+        if problem is not None:
+            return await applicant_page(page, problem)
+        raise HTTPException(404, "没有您的申报")
+    material = await own_material(page, current.workflow_id, material_id)
+    upload: StoredUpload = material["upload"]
+    masked = None
+    if upload.masked_sha256:
+        masked = await find_own_by_sha256(
+            page.portal.engine(), page.account.id, upload.masked_sha256
+        )
+    context = {
+        "material": material,
+        "upload": upload,
+        "masked": masked,
+        "editable": current.state.stage in EDITABLE,
+    }
+    return page.render("applicant_mask.html", context, refusal)
+
+
+@router.get("/applicant/materials/{material_id}/mask", response_class=HTMLResponse)
+async def mask_tool(page: ApplicantPage, material_id: int) -> Response:
+    return await mask_page(page, material_id)
+
+
+@router.post("/applicant/materials/{material_id}/mask", response_class=HTMLResponse)
+async def mask_material(
+    page: ApplicantPage, form: CheckedForm, uploads: Uploads, material_id: int
+) -> Response:
+    try:
+        current = await editable_current(page)
+    except Refusal as refusal:
+        return await mask_page(page, material_id, refusal)
+    material = await own_material(page, current.workflow_id, material_id)
+    upload: StoredUpload = material["upload"]
+    data = await run_in_threadpool(read_upload, uploads.directory, upload.sha256)
+    try:
+        copy = await run_in_threadpool(masked_copy, data, upload.media_type, form.get("boxes", ""))
+    except BoxesRefused as refused:
+        refusal = Refusal(refused.text, refused.detail, 400)
+        return await mask_page(page, material_id, refusal)
+    engine = page.portal.engine()
+    stored = await store_upload(
+        engine,
+        uploads.directory,
+        owner_account_id=page.account.id,
+        declared_name=f"masked-{upload.sha256[:12]}.{SUFFIXES[copy.media_type]}",
+        data=copy.data,
+        max_bytes=None,  # made here, from pages already checked
+    )
+    await set_masked(engine, upload.id, stored.sha256)
+    return RedirectResponse(f"/applicant/materials/{material_id}/mask#masked", 303)
+
+
+@router.get("/applicant/uploads/{upload_id}/pages/{index}")
+async def upload_page(
+    portal: PortalDep, account: CurrentApplicant, uploads: Uploads, upload_id: int, index: int
+) -> Response:
+    """A page of one's own upload (an original or its masked copy) as PNG: what the
+    masking tool shows and burns (portal.uploads.page_images)."""
+    upload = await find_upload(portal.engine(), upload_id, owner_account_id=account.id)
+    if upload is None or not 0 <= index < upload.pages:
+        raise HTTPException(404, "没有这一页")
+    data = await run_in_threadpool(read_upload, uploads.directory, upload.sha256)
+    image = await run_in_threadpool(page_image, data, upload.media_type, index)
+    return Response(
+        await run_in_threadpool(png_bytes, image),
+        media_type="image/png",
+        headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+# --- submission and resubmission ----------------------------------------------------------
+
+
+async def send_materials(page: Page, action: str, note: str | None) -> Response:
+    current, problem = await find_current(page)
+    if problem is not None:
+        return await applicant_page(page, problem)
+    if current is None:
+        raise HTTPException(404, "没有您的申报")
+    listed = await materials_of(page, current.workflow_id)
+    unmasked = [m["title"] for m in listed if not m["masked"]]
+    if unmasked:  # R11: said here; the workflow's validator refuses it as well
+        refusal = Refusal(
+            "以下材料尚未遮盖本人姓名和工作单位，不能提交："
+            + "、".join(unmasked)
+            + "。请先使用遮盖工具。",
+            "R11: materials not masked",
+            409,
+        )
+        return await applicant_page(page, refusal)
+    materials = [
+        {"name": m["title"], "sha256": m["upload"].masked_sha256, "masked": True} for m in listed
+    ]
+    # An empty list leaves the declaration's own materials (one started from a file)
+    data = {"note": note or None, "materials": materials or None}
+    try:
+        await page.portal.send(page.account, current.workflow_id, action, data)
+    except Refusal as refusal:
+        if "no materials" in refusal.detail:
+            refusal = Refusal("请先上传材料并完成遮盖后再提交。", refusal.detail, 409)
+        return await applicant_page(page, refusal)
+    return RedirectResponse("/applicant", 303)
+
+
+@router.post("/applicant/submit", response_class=HTMLResponse)
+async def applicant_submit(page: ApplicantPage, form: CheckedForm) -> Response:
+    return await send_materials(page, "submit", form.get("note", "").strip())
+
+
+@router.post("/applicant/resubmit", response_class=HTMLResponse)
+async def applicant_resubmit(page: ApplicantPage, form: CheckedForm) -> Response:
+    return await send_materials(page, "resubmit", form.get("note", "").strip())

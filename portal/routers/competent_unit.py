@@ -1,0 +1,221 @@
+"""The competent unit's pages (主管单位, R14): the declarations its employers recommended to
+it, soonest deadline first; give the opinion (attachment 4) and recommend to the evaluation
+body, or return to the employer with a reason.
+
+    GET  /competent-unit                                   the queue
+    GET  /competent-unit/{id}/attachments/{n}              attachment 2 or 3 (the publicity)
+    POST /competent-unit/{id}/preview, /recommend, /return attachment 4 / the updates
+
+Binding (no migration; docs/portal.md, Accounts): a competent-unit account stands for the unit
+whose name is its `display_name`, exactly as employers name it in a declaration
+(`Employer.competent_unit`, e.g. 「甘泉堡经济技术开发区（工业区）管理委员会」; surrounding
+blanks ignored). Create one with
+`starter.py account create --role competent_unit --username ... --name '<the unit's name>'`.
+The accounts table has no other field for it, and the display name of such an account is
+the unit's name anyway (the header shows it), so a nullable column would only repeat it.
+
+A declaration's competent unit is in the workflow's input only (the record's projection has
+no column for it): it is read once from the start event of the workflow's history and kept
+in the app (`BoundInputs`, `app.state.bound_inputs`: it never changes). A declaration of
+another competent unit is 404 on every route, whatever its stage (`OurDeclaration`).
+
+Deadline: everything before the evaluation body has to be done by the close of submission
+(R10), so that is the queue's order and the deadline shown.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from temporalio.service import RPCError
+
+from models.common import Level, Stage
+from models.declaration import DeclarationInput
+from models.documents import CompetentUnitOpinion, DocumentPerson, PublishRequest
+from portal.context import Portal, Refusal, log
+from portal.deps import CheckedForm, CompetentUnitPage, CurrentCompetentUnit, Page, PortalDep
+from portal.documents import ATTACHMENTS, attachment_download, document_pdf, pdf_download
+from store.tables import DeclarationRow
+
+router = APIRouter()
+
+DEFAULT_OPINION = "经审核，该同志申报材料真实有效，符合申报条件，同意推荐。"
+BOUND_CACHE_SIZE = 10_000
+
+
+@dataclass(frozen=True)
+class Bound:
+    """What the competent unit needs of a declaration's input (nothing else is kept)."""
+
+    competent_unit: str | None
+    applicant_name: str
+    employer_name: str
+    level: Level
+    round_year: int
+
+
+def unit_name(text: str | None) -> str:
+    return (text or "").strip()
+
+
+class BoundInputs:
+    """Each declaration's `Bound`, read from its workflow's start event once; at most
+    `size` are kept (the oldest read goes first)."""
+
+    def __init__(self, size: int = BOUND_CACHE_SIZE) -> None:
+        self.size = size
+        self._cache: OrderedDict[str, Bound] = OrderedDict()
+
+    async def get(self, portal: Portal, workflow_id: str) -> Bound:
+        """The declaration's competent unit (and names for attachment 4)."""
+        if workflow_id in self._cache:
+            return self._cache[workflow_id]
+        client = await portal.temporal()
+        handle = client.get_workflow_handle(workflow_id)
+        try:
+            async for event in handle.fetch_history_events(page_size=1):
+                payloads = event.workflow_execution_started_event_attributes.input.payloads
+                [declaration] = await client.data_converter.decode(payloads, [DeclarationInput])
+                break
+            else:
+                raise RuntimeError("empty history")
+        except (RPCError, RuntimeError, ValueError) as exc:
+            log.warning("input of %s: %s", workflow_id, exc)
+            raise Refusal("暂时无法读取申报信息，请稍后刷新。", type(exc).__name__, 503) from None
+        employer = declaration.applicant.employer
+        found = Bound(
+            competent_unit=unit_name(employer.competent_unit) or None,
+            applicant_name=declaration.applicant.name,
+            employer_name=employer.name,
+            level=declaration.level,
+            round_year=declaration.round.year,
+        )
+        self._cache[workflow_id] = found
+        while len(self._cache) > self.size:
+            self._cache.popitem(last=False)
+        return found
+
+
+def bound_inputs(request: Request) -> BoundInputs:
+    return request.app.state.bound_inputs
+
+
+Inputs = Annotated[BoundInputs, Depends(bound_inputs)]
+
+
+def attachment_4(account: Any, workflow_id: str, of: Bound, opinion: str) -> PublishRequest:
+    """附件4 主管单位推荐意见, filled for one declaration (rendered, not published)."""
+    document = CompetentUnitOpinion(
+        round_year=of.round_year,
+        applicant=DocumentPerson(
+            name=of.applicant_name,
+            employer_name=of.employer_name,
+            level=of.level,
+            declaration_id=workflow_id,
+        ),
+        competent_unit=unit_name(account.display_name),
+        opinion=opinion[:2000],
+    )
+    return PublishRequest(scope=workflow_id, issued_at=datetime.now(UTC), document=document)
+
+
+def is_ours(account: Any, of: Bound) -> bool:
+    return of.competent_unit is not None and of.competent_unit == unit_name(account.display_name)
+
+
+async def our_declaration(
+    workflow_id: str, account: CurrentCompetentUnit, portal: PortalDep, inputs: Inputs
+) -> Bound:
+    """The declaration's input, if its employer's competent unit is this account's (404
+    otherwise)."""
+    if await portal.row(workflow_id) is None:
+        raise HTTPException(404, "没有这份申报")
+    of = await inputs.get(portal, workflow_id)
+    if not is_ours(account, of):
+        raise HTTPException(404, "没有这份申报")
+    return of
+
+
+OurDeclaration = Annotated[Bound, Depends(our_declaration)]
+
+
+async def queue_page(
+    page: Page, inputs: BoundInputs, refusal: Refusal | None = None, target: str | None = None
+) -> HTMLResponse:
+    portal = page.portal
+    rows = await portal.rows(DeclarationRow.stage == Stage.competent_unit_review.value)
+    items = []
+    for row in rows:
+        try:
+            of = await inputs.get(portal, row.workflow_id)
+        except Refusal as unavailable:
+            refusal = refusal or unavailable
+            continue
+        if is_ours(page.account, of):
+            items.append({"row": row, "of": of})
+    items.sort(key=lambda i: i["row"].deadlines.get("submission_closes_at", ""))
+    recommendations: dict[str, Any] = {}
+    for item in items:  # the employer's recommendation: its opinion and scans (R14)
+        try:
+            state = await portal.state(item["row"].workflow_id)
+        except Refusal as unavailable:
+            refusal = refusal or unavailable
+            continue
+        recommend = [t for t in state.timeline if t.action == "recommend"]
+        recommendations[item["row"].workflow_id] = recommend[-1] if recommend else None
+    context = {
+        "items": items,
+        "recommendations": recommendations,
+        "target": target,
+        "default_opinion": DEFAULT_OPINION,
+        "attachments": {n: name for n, (_, name) in ATTACHMENTS.items()},
+    }
+    return page.render("competent_unit.html", context, refusal)
+
+
+@router.get("/competent-unit", response_class=HTMLResponse)
+async def competent_unit_queue(page: CompetentUnitPage, inputs: Inputs) -> Response:
+    return await queue_page(page, inputs)
+
+
+@router.get("/competent-unit/{workflow_id}/attachments/{number}")
+async def competent_unit_attachment(
+    page: CompetentUnitPage, of: OurDeclaration, inputs: Inputs, workflow_id: str, number: int
+) -> Response:
+    """Attachments 2 and 3 of a declaration before it (to review the publicity)."""
+    try:
+        return await attachment_download(workflow_id, number, of.applicant_name)
+    except Refusal as refusal:
+        return await queue_page(page, inputs, refusal, workflow_id)
+
+
+@router.post("/competent-unit/{workflow_id}/{what}", response_class=HTMLResponse)
+async def competent_unit_act(
+    page: CompetentUnitPage,
+    form: CheckedForm,
+    of: OurDeclaration,
+    inputs: Inputs,
+    workflow_id: str,
+    what: str,
+) -> Response:
+    try:
+        if what == "preview":  # attachment 4 with this opinion; nothing is sent
+            opinion = form.get("opinion", "").strip() or DEFAULT_OPINION
+            pdf = await document_pdf(attachment_4(page.account, workflow_id, of, opinion))
+            return pdf_download(pdf, f"附件4-主管单位推荐意见-{of.applicant_name}.pdf")
+        if what == "recommend":
+            action, data = "competent_unit_recommend", {"opinion": form.get("opinion", "")}
+        elif what == "return":
+            action, data = "competent_unit_return", {"reason": form.get("reason", "")}
+        else:
+            raise HTTPException(404)
+        stripped = {k: v.strip() for k, v in data.items()}
+        await page.portal.send(page.account, workflow_id, action, stripped)
+    except Refusal as refusal:
+        return await queue_page(page, inputs, refusal, workflow_id)
+    return RedirectResponse("/competent-unit", 303)
