@@ -19,7 +19,7 @@ from temporalio.client import (
 from temporalio.service import RPCError
 
 from cli.exits import EXIT_FOR, CliError, bad_input, refused, unavailable
-from client.connection import connect
+from client.connection import connect, connect_config
 from client.errors import (
     ActionTimeout,
     ArchiveUnavailable,
@@ -27,6 +27,7 @@ from client.errors import (
     ClientConfigError,
     Refusal,
     classify,
+    connect_failure_reason,
 )
 from settings import Settings
 from store.config_files import parse_json_object, read_json_object
@@ -39,11 +40,18 @@ Handler = Callable[[argparse.Namespace, Settings], Awaitable[int]]
 
 
 async def client_for(settings: Settings) -> Client:
-    """The Temporal client, or one line: the server cannot be reached, the profile is wrong."""
+    """The Temporal client, or one line: the profile is wrong, the server cannot be reached."""
     try:
-        return await connect(settings)
-    except (RuntimeError, ClientConfigError) as exc:  # the Rust bridge's connect failures
-        raise await cli_error(classify(exc), None, settings) from None
+        config = connect_config(settings)
+    except ClientConfigError as exc:
+        raise bad_input(str(exc)) from None
+    try:
+        return await connect(settings, config=config)
+    except RuntimeError as exc:  # the Rust bridge reports every connect failure this way
+        raise unavailable(
+            f"cannot reach Temporal at {config['target_host']} ({connect_failure_reason(exc)}); "
+            "is the server running? (TEMPORAL_ADDRESS)"
+        ) from None
 
 
 # What a Temporal call raises when it did not work (and the client side's own time-out and
@@ -70,13 +78,12 @@ async def temporal_errors(
 
 
 async def cli_error(
-    failure: Classified, client: Client | None, settings: Settings, workflow_id: str | None = None
+    failure: Classified, client: Client, settings: Settings, workflow_id: str | None = None
 ) -> CliError:
     """The line for a classified failure; its exit code is EXIT_FOR[kind]."""
     code = EXIT_FOR[failure.kind]
     message, reason = failure.message, failure.reason
-    address = client.service_client.config.target_host if client else settings.temporal_address
-    namespace = client.namespace if client else settings.temporal_namespace
+    address, namespace = client.service_client.config.target_host, client.namespace
     match failure.kind:
         case Refusal.refused | Refusal.conflict:
             return refused(reason or "Refused", message)
@@ -119,15 +126,15 @@ async def cli_error(
 
 
 async def no_worker(
-    client: Client | None, settings: Settings, workflow_id: str | None, what: str | None = None
+    client: Client, settings: Settings, workflow_id: str | None, what: str | None = None
 ) -> CliError:
     """Name the task queue the workflow actually runs on, which may not be ours."""
     what = what or f"{workflow_id}: no worker answered"
     task_queue = settings.task_queue
-    if client is not None and workflow_id is not None:
+    if workflow_id is not None:
         with suppress(RPCError):
             task_queue = (await client.get_workflow_handle(workflow_id).describe()).task_queue
-    address = client.service_client.config.target_host if client else settings.temporal_address
+    address = client.service_client.config.target_host
     return unavailable(f"{what}: is worker.py running on task queue {task_queue!r} at {address}?")
 
 

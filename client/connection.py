@@ -105,11 +105,16 @@ def connect_config(
     return config  # type: ignore[return-value]
 
 
-async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
-    """A client for the settings' Temporal (see connect_config), with DATA_CONVERTER."""
-    return await Client.connect(
-        **connect_config(settings), data_converter=DATA_CONVERTER, runtime=runtime
-    )
+async def connect(
+    settings: Settings,
+    runtime: Runtime | None = None,
+    *,
+    config: ClientConnectConfig | None = None,
+) -> Client:
+    """A client for the settings' Temporal (`config`, default connect_config's), with
+    DATA_CONVERTER. The Rust bridge reports a failure to connect as a RuntimeError."""
+    config = config or connect_config(settings)
+    return await Client.connect(**config, data_converter=DATA_CONVERTER, runtime=runtime)
 
 
 def exit_without_finalizing(code: int) -> NoReturn:
