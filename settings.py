@@ -1,5 +1,6 @@
-"""Configuration from the environment and `.env` (DESIGN §3). One place; every other module
-reads it here through `load_settings()`.
+"""Configuration from the environment and `.env`. One place; every other module reads it here:
+`get_settings()` (built once per process, for code that runs long) or `load_settings()` (read
+again on every call, so a test that changes the environment sees the change).
 
 One pydantic-settings object: each field names the environment variable it is read from
 (`validation_alias`), and the values are checked when it is built. A bad value fails with
@@ -8,16 +9,29 @@ the worker and the starter print them and exit 2 (`load_settings_or_exit`).
 
 `.env` in the repository root (or the file ZHICHENG_ENV_FILE names) is read too; a variable set
 in the environment wins over the file. An empty variable counts as unset (its default applies).
+
+A renamed variable (DEPRECATED_NAMES) is still read for one release under its old name;
+`Settings.deprecated_names` says which old names were used, and the client's connection warns
+about each (client/connection.py).
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn, get_args
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent
@@ -27,9 +41,23 @@ def _default_database_url() -> str:
     return f"sqlite+aiosqlite:///{ROOT / 'var' / 'zhicheng.db'}"
 
 
-SMTP_DEFAULT_PORTS = {"none": 25, "starttls": 587, "tls": 465}
-LOG_FORMATS = ("text", "json")
-VERSIONING_BEHAVIORS = ("auto_upgrade", "pinned")
+SmtpSecurity = Literal["none", "starttls", "tls"]
+LogFormat = Literal["text", "json"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+VersioningBehavior = Literal["auto_upgrade", "pinned"]
+
+SMTP_DEFAULT_PORTS: dict[str, int] = {"none": 25, "starttls": 587, "tls": 465}
+LOG_FORMATS: tuple[str, ...] = get_args(LogFormat)
+VERSIONING_BEHAVIORS: tuple[str, ...] = get_args(VersioningBehavior)
+
+# Renamed variables: old name -> the name that replaces it. The old name is still read (after
+# the new one) until the next release, with a warning; the new names are the Temporal SDK's own
+# (temporalio.envconfig), so one set of variables configures this project and the temporal CLI.
+DEPRECATED_NAMES: dict[str, str] = {
+    "TEMPORAL_TLS_CA": "TEMPORAL_TLS_SERVER_CA_CERT_PATH",
+    "TEMPORAL_TLS_CERT": "TEMPORAL_TLS_CLIENT_CERT_PATH",
+    "TEMPORAL_TLS_KEY": "TEMPORAL_TLS_CLIENT_KEY_PATH",
+}
 
 
 def env_file() -> Path:
@@ -37,10 +65,12 @@ def env_file() -> Path:
 
 
 def _env(name: str, default: Any = None, **kwargs: Any) -> Any:
-    """A field read from the environment variable `name` (and only from it)."""
+    """A field read from the environment variable `name` (and only from it), or also from the
+    old name it replaces (DEPRECATED_NAMES), which is read after it."""
+    names = [name, *(old for old, new in DEPRECATED_NAMES.items() if new == name)]
     if "default_factory" in kwargs:
-        return Field(validation_alias=AliasChoices(name), **kwargs)
-    return Field(default, validation_alias=AliasChoices(name), **kwargs)
+        return Field(validation_alias=AliasChoices(*names), **kwargs)
+    return Field(default, validation_alias=AliasChoices(*names), **kwargs)
 
 
 class Settings(BaseSettings):
@@ -52,16 +82,22 @@ class Settings(BaseSettings):
         validate_default=False,
     )
 
+    # The Temporal connection (client/connection.py). The variables are the Temporal SDK's
+    # (temporalio.envconfig), which also reads a TOML profile (TEMPORAL_PROFILE,
+    # TEMPORAL_CONFIG_FILE); a value set here, in the environment or .env, wins over the profile.
     temporal_address: str = _env("TEMPORAL_ADDRESS", "localhost:7233")
     temporal_namespace: str = _env("TEMPORAL_NAMESPACE", "default")
     task_queue: str = _env("ZHICHENG_TASK_QUEUE", "zhicheng")
-    # TLS to the Temporal frontend (docs/deployment.md): on with TEMPORAL_TLS=true or when a
-    # CA or client certificate is given; mTLS with TEMPORAL_TLS_CERT + TEMPORAL_TLS_KEY (PEM).
+    # TLS to the Temporal frontend (docs/deployment.md): on with TEMPORAL_TLS=true, when a CA or
+    # client certificate is given, or with an API key; mTLS with TEMPORAL_TLS_CLIENT_CERT_PATH +
+    # TEMPORAL_TLS_CLIENT_KEY_PATH (PEM files).
     temporal_tls: bool = _env("TEMPORAL_TLS", False)
-    temporal_tls_ca: Path | None = _env("TEMPORAL_TLS_CA", None)
-    temporal_tls_cert: Path | None = _env("TEMPORAL_TLS_CERT", None)
-    temporal_tls_key: Path | None = _env("TEMPORAL_TLS_KEY", None, repr=False)
+    temporal_tls_ca: Path | None = _env("TEMPORAL_TLS_SERVER_CA_CERT_PATH", None)
+    temporal_tls_cert: Path | None = _env("TEMPORAL_TLS_CLIENT_CERT_PATH", None)
+    temporal_tls_key: Path | None = _env("TEMPORAL_TLS_CLIENT_KEY_PATH", None, repr=False)
     temporal_tls_server_name: str = _env("TEMPORAL_TLS_SERVER_NAME", "")
+    # Temporal Cloud and other API-key servers: sent as a bearer token, over TLS.
+    temporal_api_key: str = _env("TEMPORAL_API_KEY", "", repr=False)
     database_url: str = _env("DATABASE_URL", default_factory=_default_database_url)
     calendar_overrides: Path = _env(
         "ZHICHENG_CALENDAR_OVERRIDES", ROOT / "config" / "calendar_overrides.json"
@@ -79,7 +115,7 @@ class Settings(BaseSettings):
     # WECHAT_APP_SECRET are. With neither, messages wait in the outbox as `pending`.
     smtp_host: str = _env("SMTP_HOST", "")
     # none (plain, e.g. a local relay), starttls (upgrade on connect), tls (implicit TLS)
-    smtp_security: str = _env("SMTP_SECURITY", "starttls")
+    smtp_security: SmtpSecurity = _env("SMTP_SECURITY", "starttls")
     # SMTP_PORT, else the usual port of SMTP_SECURITY (25 / 587 / 465)
     smtp_port: int = _env("SMTP_PORT", 0, ge=0, le=65535)
     smtp_username: str = _env("SMTP_USERNAME", "")
@@ -121,7 +157,7 @@ class Settings(BaseSettings):
         "甘泉堡经济技术开发区（工业区）人力资源服务中心，联系人：李世辉，电话：0991—7706810",
     )
 
-    # --- portal (portal/, issue 5) ---
+    # --- portal (portal/) ---
     # Signs the session cookie and keys the blind codes; empty: derived from the applicant-key
     # secret. Set a long random value in production.
     portal_secret: str = _env("PORTAL_SECRET", "", repr=False)
@@ -136,8 +172,8 @@ class Settings(BaseSettings):
     # host:port of the worker's Prometheus endpoint (Temporal SDK metrics); empty: off.
     metrics_address: str = _env("ZHICHENG_METRICS_ADDRESS", "")
     # text (one line a record, for a terminal) or json (one object a line, for a log store)
-    log_format: str = _env("ZHICHENG_LOG_FORMAT", "text")
-    log_level: str = _env("ZHICHENG_LOG_LEVEL", "INFO")
+    log_format: LogFormat = _env("ZHICHENG_LOG_FORMAT", "text")
+    log_level: LogLevel = _env("ZHICHENG_LOG_LEVEL", "INFO")
     # Worker versioning (docs/deployment.md, "Rolling out a workflow change"): the Worker
     # Deployment this worker belongs to and its build id; both empty: unversioned. The
     # behaviour of workflows started on a version: auto_upgrade (they move to the current
@@ -145,42 +181,28 @@ class Settings(BaseSettings):
     # the version that started them: keep its workers until they end).
     worker_deployment: str = _env("ZHICHENG_WORKER_DEPLOYMENT", "")
     worker_build_id: str = _env("ZHICHENG_WORKER_BUILD_ID", "")
-    worker_versioning_behavior: str = _env("ZHICHENG_WORKER_VERSIONING_BEHAVIOR", "auto_upgrade")
+    worker_versioning_behavior: VersioningBehavior = _env(
+        "ZHICHENG_WORKER_VERSIONING_BEHAVIOR", "auto_upgrade"
+    )
+
+    # The old names (DEPRECATED_NAMES) this object's values were read from; set by
+    # load_settings(), empty for settings made in code.
+    _deprecated_names: tuple[str, ...] = PrivateAttr(default=())
+
+    @property
+    def deprecated_names(self) -> dict[str, str]:
+        """Each old variable name in use -> the name to use instead."""
+        return {old: DEPRECATED_NAMES[old] for old in self._deprecated_names}
 
     @field_validator("smtp_security", "log_format", "worker_versioning_behavior", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
 
-    @field_validator("smtp_security")
-    @classmethod
-    def _smtp_security(cls, value: str) -> str:
-        if value not in SMTP_DEFAULT_PORTS:
-            raise ValueError(f"not one of none, starttls, tls: {value!r}")
-        return value
-
-    @field_validator("log_format")
-    @classmethod
-    def _log_format(cls, value: str) -> str:
-        if value not in LOG_FORMATS:
-            raise ValueError(f"not one of {', '.join(LOG_FORMATS)}: {value!r}")
-        return value
-
-    @field_validator("worker_versioning_behavior")
-    @classmethod
-    def _worker_versioning_behavior(cls, value: str) -> str:
-        if value not in VERSIONING_BEHAVIORS:
-            raise ValueError(f"not one of {', '.join(VERSIONING_BEHAVIORS)}: {value!r}")
-        return value
-
     @field_validator("log_level", mode="before")
     @classmethod
-    def _log_level(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = value.strip().upper()
-            if value not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-                raise ValueError(f"not one of DEBUG, INFO, WARNING, ERROR, CRITICAL: {value!r}")
-        return value
+    def _upper(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("metrics_address")
     @classmethod
@@ -195,14 +217,12 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import ArgumentError
-
-        try:
-            backend = make_url(value).get_backend_name()
-        except ArgumentError:
-            raise ValueError(f"not a database URL: {value!r}") from None
-        if backend not in ("sqlite", "postgresql"):
+        # SQLAlchemy's URL syntax, checked without importing SQLAlchemy: reading the settings
+        # stays cheap for the commands that never open the database (`starter.py round plan`).
+        found = _DATABASE_URL.match(value)
+        if found is None or not (found["port"] or "0").isdigit():
+            raise ValueError(f"not a database URL: {value!r}")
+        if found["name"].split("+")[0] not in ("sqlite", "postgresql"):
             raise ValueError(f"not a sqlite or postgresql URL: {value!r}")
         return value
 
@@ -217,7 +237,10 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _temporal_tls(self) -> Settings:
         if bool(self.temporal_tls_cert) != bool(self.temporal_tls_key):
-            raise ValueError("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY: set both or neither")
+            raise ValueError(
+                "TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH: "
+                "set both or neither"
+            )
         if self.temporal_tls_ca or self.temporal_tls_cert:
             object.__setattr__(self, "temporal_tls", True)
         return self
@@ -229,8 +252,33 @@ class Settings(BaseSettings):
         return self
 
 
+# SQLAlchemy's URL pattern (sqlalchemy.engine.url._parse_url), so that a URL SQLAlchemy would
+# refuse is refused here: name://[user[:password]@][host][:port][/database][?query], the name
+# backend[+driver].
+_DATABASE_URL = re.compile(
+    r"""
+        (?P<name>[\w\+]+)://
+        (?:
+            (?P<username>[^:/]*)
+            (?::(?P<password>[^@]*))?
+        @)?
+        (?:
+            (?:
+                \[(?P<ipv6host>[^/\?]+)\] |
+                (?P<ipv4host>[^/:\?]+)
+            )?
+            (?::(?P<port>[^/\?]*))?
+        )?
+        (?:/(?P<database>[^\?]*))?
+        (?:\?(?P<query>.*))?
+    """,
+    re.X,
+)
+
+
 def environment_names() -> dict[str, str]:
-    """Each setting's environment variable -> its field name (compose and .env.example checks)."""
+    """Each setting's environment variable -> its field name (compose and .env.example checks),
+    the old names of DEPRECATED_NAMES included while they are read."""
     names: dict[str, str] = {}
     for name, field in Settings.model_fields.items():
         alias = field.validation_alias
@@ -239,6 +287,14 @@ def environment_names() -> dict[str, str]:
             assert isinstance(choice, str)
             names[choice] = name
     return names
+
+
+def _deprecated_names_in_use(dotenv: Path) -> tuple[str, ...]:
+    """The old names set (not empty) in the environment or in the .env file."""
+    from dotenv import dotenv_values
+
+    in_file = dotenv_values(dotenv, encoding="utf-8") if dotenv.is_file() else {}
+    return tuple(old for old in DEPRECATED_NAMES if os.environ.get(old) or in_file.get(old))
 
 
 _PROBLEMS = {
@@ -261,14 +317,17 @@ def _error_lines(error: ValidationError) -> list[str]:
     fields = Settings.model_fields
     lines = []
     for item in error.errors(include_url=False):
-        where = item["loc"][0] if item["loc"] else ""
-        field = fields.get(str(where))
-        name = str(where)
+        where = str(item["loc"][0]) if item["loc"] else ""
+        field = fields.get(where) or fields.get(environment_names().get(where, ""))
+        name = where
         if field is not None and isinstance(field.validation_alias, AliasChoices):
             name = str(field.validation_alias.choices[0])
         problem = _PROBLEMS.get(item["type"])
         if problem is not None:
             lines.append(f"{name}: {problem}: {item['input']!r}")
+        elif item["type"] == "literal_error" and field is not None:
+            allowed = ", ".join(str(value) for value in get_args(field.annotation))
+            lines.append(f"{name}: not one of {allowed}: {item['input']!r}")
         elif item["type"] == "value_error" and not item["loc"]:  # across settings
             lines.append(str(item["ctx"]["error"]))
         elif item["type"] == "value_error":
@@ -280,11 +339,21 @@ def _error_lines(error: ValidationError) -> list[str]:
 
 
 def load_settings() -> Settings:
-    """The settings from the environment and `.env`; SettingsError when any is bad."""
+    """The settings from the environment and `.env`, read again on every call; SettingsError
+    when any is bad."""
+    dotenv = env_file()
     try:
-        return Settings(_env_file=env_file(), _env_file_encoding="utf-8")  # type: ignore[call-arg]
+        settings = Settings(_env_file=dotenv, _env_file_encoding="utf-8")  # type: ignore[call-arg]
     except ValidationError as exc:
         raise SettingsError(_error_lines(exc)) from None
+    settings._deprecated_names = _deprecated_names_in_use(dotenv)
+    return settings
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """load_settings(), once per process (`get_settings.cache_clear()` reads them again)."""
+    return load_settings()
 
 
 def load_settings_or_exit() -> Settings:

@@ -13,14 +13,12 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 from datetime import timedelta
-from pathlib import Path
 from typing import Any, NoReturn
 
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.service import TLSConfig
 from temporalio.worker import Replayer, Worker, WorkerDeploymentConfig
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -36,6 +34,7 @@ from activities.delivery import DELIVERY_ACTIVITIES
 from activities.notify import queue_notification
 from activities.publish import publish_document, publish_result_list
 from activities.record import record_transition
+from client.connection import connect as connect  # the portal and bench/floor.py import it here
 from settings import Settings, load_settings_or_exit
 from store.db import configure_database, ensure_schema
 from workflows.declaration import DeclarationWorkflow
@@ -65,32 +64,6 @@ ROUND_ACTIVITIES = [
 PASSTHROUGH_MODULES = ("email_validator", "idna", "phonenumbers", "stdnum")
 
 log = logging.getLogger("zhicheng.worker")
-
-
-async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
-        runtime=runtime,
-        tls=tls_config(settings),
-    )
-
-
-def tls_config(settings: Settings) -> TLSConfig | bool:
-    """TLS to the Temporal frontend (TEMPORAL_TLS*, docs/deployment.md); False: plain."""
-    if not settings.temporal_tls:
-        return False
-
-    def read(path: Path | None) -> bytes | None:
-        return path.read_bytes() if path else None
-
-    return TLSConfig(
-        server_root_ca_cert=read(settings.temporal_tls_ca),
-        client_cert=read(settings.temporal_tls_cert),
-        client_private_key=read(settings.temporal_tls_key),
-        domain=settings.temporal_tls_server_name or None,
-    )
 
 
 def metrics_runtime(settings: Settings) -> Runtime | None:

@@ -8,14 +8,24 @@ from pathlib import Path
 
 import pytest
 
-from settings import ROOT, Settings, SettingsError, environment_names, load_settings
+from settings import (
+    DEPRECATED_NAMES,
+    ROOT,
+    Settings,
+    SettingsError,
+    environment_names,
+    get_settings,
+    load_settings,
+)
 
 
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
-    """A clean slate: no setting in the environment, and an .env file of the test's own."""
-    for name in environment_names():
+    """A clean slate: no setting in the environment, no Temporal profile file, and an .env
+    file of the test's own."""
+    for name in [*environment_names(), "TEMPORAL_PROFILE"]:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TEMPORAL_CONFIG_FILE", str(tmp_path / "no-temporal.toml"))
     monkeypatch.setenv("ZHICHENG_ENV_FILE", str(tmp_path / ".env"))
     return monkeypatch
 
@@ -99,30 +109,161 @@ def test_one_line_per_bad_setting(env: pytest.MonkeyPatch) -> None:
 def test_temporal_tls(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from temporalio.service import TLSConfig
 
-    from worker import tls_config
+    from client.connection import tls_config
 
     assert tls_config(load_settings()) is False
-    env.setenv("TEMPORAL_TLS_CERT", str(tmp_path / "client.pem"))
+    env.setenv("TEMPORAL_TLS_CLIENT_CERT_PATH", str(tmp_path / "client.pem"))
     with pytest.raises(SettingsError) as raised:
         load_settings()
-    assert raised.value.lines == ["TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY: set both or neither"]
+    assert raised.value.lines == [
+        "TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH: set both or neither"
+    ]
     for name in ("ca", "client", "client-key"):
         (tmp_path / f"{name}.pem").write_bytes(f"PEM {name}".encode())
-    env.setenv("TEMPORAL_TLS_KEY", str(tmp_path / "client-key.pem"))
-    env.setenv("TEMPORAL_TLS_CA", str(tmp_path / "ca.pem"))
+    env.setenv("TEMPORAL_TLS_CLIENT_KEY_PATH", str(tmp_path / "client-key.pem"))
+    env.setenv("TEMPORAL_TLS_SERVER_CA_CERT_PATH", str(tmp_path / "ca.pem"))
     env.setenv("TEMPORAL_TLS_SERVER_NAME", "temporal.internal")
     settings = load_settings()
     assert settings.temporal_tls  # implied by the certificates
+    assert settings.deprecated_names == {}
     tls = tls_config(settings)
     assert isinstance(tls, TLSConfig)
     assert tls.server_root_ca_cert == b"PEM ca" and tls.client_private_key == b"PEM client-key"
     assert tls.domain == "temporal.internal"
-    env.delenv("TEMPORAL_TLS_CERT")
-    env.delenv("TEMPORAL_TLS_KEY")
-    env.delenv("TEMPORAL_TLS_CA")
+    env.delenv("TEMPORAL_TLS_CLIENT_CERT_PATH")
+    env.delenv("TEMPORAL_TLS_CLIENT_KEY_PATH")
+    env.delenv("TEMPORAL_TLS_SERVER_CA_CERT_PATH")
     env.setenv("TEMPORAL_TLS", "true")
     tls = tls_config(load_settings())
     assert isinstance(tls, TLSConfig) and tls.server_root_ca_cert is None  # system roots
+
+
+def test_old_tls_names_read_for_one_release_with_a_warning(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """TEMPORAL_TLS_CA, _CERT, _KEY (this project's names before it took the Temporal SDK's)
+    still configure TLS, from the environment or .env; connecting warns, naming the new
+    variable. A new name set beside its old one wins."""
+    from temporalio.service import TLSConfig
+
+    from client.connection import connect_config
+
+    for name in ("ca", "client", "client-key", "other-ca"):
+        (tmp_path / f"{name}.pem").write_bytes(f"PEM {name}".encode())
+    env.setenv("TEMPORAL_TLS_CA", str(tmp_path / "ca.pem"))
+    (tmp_path / ".env").write_text(
+        f"TEMPORAL_TLS_CERT={tmp_path / 'client.pem'}\n"
+        f"TEMPORAL_TLS_KEY={tmp_path / 'client-key.pem'}\n",
+        encoding="utf-8",
+    )
+    settings = load_settings()
+    assert settings.deprecated_names == DEPRECATED_NAMES  # all three, with their new names
+    with pytest.warns(FutureWarning) as warned:
+        config = connect_config(settings, environ={})
+    assert sorted(str(w.message) for w in warned) == [
+        "TEMPORAL_TLS_CA is deprecated and read for one release only: "
+        "set TEMPORAL_TLS_SERVER_CA_CERT_PATH instead",
+        "TEMPORAL_TLS_CERT is deprecated and read for one release only: "
+        "set TEMPORAL_TLS_CLIENT_CERT_PATH instead",
+        "TEMPORAL_TLS_KEY is deprecated and read for one release only: "
+        "set TEMPORAL_TLS_CLIENT_KEY_PATH instead",
+    ]
+    tls = config["tls"]
+    assert isinstance(tls, TLSConfig)
+    assert (tls.server_root_ca_cert, tls.client_cert, tls.client_private_key) == (
+        b"PEM ca",
+        b"PEM client",
+        b"PEM client-key",
+    )
+
+    env.setenv("TEMPORAL_TLS_SERVER_CA_CERT_PATH", str(tmp_path / "other-ca.pem"))
+    settings = load_settings()
+    assert settings.temporal_tls_ca == tmp_path / "other-ca.pem"
+    assert "TEMPORAL_TLS_CA" in settings.deprecated_names  # still said: it should go
+
+
+def test_connect_config_profile_under_the_settings(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """temporalio.envconfig's TOML profile gives what the settings leave unset; what they set
+    (environment, .env, code) wins; an API key means TLS unless TLS is switched off."""
+    from temporalio.service import TLSConfig
+
+    from client.connection import connect_config
+    from client.errors import ClientConfigError
+
+    profile = tmp_path / "temporal.toml"
+    profile.write_text(
+        '[profile.default]\naddress = "profile-host:7233"\nnamespace = "profile-ns"\n'
+        '[profile.default.grpc_meta]\nx-team = "zhicheng"\n'
+        '[profile.cloud]\naddress = "cloud:7233"\napi_key = "from-profile"\n',
+        encoding="utf-8",
+    )
+    environ = {"TEMPORAL_CONFIG_FILE": str(profile)}
+    assert connect_config(load_settings(), environ={}) == {
+        "target_host": "localhost:7233",  # no profile: the settings' defaults
+        "namespace": "default",
+        "tls": False,
+    }
+    assert connect_config(load_settings(), environ=environ) == {
+        "target_host": "profile-host:7233",
+        "namespace": "profile-ns",
+        "rpc_metadata": {"x-team": "zhicheng"},
+        "tls": False,
+    }
+    env.setenv("TEMPORAL_ADDRESS", "temporal:7233")
+    config = connect_config(load_settings(), environ=environ)
+    assert (config["target_host"], config["namespace"]) == ("temporal:7233", "profile-ns")
+    assert connect_config(Settings(temporal_namespace="coded"), environ=environ)["namespace"] == (
+        "coded"
+    )
+
+    cloud = connect_config(load_settings(), environ=environ | {"TEMPORAL_PROFILE": "cloud"})
+    assert cloud["api_key"] == "from-profile"
+    assert isinstance(cloud["tls"], TLSConfig) and cloud["tls"].server_root_ca_cert is None
+    env.setenv("TEMPORAL_API_KEY", "from-env")
+    env.setenv("TEMPORAL_TLS_SERVER_NAME", "temporal.internal")
+    config = connect_config(load_settings(), environ=environ)
+    assert config["api_key"] == "from-env"
+    assert isinstance(config["tls"], TLSConfig) and config["tls"].domain == "temporal.internal"
+    env.setenv("TEMPORAL_TLS", "false")
+    assert connect_config(load_settings(), environ=environ)["tls"] is False
+
+    with pytest.raises(ClientConfigError, match="TEMPORAL_PROFILE"):
+        connect_config(load_settings(), environ=environ | {"TEMPORAL_PROFILE": "nope"})
+
+
+def test_get_settings_is_read_once(env: pytest.MonkeyPatch) -> None:
+    get_settings.cache_clear()
+    try:
+        env.setenv("ZHICHENG_TASK_QUEUE", "first")
+        assert get_settings() is get_settings()
+        env.setenv("ZHICHENG_TASK_QUEUE", "second")
+        assert get_settings().task_queue == "first"  # cached
+        assert load_settings().task_queue == "second"  # read again
+        get_settings.cache_clear()
+        assert get_settings().task_queue == "second"
+    finally:
+        get_settings.cache_clear()
+
+
+def test_fixed_choices_and_database_urls(env: pytest.MonkeyPatch) -> None:
+    """Settings with a fixed set of values are Literal types, named in one line when wrong; a
+    database URL is checked with SQLAlchemy's syntax, without importing it."""
+    env.setenv("ZHICHENG_LOG_LEVEL", "loud")
+    env.setenv("DATABASE_URL", "postgresql://db:port/zhicheng")
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert raised.value.lines == [
+        "DATABASE_URL: not a database URL: 'postgresql://db:port/zhicheng'",
+        "ZHICHENG_LOG_LEVEL: not one of DEBUG, INFO, WARNING, ERROR, CRITICAL: 'LOUD'",
+    ]
+    env.setenv("ZHICHENG_LOG_LEVEL", " warning ")
+    env.setenv("DATABASE_URL", "postgresql+psycopg://u:p@[::1]:5432/zhicheng?sslmode=require")
+    env.setenv("ZHICHENG_WORKER_VERSIONING_BEHAVIOR", "PINNED")
+    settings = load_settings()
+    assert (settings.log_level, settings.worker_versioning_behavior) == ("WARNING", "pinned")
+    env.setenv("DATABASE_URL", "not a url")
+    with pytest.raises(SettingsError, match="DATABASE_URL: not a database URL: 'not a url'"):
+        load_settings()
 
 
 def test_out_of_range(env: pytest.MonkeyPatch) -> None:

@@ -260,6 +260,62 @@ async def test_start_after_submission_closed_is_refused(online: Cli, tmp_path: P
     assert code == starter.EXIT_UNAVAILABLE, err
 
 
+async def test_an_ineligible_applicant_is_refused_and_nothing_starts(
+    online: Cli, dev_env: WorkflowEnvironment, tmp_path: Path
+):
+    """R1–R8 are checked before the start (client/declarations.py open_declaration): the
+    workflow would only end `ineligible` and use up the applicant's one declaration of the
+    round. Here R4 from the file's facts, and R8 from the integrity archive alone (the file
+    declares no block)."""
+    from datetime import date
+
+    from sqlalchemy import delete
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from store.db import get_engine
+    from store.tables import IntegrityArchiveEntry
+
+    id_card = "650102199001011239"
+    data = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+    data["applicant"]["id_card"] = id_card
+    data["eligibility"]["continuing_education_completed"] = False
+    path = tmp_path / "ineligible.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    key = key_of(id_card)
+    revoked = {
+        "workflow_id": f"decl-2020-{key}",
+        "applicant_key": key,
+        "applicant_name": "王五",
+        "round_year": 2020,
+        "level": "junior",
+        "reason": "业绩材料系伪造",
+        "revoked_at": datetime(2021, 3, 1, tzinfo=SHANGHAI),
+        "blocked_until": date(online.year + 2, 12, 31),
+        "recorded_by": "supervisor:test",
+    }
+    async with get_engine().begin() as conn:
+        await conn.execute(IntegrityArchiveEntry.__table__.insert(), [revoked])
+    try:
+        code, out, err = await online("declaration", "start", str(path), "--year", str(online.year))
+    finally:
+        async with get_engine().begin() as conn:
+            await conn.execute(
+                delete(IntegrityArchiveEntry).where(IntegrityArchiveEntry.applicant_key == key)
+            )
+    assert code == starter.EXIT_REFUSED == 3
+    assert out == ""
+    line = one_line(err)
+    assert line.startswith("refused (Ineligible): not eligible (R4: continuing education")
+    assert "; R8: " in line and f"{online.year + 2}-12-31" in line
+    assert line.endswith("; nothing started")
+    workflow_id = f"decl-{online.year}-{key}"
+    with pytest.raises(RPCError) as raised:  # no workflow: the one declaration is not used up
+        await dev_env.client.get_workflow_handle(workflow_id).describe()
+    assert raised.value.status == RPCStatusCode.NOT_FOUND
+    code, _, err = await online("declaration", "state", workflow_id)
+    assert code == starter.EXIT_UNAVAILABLE, err
+
+
 async def test_round_try_out_opens_the_window_today(offline: Cli):
     code, out, err = await offline("round", "try-out", "2025")
     assert code == 0, err
@@ -421,6 +477,8 @@ async def test_help_everywhere(offline: Cli):
         ["declaration", "list"],
         ["round"],
         ["round", "plan"],
+        ["documents", "failed"],
+        ["documents", "retry"],
         ["actions"],
     ):
         code, out, err = await offline(*argv, "--help")

@@ -1,0 +1,231 @@
+"""`declaration start|act|state|history|list` and `actions`: a declaration from the command
+line. Opening one goes through client/declarations.py's open_declaration, as in the portal."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from temporalio.client import Client, WorkflowQueryFailedError
+from temporalio.service import RPCError
+
+from cli.common import (
+    PROG,
+    QUERY_TIMEOUT,
+    UPDATE_TIMEOUT,
+    client_for,
+    no_worker,
+    read_action_data,
+    temporal_errors,
+)
+from cli.exits import EXIT_OK, CliError, bad_input, refused
+from cli.output import (
+    print_actions,
+    print_deadlines,
+    print_history,
+    print_json,
+    print_state,
+    stage_text,
+    table,
+    type_text,
+)
+from client.errors import DeclarationRefused, Refusal, classify
+from client.inputs import action_models, action_payload, declaration_input
+from models.common import Jurisdiction, Level, Role, Stage
+from models.declaration import DeclarationState
+from rules.actions import ACTIONS
+from rules.identity import declaration_workflow_id
+from rules.timezone import SHANGHAI, shanghai_iso
+from settings import Settings
+from store.config_files import InputError, read_json_object, round_config_for
+
+
+async def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
+    from client.declarations import declaration_state, open_declaration
+
+    path = Path(args.file)
+    data = read_json_object(path, args.file)
+    year = args.year or datetime.now(SHANGHAI).year
+    round_config = round_config_for(year, settings)
+    declaration = declaration_input(data, round_config, args.file, settings.applicant_key_secret)
+    client = await client_for(settings)
+    workflow_id = declaration_workflow_id(year, declaration.applicant_key)
+    hints = {
+        "SubmissionClosed": f" (to try the system now: {PROG} round try-out {year})",
+        "AlreadyDeclared": f" (see: {PROG} declaration state {workflow_id})",
+    }
+    async with temporal_errors(client, settings, workflow_id):
+        try:
+            handle = await open_declaration(client, declaration, settings.task_queue)
+        except DeclarationRefused as exc:  # nothing started
+            raise refused(exc.reason, exc.message + hints.get(exc.reason, "")) from None
+    try:
+        state = await declaration_state(client, handle.id, rpc_timeout=QUERY_TIMEOUT)
+    except (RPCError, WorkflowQueryFailedError):
+        state = None  # started all the same; say so and point at the worker
+    if args.json:
+        print_json({"workflow_id": handle.id, "state": state and state.model_dump(mode="json")})
+    else:
+        print(handle.id)
+        if state is not None:
+            reason = f": {state.ending_reason}" if state.ending_reason else ""
+            print(f"stage: {stage_text(state.stage)}{reason}")
+    if state is None:
+        warning = await no_worker(
+            client, settings, handle.id, f"{handle.id}: started, but no state"
+        )
+        print(f"warning: {warning.line.removeprefix('error: ')}", file=sys.stderr)
+    return EXIT_OK
+
+
+async def cmd_act(args: argparse.Namespace, settings: Settings) -> int:
+    from client.declarations import act
+
+    if args.action not in ACTIONS:
+        raise bad_input(
+            f"unknown action {args.action!r}; known: {', '.join(ACTIONS)} (see: {PROG} actions)"
+        )
+    data, where = read_action_data(args)
+    try:
+        payload = action_payload(args.action, Role(args.role), args.actor_id, data)
+    except InputError as exc:
+        raise bad_input(f"{where}: {exc}") from None
+    client = await client_for(settings)
+    async with temporal_errors(client, settings, args.workflow_id):
+        try:
+            state = await act(
+                client,
+                args.workflow_id,
+                args.action,
+                payload.model_dump(mode="json"),
+                timeout=UPDATE_TIMEOUT,
+            )
+        except RPCError as exc:
+            if classify(exc).kind is Refusal.ended:
+                raise await ended_or(client, settings, args.workflow_id) from None
+            raise
+    if args.json:
+        print_json(state)
+        return EXIT_OK
+    print(f"{args.action}: now {stage_text(state.stage)}")
+    print(f"return count: {state.return_count}")
+    print_deadlines(state, "deadlines: none")
+    return EXIT_OK
+
+
+async def ended_or(client: Client, settings: Settings, workflow_id: str) -> CliError:
+    """An update to a closed workflow: say how the declaration ended."""
+    from client.declarations import declaration_state
+
+    try:
+        state = await declaration_state(client, workflow_id, rpc_timeout=QUERY_TIMEOUT)
+    except Exception:  # the refusal stands even if the stage cannot be read
+        return refused("Ended", f"{workflow_id} has ended; it takes no more actions")
+    reason = f": {state.ending_reason}" if state.ending_reason else ""
+    return refused(
+        "Ended", f"{workflow_id} has ended in {stage_text(state.stage)}{reason}; no more actions"
+    )
+
+
+async def query_state(args: argparse.Namespace, settings: Settings) -> DeclarationState:
+    from client.declarations import declaration_state
+
+    client = await client_for(settings)
+    async with temporal_errors(client, settings, args.workflow_id):
+        return await declaration_state(client, args.workflow_id, rpc_timeout=QUERY_TIMEOUT)
+
+
+async def cmd_state(args: argparse.Namespace, settings: Settings) -> int:
+    state = await query_state(args, settings)
+    if args.json:
+        print_json(state)
+    else:
+        print_state(state)
+    return EXIT_OK
+
+
+async def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
+    state = await query_state(args, settings)
+    if args.json:
+        print_json(
+            [
+                entry.model_dump(mode="json") | {"at": shanghai_iso(entry.at)}
+                for entry in state.timeline
+            ]
+        )
+    else:
+        print_history(state)
+    return EXIT_OK
+
+
+async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    from client.declarations import list_declarations, visibility_query
+
+    query = visibility_query(
+        year=args.year,
+        stage=args.stage and Stage(args.stage),
+        level=args.level and Level(args.level),
+        jurisdiction=args.jurisdiction and Jurisdiction(args.jurisdiction),
+    )
+    client = await client_for(settings)
+    async with temporal_errors(client, settings):
+        rows = await list_declarations(client, query, args.limit)
+    if args.json:
+        print_json({"query": query, "declarations": [row.model_dump(mode="json") for row in rows]})
+        return EXIT_OK
+    header = [
+        "workflow id",
+        "stage",
+        "next deadline (+08:00)",
+        "level",
+        "jurisdiction",
+        "returns",
+        "status",
+    ]
+    lines = [
+        [
+            row.workflow_id,
+            row.stage or "?",
+            shanghai_iso(row.next_deadline) if row.next_deadline else "-",
+            row.level or "?",
+            row.jurisdiction or "?",
+            "?" if row.return_count is None else str(row.return_count),
+            row.status,
+        ]
+        for row in rows
+    ]
+    if lines:
+        for line in table([header, *lines]):
+            print(line)
+    more = " (limit reached)" if len(rows) == args.limit else ""
+    print(f"{len(rows)} declaration(s){more}: {query}")
+    return EXIT_OK
+
+
+async def cmd_actions(args: argparse.Namespace, settings: Settings) -> int:
+    models = action_models()
+    described = []
+    for action, by_stage in ACTIONS.items():
+        model = models[action]
+        fields = [
+            {"name": name, "type": type_text(info.annotation), "required": info.is_required()}
+            for name, info in model.model_fields.items()
+        ]
+        described.append(
+            {
+                "action": action,
+                "model": model.__name__,
+                "stages": {
+                    stage.value: sorted(role.value for role in roles)
+                    for stage, roles in by_stage.items()
+                },
+                "fields": fields,
+            }
+        )
+    if args.json:
+        print_json(described)
+    else:
+        print_actions(described)
+    return EXIT_OK

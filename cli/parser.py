@@ -1,0 +1,357 @@
+"""The command line's parser: every group, command, argument and its help."""
+
+from __future__ import annotations
+
+import argparse
+from typing import NoReturn
+
+from cli.accounts import cmd_account_create
+from cli.common import PROG, Handler
+from cli.declarations import cmd_act, cmd_actions, cmd_history, cmd_list, cmd_start, cmd_state
+from cli.documents import cmd_documents_failed, cmd_documents_retry
+from cli.exits import EXIT_BAD_INPUT
+from cli.outbox import OUTBOX_STATUSES, cmd_outbox_deliver, cmd_outbox_list, cmd_outbox_resend
+from cli.rounds import (
+    cmd_round_act,
+    cmd_round_plan,
+    cmd_round_start,
+    cmd_round_state,
+    cmd_round_try_out,
+)
+from cli.schedule import (
+    cmd_schedule_create,
+    cmd_schedule_describe,
+    schedule_command,
+)
+from client.inputs import ROUND_UPDATES
+from models.common import Jurisdiction, Level, Role, Stage
+from models.delivery import Channel
+from models.round import ListingSource
+from rules.actions import ACTIONS
+from rules.schedule import DEFAULT_DAY, DEFAULT_HOUR, DEFAULT_MINUTE, DEFAULT_MONTH, SCHEDULE_ID
+
+DESCRIPTION = "zhicheng command line: start declarations, act on them, read them, plan a round."
+
+EPILOG = """\
+exit codes:
+  0  done
+  1  unexpected failure
+  2  bad input: a missing or malformed file, an invalid field, an unknown action or role,
+     a year the working-day calendar does not know
+  3  refused by the declaration: wrong stage, wrong role, outside a window, already declared,
+     not eligible (R1–R8: nothing is started)
+  4  unavailable: Temporal unreachable, no such declaration, no worker answering
+
+environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ZHICHENG_TASK_QUEUE, ZHICHENG_ROUNDS_DIR,
+ZHICHENG_CALENDAR_OVERRIDES (see settings.py)"""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (its default prints the whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"error: {self.prog}: {message} (see --help)\n")
+
+
+def year(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a year") from None
+    if not 2000 <= value <= 2100:
+        raise argparse.ArgumentTypeError(f"{value} is not a year between 2000 and 2100")
+    return value
+
+
+def positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
+
+
+def build_parser() -> Parser:
+    fmt = argparse.RawDescriptionHelpFormatter
+    common = {"epilog": EPILOG, "formatter_class": fmt}
+    parser = Parser(prog=PROG, description=DESCRIPTION, **common)
+    groups = parser.add_subparsers(
+        dest="group", required=True, metavar="{declaration,round,schedule,outbox,actions}"
+    )
+
+    declaration = groups.add_parser(
+        "declaration", help="start, act on, read and list declarations", **common
+    )
+    commands = declaration.add_subparsers(dest="command", required=True)
+
+    def sub(
+        parent: argparse._SubParsersAction[Parser], name: str, help: str, handler: Handler
+    ) -> Parser:
+        command = parent.add_parser(name, help=help, description=help, **common)
+        command.set_defaults(handler=handler)
+        return command
+
+    start = sub(commands, "start", "start a declaration from an applicant's JSON file", cmd_start)
+    start.add_argument(
+        "file",
+        metavar="FILE",
+        help="JSON object: applicant, level, jurisdiction, eligibility, achievements, materials "
+        "(see examples/declaration.json)",
+    )
+    start.add_argument(
+        "--year", type=year, help="round year (default: the current year in Asia/Shanghai)"
+    )
+    start.add_argument("--json", action="store_true", help="print the id and initial state as JSON")
+
+    act = sub(commands, "act", "take an action (a Temporal Update) on a declaration", cmd_act)
+    act.add_argument("workflow_id", metavar="WORKFLOW_ID")
+    act.add_argument("action", metavar="ACTION", help=f"one of: {', '.join(ACTIONS)}")
+    act.add_argument(
+        "--role",
+        required=True,
+        choices=[r.value for r in Role],
+        metavar="ROLE",
+        help=f"who acts: {', '.join(r.value for r in Role)}",
+    )
+    act.add_argument("--actor-id", required=True, help="the acting person's or unit's id")
+    data = act.add_mutually_exclusive_group()
+    data.add_argument("--data", metavar="JSON", help="the action's fields as a JSON object")
+    data.add_argument("--data-file", metavar="FILE", help="the action's fields from a JSON file")
+    act.add_argument("--json", action="store_true", help="print the new state as JSON")
+
+    for name, help_text, handler in [
+        ("state", "show a declaration's state (the `state` query)", cmd_state),
+        ("history", "show a declaration's timeline", cmd_history),
+    ]:
+        command = sub(commands, name, help_text, handler)
+        command.add_argument("workflow_id", metavar="WORKFLOW_ID")
+        command.add_argument("--json", action="store_true", help="print JSON")
+
+    listing = sub(commands, "list", "list declarations by search attributes", cmd_list)
+    listing.add_argument("--year", type=year, help="round year")
+    listing.add_argument(
+        "--stage",
+        choices=[s.value for s in Stage],
+        metavar="STAGE",
+        help=f"one of: {', '.join(s.value for s in Stage)}",
+    )
+    listing.add_argument(
+        "--level",
+        choices=[lv.value for lv in Level],
+        metavar="LEVEL",
+        help=f"one of: {', '.join(lv.value for lv in Level)}",
+    )
+    listing.add_argument(
+        "--jurisdiction",
+        choices=[j.value for j in Jurisdiction],
+        metavar="JURISDICTION",
+        help=f"one of: {', '.join(j.value for j in Jurisdiction)}",
+    )
+    listing.add_argument("--limit", type=positive, default=100, help="at most N (default 100)")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+
+    round_group = groups.add_parser(
+        "round", help="a round: plan, start, state, coordination actions", **common
+    )
+    round_commands = round_group.add_subparsers(dest="command", required=True)
+    plan = sub(
+        round_commands,
+        "plan",
+        "print a round's key dates (needs no Temporal server)",
+        cmd_round_plan,
+    )
+    plan.add_argument("year", type=year, metavar="YEAR")
+    plan.add_argument("--json", action="store_true", help="print JSON")
+    try_out = sub(
+        round_commands,
+        "try-out",
+        "write config/rounds/YEAR.json with windows open from today (to try the system "
+        "outside September)",
+        cmd_round_try_out,
+    )
+    try_out.add_argument("year", type=year, metavar="YEAR", nargs="?", help="default: this year")
+    try_out.add_argument("--force", action="store_true", help="replace an existing file")
+    round_start = sub(
+        round_commands,
+        "start",
+        "start the Round workflow round-YEAR by hand (the Schedule does it every year)",
+        cmd_round_start,
+    )
+    round_start.add_argument("year", type=year, metavar="YEAR")
+    round_start.add_argument(
+        "--committee",
+        metavar="FILE",
+        help="committee composition JSON (default: config/rounds/YEAR.committee.json if any)",
+    )
+    listing_choices = [source.value for source in ListingSource]
+    round_start.add_argument(
+        "--listing",
+        choices=listing_choices,
+        default=ListingSource.visibility.value,
+        help="how the round finds its declarations: search attributes (default) or the "
+        "record database",
+    )
+    round_start.add_argument("--json", action="store_true", help="print JSON")
+    round_state = sub(
+        round_commands,
+        "state",
+        "show a round: windows, statistics, sessions, spot checks, operations",
+        cmd_round_state,
+    )
+    round_state.add_argument("year", type=year, metavar="YEAR")
+    round_state.add_argument("--json", action="store_true", help="print JSON")
+    round_act = sub(
+        round_commands,
+        "act",
+        "a round action (a Temporal Update on round-YEAR): " + ", ".join(ROUND_UPDATES),
+        cmd_round_act,
+    )
+    round_act.add_argument("year", type=year, metavar="YEAR")
+    round_act.add_argument("action", metavar="ACTION", help=", ".join(ROUND_UPDATES))
+    round_act.add_argument("--role", required=True, choices=[r.value for r in Role], metavar="ROLE")
+    round_act.add_argument("--actor-id", required=True, help="the acting person's or unit's id")
+    round_data = round_act.add_mutually_exclusive_group()
+    round_data.add_argument("--data", metavar="JSON", help="the action's fields as a JSON object")
+    round_data.add_argument("--data-file", metavar="FILE", help="the fields from a JSON file")
+    round_act.add_argument(
+        "--wait", action="store_true", help="wait until the operation it starts is done"
+    )
+
+    schedule_group = groups.add_parser(
+        "schedule", help="the yearly Schedule that starts each round", **common
+    )
+    schedule_commands = schedule_group.add_subparsers(dest="command", required=True)
+    create = sub(
+        schedule_commands,
+        "create",
+        "create the Schedule: every year (default Aug 28 09:00 Asia/Shanghai) it starts "
+        "round-{year}; overlap SKIP",
+        cmd_schedule_create,
+    )
+    create.add_argument("--month", type=int, default=DEFAULT_MONTH, choices=range(1, 13))
+    create.add_argument("--day", type=int, default=DEFAULT_DAY, choices=range(1, 32))
+    create.add_argument("--hour", type=int, default=DEFAULT_HOUR, choices=range(24))
+    create.add_argument("--minute", type=int, default=DEFAULT_MINUTE, choices=range(60))
+    create.add_argument(
+        "--listing", choices=listing_choices, default=ListingSource.visibility.value
+    )
+    create.add_argument("--paused", action="store_true", help="create it paused")
+    commands_by_name: list[tuple[str, str, Handler]] = [
+        ("describe", "show the Schedule: spec, next and recent runs", cmd_schedule_describe),
+        (
+            "trigger",
+            "start the launcher now (the year of today)",
+            schedule_command("trigger", "triggered"),
+        ),
+        ("pause", "pause the Schedule", schedule_command("pause", "paused")),
+        ("unpause", "unpause the Schedule", schedule_command("unpause", "unpaused")),
+        (
+            "delete",
+            "delete the Schedule (running rounds go on)",
+            schedule_command("delete", "deleted"),
+        ),
+    ]
+    for name, help_text, handler in [("create", "", cmd_schedule_create), *commands_by_name]:
+        command = create if name == "create" else sub(schedule_commands, name, help_text, handler)
+        command.add_argument(
+            "--id", default=SCHEDULE_ID, help=f"schedule id (default {SCHEDULE_ID})"
+        )
+        if name in ("pause", "unpause"):
+            command.add_argument("--note", help="why (shown in the UI)")
+        if name == "describe":
+            command.add_argument("--json", action="store_true", help="print JSON")
+
+    outbox_group = groups.add_parser(
+        "outbox", help="the notification outbox: delivery status, resends", **common
+    )
+    outbox_commands = outbox_group.add_subparsers(dest="command", required=True)
+    outbox_list = sub(
+        outbox_commands,
+        "list",
+        "list outbox messages, newest first, with each channel's status and reason "
+        "(reads DATABASE_URL)",
+        cmd_outbox_list,
+    )
+    outbox_list.add_argument(
+        "--status",
+        choices=OUTBOX_STATUSES,
+        metavar="STATUS",
+        help=f"one of: {', '.join(OUTBOX_STATUSES)}",
+    )
+    outbox_list.add_argument("--workflow", metavar="WORKFLOW_ID", help="one declaration's")
+    outbox_list.add_argument("--limit", type=positive, default=100, help="at most N (default 100)")
+    outbox_list.add_argument("--json", action="store_true", help="print JSON")
+    resend = sub(
+        outbox_commands,
+        "resend",
+        "send a message again by one channel (after a failure is fixed, or an `uncertain` "
+        "one is checked): a new Delivery workflow",
+        cmd_outbox_resend,
+    )
+    resend.add_argument("key", metavar="KEY", help="the outbox key (see: outbox list)")
+    resend.add_argument("--channel", required=True, choices=[c.value for c in Channel])
+    resend.add_argument(
+        "--wait",
+        type=float,
+        nargs="?",
+        const=60.0,
+        metavar="SECONDS",
+        help="wait for the outcome (default 60 s)",
+    )
+    deliver = sub(
+        outbox_commands,
+        "deliver",
+        "start the delivery of every `pending` message that has none (messages queued while "
+        "no channel was configured)",
+        cmd_outbox_deliver,
+    )
+    deliver.add_argument("--limit", type=positive, default=1000, help="at most N (default 1000)")
+    deliver.add_argument("--workflow", metavar="WORKFLOW_ID", help="only one declaration's")
+
+    account_group = groups.add_parser("account", help="portal accounts (portal/)", **common)
+    account_commands = account_group.add_subparsers(dest="command", required=True)
+    account_create = sub(
+        account_commands,
+        "create",
+        "create a portal account (password from --password, ZHICHENG_ACCOUNT_PASSWORD, or "
+        "asked for); reads DATABASE_URL",
+        cmd_account_create,
+    )
+    account_create.add_argument(
+        "--role", required=True, choices=[r.value for r in Role if r is not Role.system]
+    )
+    account_create.add_argument("--username", required=True)
+    account_create.add_argument("--name", default="", help="display name")
+    account_create.add_argument("--uscc", help="employer accounts: the employer's 统一社会信用代码")
+    account_create.add_argument(
+        "--id-card", help="applicant accounts: the ID card (only its applicant key is stored)"
+    )
+    account_create.add_argument("--password", help="visible in the process list: prefer the env")
+
+    documents_group = groups.add_parser(
+        "documents", help="published documents: the failed ones, publishing one again", **common
+    )
+    documents_commands = documents_group.add_subparsers(dest="command", required=True)
+    sub(
+        documents_commands,
+        "failed",
+        "list the documents whose publication failed, with the last error (reads DATABASE_URL)",
+        cmd_documents_failed,
+    )
+    retry = sub(
+        documents_commands,
+        "retry",
+        "publish a failed document again from its recorded request, once the cause is fixed",
+        cmd_documents_retry,
+    )
+    retry.add_argument(
+        "key", metavar="KEY", help="the document's key, as `documents failed` prints it"
+    )
+    for command in documents_commands.choices.values():
+        command.add_argument("--database-url", help="overrides DATABASE_URL")
+
+    actions = sub(groups, "actions", "list every action: stages, roles, data fields", cmd_actions)
+    actions.add_argument("--json", action="store_true", help="print JSON")
+    return parser

@@ -1,0 +1,122 @@
+"""`round plan|try-out|start|state|act`: a round's key dates (no server needed), a round file
+to try the system outside September, and the Round workflow `round-{year}`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime
+from pathlib import Path
+
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from cli.common import PROG, QUERY_TIMEOUT, client_for, read_action_data, temporal_errors
+from cli.exits import EXIT_FAILED, EXIT_OK, bad_input, refused
+from cli.output import print_json, print_plan, print_round
+from client.inputs import ROUND_UPDATES, round_action_payload
+from models.common import Role
+from models.round import ListingSource, OperationStatus
+from rules.identity import round_workflow_id
+from rules.round_plan import plan_round, try_out_round_dates
+from rules.timezone import SHANGHAI
+from settings import Settings
+from store.config_files import InputError, round_config_for, round_config_path, round_input_for
+
+
+async def cmd_round_plan(args: argparse.Namespace, settings: Settings) -> int:
+    config = round_config_for(args.year, settings)
+    plan = plan_round(config)
+    if args.json:
+        print_json(plan)
+        return EXIT_OK
+    path = round_config_path(args.year, settings)
+    source = (
+        str(path) if path.exists() else f"the notice's pattern (no {path.name} in {path.parent})"
+    )
+    print_plan(plan, config, source, settings)
+    return EXIT_OK
+
+
+async def cmd_round_try_out(args: argparse.Namespace, settings: Settings) -> int:
+    year = args.year or datetime.now(SHANGHAI).year
+    path = round_config_path(year, settings)
+    if path.exists() and not args.force:
+        raise bad_input(f"{path} exists; --force replaces it")
+    dates = try_out_round_dates(datetime.now(SHANGHAI))
+    round_config_for(year, settings)  # the year's calendar must be known first
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"year": year, **dates}, indent=2) + "\n", encoding="utf-8")
+    print(
+        f"wrote {path}: submission {dates['submission_opens_at']} – "
+        f"{dates['submission_closes_at']}, review until {dates['review_closes_at']}"
+    )
+    print(f"see: {PROG} round plan {year}; delete the file to return to the notice's dates")
+    return EXIT_OK
+
+
+async def cmd_round_start(args: argparse.Namespace, settings: Settings) -> int:
+    from client.rounds import start_round
+    from workflows.round import round_summary
+
+    # The calendar check comes first: an unknown year names itself and the override file.
+    round_input = round_input_for(
+        args.year,
+        settings,
+        listing=ListingSource(args.listing),
+        committee_file=Path(args.committee) if args.committee else None,
+    )
+    client = await client_for(settings)
+    workflow_id = round_workflow_id(args.year)
+    async with temporal_errors(client, settings, workflow_id):
+        try:
+            handle = await start_round(client, round_input, settings.task_queue)
+        except WorkflowAlreadyStartedError:
+            raise refused(
+                "AlreadyStarted",
+                f"{workflow_id} already exists (see: {PROG} round state {args.year})",
+            ) from None
+    if args.json:
+        print_json({"workflow_id": handle.id, "input": round_input.model_dump(mode="json")})
+    else:
+        print(handle.id)
+        print(round_summary(round_input))
+    return EXIT_OK
+
+
+async def cmd_round_state(args: argparse.Namespace, settings: Settings) -> int:
+    from client.rounds import round_state
+
+    client = await client_for(settings)
+    workflow_id = round_workflow_id(args.year)
+    async with temporal_errors(client, settings, workflow_id):
+        state = await round_state(client, args.year, rpc_timeout=QUERY_TIMEOUT)
+    if args.json:
+        print_json(state)
+    else:
+        print_round(state)
+    return EXIT_OK
+
+
+async def cmd_round_act(args: argparse.Namespace, settings: Settings) -> int:
+    from client.rounds import round_act, wait_for_operation
+
+    if args.action not in ROUND_UPDATES:
+        raise bad_input(f"unknown round action {args.action!r}; known: {', '.join(ROUND_UPDATES)}")
+    data, where = read_action_data(args)
+    if not data and where.endswith("(give it with --data or --data-file)"):
+        where = "--data"
+    try:
+        payload = round_action_payload(args.action, Role(args.role), args.actor_id, data)
+    except InputError as exc:
+        raise bad_input(f"{where}: {exc}") from None
+    client = await client_for(settings)
+    workflow_id = round_workflow_id(args.year)
+    async with temporal_errors(client, settings, workflow_id):
+        result = await round_act(client, args.year, args.action, payload)
+        operation_id = result.get("operation_id") if isinstance(result, dict) else None
+        if args.wait and operation_id is not None:
+            operation = await wait_for_operation(client, args.year, operation_id)
+            result = operation.model_dump(mode="json")
+    print_json(result)
+    status = result.get("status") if isinstance(result, dict) else None
+    return EXIT_FAILED if status == OperationStatus.failed.value else EXIT_OK

@@ -1,0 +1,301 @@
+"""Declarations from the client side: open one (the one use case the command line and the
+portal share), start one as it is (tests, benchmarks), act on one, read its state, list them by
+search attributes; and the integrity archive's part in opening one (R8)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
+)
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from client.errors import ActionTimeout, ArchiveUnavailable, DeclarationRefused
+from client.rounds import running_round_config
+from models.common import Actor, Jurisdiction, Level, Role, Stage, Strict
+from models.declaration import DeclarationInput, DeclarationState, WindowChangeAction
+from models.round import WINDOW_FIELDS
+from models.search_attributes import (
+    JURISDICTION,
+    LEVEL,
+    NEXT_DEADLINE,
+    RETURN_COUNT,
+    ROUND_YEAR,
+    STAGE,
+)
+from rules.eligibility import check_eligibility
+from rules.identity import declaration_workflow_id, round_workflow_id
+from rules.timezone import SHANGHAI, shanghai_date, shanghai_iso
+from store.db import ensure_schema, get_engine
+from store.tables import IntegrityArchiveEntry
+from workflows.declaration import DeclarationWorkflow
+
+DECLARATION_WORKFLOW_TYPE = "Declaration"  # the name workflows/declaration.py registers
+
+DeclarationHandle = WorkflowHandle[DeclarationWorkflow, DeclarationState]
+
+
+# --- opening a declaration --------------------------------------------------------------------
+
+
+async def open_declaration(
+    client: Client,
+    declaration: DeclarationInput,
+    task_queue: str,
+    *,
+    engine: AsyncEngine | None = None,
+    now: datetime | None = None,
+    before_start: Callable[[DeclarationInput], Awaitable[None]] | None = None,
+) -> DeclarationHandle:
+    """Open the applicant's one declaration of the round `declaration.round.year`, checking
+    everything that would only end it at once, before anything starts:
+
+    1. the running round's windows win over `declaration.round` (a round file's or the
+       notice's pattern): they include any change the round announced (R9);
+    2. submission must not have closed (R10: it could only end as not_submitted);
+    3. a record of the integrity archive in force counts over what the applicant declared (R8;
+       the archive is read from `engine`, else DATABASE_URL's);
+    4. the eligibility check (R1–R8, rules/eligibility.py), as the workflow would make it.
+
+    Then `before_start` (the portal binds the applicant to the account), and the start with
+    the window catch-up of start_declaration_in_round. Refused: DeclarationRefused with reason
+    SubmissionClosed, Ineligible or AlreadyDeclared (one declaration per applicant per round,
+    ever); ArchiveUnavailable when the archive cannot be read. Temporal's own failures pass
+    through (client.errors.classify)."""
+    year = declaration.round.year
+    workflow_id = declaration_workflow_id(year, declaration.applicant_key)
+    running = await running_round_config(client, year)
+    if running is not None:
+        declaration = declaration.model_copy(update={"round": running})
+    now = now or datetime.now(SHANGHAI)
+    closes = declaration.round.submission_closes_at
+    if now >= closes:
+        raise DeclarationRefused(
+            "SubmissionClosed",
+            f"round {year}'s submission closed at {shanghai_iso(closes)}; nothing started",
+            workflow_id=workflow_id,
+        )
+    today = shanghai_date(now)
+    try:
+        until = await integrity_block(declaration.applicant_key, today, engine)
+    except Exception as exc:  # never start without the R8 check
+        raise ArchiveUnavailable(
+            f"cannot read the integrity archive (DATABASE_URL): {exc}"
+        ) from None
+    declaration = with_integrity_block(declaration, until)
+    refusals = check_eligibility(declaration, today)
+    if refusals:
+        rules = "; ".join(f"{r.rule}: {r.reason}" for r in refusals)
+        raise DeclarationRefused(
+            "Ineligible",
+            f"not eligible ({rules}); nothing started",
+            workflow_id=workflow_id,
+            refusals=refusals,
+        )
+    if before_start is not None:
+        await before_start(declaration)
+    try:
+        return await start_declaration_in_round(client, declaration, task_queue)
+    except WorkflowAlreadyStartedError:
+        raise DeclarationRefused(
+            "AlreadyDeclared",
+            f"{workflow_id} already exists: one declaration per applicant per round",
+            workflow_id=workflow_id,
+        ) from None
+
+
+async def start_declaration(
+    client: Client, declaration: DeclarationInput, task_queue: str
+) -> DeclarationHandle:
+    """Start the workflow as it is, nothing checked first (tests and benchmarks; people open
+    declarations with open_declaration). One declaration per applicant per round, ever: a
+    second start is refused even after the first has ended (WorkflowAlreadyStartedError)."""
+    return await client.start_workflow(
+        DeclarationWorkflow.run,
+        declaration,
+        id=declaration_workflow_id(declaration.round.year, declaration.applicant_key),
+        task_queue=task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        static_summary=(
+            f"{declaration.round.year} {declaration.level.value} declaration, "
+            f"{declaration.jurisdiction.value}"
+        ),
+    )
+
+
+async def start_declaration_in_round(
+    client: Client, declaration: DeclarationInput, task_queue: str
+) -> DeclarationHandle:
+    """Start a declaration with the running round's windows (`declaration.round` should be
+    `running_round_config`'s), then close the gap of a window change announced while it
+    started: the round's paged change may have listed the declarations before this one was
+    visible. Reading the round's windows again after the start and applying any difference
+    (idempotent on the declaration) means no declaration keeps the old windows (R9)."""
+    handle = await start_declaration(client, declaration, task_queue)
+    latest = await running_round_config(client, declaration.round.year)
+    if latest is None:
+        return handle
+    changes = {
+        name: getattr(latest, name)
+        for name in WINDOW_FIELDS
+        if getattr(latest, name) != getattr(declaration.round, name)
+    }
+    if changes:
+        payload = WindowChangeAction(
+            actor=Actor(role=Role.system, id=round_workflow_id(declaration.round.year)),
+            reason="申报创建期间本轮时间窗口已调整，按调整后的时间执行（R9）",
+            **changes,
+        )
+        await act(client, handle.id, "change_windows", payload.model_dump(mode="json"))
+    return handle
+
+
+# --- R8: the integrity archive ------------------------------------------------------------------
+
+
+async def integrity_block(
+    applicant_key_value: str, today: date, engine: AsyncEngine | None = None
+) -> date | None:
+    """The end of the applicant's newest integrity-archive record still in force, if any
+    (R8: no higher title until then). Reads the record database: `engine`'s, or
+    DATABASE_URL's (its schema brought up to date first)."""
+    if engine is None:
+        await ensure_schema()
+        engine = get_engine()
+    async with engine.connect() as conn:
+        until = (
+            await conn.execute(
+                select(func.max(IntegrityArchiveEntry.blocked_until)).where(
+                    IntegrityArchiveEntry.applicant_key == applicant_key_value,
+                    IntegrityArchiveEntry.blocked_until >= today,
+                )
+            )
+        ).scalar_one_or_none()
+    return until
+
+
+def with_integrity_block(declaration: DeclarationInput, until: date | None) -> DeclarationInput:
+    """R8 facts for the eligibility check: the archive's record wins over a later-ending one
+    the applicant did not declare."""
+    declared = declaration.eligibility.integrity_blocked_until
+    if until is None or (declared is not None and declared >= until):
+        return declaration
+    eligibility = declaration.eligibility.model_copy(update={"integrity_blocked_until": until})
+    return declaration.model_copy(update={"eligibility": eligibility})
+
+
+# --- acting and reading -----------------------------------------------------------------------
+
+
+async def act(
+    client: Client,
+    workflow_id: str,
+    action: str,
+    payload: dict[str, Any],
+    *,
+    timeout: timedelta | None = None,
+) -> DeclarationState:
+    """Send one reviewer or applicant action (a Temporal Update) and wait for its result.
+    The payload: client.inputs.action_payload.
+
+    With `timeout`, each phase (accepted by the worker, then recorded) gets that long and
+    ActionTimeout says which did not finish. An RPC timeout alone would not do: the client
+    re-polls an update that the server answers "not yet" forever."""
+    handle = client.get_workflow_handle(workflow_id)
+    if timeout is None:
+        return await handle.execute_update(action, payload, result_type=DeclarationState)
+    try:
+        async with asyncio.timeout(timeout.total_seconds()):
+            update = await handle.start_update(
+                action,
+                payload,
+                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+                result_type=DeclarationState,
+            )
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        # the client turns the cancelled poll into its own error, or not, by timing
+        raise ActionTimeout(workflow_id, action, False, timeout) from None
+    try:
+        async with asyncio.timeout(timeout.total_seconds()):
+            return await update.result()
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        raise ActionTimeout(workflow_id, action, True, timeout) from None
+
+
+async def declaration_state(
+    client: Client, workflow_id: str, *, rpc_timeout: timedelta | None = None
+) -> DeclarationState:
+    handle = client.get_workflow_handle(workflow_id)
+    return await handle.query("state", result_type=DeclarationState, rpc_timeout=rpc_timeout)
+
+
+# --- listing ----------------------------------------------------------------------------------
+
+
+def visibility_query(
+    *,
+    year: int | None = None,
+    stage: Stage | None = None,
+    level: Level | None = None,
+    jurisdiction: Jurisdiction | None = None,
+) -> str:
+    """A visibility query over the declarations' search attributes. Values are enum members
+    (or an int), so nothing needs escaping."""
+    clauses = [f"WorkflowType = '{DECLARATION_WORKFLOW_TYPE}'"]
+    if year is not None:
+        clauses.append(f"{ROUND_YEAR.name} = {int(year)}")
+    if stage is not None:
+        clauses.append(f"{STAGE.name} = '{Stage(stage).value}'")
+    if level is not None:
+        # `Level` is a keyword of the visibility grammar: unquoted, the server rejects it.
+        clauses.append(f"`{LEVEL.name}` = '{Level(level).value}'")
+    if jurisdiction is not None:
+        clauses.append(f"{JURISDICTION.name} = '{Jurisdiction(jurisdiction).value}'")
+    return " AND ".join(clauses)
+
+
+class DeclarationListing(Strict):
+    """One row of a listing, from the execution's search attributes (no query to the worker)."""
+
+    workflow_id: str
+    status: str
+    round_year: int | None
+    stage: str | None
+    level: str | None
+    jurisdiction: str | None
+    return_count: int | None
+    next_deadline: datetime | None  # absent once ended, and on declarations started before it
+    started_at: datetime
+
+
+async def list_declarations(client: Client, query: str, limit: int) -> list[DeclarationListing]:
+    """Sorted by next deadline, soonest first (then the ones without): the SQL visibility
+    store of the dev server and of PostgreSQL-backed clusters has no ORDER BY."""
+    rows: list[DeclarationListing] = []
+    async for execution in client.list_workflows(query, limit=limit):
+        attributes = execution.typed_search_attributes
+        rows.append(
+            DeclarationListing(
+                workflow_id=execution.id,
+                status=execution.status.name.lower() if execution.status else "unknown",
+                round_year=attributes.get(ROUND_YEAR),
+                stage=attributes.get(STAGE),
+                level=attributes.get(LEVEL),
+                jurisdiction=attributes.get(JURISDICTION),
+                return_count=attributes.get(RETURN_COUNT),
+                next_deadline=attributes.get(NEXT_DEADLINE),
+                started_at=execution.start_time,
+            )
+        )
+    rows.sort(key=lambda row: (row.next_deadline is None, row.next_deadline or row.started_at))
+    return rows
