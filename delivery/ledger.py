@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import RowMapping
@@ -24,6 +24,13 @@ from models.delivery import (
 from rules.timezone import to_shanghai
 from store.db import get_engine, insert_unless_exists
 from store.tables import NotificationDelivery, OutboxMessage, OutboxStatus, utcnow
+
+
+class ColumnValues(Protocol):
+    """A row's values by column name: a `RowMapping`, or a plain dict (the tests)."""
+
+    def __getitem__(self, name: str, /) -> Any: ...
+
 
 # --- the record: one transaction per step, the message row locked first ---------------------
 
@@ -57,7 +64,7 @@ async def set_channel(conn: AsyncConnection, key: str, channel: Channel, **value
     )
 
 
-def summarize(channels: Sequence[Mapping[str, Any]]) -> tuple[OutboxStatus, str | None]:
+def summarize(channels: Sequence[ColumnValues]) -> tuple[OutboxStatus, str | None]:
     """The message's status over its channels: a problem shows first (uncertain, failed), then
     work in progress (sending, pending); `sent` once every channel that is on has sent it."""
     errors = "; ".join(
@@ -94,7 +101,7 @@ async def refresh_message(conn: AsyncConnection, key: str) -> None:
     )
 
 
-def outcome_of(row: Mapping[str, Any]) -> ChannelOutcome:
+def outcome_of(row: ColumnValues) -> ChannelOutcome:
     status = DeliveryStatus(row["status"])
     detail = row["provider_id"] if status is DeliveryStatus.sent else row["error"]
     return ChannelOutcome(
@@ -114,7 +121,7 @@ class Claim:
 
 
 def _uncertain_reason(
-    key: str, channel: Channel, row: Mapping[str, Any], since: datetime, window: timedelta | None
+    key: str, channel: Channel, row: ColumnValues, since: datetime, window: timedelta | None
 ) -> str:
     at = to_shanghai(since).isoformat(timespec="seconds")
     resend = f"starter.py outbox resend {key} --channel {channel.value}"

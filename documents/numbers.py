@@ -48,7 +48,9 @@ async def allocate_document_number(key: str, prefix: str, year: int, url: str | 
                     .where(where)
                     .values(last_number=DocumentCounter.last_number + 1)
                 )
-                number = await conn.scalar(select(DocumentCounter.last_number).where(where))
+                # the counter row exists: written or found by the insert above
+                counted = await conn.execute(select(DocumentCounter.last_number).where(where))
+                number = counted.scalar_one()
                 row = {"key": key, "prefix": prefix, "year": year, "number": number}
                 # RETURNING tells whether this row was written (rowcount does not, reliably, on
                 # every driver): nothing comes back when another allocation holds the key.
@@ -60,7 +62,7 @@ async def allocate_document_number(key: str, prefix: str, year: int, url: str | 
                 )
                 if written is None:
                     raise _AllocatedElsewhere
-                return int(number)
+                return number
         except (_AllocatedElsewhere, IntegrityError):
             continue  # rolled back: read the winner's number
     raise RuntimeError(f"could not allocate a document number for {key}")

@@ -257,6 +257,7 @@ async def publish(request: PublishRequest, settings: Settings | None = None) -> 
 
     html = rendered.web_html.encode("utf-8")
     stem = file_stem(request)
+    pdf_name, html_name = f"{stem}.pdf", f"{stem}.html"
     item = {
         "key": request.key,
         "kind": document.kind.value,
@@ -264,13 +265,13 @@ async def publish(request: PublishRequest, settings: Settings | None = None) -> 
         "title": rendered.title,
         "date": shanghai_date(request.issued_at).isoformat(),
         "document_number": document_number,
-        "file_name": f"{stem}.pdf",
+        "file_name": pdf_name,
         "sha256": sha256_hex(pdf),
-        "html_file_name": f"{stem}.html",
+        "html_file_name": html_name,
         "html_sha256": sha256_hex(html),
         "published_at": datetime.now(UTC).isoformat(),
     }
-    files = {item["file_name"]: pdf, item["html_file_name"]: html}
+    files = {pdf_name: pdf, html_name: html}
     try:
         stored, already = await asyncio.to_thread(store.publish, item, files)
     except PublicationConflictError as exc:

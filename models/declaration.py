@@ -76,7 +76,8 @@ class EmployerKind(StrEnum):
 class TitleBasis(StrEnum):
     """R5: how the applicant's current level was obtained; all count the same."""
 
-    title = "title"  # 职称
+    # The member is not named `title`: that would shadow str.title on every member.
+    professional_title = "title"  # 职称
     qualification = "qualification"  # 职业资格
     outside_city_title = "outside_city_title"  # 市外取得的职称
 
@@ -107,7 +108,7 @@ class EligibilityFacts(Strict):
     continuing_education_completed: bool = False  # R4
     village_stationed_months_this_year: int = Field(default=0, ge=0, le=12)  # R4, R19
     current_level: Level | None = None  # R5
-    current_level_basis: TitleBasis = TitleBasis.title  # R5
+    current_level_basis: TitleBasis = TitleBasis.professional_title  # R5
     years_at_current_level: float = Field(default=0, ge=0)  # R5: former + current specialty
     consecutive_village_years: int = Field(default=0, ge=0)  # R6
     consecutive_excellent_assessments: int = Field(default=0, ge=0)  # R6

@@ -8,7 +8,7 @@ docker-compose.yml all register.
 from __future__ import annotations
 
 from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.common import SearchAttributeKey
+from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
 
 ROUND_YEAR = SearchAttributeKey.for_int("RoundYear")
 LEVEL = SearchAttributeKey.for_keyword("Level")
@@ -31,15 +31,19 @@ DECLARATION_SEARCH_ATTRIBUTES: tuple[SearchAttributeKey, ...] = (
 # The names `temporal operator search-attribute create --type` and `start-dev
 # --search-attribute Name=Type` take.
 CLI_TYPE_NAMES = {
-    IndexedValueType.INDEXED_VALUE_TYPE_INT: "Int",
-    IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD: "Keyword",
-    IndexedValueType.INDEXED_VALUE_TYPE_DATETIME: "Datetime",
+    SearchAttributeIndexedValueType.INT: "Int",
+    SearchAttributeIndexedValueType.KEYWORD: "Keyword",
+    SearchAttributeIndexedValueType.DATETIME: "Datetime",
 }
 
 
 def registrations() -> dict[str, IndexedValueType.ValueType]:
     """For the operator service's AddSearchAttributesRequest."""
-    return {key.name: key.indexed_value_type for key in DECLARATION_SEARCH_ATTRIBUTES}
+    # The SDK's enum carries the protobuf enum's numbers; the request's map takes the latter.
+    return {
+        key.name: IndexedValueType.ValueType(key.indexed_value_type)
+        for key in DECLARATION_SEARCH_ATTRIBUTES
+    }
 
 
 def cli_pairs() -> list[str]:

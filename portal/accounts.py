@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from stdnum.cn import uscc as uscc_code
 
@@ -59,7 +59,7 @@ async def create_account(
         return False
     async with engine.begin() as conn:
         await conn.execute(
-            Account.__table__.insert().values(
+            insert(Account).values(
                 username=username,
                 password_hash=hash_password(password),
                 role=role.value,

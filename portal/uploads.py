@@ -34,7 +34,7 @@ from typing import Any, BinaryIO
 
 import pypdfium2 as pdfium
 from PIL import Image, ImageOps
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.concurrency import run_in_threadpool
@@ -231,8 +231,8 @@ def page_images(data: bytes, media_type: str) -> tuple[list[Image.Image], float]
             finally:
                 document.close()
         return images, scale * 72
-    with Image.open(io.BytesIO(data)) as image:
-        image = ImageOps.exif_transpose(image)
+    with Image.open(io.BytesIO(data)) as opened:
+        image = ImageOps.exif_transpose(opened)
         if image.mode in ("RGBA", "LA", "P"):
             rgba = image.convert("RGBA")
             flat = Image.new("RGB", rgba.size, "white")
@@ -347,7 +347,7 @@ async def store_upload(
     }
     try:
         async with engine.begin() as conn:
-            await conn.execute(Upload.__table__.insert().values(**values))
+            await conn.execute(insert(Upload).values(**values))
     except IntegrityError:  # the same owner, the same content, at the same moment
         pass
     found = await find_own_by_sha256(engine, owner_account_id, sha256)

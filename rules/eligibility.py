@@ -27,7 +27,7 @@ EMPLOYER_KIND_ZH = {
     EmployerKind.government: "机关",
 }
 BASIS_ZH = {
-    TitleBasis.title: "职称",
+    TitleBasis.professional_title: "职称",
     TitleBasis.qualification: "职业资格",
     TitleBasis.outside_city_title: "市外取得的职称",
 }

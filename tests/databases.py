@@ -42,8 +42,8 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
     else:
         await run_on_postgres(f"CREATE SCHEMA {schema}")
         options = {"options": f"-csearch_path={schema}"}
-        url = make_url(POSTGRES_URL or "").update_query_dict(options)
-        url = url.render_as_string(hide_password=False)
+        postgres_url = make_url(POSTGRES_URL or "").update_query_dict(options)
+        url = postgres_url.render_as_string(hide_password=False)
     previous = configure_database(url)  # the session's workflow tests use their own database
     await ensure_schema()
     yield url

@@ -81,6 +81,7 @@ async def test_database_made_by_create_all_is_stamped(tmp_path: Path) -> None:
     assert await inspect_database(url, current_revision) == HEAD
     assert await inspect_database(url, schema_differences) == []
     await dispose_engines(url)
+    assert HEAD is not None
     assert INITIAL_REVISION <= HEAD
 
 
@@ -99,6 +100,7 @@ def test_alembic_command_line(tmp_path: Path) -> None:
             [*alembic, *args], cwd=ROOT, capture_output=True, text=True, timeout=120
         )
         assert result.returncode == 0, result.stderr
+    assert HEAD is not None
     assert HEAD in result.stdout
 
 

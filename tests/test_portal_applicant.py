@@ -19,7 +19,7 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
@@ -93,7 +93,7 @@ async def unbound_applicant(database_url: str) -> tuple[str, int]:
     username, account_id = await make_account(database_url, Role.applicant, applicant_key="x")
     async with get_engine(database_url).begin() as conn:
         await conn.execute(
-            Account.__table__.update().where(Account.id == account_id).values(applicant_key=None)
+            update(Account).where(Account.id == account_id).values(applicant_key=None)
         )
     return username, account_id
 

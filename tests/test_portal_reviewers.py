@@ -21,7 +21,7 @@ import pytest_asyncio
 from fastapi import FastAPI
 from PIL import Image
 from pypdf import PdfReader
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select, update
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -356,9 +356,7 @@ async def test_competent_unit_acts_on_its_own_employers_only(
     # the binding is the display name (portal/routers/competent_unit.py)
     async with get_engine(database_url).begin() as conn:
         await conn.execute(
-            Account.__table__.update()
-            .where(Account.username == username)
-            .values(display_name=f" {unit} ")
+            update(Account).where(Account.username == username).values(display_name=f" {unit} ")
         )
 
     async with await browser_for(portal) as cu:
@@ -648,8 +646,8 @@ async def test_committee_sessions_tally_preview_and_votes(
         assert await round_now() == before
 
         # R19 from the evaluation body's page: the round averages the on-site scores
-        page = (await other.get("/evaluation")).text
-        assert f'name="year" value="{year}"' in page and "计算现场答辩平均分" in page
+        evaluation = (await other.get("/evaluation")).text
+        assert f'name="year" value="{year}"' in evaluation and "计算现场答辩平均分" in evaluation
         response = await other.post(
             "/evaluation/defense-averages", data={"csrf_token": token, "year": str(year)}
         )
@@ -695,8 +693,8 @@ async def test_committee_sessions_tally_preview_and_votes(
             "/committee/sessions", data=pairs(*base, ("session_id", "S1"), *attendance(5))
         )
         assert response.status_code == 303
-        page = (await clerk.get(f"/committee?year={year}")).text
-        assert "无效（出席人数不足，不能表决）" in page
+        committee_html = (await clerk.get(f"/committee?year={year}")).text
+        assert "无效（出席人数不足，不能表决）" in committee_html
         response = await clerk.post(
             "/committee/votes/preview",
             data=pairs(*base, ("session_id", "S1"), (f"yes_{code['passing']}", "5")),
@@ -787,7 +785,7 @@ async def test_supervisor_sees_overdue_items(
     due = {"late": now - timedelta(days=1, hours=2), "fine": now + timedelta(days=1)}
     async with get_engine(database_url).begin() as conn:
         await conn.execute(
-            DeclarationRow.__table__.insert(),
+            insert(DeclarationRow),
             [
                 common
                 | {"workflow_id": late, "deadlines": {"payment_due_at": due["late"].isoformat()}},

@@ -20,7 +20,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -279,8 +279,8 @@ async def create_declaration(page: ApplicantPage, form: CheckedForm) -> Response
     values = {k: v for k, v in form.items() if k in FIELDS}
     try:
         round_config = await open_round(portal)
-    except Refusal as refusal:
-        return new_page(page, values, refusal=refusal)
+    except Refusal as no_round:
+        return new_page(page, values, refusal=no_round)
 
     def refused(errors: dict[str, str] | None, refusal: Refusal | None = None) -> HTMLResponse:
         return new_page(page, values, errors, refusal, round_config)
@@ -373,8 +373,8 @@ async def upload_material(page: ApplicantPage, uploads: Uploads) -> Response:
     form = await checked_form(page.request)  # here, after the size: not as a dependency
     try:
         current = await editable_current(page)
-    except Refusal as refusal:
-        return await applicant_page(page, refusal)
+    except Refusal as not_editable:
+        return await applicant_page(page, not_editable)
     upload = (await page.request.form()).get("file")
     title = form.get("title", "").strip()
     if upload is None or isinstance(upload, str) or not upload.filename:
@@ -399,7 +399,7 @@ async def upload_material(page: ApplicantPage, uploads: Uploads) -> Response:
         return await applicant_page(page, refusal)
     async with page.portal.engine().begin() as conn:
         await conn.execute(
-            DeclarationMaterial.__table__.insert().values(
+            insert(DeclarationMaterial).values(
                 workflow_id=current.workflow_id, upload_id=stored.id, title=title
             )
         )
@@ -458,8 +458,8 @@ async def mask_material(
 ) -> Response:
     try:
         current = await editable_current(page)
-    except Refusal as refusal:
-        return await mask_page(page, material_id, refusal)
+    except Refusal as not_editable:
+        return await mask_page(page, material_id, not_editable)
     material = await own_material(page, current.workflow_id, material_id)
     upload: StoredUpload = material["upload"]
     data = await run_in_threadpool(read_upload, uploads.directory, upload.sha256)

@@ -231,8 +231,8 @@ async def committee_votes_preview(page: CommitteePage, form: CheckedForm) -> Res
     year = await year_of(page, form)
     try:
         session, rows, problems = await counted_votes(page.portal, form, year)
-    except Refusal as refusal:
-        return await committee_page(page, year, refusal)
+    except Refusal as uncounted:
+        return await committee_page(page, year, uncounted)
     refusal = Refusal("；".join(problems), status=400) if problems else None
     context = {"year": year, "session": session, "rows": rows}
     return page.render("committee_preview.html", context, refusal)
