@@ -89,7 +89,7 @@ def create_app(
 
 
 async def default_client() -> Client:
-    from worker import connect  # the worker's own connection: same converter, same settings
+    from client.connection import connect  # the one connection: same converter, same settings
 
     return await connect(load_settings())
 

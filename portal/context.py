@@ -19,10 +19,13 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-import control
+from client.declarations import act, declaration_state
+from client.errors import ActionTimeout, classify
+from client.errors import Refusal as RefusalKind
+from client.inputs import action_payload, round_action_payload
+from client.rounds import round_act
 from models.common import (
     JURISDICTION_NAMES_ZH,
     LEVEL_NAMES_ZH,
@@ -113,11 +116,12 @@ class Refusal(Exception):
 
 
 def refusal_from(exc: BaseException) -> Refusal:
-    cause = exc.__cause__ if isinstance(exc, WorkflowUpdateFailedError) else exc
-    if isinstance(cause, ApplicationError):
-        kind = cause.type or "Invalid"
-        text = REFUSALS_ZH.get(kind, "操作被拒绝。")
-        return Refusal(text, f"{kind}: {cause.message}")
+    """The page's refusal for any failure of an action (client.errors.classify): a workflow's
+    refusal in Chinese (409), anything else "try again later" (503)."""
+    found = classify(exc)
+    if found.kind is RefusalKind.refused:
+        kind = found.reason or "Invalid"
+        return Refusal(REFUSALS_ZH.get(kind, "操作被拒绝。"), f"{kind}: {found.message}")
     return Refusal("操作未能完成，请稍后重试。", type(exc).__name__, status=503)
 
 
@@ -139,7 +143,7 @@ def _named(names: dict[Any, str], kind: type[Any]) -> Callable[[str], str]:
 
 
 def _as_account(build: Callable[..., Any], account: Any, action: str, data: dict[str, Any]) -> Any:
-    """An action's payload (control.action_payload / round_action_payload) with the session's
+    """An action's payload (action_payload / round_action_payload) with the session's
     account as its actor; a form that does not make a valid payload is a Refusal (400)."""
     try:
         return build(action, Role(account.role), f"{account.role}:{account.username}", data)
@@ -218,9 +222,9 @@ class Portal:
 
     async def send(self, account: Any, workflow_id: str, action: str, data: dict[str, Any]) -> None:
         """One update as the logged-in account (the actor from the session, never the form)."""
-        payload = _as_account(control.action_payload, account, action, data)
+        payload = _as_account(action_payload, account, action, data)
         try:
-            await control.act(
+            await act(
                 await self.temporal(),
                 workflow_id,
                 action,
@@ -229,17 +233,17 @@ class Portal:
             )
         except WorkflowUpdateFailedError as exc:
             raise refusal_from(exc) from None
-        except (control.ActionTimeout, RPCError, RuntimeError) as exc:  # no worker/Temporal
+        except (ActionTimeout, RPCError, RuntimeError) as exc:  # no worker/Temporal
             log.warning("%s on %s: %s", action, workflow_id, exc)
             raise Refusal("系统暂时无法办理，请稍后重试。", type(exc).__name__, 503) from None
 
     async def send_round(self, account: Any, year: int, action: str, data: dict[str, Any]) -> Any:
         """One update of the Round workflow `round-{year}` as the logged-in account (the
         actor from the session); returns the update's JSON result. Refusal like `send`."""
-        payload = _as_account(control.round_action_payload, account, action, data)
+        payload = _as_account(round_action_payload, account, action, data)
         try:
             async with asyncio.timeout(UPDATE_TIMEOUT.total_seconds()):
-                return await control.round_act(await self.temporal(), year, action, payload)
+                return await round_act(await self.temporal(), year, action, payload)
         except WorkflowUpdateFailedError as exc:
             raise refusal_from(exc) from None
         except RPCError as exc:  # no such round, or Temporal unreachable
@@ -252,7 +256,7 @@ class Portal:
     async def state(self, workflow_id: str) -> DeclarationState:
         """The declaration's `state` query (Refusal 503 when the workflow cannot be read)."""
         try:
-            return await control.declaration_state(
+            return await declaration_state(
                 await self.temporal(), workflow_id, rpc_timeout=QUERY_TIMEOUT
             )
         except (RPCError, RuntimeError, WorkflowQueryFailedError) as exc:

@@ -23,10 +23,12 @@ from pydantic import ValidationError
 from sqlalchemy import delete, insert, select, update
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import WorkflowQueryFailedError
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-import control
+from client.declarations import declaration_state, open_declaration
+from client.errors import ArchiveUnavailable, DeclarationRefused
+from client.inputs import DeclarationFile, declaration_input
+from client.rounds import running_round_config
 from models.common import Stage
 from models.declaration import DeclarationInput, DeclarationState
 from models.round import RoundConfig
@@ -57,7 +59,6 @@ from portal.uploads import (
     upload_config,
 )
 from rules.calendar import CalendarYearUnknown
-from rules.eligibility import check_eligibility
 from rules.identity import declaration_workflow_id
 from rules.timezone import SHANGHAI, shanghai_iso
 from settings import load_settings
@@ -122,7 +123,7 @@ async def find_current(page: Page) -> tuple[Current | None, Refusal | None]:
         ids.insert(0, this_year)  # started a moment ago: maybe not recorded yet
     for workflow_id in ids:
         try:
-            state = await control.declaration_state(
+            state = await declaration_state(
                 await portal.temporal(), workflow_id, rpc_timeout=QUERY_TIMEOUT
             )
         except RPCError as exc:
@@ -221,7 +222,7 @@ async def open_round(portal: Portal) -> RoundConfig:
     year = shanghai_now().year
     settings = load_settings()
     try:
-        config = await control.running_round_config(await portal.temporal(), year)
+        config = await running_round_config(await portal.temporal(), year)
     except (RPCError, RuntimeError, OSError) as exc:  # Temporal not reachable
         log.warning("round %s: %s", year, exc)
         raise Refusal("系统暂时无法办理，请稍后重试。", type(exc).__name__, 503) from None
@@ -287,50 +288,51 @@ async def create_declaration(page: ApplicantPage, form: CheckedForm) -> Response
 
     data = declaration_data(form)
     try:
-        control.DeclarationFile.model_validate(data)
+        DeclarationFile.model_validate(data)
     except ValidationError as exc:
         return refused(field_errors(exc))
     settings = load_settings()
-    declaration = control.declaration_input(
-        data, round_config, "form", settings.applicant_key_secret
-    )
+    declaration = declaration_input(data, round_config, "form", settings.applicant_key_secret)
     key = declaration.applicant_key
     if account.applicant_key and account.applicant_key != key:
         return refused({"applicant.id_card": "该身份证号码与您账户绑定的申报人不一致。"})
-    declaration = await with_integrity_archive(portal, declaration)
-    refusals = check_eligibility(declaration, shanghai_now().date())
-    if refusals:  # R1–R8: said now, and nothing started (one declaration per round)
-        refusal = Refusal(
-            "不符合申报条件：" + "；".join(f"{r.rule} {r.reason_zh}" for r in refusals),
-            "; ".join(f"{r.rule}: {r.reason}" for r in refusals),
-            400,
-        )
-        return refused(None, refusal)
-    if not account.applicant_key:
-        await bind_applicant(portal, account.id, key)
+
+    async def bind(_: DeclarationInput) -> None:  # checked and about to start: bind it
+        if not account.applicant_key:
+            await bind_applicant(portal, account.id, key)
+
     try:
-        await control.start_declaration_in_round(
-            await portal.temporal(), declaration, settings.task_queue
+        await open_declaration(
+            await portal.temporal(),
+            declaration,
+            settings.task_queue,
+            engine=portal.engine(),
+            before_start=bind,
         )
-    except WorkflowAlreadyStartedError:
-        refusal = Refusal(
-            f"您在{round_config.year}年度已有一份申报（每人每个评审年度只能申报一次）。",
-            "AlreadyDeclared: one declaration per applicant per round",
-            409,
-        )
-        return refused(None, refusal)
-    except (RPCError, RuntimeError) as exc:
+    except DeclarationRefused as exc:  # R1–R10: said now, and nothing started
+        return refused(None, declaration_refusal(exc, round_config.year))
+    except (ArchiveUnavailable, RPCError, RuntimeError) as exc:
         log.warning("starting a declaration: %s", exc)
         refusal = Refusal("系统暂时无法办理，请稍后重试。", type(exc).__name__, 503)
         return refused(None, refusal)
     return RedirectResponse("/applicant", 303)
 
 
-async def with_integrity_archive(portal: Portal, declaration: DeclarationInput) -> DeclarationInput:
-    """R8: an integrity-archive record in force (control.with_integrity_block)."""
-    today = shanghai_now().date()
-    until = await control.integrity_block(declaration.applicant_key, today, portal.engine())
-    return control.with_integrity_block(declaration, until)
+def declaration_refusal(exc: DeclarationRefused, year: int) -> Refusal:
+    """What the applicant reads when their declaration cannot be opened (nothing started)."""
+    if exc.reason == "Ineligible":
+        return Refusal(
+            "不符合申报条件：" + "；".join(f"{r.rule} {r.reason_zh}" for r in exc.refusals),
+            "; ".join(f"{r.rule}: {r.reason}" for r in exc.refusals),
+            400,
+        )
+    if exc.reason == "AlreadyDeclared":
+        return Refusal(
+            f"您在{year}年度已有一份申报（每人每个评审年度只能申报一次）。",
+            "AlreadyDeclared: one declaration per applicant per round",
+            409,
+        )
+    return Refusal(f"{year}年度网上申报已经截止，不能再新建申报。", f"{exc.reason}: {exc}", 409)
 
 
 async def bind_applicant(portal: Portal, account_id: int, key: str) -> None:

@@ -29,7 +29,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError
 
-import control
+from client.rounds import round_state
 from models.common import Stage
 from models.round import CommitteeSession, OperationKind, RoundState
 from portal.blind import blind_refusal
@@ -71,7 +71,7 @@ async def year_of(page: Page, form: dict[str, str] | None = None) -> int:
 
 async def round_of(portal: Portal, year: int) -> RoundState:
     try:
-        return await control.round_state(await portal.temporal(), year, rpc_timeout=QUERY_TIMEOUT)
+        return await round_state(await portal.temporal(), year, rpc_timeout=QUERY_TIMEOUT)
     except (RPCError, WorkflowQueryFailedError, RuntimeError) as exc:
         log.info("round %s: %s", year, exc)
         raise Refusal(
