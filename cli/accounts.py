@@ -14,8 +14,8 @@ from settings import Settings
 async def cmd_account_create(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from portal.accounts import AccountError, create_account
     from rules.identity import applicant_key
+    from store.accounts import AccountError, create_account
     from store.db import dispose_engines, ensure_schema, get_engine
 
     password = args.password or os.environ.get("ZHICHENG_ACCOUNT_PASSWORD")

@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 
 from models.common import Role
-from portal.accounts import create_account
 from rules.identity import applicant_key
 from settings import ROOT, load_settings
+from store.accounts import create_account
 from store.db import dispose_engines, ensure_schema, get_engine
 
 DEMO_PASSWORD = "zhicheng-demo"  # a demo account's, printed on purpose

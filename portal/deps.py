@@ -23,12 +23,11 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
 from models.common import Role
-from portal.accounts import find_account
 from portal.blind import blind_row
 from portal.context import Portal, Refusal
 from portal.security import LoginThrottle, csrf_matches
 from portal.uploads import UploadConfig, upload_config
-from store.accounts import Account
+from store.accounts import Account, find_account
 
 
 def get_portal(request: Request) -> Portal:

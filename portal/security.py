@@ -1,4 +1,4 @@
-"""Passwords (argon2id), CSRF tokens, login throttling, the blind-review code."""
+"""CSRF tokens, login throttling, the blind-review code (passwords: store/passwords.py)."""
 
 from __future__ import annotations
 
@@ -7,24 +7,6 @@ import hmac
 import secrets
 import time
 from collections import defaultdict, deque
-
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-
-_hasher = PasswordHasher()  # argon2id with the library's current parameters
-# Verified against when the username is unknown, so both cases take the same time.
-_DUMMY_HASH = _hasher.hash("no-such-account")
-
-
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
-
-
-def verify_password(password_hash: str | None, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
 
 
 def new_csrf_token() -> str:

@@ -22,12 +22,12 @@ from stdnum.cn import ric
 from models.calendar import YearCalendar
 from models.common import Role
 from models.round import RoundConfig
-from portal.accounts import create_account, find_account
 from rules.calendar import CalendarYearUnknown
 from rules.calendar_source import year_from_package
 from rules.identity import applicant_key
 from rules.timezone import SHANGHAI
 from settings import load_settings
+from store.accounts import create_account, find_account
 from store.db import get_engine
 from tests.declaration_support import round_around
 

@@ -17,10 +17,10 @@ from temporalio.worker import Worker
 
 from models.common import Role, Stage
 from models.declaration import Applicant, Employer
-from portal.accounts import create_account
 from portal.app import create_app
 from portal.security import LoginThrottle, blind_code
 from settings import ROOT
+from store.accounts import create_account
 from store.db import get_engine
 from tests.declaration_support import act, start, state, to_evaluation_review
 from tests.samples import SAMPLE_ID_CARD, SAMPLE_MOBILE, SAMPLE_USCC

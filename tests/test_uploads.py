@@ -14,7 +14,6 @@ from PIL import Image, ImageDraw
 from sqlalchemy import func, select
 
 from models.common import Role
-from portal.accounts import create_account, find_account
 from portal.masking import Box, BoxesRefused, burn_boxes, masked_copy, parse_boxes
 from portal.uploads import (
     JPEG,
@@ -27,6 +26,7 @@ from portal.uploads import (
     store_upload,
     upload_path,
 )
+from store.accounts import create_account, find_account
 from store.db import ensure_schema, get_engine
 from store.uploads import Upload
 

@@ -11,10 +11,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from models.common import Role
-from portal.accounts import find_account
 from portal.context import Refusal
 from portal.deps import CheckedForm, PortalDep, SignedIn, Throttle, checked_form
-from portal.security import new_csrf_token, verify_password
+from portal.security import new_csrf_token
+from store.accounts import find_account
+from store.passwords import verify_password
 
 router = APIRouter()
 
