@@ -28,8 +28,8 @@ from temporalio.client import Client
 import control
 from bench.common import declaration, round_config, temporal
 from models.round import ListingSource, OperationStatus, RoundInput
-from settings import ROOT
-from store.db import configure_database, dispose_engines, ensure_schema
+from settings import ROOT, load_settings
+from store.db import dispose_engines, ensure_schema
 from worker import build_worker
 
 
@@ -52,12 +52,12 @@ async def run_lengths(client: Client, workflow_id: str) -> list[int]:
 async def bench(args: argparse.Namespace, client: Client) -> None:
     task_queue = f"zhicheng-bench-{uuid.uuid4().hex[:6]}"
     database_url = f"sqlite+aiosqlite:///{ROOT / 'var' / 'bench-round.db'}"
-    configure_database(database_url)
     await ensure_schema(database_url)
+    settings = load_settings().model_copy(update={"database_url": database_url})
     year = args.year
     config = round_config(year, datetime.now(UTC))
     running = f"WorkflowType = 'Declaration' AND RoundYear = {year} AND ExecutionStatus = 'Running'"
-    async with build_worker(client, task_queue):
+    async with build_worker(client, task_queue, settings=settings):
         started = time.monotonic()
         semaphore = asyncio.Semaphore(args.concurrency)
 

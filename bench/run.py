@@ -72,7 +72,7 @@ from models.common import Level
 from models.declaration import DeclarationState
 from rules.recommendation import RECOMMENDATION_OPINION
 from settings import ROOT
-from store.db import configure_database, dispose_engines, ensure_schema, get_engine
+from store.db import dispose_engines, ensure_schema, get_engine
 from store.tables import AuditEvent, OutboxMessage
 
 # --- what a reviewer sends -------------------------------------------------------------------
@@ -698,7 +698,6 @@ async def run_side(
     full = bool(path.phase_b)
     submission_closes: datetime | None = None
     if kind == "system":
-        configure_database(database_url)
         await ensure_schema(database_url)
         before = await record_counts(database_url)
         command = [sys.executable, "worker.py"]

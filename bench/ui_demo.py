@@ -27,7 +27,7 @@ from rules.calendar_source import load_overrides
 from rules.round_plan import try_out_round_dates
 from settings import load_settings
 from store.config_files import round_calendar
-from store.db import configure_database, ensure_schema
+from store.db import ensure_schema
 from worker import build_worker
 
 
@@ -67,9 +67,8 @@ async def main() -> None:
     if args.no_worker:
         await populate(client, settings.task_queue, args.count)
         return
-    configure_database(settings.database_url)
     await ensure_schema(settings.database_url)
-    async with build_worker(client, settings.task_queue):
+    async with build_worker(client, settings.task_queue, settings=settings):
         await populate(client, settings.task_queue, args.count)
         await asyncio.sleep(2)  # let the last transitions be recorded
 
