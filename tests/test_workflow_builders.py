@@ -20,6 +20,7 @@ from models.common import Actor, Role, Stage
 from models.declaration import EligibilityFacts, Objection, TimelineEntry
 from models.documents import (
     ApprovalDocument,
+    Column,
     DocumentKind,
     DocumentStatus,
     MaterialRequirements,
@@ -268,7 +269,7 @@ def test_a_request_and_how_its_publication_shows():
     done = PublishedDocument(
         key=f"approval_document/{WORKFLOW_ID}",
         kind=kind,
-        column="approval_documents",
+        column=Column.approval_documents,
         title="关于张三同志具备工程师任职资格的通知",
         date="2025-12-03",
         document_number="甘经开人社〔2025〕1号",

@@ -24,6 +24,7 @@ from models.declaration import EligibilityFacts
 from models.documents import (
     PUBLICATION_CONFLICT,
     PUBLISH_DOCUMENT,
+    Column,
     DocumentKind,
     DocumentStatus,
     PublishedDocument,
@@ -69,7 +70,7 @@ class Fakes:
         return PublishedDocument(
             key=request.key,
             kind=request.document.kind,
-            column="declaration_documents",
+            column=Column.declaration_documents,
             title="继续教育免试表",
             date="2025-09-03",
             file_name=f"{stem}.pdf",

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -317,7 +318,7 @@ class DeclarationWorkflow:
     def _publish_progress(self) -> None:
         """Search attributes and UI details follow every transition."""
         deadline = None if self._stage.is_ending else self._next_deadline()
-        updates = [
+        updates: list[SearchAttributeUpdate[Any]] = [
             ROUND_YEAR.value_set(self._round.year),
             LEVEL.value_set(self._in.level.value),
             STAGE.value_set(self._stage.value),
