@@ -1,4 +1,7 @@
-"""Runs the zhicheng worker: every workflow and activity on task queue `zhicheng`."""
+"""Runs the zhicheng worker: every workflow and activity on task queue `zhicheng`.
+
+The composition root: it builds the record database's engine, the publication store and the
+activity classes (activities/) from the settings, and registers them with the workflows."""
 
 from __future__ import annotations
 
@@ -13,8 +16,10 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, NoReturn
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -22,42 +27,21 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Replayer, Worker, WorkerDeploymentConfig
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities.coordination import (
-    CoordinationActivities,
-    defense_scores,
-    prepare_round,
-    record_round_event,
-    revoke_declaration,
-    round_statistics,
-)
-from activities.delivery import DELIVERY_ACTIVITIES
-from activities.notify import queue_notification
-from activities.publish import publish_document, publish_result_list
-from activities.record import record_transition
+from activities.coordination import CoordinationActivities, RoundActivities
+from activities.delivery import DeliveryActivities
+from activities.notify import NotificationActivities
+from activities.publish import DocumentActivities
+from activities.record import RecordActivities
 from client.connection import connect as connect  # the portal and bench/floor.py import it here
-from settings import Settings, load_settings_or_exit
-from store.db import configure_database, ensure_schema
+from delivery.dispatch import DeliveryStarter
+from documents.publication import PublicationStore
+from settings import Settings, load_settings, load_settings_or_exit
+from store.db import ensure_schema, get_engine
 from workflows.declaration import DeclarationWorkflow
 from workflows.delivery import DeliveryWorkflow
 from workflows.round import RoundLauncherWorkflow, RoundWorkflow
 
 WORKFLOWS = [DeclarationWorkflow, RoundWorkflow, RoundLauncherWorkflow, DeliveryWorkflow]
-ACTIVITIES = [
-    record_transition,
-    queue_notification,
-    publish_document,
-    publish_result_list,
-    *DELIVERY_ACTIVITIES,
-]
-# The round's activities (activities/coordination.py); those bound to the client are added
-# in build_worker.
-ROUND_ACTIVITIES = [
-    round_statistics,
-    defense_scores,
-    revoke_declaration,
-    record_round_event,
-    prepare_round,
-]
 
 # Validation libraries used by the models import parts of themselves lazily; pass them
 # through so the sandbox does not re-import them per workflow run.
@@ -82,13 +66,20 @@ def metrics_runtime(settings: Settings) -> Runtime | None:
 OUTBOX_WATCHED = ("pending", "sending", "uncertain", "failed")  # store.tables.OutboxStatus
 
 
-async def export_outbox_backlog(runtime: Runtime, stop: asyncio.Event, every: float = 60) -> None:
+async def export_outbox_backlog(
+    runtime: Runtime,
+    stop: asyncio.Event,
+    every: float = 60,
+    engine: AsyncEngine | None = None,
+) -> None:
     """The outbox backlog as Prometheus gauges beside the SDK's metrics, every minute:
-    zhicheng_outbox_messages{status} and zhicheng_outbox_oldest_pending_seconds."""
+    zhicheng_outbox_messages{status} and zhicheng_outbox_oldest_pending_seconds, read from
+    the database of `engine` (None: DATABASE_URL's)."""
     from sqlalchemy import func, select
 
-    from store.db import get_engine
     from store.tables import OutboxMessage, utcnow
+
+    engine = engine or get_engine()
 
     meter = runtime.metric_meter
     messages = meter.create_gauge("zhicheng_outbox_messages", "outbox messages by status")
@@ -102,7 +93,7 @@ async def export_outbox_backlog(runtime: Runtime, stop: asyncio.Event, every: fl
     )
     while not stop.is_set():
         try:
-            async with get_engine().connect() as conn:
+            async with engine.connect() as conn:
                 rows = {
                     status: (count, first) for status, count, first in await conn.execute(query)
                 }
@@ -158,15 +149,64 @@ def configure_logging(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
 
 
+def build_activities(
+    client: Client,
+    task_queue: str,
+    settings: Settings,
+    engine: AsyncEngine,
+    publication_dir: Path | None = None,
+) -> list[Callable[..., Any]]:
+    """Every activity, each class built with what it needs: the record database's `engine`,
+    the publication store (`publication_dir`, default the settings'), the settings, the
+    client, and what starts the Delivery workflows of committed outbox rows (on this worker's
+    client and task queue)."""
+    start_deliveries = DeliveryStarter(settings, client, task_queue)
+    store = PublicationStore(publication_dir or settings.publication_dir)
+    record = RecordActivities(engine, start_deliveries)
+    notification = NotificationActivities(engine, start_deliveries)
+    documents = DocumentActivities(store, settings, engine)
+    delivery = DeliveryActivities(engine, settings)
+    coordination = CoordinationActivities(client, engine)
+    round_activities = RoundActivities(engine, settings, start_deliveries)
+    return [
+        record.record_transition,
+        notification.queue_notification,
+        documents.publish_document,
+        documents.publish_result_list,
+        delivery.plan_delivery,
+        delivery.deliver_email,
+        delivery.deliver_wechat,
+        delivery.give_up_delivery,
+        coordination.act_on_declarations,
+        coordination.draw_spot_check,
+        round_activities.round_statistics,
+        round_activities.defense_scores,
+        round_activities.revoke_declaration,
+        round_activities.record_round_event,
+        round_activities.prepare_round,
+    ]
+
+
 def build_worker(
-    client: Client, task_queue: str, deployment: WorkerDeploymentConfig | None = None
+    client: Client,
+    task_queue: str,
+    deployment: WorkerDeploymentConfig | None = None,
+    *,
+    settings: Settings | None = None,
+    engine: AsyncEngine | None = None,
+    publication_dir: Path | None = None,
 ) -> Worker:
-    """The one place that says what runs on the queue (used by tests and benchmarks too)."""
+    """The one place that says what runs on the queue (used by tests and benchmarks too).
+
+    `settings`: None reads them from the environment (settings.py); `engine`: None is the
+    settings' database; `publication_dir`: None is the settings' publication store."""
+    settings = settings or load_settings()
+    engine = engine or get_engine(settings.database_url)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=[*ACTIVITIES, *ROUND_ACTIVITIES, *client_activities(client)],
+        activities=build_activities(client, task_queue, settings, engine, publication_dir),
         workflow_runner=workflow_runner(),
         graceful_shutdown_timeout=timedelta(seconds=10),  # lets a running record finish
         deployment_config=deployment,
@@ -191,11 +231,6 @@ def deployment_config(settings: Settings) -> WorkerDeploymentConfig | None:
     )
 
 
-def client_activities(client: Client) -> list[Callable[..., Any]]:
-    coordination = CoordinationActivities(client)
-    return [coordination.act_on_declarations, coordination.draw_spot_check]
-
-
 def workflow_runner() -> SandboxedWorkflowRunner:
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
@@ -212,14 +247,16 @@ def build_replayer() -> Replayer:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", help="overrides DATABASE_URL")
     args = parser.parse_args()
     settings = load_settings_or_exit()  # a bad setting: one line each, exit status 2
+    if args.database_url:
+        settings = settings.model_copy(update={"database_url": args.database_url})
     configure_logging(settings)
-    database_url = args.database_url or settings.database_url
-    configure_database(database_url)
+    database_url = settings.database_url
     await ensure_schema(database_url)  # the migrations (migrations/, alembic upgrade head)
+    engine = get_engine(database_url)
     runtime = metrics_runtime(settings)
     client = await connect(settings, runtime)
     if settings.metrics_address:
@@ -234,9 +271,16 @@ async def main() -> None:
     stop = asyncio.Event()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(signal_number, stop.set)
-    backlog = asyncio.create_task(export_outbox_backlog(runtime, stop)) if runtime else None
+    backlog = (
+        asyncio.create_task(export_outbox_backlog(runtime, stop, engine=engine))
+        if runtime
+        else None
+    )
+    worker = build_worker(
+        client, settings.task_queue, deployment_config(settings), settings=settings, engine=engine
+    )
     # Leaving the context shuts the worker down gracefully: running activities may finish.
-    async with build_worker(client, settings.task_queue, deployment_config(settings)):
+    async with worker:
         await stop.wait()
         log.info("stopping the worker")
     if backlog is not None:
@@ -245,8 +289,8 @@ async def main() -> None:
 
 def exit_without_finalizing(code: int) -> NoReturn:
     """Leave without interpreter finalization: the Temporal client's Rust threads can abort
-    it (SIGABRT, "PyGILState_Release", temporalio/sdk-python#300) after the work is done,
-    which would turn a clean exit code into 134."""
+    it (SIGABRT, "PyGILState_Release") after the work is done, which would turn a clean exit
+    code into 134."""
     for stream in (sys.stdout, sys.stderr):
         with suppress(BrokenPipeError, ValueError):
             stream.flush()

@@ -11,16 +11,23 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from delivery.dispatch import start_deliveries
+from delivery.dispatch import StartDeliveries
 from delivery.outbox import outbox_row, put_in_outbox
 from models.common import ENDINGS, LEVEL_NAMES_ZH, Level, Role, Stage
 from models.coordination import (
+    ACT_ON_DECLARATIONS,
+    DEFENSE_SCORES,
+    DRAW_SPOT_CHECK,
+    PREPARE_ROUND,
+    RECORD_ROUND_EVENT,
+    REVOKE_DECLARATION,
+    ROUND_STATISTICS,
     BatchResult,
     DeclarationBatch,
     DefenseScores,
@@ -37,10 +44,12 @@ from models.coordination import (
 from models.declaration import DeclarationState
 from models.records import NotificationEvent, NotificationRequest
 from models.round import ListingSource, RoundInput, RoundStatistics
+from rules.calendar import CalendarYearUnknown
 from rules.spot_check import draw_sample, integrity_blocked_until, population_digest, sample_size
 from rules.timezone import shanghai_date
+from settings import Settings
 from store.config_files import InputError, round_input_for
-from store.db import get_engine, insert_unless_exists
+from store.db import insert_unless_exists
 from store.tables import (
     AuditEvent,
     DeclarationRow,
@@ -68,10 +77,12 @@ def visibility_listing_query(year: int, stages: Sequence[Stage] | None, open_onl
 
 
 class CoordinationActivities:
-    """Activities that need the Temporal client (registered by worker.build_worker)."""
+    """The round's activities that act on declarations, built by worker.py with the Temporal
+    client (updates, visibility listing) and the record database's engine (its listing)."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, engine: AsyncEngine) -> None:
         self._client = client
+        self._engine = engine
 
     # --- listing ---------------------------------------------------------------------
 
@@ -102,13 +113,13 @@ class CoordinationActivities:
         if cursor:
             statement = statement.where(DeclarationRow.workflow_id > cursor)
         statement = statement.order_by(DeclarationRow.workflow_id).limit(page_size)
-        async with get_engine().connect() as conn:
+        async with self._engine.connect() as conn:
             ids = list((await conn.execute(statement)).scalars())
         return ids, ids[-1] if len(ids) == page_size else None
 
     # --- acting on a page -------------------------------------------------------------
 
-    @activity.defn
+    @activity.defn(name=ACT_ON_DECLARATIONS)
     async def act_on_declarations(self, batch: DeclarationBatch) -> BatchResult:
         """Send one Declaration update to each declaration of one page. A refusal (wrong
         stage, not applicable, ended) counts as skipped: running a page twice is harmless."""
@@ -174,7 +185,7 @@ class CoordinationActivities:
 
     # --- spot checks (R22) ------------------------------------------------------------
 
-    @activity.defn
+    @activity.defn(name=DRAW_SPOT_CHECK)
     async def draw_spot_check(self, draw: SpotCheckDraw) -> SpotCheckSample:
         """Every approved, not revoked declaration of the round; then a sample that anyone
         can redraw from the seed and the sorted population (its SHA-256 is kept)."""
@@ -188,7 +199,7 @@ class CoordinationActivities:
             activity.heartbeat(len(ids))
             if cursor is None:
                 break
-        async with get_engine().connect() as conn:
+        async with self._engine.connect() as conn:
             revoked = set(
                 (
                     await conn.execute(
@@ -207,148 +218,187 @@ class CoordinationActivities:
         )
 
 
-# --- record-database activities (no client needed) ------------------------------------------
+# --- the round's record-database and configuration activities (no client needed) -----------
 
 
-@activity.defn
-async def round_statistics(request: StatisticsRequest) -> RoundStatistics:
-    """Declarations of the round per stage, level and jurisdiction (the projection)."""
-    statistics = RoundStatistics(as_of=datetime.now(UTC))
-    async with get_engine().connect() as conn:
-        for column, into in (
-            (DeclarationRow.stage, statistics.by_stage),
-            (DeclarationRow.level, statistics.by_level),
-            (DeclarationRow.jurisdiction, statistics.by_jurisdiction),
-        ):
-            rows = await conn.execute(
-                select(column, func.count())
-                .where(DeclarationRow.round_year == request.year)
-                .group_by(column)
-                .order_by(column)
-            )
-            into.update({str(value): int(count) for value, count in rows})
-    statistics.total = sum(statistics.by_stage.values())
-    return statistics
+class RoundActivities:
+    """The round's own activities, built by worker.py with the record database's engine, the
+    settings (the operator's round files and calendar) and what starts deliveries (the
+    revocation notice)."""
 
+    def __init__(
+        self, engine: AsyncEngine, settings: Settings, start_deliveries: StartDeliveries
+    ) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._start_deliveries = start_deliveries
 
-@activity.defn
-async def defense_scores(request: DefenseScoresRequest) -> DefenseScores:
-    """R19: the on-site defense scores of the round (`record_defense_score` in the audit
-    trail; the round is one specialty, R1). The newest score per declaration counts."""
-    statement = (
-        select(AuditEvent.workflow_id, AuditEvent.seq, AuditEvent.details)
-        .join(DeclarationRow, DeclarationRow.workflow_id == AuditEvent.workflow_id)
-        .where(DeclarationRow.round_year == request.year)
-        .where(AuditEvent.action == "record_defense_score")
-        .order_by(AuditEvent.workflow_id, AuditEvent.seq)
-    )
-    latest: dict[str, float] = {}
-    async with get_engine().connect() as conn:
-        for workflow_id, _seq, details in await conn.execute(statement):
-            score = (details or {}).get("score")
-            if isinstance(score, int | float):
-                latest[workflow_id] = float(score)
-    scores = [latest[key] for key in sorted(latest)]
-    return DefenseScores(count=len(scores), scores=scores)
-
-
-@activity.defn
-async def revoke_declaration(request: RevokeRequest) -> RevokeResult:
-    """R22 → R8, in one transaction: the audit event, the projection's stage `revoked` and
-    the integrity-archive entry. Only an approved declaration of the round can be revoked;
-    a second call finds it revoked and changes nothing."""
-    blocked_until = integrity_blocked_until(
-        shanghai_date(request.revoked_at), request.integrity_years
-    )
-    async with get_engine().begin() as conn:
-        row = (
-            await conn.execute(
-                select(DeclarationRow).where(DeclarationRow.workflow_id == request.workflow_id)
-            )
-        ).one_or_none()
-        if row is None or row.round_year != request.year:
-            raise ApplicationError(
-                f"{request.workflow_id}: no declaration of round {request.year} in the record",
-                type="NotFound",
-                non_retryable=True,
-            )
-        if row.stage == Stage.revoked.value:
-            entry = (
-                await conn.execute(
-                    select(IntegrityArchiveEntry.blocked_until).where(
-                        IntegrityArchiveEntry.workflow_id == request.workflow_id
-                    )
+    @activity.defn(name=ROUND_STATISTICS)
+    async def round_statistics(self, request: StatisticsRequest) -> RoundStatistics:
+        """Declarations of the round per stage, level and jurisdiction (the projection)."""
+        statistics = RoundStatistics(as_of=datetime.now(UTC))
+        async with self._engine.connect() as conn:
+            for column, into in (
+                (DeclarationRow.stage, statistics.by_stage),
+                (DeclarationRow.level, statistics.by_level),
+                (DeclarationRow.jurisdiction, statistics.by_jurisdiction),
+            ):
+                rows = await conn.execute(
+                    select(column, func.count())
+                    .where(DeclarationRow.round_year == request.year)
+                    .group_by(column)
+                    .order_by(column)
                 )
-            ).scalar_one_or_none()
-            return RevokeResult(
-                workflow_id=row.workflow_id,
-                applicant_key=row.applicant_key,
-                level=row.level,
-                blocked_until=entry or blocked_until,
-                already_revoked=True,
+                into.update({str(value): int(count) for value, count in rows})
+        statistics.total = sum(statistics.by_stage.values())
+        return statistics
+
+    @activity.defn(name=DEFENSE_SCORES)
+    async def defense_scores(self, request: DefenseScoresRequest) -> DefenseScores:
+        """R19: the on-site defense scores of the round (`record_defense_score` in the audit
+        trail; the round is one specialty, R1). The newest score per declaration counts."""
+        statement = (
+            select(AuditEvent.workflow_id, AuditEvent.seq, AuditEvent.details)
+            .join(DeclarationRow, DeclarationRow.workflow_id == AuditEvent.workflow_id)
+            .where(DeclarationRow.round_year == request.year)
+            .where(AuditEvent.action == "record_defense_score")
+            .order_by(AuditEvent.workflow_id, AuditEvent.seq)
+        )
+        latest: dict[str, float] = {}
+        async with self._engine.connect() as conn:
+            for workflow_id, _seq, details in await conn.execute(statement):
+                score = (details or {}).get("score")
+                if isinstance(score, int | float):
+                    latest[workflow_id] = float(score)
+        scores = [latest[key] for key in sorted(latest)]
+        return DefenseScores(count=len(scores), scores=scores)
+
+    @activity.defn(name=REVOKE_DECLARATION)
+    async def revoke_declaration(self, request: RevokeRequest) -> RevokeResult:
+        """R22 → R8, in one transaction: the audit event, the projection's stage `revoked` and
+        the integrity-archive entry. Only an approved declaration of the round can be revoked;
+        a second call finds it revoked and changes nothing."""
+        blocked_until = integrity_blocked_until(
+            shanghai_date(request.revoked_at), request.integrity_years
+        )
+        async with self._engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    select(DeclarationRow).where(DeclarationRow.workflow_id == request.workflow_id)
+                )
+            ).one_or_none()
+            if row is None or row.round_year != request.year:
+                raise ApplicationError(
+                    f"{request.workflow_id}: no declaration of round {request.year} in the record",
+                    type="NotFound",
+                    non_retryable=True,
+                )
+            if row.stage == Stage.revoked.value:
+                entry = (
+                    await conn.execute(
+                        select(IntegrityArchiveEntry.blocked_until).where(
+                            IntegrityArchiveEntry.workflow_id == request.workflow_id
+                        )
+                    )
+                ).scalar_one_or_none()
+                return RevokeResult(
+                    workflow_id=row.workflow_id,
+                    applicant_key=row.applicant_key,
+                    level=row.level,
+                    blocked_until=entry or blocked_until,
+                    already_revoked=True,
+                )
+            if row.stage != Stage.approved.value:
+                raise ApplicationError(
+                    f"{request.workflow_id} is in stage {row.stage}, not approved: only a granted "
+                    "title can be revoked (before approval, fraud is an objection, R13/R20)",
+                    type="NotApproved",
+                    non_retryable=True,
+                )
+            seq = row.last_seq + 1
+            actor = f"{request.actor.role.value}:{request.actor.id}"
+            details: dict[str, Any] = {
+                "blocked_until": blocked_until.isoformat(),
+                "integrity_years": request.integrity_years,
+            }
+            await insert_unless_exists(
+                conn,
+                AuditEvent,
+                {
+                    "workflow_id": row.workflow_id,
+                    "seq": seq,
+                    "at": request.revoked_at,
+                    "actor_role": request.actor.role.value,
+                    "actor_id": request.actor.id,
+                    "action": "revoke",
+                    "from_stage": row.stage,
+                    "to_stage": Stage.revoked.value,
+                    "reason": request.reason,
+                    "details": details,
+                },
+                ["workflow_id", "seq"],
             )
-        if row.stage != Stage.approved.value:
-            raise ApplicationError(
-                f"{request.workflow_id} is in stage {row.stage}, not approved: only a granted "
-                "title can be revoked (before approval, fraud is an objection, R13/R20)",
-                type="NotApproved",
-                non_retryable=True,
+            await conn.execute(
+                update(DeclarationRow)
+                .where(DeclarationRow.workflow_id == row.workflow_id)
+                .values(stage=Stage.revoked.value, last_seq=seq, updated_at=request.revoked_at)
             )
-        seq = row.last_seq + 1
-        actor = f"{request.actor.role.value}:{request.actor.id}"
-        details: dict[str, Any] = {
-            "blocked_until": blocked_until.isoformat(),
-            "integrity_years": request.integrity_years,
-        }
-        await insert_unless_exists(
-            conn,
-            AuditEvent,
-            {
-                "workflow_id": row.workflow_id,
-                "seq": seq,
-                "at": request.revoked_at,
-                "actor_role": request.actor.role.value,
-                "actor_id": request.actor.id,
-                "action": "revoke",
-                "from_stage": row.stage,
-                "to_stage": Stage.revoked.value,
-                "reason": request.reason,
-                "details": details,
-            },
-            ["workflow_id", "seq"],
+            await insert_unless_exists(
+                conn,
+                IntegrityArchiveEntry,
+                {
+                    "workflow_id": row.workflow_id,
+                    "applicant_key": row.applicant_key,
+                    "applicant_name": row.applicant_name,
+                    "round_year": row.round_year,
+                    "level": row.level,
+                    "reason": request.reason,
+                    "revoked_at": request.revoked_at,
+                    "blocked_until": blocked_until,
+                    "recorded_by": actor,
+                },
+                ["workflow_id"],
+            )
+            notice = await revocation_notice(conn, row, seq, request, blocked_until)
+            await put_in_outbox(conn, notice)
+        await self._start_deliveries([notice["key"]])  # committed: a retry finds it started already
+        activity.logger.info("Revoked %s; blocked until %s (R8)", row.workflow_id, blocked_until)
+        return RevokeResult(
+            workflow_id=row.workflow_id,
+            applicant_key=row.applicant_key,
+            level=row.level,
+            blocked_until=blocked_until,
+            already_revoked=False,
         )
-        await conn.execute(
-            update(DeclarationRow)
-            .where(DeclarationRow.workflow_id == row.workflow_id)
-            .values(stage=Stage.revoked.value, last_seq=seq, updated_at=request.revoked_at)
-        )
-        await insert_unless_exists(
-            conn,
-            IntegrityArchiveEntry,
-            {
-                "workflow_id": row.workflow_id,
-                "applicant_key": row.applicant_key,
-                "applicant_name": row.applicant_name,
-                "round_year": row.round_year,
-                "level": row.level,
-                "reason": request.reason,
-                "revoked_at": request.revoked_at,
-                "blocked_until": blocked_until,
-                "recorded_by": actor,
-            },
-            ["workflow_id"],
-        )
-        notice = await revocation_notice(conn, row, seq, request, blocked_until)
-        await put_in_outbox(conn, notice)
-    await start_deliveries([notice["key"]])  # committed: a retry finds it started already
-    activity.logger.info("Revoked %s; blocked until %s (R8)", row.workflow_id, blocked_until)
-    return RevokeResult(
-        workflow_id=row.workflow_id,
-        applicant_key=row.applicant_key,
-        level=row.level,
-        blocked_until=blocked_until,
-        already_revoked=False,
-    )
+
+    @activity.defn(name=RECORD_ROUND_EVENT)
+    async def record_round_event(self, record: RoundEventRecord) -> None:
+        """Idempotent by (chain_id, seq)."""
+        async with self._engine.begin() as conn:
+            await insert_unless_exists(
+                conn,
+                RoundEvent,
+                {
+                    "chain_id": record.chain_id,
+                    "round_year": record.round_year,
+                    "seq": record.seq,
+                    "at": record.at,
+                    "actor_role": record.actor.role.value,
+                    "actor_id": record.actor.id,
+                    "action": record.action,
+                    "details": record.model_dump(mode="json")["details"],
+                },
+                ["chain_id", "seq"],
+            )
+
+    @activity.defn(name=PREPARE_ROUND)
+    async def prepare_round(self, request: PrepareRound) -> RoundInput:
+        """The year's round input from configuration (config/rounds/{year}.json, the calendar
+        and config/rounds/{year}.committee.json): what the Schedule's launcher starts."""
+        try:
+            return round_input_for(request.year, self._settings, listing=request.listing)
+        except (CalendarYearUnknown, InputError) as exc:
+            raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from None
 
 
 async def revocation_notice(
@@ -393,37 +443,3 @@ async def revocation_notice(
             },
         )
     )
-
-
-@activity.defn
-async def record_round_event(record: RoundEventRecord) -> None:
-    """Idempotent by (chain_id, seq)."""
-    async with get_engine().begin() as conn:
-        await insert_unless_exists(
-            conn,
-            RoundEvent,
-            {
-                "chain_id": record.chain_id,
-                "round_year": record.round_year,
-                "seq": record.seq,
-                "at": record.at,
-                "actor_role": record.actor.role.value,
-                "actor_id": record.actor.id,
-                "action": record.action,
-                "details": record.model_dump(mode="json")["details"],
-            },
-            ["chain_id", "seq"],
-        )
-
-
-@activity.defn
-async def prepare_round(request: PrepareRound) -> RoundInput:
-    """The year's round input from configuration (config/rounds/{year}.json, the calendar
-    and config/rounds/{year}.committee.json): what the Schedule's launcher starts."""
-    from rules.calendar import CalendarYearUnknown
-    from settings import load_settings
-
-    try:
-        return round_input_for(request.year, load_settings(), listing=request.listing)
-    except (CalendarYearUnknown, InputError) as exc:
-        raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from None

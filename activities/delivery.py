@@ -27,6 +27,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -57,182 +58,195 @@ from models.delivery import (
     GiveUpRequest,
     PlanRequest,
 )
-from settings import load_settings
-from store.db import get_engine, insert_unless_exists
+from settings import Settings
+from store.db import insert_unless_exists
 from store.tables import NotificationDelivery
 
 
-@activity.defn(name=DELIVER_EMAIL)
-async def deliver_email(request: ChannelRequest) -> ChannelOutcome:
-    """Send one message by e-mail, at most once (see the module's docstring)."""
-    key, channel = request.key, Channel.email
-    settings = load_settings()
-    found = await claim(key, channel, resend_window=None)
-    if found.outcome is not None:
-        return found.outcome
-    assert found.message is not None
-    off = email_off_reason(settings)
-    if off:  # switched off since the delivery was planned
-        return await record_outcome(key, channel, found.attempt, DeliveryStatus.skipped, error=off)
-    try:
-        email = build_email(found.message, found.address, settings)
-        data = email.as_bytes()
-    except Exception as exc:  # nothing was sent: back to pending, retried
-        error = f"cannot compose the e-mail: {type(exc).__name__}: {exc}"
-        await record_outcome(key, channel, found.attempt, DeliveryStatus.pending, error=error)
-        raise ApplicationError(f"e-mail {key}: {error}", type=TEMPORARY_FAILURE) from None
-    try:
-        reply = await send_smtp(settings, data, settings.smtp_from, found.address)
-    except Permanent as exc:
-        delivery_logger().warning("E-mail %s failed: %s", key, exc)
-        return await record_outcome(
-            key, channel, found.attempt, DeliveryStatus.failed, error=str(exc)
-        )
-    except MaybeSent as exc:
-        reason = (
-            f"{exc}: the message may have been delivered; SMTP cannot deduplicate, so it is "
-            f"not resent automatically — check, then: "
-            f"starter.py outbox resend {key} --channel email"
-        )
-        delivery_logger().warning("E-mail %s uncertain: %s", key, exc)
-        return await record_outcome(
-            key, channel, found.attempt, DeliveryStatus.uncertain, error=reason, maybe_sent=True
-        )
-    except Temporary as exc:
-        await record_outcome(key, channel, found.attempt, DeliveryStatus.pending, error=str(exc))
-        raise ApplicationError(f"e-mail {key}: {exc}", type=TEMPORARY_FAILURE) from None
-    delivery_logger().info("E-mail %s sent to %s: %s", key, found.address, reply)
-    return await record_outcome(
-        key, channel, found.attempt, DeliveryStatus.sent, provider_id=email["Message-ID"]
-    )
+class DeliveryActivities:
+    """The Delivery workflow's activities, built by worker.py with the record database's
+    engine (the ledger) and the settings (SMTP, WeChat, which channels are on)."""
 
+    def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
+        self._engine = engine
+        self._settings = settings
 
-@activity.defn(name=DELIVER_WECHAT)
-async def deliver_wechat(request: ChannelRequest) -> ChannelOutcome:
-    """Send one message as a WeChat template message, exactly once within WeChat's
-    client_msg_id window (see the module's docstring)."""
-    key, channel = request.key, Channel.wechat
-    settings = load_settings()
-    window = min(timedelta(seconds=settings.wechat_dedup_window), WECHAT_DEDUP_LIMIT)
-    found = await claim(key, channel, resend_window=window)
-    if found.outcome is not None:
-        return found.outcome
-    assert found.message is not None
-    message, attempt = found.message, found.attempt
-    off = wechat_off_reason(settings)
-    if off:
-        return await record_outcome(key, channel, attempt, DeliveryStatus.skipped, error=off)
-    try:
-        openid = openid_for(found.address, settings.wechat_bindings)
-        if openid is None:
-            raise Permanent(
-                f"unbound: no WeChat account is bound to {found.address} "
-                f"(bindings: {settings.wechat_bindings})"
+    async def _outcome(
+        self,
+        key: str,
+        channel: Channel,
+        attempt: int,
+        status: DeliveryStatus,
+        **values: Any,
+    ) -> ChannelOutcome:
+        return await record_outcome(key, channel, attempt, status, engine=self._engine, **values)
+
+    @activity.defn(name=DELIVER_EMAIL)
+    async def deliver_email(self, request: ChannelRequest) -> ChannelOutcome:
+        """Send one message by e-mail, at most once (see the module's docstring)."""
+        key, channel = request.key, Channel.email
+        settings = self._settings
+        found = await claim(key, channel, resend_window=None, engine=self._engine)
+        if found.outcome is not None:
+            return found.outcome
+        assert found.message is not None
+        off = email_off_reason(settings)
+        if off:  # switched off since the delivery was planned
+            return await self._outcome(
+                key, channel, found.attempt, DeliveryStatus.skipped, error=off
             )
-        template = template_for(message["event"], settings.wechat_templates)
-        if template is None:
-            raise Permanent(
-                f"no WeChat template for event {message['event']} and no default in "
-                f"{settings.wechat_templates}"
+        try:
+            email = build_email(found.message, found.address, settings)
+            data = email.as_bytes()
+        except Exception as exc:  # nothing was sent: back to pending, retried
+            error = f"cannot compose the e-mail: {type(exc).__name__}: {exc}"
+            await self._outcome(key, channel, found.attempt, DeliveryStatus.pending, error=error)
+            raise ApplicationError(f"e-mail {key}: {error}", type=TEMPORARY_FAILURE) from None
+        try:
+            reply = await send_smtp(settings, data, settings.smtp_from, found.address)
+        except Permanent as exc:
+            delivery_logger().warning("E-mail %s failed: %s", key, exc)
+            return await self._outcome(
+                key, channel, found.attempt, DeliveryStatus.failed, error=str(exc)
             )
-        body: dict[str, Any] = {
-            "touser": openid,
-            "template_id": template.template_id,
-            "data": template_data(template, message),
-            "client_msg_id": client_msg_id(key, found.resends),
-        }
-        if template.url:
-            body["url"] = template.url
-        msgid = await send_wechat(settings, body)
-    except Permanent as exc:
-        delivery_logger().warning("WeChat %s failed: %s", key, exc)
-        return await record_outcome(key, channel, attempt, DeliveryStatus.failed, error=str(exc))
-    except MaybeSent as exc:  # resent with the same client_msg_id while WeChat deduplicates
-        await record_outcome(
-            key, channel, attempt, DeliveryStatus.pending, error=str(exc), maybe_sent=True
+        except MaybeSent as exc:
+            reason = (
+                f"{exc}: the message may have been delivered; SMTP cannot deduplicate, so it is "
+                f"not resent automatically — check, then: "
+                f"starter.py outbox resend {key} --channel email"
+            )
+            delivery_logger().warning("E-mail %s uncertain: %s", key, exc)
+            return await self._outcome(
+                key, channel, found.attempt, DeliveryStatus.uncertain, error=reason, maybe_sent=True
+            )
+        except Temporary as exc:
+            await self._outcome(key, channel, found.attempt, DeliveryStatus.pending, error=str(exc))
+            raise ApplicationError(f"e-mail {key}: {exc}", type=TEMPORARY_FAILURE) from None
+        delivery_logger().info("E-mail %s sent to %s: %s", key, found.address, reply)
+        return await self._outcome(
+            key, channel, found.attempt, DeliveryStatus.sent, provider_id=email["Message-ID"]
         )
-        raise ApplicationError(f"WeChat {key}: {exc}", type=TEMPORARY_FAILURE) from None
-    except Temporary as exc:
-        await record_outcome(key, channel, attempt, DeliveryStatus.pending, error=str(exc))
-        raise ApplicationError(f"WeChat {key}: {exc}", type=TEMPORARY_FAILURE) from None
-    except Exception as exc:  # unforeseen: count it as possibly sent (a resend deduplicates)
-        error = f"{type(exc).__name__}: {exc}"
-        await record_outcome(
-            key, channel, attempt, DeliveryStatus.pending, error=error, maybe_sent=True
-        )
-        raise ApplicationError(f"WeChat {key}: {error}", type=TEMPORARY_FAILURE) from None
-    delivery_logger().info("WeChat %s sent (msgid %s)", key, msgid)
-    return await record_outcome(key, channel, attempt, DeliveryStatus.sent, provider_id=msgid)
 
-
-# --- the workflow's other steps -------------------------------------------------------------
-
-
-@activity.defn(name=PLAN_DELIVERY)
-async def plan_delivery(request: PlanRequest) -> DeliveryPlan:
-    """The channels of a message: one row each where it has an address (`skipped` where the
-    channel is off); which still need sending. Idempotent."""
-    settings = load_settings()
-    plan = DeliveryPlan(key=request.key)
-    async with get_engine().begin() as conn:
-        message = await lock_message(conn, request.key)
-        if message is None:
-            raise ApplicationError(f"no outbox message {request.key!r}", non_retryable=True)
-        addresses = {Channel.email: message["email"], Channel.wechat: message["mobile"]}
-        for channel in request.channels or list(Channel):
-            address = addresses[channel]
-            if not address:
-                continue
-            off = off_reason(channel, settings)
-            status = DeliveryStatus.skipped if off else DeliveryStatus.pending
-            row = {
-                "key": request.key,
-                "channel": channel.value,
-                "address": address,
-                "status": status.value,
-                "error": off,
+    @activity.defn(name=DELIVER_WECHAT)
+    async def deliver_wechat(self, request: ChannelRequest) -> ChannelOutcome:
+        """Send one message as a WeChat template message, exactly once within WeChat's
+        client_msg_id window (see the module's docstring)."""
+        key, channel = request.key, Channel.wechat
+        settings = self._settings
+        window = min(timedelta(seconds=settings.wechat_dedup_window), WECHAT_DEDUP_LIMIT)
+        found = await claim(key, channel, resend_window=window, engine=self._engine)
+        if found.outcome is not None:
+            return found.outcome
+        assert found.message is not None
+        message, attempt = found.message, found.attempt
+        off = wechat_off_reason(settings)
+        if off:
+            return await self._outcome(key, channel, attempt, DeliveryStatus.skipped, error=off)
+        try:
+            openid = openid_for(found.address, settings.wechat_bindings)
+            if openid is None:
+                raise Permanent(
+                    f"unbound: no WeChat account is bound to {found.address} "
+                    f"(bindings: {settings.wechat_bindings})"
+                )
+            template = template_for(message["event"], settings.wechat_templates)
+            if template is None:
+                raise Permanent(
+                    f"no WeChat template for event {message['event']} and no default in "
+                    f"{settings.wechat_templates}"
+                )
+            body: dict[str, Any] = {
+                "touser": openid,
+                "template_id": template.template_id,
+                "data": template_data(template, message),
+                "client_msg_id": client_msg_id(key, found.resends),
             }
-            await insert_unless_exists(conn, NotificationDelivery, row, ["key", "channel"])
-            current = await channel_row(conn, request.key, channel)
-            assert current is not None
-            if current["status"] == DeliveryStatus.pending.value and off:  # a resend, still off
-                await set_channel(conn, request.key, channel, status="skipped", error=off)
+            if template.url:
+                body["url"] = template.url
+            msgid = await send_wechat(settings, body)
+        except Permanent as exc:
+            delivery_logger().warning("WeChat %s failed: %s", key, exc)
+            return await self._outcome(key, channel, attempt, DeliveryStatus.failed, error=str(exc))
+        except MaybeSent as exc:  # resent with the same client_msg_id while WeChat deduplicates
+            await self._outcome(
+                key, channel, attempt, DeliveryStatus.pending, error=str(exc), maybe_sent=True
+            )
+            raise ApplicationError(f"WeChat {key}: {exc}", type=TEMPORARY_FAILURE) from None
+        except Temporary as exc:
+            await self._outcome(key, channel, attempt, DeliveryStatus.pending, error=str(exc))
+            raise ApplicationError(f"WeChat {key}: {exc}", type=TEMPORARY_FAILURE) from None
+        except Exception as exc:  # unforeseen: count it as possibly sent (a resend deduplicates)
+            error = f"{type(exc).__name__}: {exc}"
+            await self._outcome(
+                key, channel, attempt, DeliveryStatus.pending, error=error, maybe_sent=True
+            )
+            raise ApplicationError(f"WeChat {key}: {error}", type=TEMPORARY_FAILURE) from None
+        delivery_logger().info("WeChat %s sent (msgid %s)", key, msgid)
+        return await self._outcome(key, channel, attempt, DeliveryStatus.sent, provider_id=msgid)
+
+    # --- the workflow's other steps ---------------------------------------------------------
+
+    @activity.defn(name=PLAN_DELIVERY)
+    async def plan_delivery(self, request: PlanRequest) -> DeliveryPlan:
+        """The channels of a message: one row each where it has an address (`skipped` where the
+        channel is off); which still need sending. Idempotent."""
+        settings = self._settings
+        plan = DeliveryPlan(key=request.key)
+        async with self._engine.begin() as conn:
+            message = await lock_message(conn, request.key)
+            if message is None:
+                raise ApplicationError(f"no outbox message {request.key!r}", non_retryable=True)
+            addresses = {Channel.email: message["email"], Channel.wechat: message["mobile"]}
+            for channel in request.channels or list(Channel):
+                address = addresses[channel]
+                if not address:
+                    continue
+                off = off_reason(channel, settings)
+                status = DeliveryStatus.skipped if off else DeliveryStatus.pending
+                row = {
+                    "key": request.key,
+                    "channel": channel.value,
+                    "address": address,
+                    "status": status.value,
+                    "error": off,
+                }
+                await insert_unless_exists(conn, NotificationDelivery, row, ["key", "channel"])
                 current = await channel_row(conn, request.key, channel)
                 assert current is not None
-            if DeliveryStatus(current["status"]).is_final:
-                plan.settled.append(outcome_of(current))
-            else:
-                plan.to_send.append(channel)
-        await refresh_message(conn, request.key)
-    return plan
+                if current["status"] == DeliveryStatus.pending.value and off:  # a resend, still off
+                    await set_channel(conn, request.key, channel, status="skipped", error=off)
+                    current = await channel_row(conn, request.key, channel)
+                    assert current is not None
+                if DeliveryStatus(current["status"]).is_final:
+                    plan.settled.append(outcome_of(current))
+                else:
+                    plan.to_send.append(channel)
+            await refresh_message(conn, request.key)
+        return plan
 
-
-@activity.defn(name=GIVE_UP_DELIVERY)
-async def give_up_delivery(request: GiveUpRequest) -> ChannelOutcome:
-    """Retries are over: `failed` with the last error, or `uncertain` if an attempt may have
-    sent it."""
-    key, channel = request.key, request.channel
-    async with get_engine().begin() as conn:
-        await lock_message(conn, key)
-        row = await channel_row(conn, key, channel)
-        if row is None:
-            raise ApplicationError(f"{key}: no {channel.value} delivery", non_retryable=True)
-        if not DeliveryStatus(row["status"]).is_final:
-            maybe_sent = row["maybe_sent_at"] or (
-                row["attempted_at"] if row["status"] == DeliveryStatus.sending.value else None
-            )
-            last = f"; last error: {row['error']}" if row["error"] else ""
-            if maybe_sent is not None:
-                status = "uncertain"
-                error = f"{request.reason}{last}; an attempt may have sent it: not resent"
-            else:
-                status, error = "failed", f"{request.reason}{last}"
-            await set_channel(conn, key, channel, status=status, error=error)
-            await refresh_message(conn, key)
+    @activity.defn(name=GIVE_UP_DELIVERY)
+    async def give_up_delivery(self, request: GiveUpRequest) -> ChannelOutcome:
+        """Retries are over: `failed` with the last error, or `uncertain` if an attempt may have
+        sent it."""
+        key, channel = request.key, request.channel
+        async with self._engine.begin() as conn:
+            await lock_message(conn, key)
             row = await channel_row(conn, key, channel)
-            assert row is not None
-    delivery_logger().warning("Delivery %s by %s: %s", key, channel.value, row["status"])
-    return outcome_of(row)
-
-
-DELIVERY_ACTIVITIES = [plan_delivery, deliver_email, deliver_wechat, give_up_delivery]
+            if row is None:
+                raise ApplicationError(f"{key}: no {channel.value} delivery", non_retryable=True)
+            if not DeliveryStatus(row["status"]).is_final:
+                maybe_sent = row["maybe_sent_at"] or (
+                    row["attempted_at"] if row["status"] == DeliveryStatus.sending.value else None
+                )
+                last = f"; last error: {row['error']}" if row["error"] else ""
+                if maybe_sent is not None:
+                    status = "uncertain"
+                    error = f"{request.reason}{last}; an attempt may have sent it: not resent"
+                else:
+                    status, error = "failed", f"{request.reason}{last}"
+                await set_channel(conn, key, channel, status=status, error=error)
+                await refresh_message(conn, key)
+                row = await channel_row(conn, key, channel)
+                assert row is not None
+        delivery_logger().warning("Delivery %s by %s: %s", key, channel.value, row["status"])
+        return outcome_of(row)

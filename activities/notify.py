@@ -3,18 +3,26 @@ theirs: record.py)."""
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 
-from delivery.dispatch import start_deliveries
+from delivery.dispatch import StartDeliveries
 from delivery.outbox import outbox_row, put_in_outbox
-from models.records import NotificationRequest
-from store.db import get_engine
+from models.records import QUEUE_NOTIFICATION, NotificationRequest
 
 
-@activity.defn
-async def queue_notification(request: NotificationRequest) -> None:
-    """A notification not tied to a transition (transitions carry theirs: record.py)."""
-    row = outbox_row(request)
-    async with get_engine().begin() as conn:
-        await put_in_outbox(conn, row)
-    await start_deliveries([row["key"]])
+class NotificationActivities:
+    """Built by worker.py with the record database's engine and what starts deliveries."""
+
+    def __init__(self, engine: AsyncEngine, start_deliveries: StartDeliveries) -> None:
+        self._engine = engine
+        self._start_deliveries = start_deliveries
+
+    @activity.defn(name=QUEUE_NOTIFICATION)
+    async def queue_notification(self, request: NotificationRequest) -> None:
+        """A notification not tied to a transition (transitions carry theirs: record.py);
+        once per key (R16)."""
+        row = outbox_row(request)
+        async with self._engine.begin() as conn:
+            await put_in_outbox(conn, row)
+        await self._start_deliveries([row["key"]])

@@ -4,73 +4,90 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from delivery.dispatch import start_deliveries
+from delivery.dispatch import StartDeliveries
 from delivery.outbox import outbox_row, put_in_outbox
-from models.records import TransitionRecord
-from store.db import dialect_insert, get_engine, insert_unless_exists
+from models.records import RECORD_TRANSITION, TransitionRecord
+from store.db import dialect_insert, insert_unless_exists
 from store.tables import AuditEvent, DeclarationRow
 
 
-@activity.defn
-async def record_transition(record: TransitionRecord) -> None:
-    """Idempotent: a retry writes nothing twice; an older seq never moves the projection back.
-    The transition's notifications go into the outbox in the same transaction (R16), so a
-    transition is never recorded without them, nor they without it."""
-    if record.at.utcoffset() is None:  # retrying would not fix the input
-        raise ApplicationError("TransitionRecord.at must be timezone-aware", non_retryable=True)
-    data = record.model_dump(mode="json", include={"details", "deadlines"})
-    audit = {
-        "workflow_id": record.workflow_id,
-        "seq": record.seq,
-        "at": record.at,
-        "actor_role": record.actor.role.value,
-        "actor_id": record.actor.id,
-        "action": record.action,
-        "from_stage": record.from_stage.value,
-        "to_stage": record.to_stage.value,
-        "reason": record.reason,
-        "details": data["details"],
-    }
-    projection: dict[str, Any] = {
-        "workflow_id": record.workflow_id,
-        "round_year": record.round_year,
-        "applicant_key": record.applicant_key,
-        "applicant_name": record.applicant_name,
-        "employer_uscc": record.employer_uscc,
-        "employer_name": record.employer_name,
-        "level": record.level.value,
-        "jurisdiction": record.jurisdiction.value,
-        "stage": record.to_stage.value,
-        "return_count": record.return_count,
-        "deadlines": data["deadlines"],
-        "last_seq": record.seq,
-        "updated_at": record.at,
-    }
-    messages = [outbox_row(request) for request in record.notifications]  # render first
-    async with get_engine().begin() as conn:
-        for message in messages:
-            await put_in_outbox(conn, message)
-        audited = await insert_unless_exists(conn, AuditEvent, audit, ["workflow_id", "seq"])
-        upsert = dialect_insert(conn)(DeclarationRow).values(**projection)
-        upsert = upsert.on_conflict_do_update(
-            index_elements=["workflow_id"],
-            set_={name: upsert.excluded[name] for name in projection if name != "workflow_id"},
-            where=DeclarationRow.last_seq < upsert.excluded.last_seq,
+class RecordActivities:
+    """The declaration's record (R16): built by worker.py with the record database's engine
+    and what starts the deliveries of the messages it queues."""
+
+    def __init__(self, engine: AsyncEngine, start_deliveries: StartDeliveries) -> None:
+        self._engine = engine
+        self._start_deliveries = start_deliveries
+
+    @activity.defn(name=RECORD_TRANSITION)
+    async def record_transition(self, record: TransitionRecord) -> None:
+        """Idempotent: a retry writes nothing twice; an older seq never moves the projection
+        back. The transition's notifications go into the outbox in the same transaction (R16),
+        so a transition is never recorded without them, nor they without it."""
+        if record.at.utcoffset() is None:  # retrying would not fix the input
+            raise ApplicationError("TransitionRecord.at must be timezone-aware", non_retryable=True)
+        messages = [outbox_row(request) for request in record.notifications]  # render first
+        audited, projected = await self._write(record, messages)
+        # Committed: each message gets its Delivery workflow. On a retry of this activity the
+        # starts are refused as duplicates (same workflow ids), so nothing is delivered twice.
+        await self._start_deliveries([message["key"] for message in messages])
+        activity.logger.info(
+            "Recorded %s seq %d (%s -> %s): audit %s, projection %s",
+            record.workflow_id,
+            record.seq,
+            record.from_stage.value,
+            record.to_stage.value,
+            "written" if audited else "already present",
+            "updated" if projected else "kept (newer or same seq already recorded)",
+            extra={"stage": record.to_stage.value, "seq": record.seq},
         )
-        projected = (await conn.execute(upsert)).rowcount == 1
-    # Committed: each message gets its Delivery workflow. On a retry of this activity the
-    # starts are refused as duplicates (same workflow ids), so nothing is delivered twice.
-    await start_deliveries([message["key"] for message in messages])
-    activity.logger.info(
-        "Recorded %s seq %d (%s -> %s): audit %s, projection %s",
-        record.workflow_id,
-        record.seq,
-        record.from_stage.value,
-        record.to_stage.value,
-        "written" if audited else "already present",
-        "updated" if projected else "kept (newer or same seq already recorded)",
-        extra={"stage": record.to_stage.value, "seq": record.seq},
-    )
+
+    async def _write(
+        self, record: TransitionRecord, messages: list[dict[str, Any]]
+    ) -> tuple[bool, bool]:
+        """One transaction: the messages, the audit event and the projection. Returns whether
+        the audit event was written and whether the projection moved."""
+        data = record.model_dump(mode="json", include={"details", "deadlines"})
+        audit = {
+            "workflow_id": record.workflow_id,
+            "seq": record.seq,
+            "at": record.at,
+            "actor_role": record.actor.role.value,
+            "actor_id": record.actor.id,
+            "action": record.action,
+            "from_stage": record.from_stage.value,
+            "to_stage": record.to_stage.value,
+            "reason": record.reason,
+            "details": data["details"],
+        }
+        projection: dict[str, Any] = {
+            "workflow_id": record.workflow_id,
+            "round_year": record.round_year,
+            "applicant_key": record.applicant_key,
+            "applicant_name": record.applicant_name,
+            "employer_uscc": record.employer_uscc,
+            "employer_name": record.employer_name,
+            "level": record.level.value,
+            "jurisdiction": record.jurisdiction.value,
+            "stage": record.to_stage.value,
+            "return_count": record.return_count,
+            "deadlines": data["deadlines"],
+            "last_seq": record.seq,
+            "updated_at": record.at,
+        }
+        async with self._engine.begin() as conn:
+            for message in messages:
+                await put_in_outbox(conn, message)
+            audited = await insert_unless_exists(conn, AuditEvent, audit, ["workflow_id", "seq"])
+            upsert = dialect_insert(conn)(DeclarationRow).values(**projection)
+            upsert = upsert.on_conflict_do_update(
+                index_elements=["workflow_id"],
+                set_={name: upsert.excluded[name] for name in projection if name != "workflow_id"},
+                where=DeclarationRow.last_seq < upsert.excluded.last_seq,
+            )
+            projected = (await conn.execute(upsert)).rowcount == 1
+        return audited, projected

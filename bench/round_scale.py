@@ -25,11 +25,12 @@ from datetime import UTC, datetime, timedelta
 
 from temporalio.client import Client
 
-import control
 from bench.common import declaration, round_config, temporal
+from client.declarations import start_declaration
+from client.rounds import round_act, round_state, start_round, wait_for_operation
 from models.round import ListingSource, OperationStatus, RoundInput
-from settings import ROOT
-from store.db import configure_database, dispose_engines, ensure_schema
+from settings import ROOT, load_settings
+from store.db import dispose_engines, ensure_schema
 from worker import build_worker
 
 
@@ -52,18 +53,18 @@ async def run_lengths(client: Client, workflow_id: str) -> list[int]:
 async def bench(args: argparse.Namespace, client: Client) -> None:
     task_queue = f"zhicheng-bench-{uuid.uuid4().hex[:6]}"
     database_url = f"sqlite+aiosqlite:///{ROOT / 'var' / 'bench-round.db'}"
-    configure_database(database_url)
     await ensure_schema(database_url)
+    settings = load_settings().model_copy(update={"database_url": database_url})
     year = args.year
     config = round_config(year, datetime.now(UTC))
     running = f"WorkflowType = 'Declaration' AND RoundYear = {year} AND ExecutionStatus = 'Running'"
-    async with build_worker(client, task_queue):
+    async with build_worker(client, task_queue, settings=settings):
         started = time.monotonic()
         semaphore = asyncio.Semaphore(args.concurrency)
 
         async def start_one(n: int) -> None:
             async with semaphore:
-                await control.start_declaration(client, declaration(config, n), task_queue)
+                await start_declaration(client, declaration(config, n), task_queue)
 
         await asyncio.gather(*(start_one(n) for n in range(args.declarations)))
         elapsed = time.monotonic() - started
@@ -78,10 +79,10 @@ async def bench(args: argparse.Namespace, client: Client) -> None:
             page_size=args.page_size,
             continue_as_new_after_events=args.continue_as_new_after,
         )
-        await control.start_round(client, round_input, task_queue)
+        await start_round(client, round_input, task_queue)
         new_close = config.submission_closes_at + timedelta(days=2)
         started = time.monotonic()
-        accepted = await control.round_act(
+        accepted = await round_act(
             client,
             year,
             "change_windows",
@@ -92,7 +93,7 @@ async def bench(args: argparse.Namespace, client: Client) -> None:
                 "review_opens_at": new_close.isoformat(),
             },
         )
-        operation = await control.wait_for_operation(
+        operation = await wait_for_operation(
             client,
             year,
             accepted["operation_id"],
@@ -100,7 +101,7 @@ async def bench(args: argparse.Namespace, client: Client) -> None:
             poll=timedelta(seconds=2),
         )
         elapsed = time.monotonic() - started
-        state = await control.round_state(client, year)
+        state = await round_state(client, year)
         lengths = await run_lengths(client, f"round-{year}")
         print(
             f"change_windows: {operation.status.value}, {operation.done} done, "

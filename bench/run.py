@@ -64,15 +64,15 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-import control
 from bench import report
 from bench.common import declaration, round_config, temporal, temporal_address_from_environment
 from bench.floor_models import FLOOR_WORKFLOW_TYPE, FloorState, happy_path
+from client.declarations import start_declaration
 from models.common import Level
 from models.declaration import DeclarationState
 from rules.recommendation import RECOMMENDATION_OPINION
 from settings import ROOT
-from store.db import configure_database, dispose_engines, ensure_schema, get_engine
+from store.db import dispose_engines, ensure_schema, get_engine
 from store.tables import AuditEvent, OutboxMessage
 
 # --- what a reviewer sends -------------------------------------------------------------------
@@ -475,7 +475,7 @@ class Side:
 
 def system_side(config_for: Callable[[], Any], task_queue: str, path: Route) -> Side:
     async def start(client: Client, n: int) -> WorkflowHandle[Any, Any]:
-        return await control.start_declaration(
+        return await start_declaration(
             client, declaration(config_for(), n, Level.intermediate), task_queue
         )
 
@@ -698,7 +698,6 @@ async def run_side(
     full = bool(path.phase_b)
     submission_closes: datetime | None = None
     if kind == "system":
-        configure_database(database_url)
         await ensure_schema(database_url)
         before = await record_counts(database_url)
         command = [sys.executable, "worker.py"]

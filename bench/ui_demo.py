@@ -20,14 +20,15 @@ from datetime import UTC, datetime
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-import control
 from bench.common import declaration
+from client.declarations import start_declaration
+from client.rounds import start_round
 from models.round import RoundConfig, RoundInput
 from rules.calendar_source import load_overrides
 from rules.round_plan import try_out_round_dates
 from settings import load_settings
 from store.config_files import round_calendar
-from store.db import configure_database, ensure_schema
+from store.db import ensure_schema
 from worker import build_worker
 
 
@@ -41,14 +42,14 @@ async def populate(client: Client, task_queue: str, count: int) -> None:
     )
     round_input = RoundInput(config=config)
     try:
-        await control.start_round(client, round_input, task_queue)
+        await start_round(client, round_input, task_queue)
         print(f"started round-{year}")
     except Exception as exc:  # already there from an earlier run
         print(f"round-{year}: {exc}")
     actor = {"actor": {"role": "applicant", "id": "demo"}}
     employer = {"actor": {"role": "employer", "id": "hr-01"}}
     for n in range(count):
-        handle = await control.start_declaration(client, declaration(config, n), task_queue)
+        handle = await start_declaration(client, declaration(config, n), task_queue)
         if n % 3 >= 1:
             await handle.execute_update("submit", actor)
         if n % 3 == 2:
@@ -67,9 +68,8 @@ async def main() -> None:
     if args.no_worker:
         await populate(client, settings.task_queue, args.count)
         return
-    configure_database(settings.database_url)
     await ensure_schema(settings.database_url)
-    async with build_worker(client, settings.task_queue):
+    async with build_worker(client, settings.task_queue, settings=settings):
         await populate(client, settings.task_queue, args.count)
         await asyncio.sleep(2)  # let the last transitions be recorded
 

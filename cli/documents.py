@@ -15,13 +15,13 @@ async def cmd_documents_failed(args: argparse.Namespace, settings: Settings) -> 
     from sqlalchemy import select
     from sqlalchemy.exc import SQLAlchemyError
 
-    from store.db import configure_database, dispose_engines, ensure_schema, get_engine
+    from store.db import dispose_engines, ensure_schema, get_engine
     from store.document_tables import DocumentPublication
 
-    previous = configure_database(args.database_url)
+    url = args.database_url or settings.database_url
     try:
-        await ensure_schema(args.database_url)
-        async with get_engine().connect() as conn:
+        await ensure_schema(url)
+        async with get_engine(url).connect() as conn:
             rows = list(
                 await conn.execute(
                     select(DocumentPublication)
@@ -32,8 +32,7 @@ async def cmd_documents_failed(args: argparse.Namespace, settings: Settings) -> 
     except SQLAlchemyError as exc:
         raise record_errors(settings, exc, args.database_url) from None
     finally:
-        await dispose_engines()
-        configure_database(previous)
+        await dispose_engines(url)
     for row in rows:
         print(f"{row.key}\t{row.attempts} attempt(s)\t{row.updated_at:%Y-%m-%d %H:%M}Z")
         print(f"    {row.last_error}")
@@ -45,29 +44,34 @@ async def cmd_documents_retry(args: argparse.Namespace, settings: Settings) -> i
     from sqlalchemy.exc import SQLAlchemyError
     from temporalio.exceptions import ApplicationError
 
-    from documents.publication import publish
+    from documents.publication import PublicationStore, publication_dir, publish
     from models.documents import PublishRequest
-    from store.db import configure_database, dispose_engines, ensure_schema, get_engine
+    from store.db import dispose_engines, ensure_schema, get_engine
     from store.document_tables import DocumentPublication
 
-    previous = configure_database(args.database_url)
+    url = args.database_url or settings.database_url
     try:
-        await ensure_schema(args.database_url)
-        async with get_engine().connect() as conn:
+        await ensure_schema(url)
+        engine = get_engine(url)
+        async with engine.connect() as conn:
             stored = await conn.scalar(
                 select(DocumentPublication.request).where(DocumentPublication.key == args.key)
             )
         if stored is None:
             raise bad_input(f"no publication recorded under {args.key} (see: documents failed)")
         try:
-            published = await publish(PublishRequest.model_validate(stored), settings)
+            published = await publish(
+                PublishRequest.model_validate(stored),
+                store=PublicationStore(publication_dir(settings)),
+                settings=settings,
+                engine=engine,
+            )
         except ApplicationError as exc:
             print(f"error: still failing: {exc}", file=sys.stderr)
             return EXIT_FAILED
     except SQLAlchemyError as exc:
         raise record_errors(settings, exc, args.database_url) from None
     finally:
-        await dispose_engines()
-        configure_database(previous)
+        await dispose_engines(url)
     print(f"published {published.file_name} sha256 {published.sha256}")
     return EXIT_OK

@@ -3,7 +3,7 @@ is committed (R16)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
 from temporalio import activity
@@ -71,6 +71,10 @@ def delivery_input(
 
 # --- starting deliveries --------------------------------------------------------------------
 
+# What an activity that commits outbox rows is given to start their Delivery workflows: the
+# keys in, how many were started out (DeliveryStarter below; a fake in tests).
+StartDeliveries = Callable[[Sequence[str]], Awaitable[int]]
+
 
 async def start_delivery(
     client: Client, task_queue: str, request: DeliveryInput, channel: Channel | None = None
@@ -123,3 +127,22 @@ async def start_deliveries(
             started += 1
     logger.info("Deliveries: %d started, %d already started", started, len(keys) - started)
     return started
+
+
+class DeliveryStarter:
+    """What the activities that write outbox rows are given to start their Delivery
+    workflows: `await starter(keys)` once the rows are committed (R16). The worker builds it
+    with its settings, client and task queue; without a client (an activity run outside a
+    worker, the tests' ActivityEnvironment) the running activity's client is used, if any."""
+
+    def __init__(
+        self, settings: Settings, client: Client | None = None, task_queue: str | None = None
+    ) -> None:
+        self.settings = settings
+        self._client = client
+        self._task_queue = task_queue
+
+    async def __call__(self, keys: Sequence[str]) -> int:
+        return await start_deliveries(
+            keys, client=self._client, task_queue=self._task_queue, settings=self.settings
+        )

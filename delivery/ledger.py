@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio.exceptions import ApplicationError
 
 from delivery.common import delivery_logger
@@ -139,12 +139,14 @@ def _uncertain_reason(
     )
 
 
-async def claim(key: str, channel: Channel, resend_window: timedelta | None) -> Claim:
+async def claim(
+    key: str, channel: Channel, resend_window: timedelta | None, *, engine: AsyncEngine
+) -> Claim:
     """Step 1: record the intent to send, unless the channel is final already, or an earlier
     attempt may have sent it and a resend could not be deduplicated (`resend_window`: how
     long after that attempt the channel deduplicates a resend; None: never)."""
     now = utcnow()
-    async with get_engine().begin() as conn:
+    async with engine.begin() as conn:
         message = await lock_message(conn, key)
         row = await channel_row(conn, key, channel) if message is not None else None
         if message is None or row is None:
@@ -192,6 +194,7 @@ async def record_outcome(
     attempt: int,
     status: DeliveryStatus,
     *,
+    engine: AsyncEngine,
     error: str | None = None,
     provider_id: str | None = None,
     maybe_sent: bool = False,
@@ -199,7 +202,7 @@ async def record_outcome(
     """Step 3. `sent` is the truth whoever records it; any other outcome only while this
     attempt still holds the claim (a later attempt may have taken over meanwhile).
     `maybe_sent`: the request left and no answer came back."""
-    async with get_engine().begin() as conn:
+    async with engine.begin() as conn:
         await lock_message(conn, key)
         row = await channel_row(conn, key, channel)
         if row is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store.db import dialect_insert, get_engine, insert_unless_exists
 from store.document_tables import DocumentCounter, DocumentNumber
@@ -19,13 +20,16 @@ class _AllocatedElsewhere(Exception):
     """Another transaction allocated this key first: roll back ours (and its increment)."""
 
 
-async def allocate_document_number(key: str, prefix: str, year: int, url: str | None = None) -> int:
-    """The number of document `key` in (prefix, year): 1, 2, 3, … in order of allocation.
+async def allocate_document_number(
+    key: str, prefix: str, year: int, url: str | None = None, *, engine: AsyncEngine | None = None
+) -> int:
+    """The number of document `key` in (prefix, year): 1, 2, 3, … in order of allocation, in
+    the database of `engine` (or of `url`; neither: DATABASE_URL).
 
     Once per key: a retry returns the number it got the first time. The increment and the
     key's row are one transaction, so no number is skipped or given twice, also when two
     workers allocate at once (the counter row's update serializes them)."""
-    engine = get_engine(url)
+    engine = engine or get_engine(url)
     for _ in range(5):
         async with engine.connect() as conn:
             found = await conn.scalar(

@@ -7,7 +7,7 @@ a published name is an error (PublicationConflict).
 
 Errors a retry cannot fix (a template or its data, a conflict) are non-retryable and are
 recorded in `document_publications`; a missing CJK font and I/O or database errors retry
-(the workflow bounds them: workflows/declaration.py PUBLISH_RETRY).
+(the workflow bounds them: workflows/calls.py PUBLISH_RETRY).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -41,25 +42,17 @@ from models.documents import (
 )
 from rules.timezone import shanghai_date
 from settings import Settings, load_settings
-from store.db import dialect_insert, get_engine
+from store.db import dialect_insert
 from store.document_tables import DocumentPublication
 from store.files import synced_temporary
 
 # --- configuration ---------------------------------------------------------------------
 
-_configured_dir: Path | None = None
-
-
-def configure_publication(directory: Path | None) -> Path | None:
-    """Point the activity at another publication store (tests); None: the setting.
-    Returns the previous setting, so a test can put it back."""
-    global _configured_dir
-    previous, _configured_dir = _configured_dir, directory
-    return previous
-
 
 def publication_dir(settings: Settings | None = None) -> Path:
-    return _configured_dir or (settings or load_settings()).publication_dir
+    """The publication store's directory (ZHICHENG_PUBLICATION_DIR); the worker builds its
+    PublicationStore from its own settings, the portal reads the store through this."""
+    return (settings or load_settings()).publication_dir
 
 
 # --- the publication store -----------------------------------------------------------------
@@ -168,6 +161,7 @@ def _index_html(items: list[dict[str, Any]]) -> str:
 
 
 async def record_publication(
+    engine: AsyncEngine,
     request: PublishRequest,
     *,
     published: PublishedDocument | None = None,
@@ -189,7 +183,7 @@ async def record_publication(
         "request": request.model_dump(mode="json"),
         "updated_at": datetime.now(UTC),
     }
-    async with get_engine().begin() as conn:
+    async with engine.begin() as conn:
         insert = dialect_insert(conn)(DocumentPublication).values(**row)
         if published is None:  # a failure never hides an earlier success
             changed = {k: v for k, v in row.items() if k not in ("key", "status", "title")}
@@ -205,7 +199,7 @@ async def record_publication(
         await conn.execute(statement)
 
 
-# --- the activity --------------------------------------------------------------------------
+# --- publishing (the publish_document activity's work) ---------------------------------------
 
 
 def file_stem(request: PublishRequest) -> str:
@@ -216,25 +210,34 @@ def _published(item: Mapping[str, Any], already: bool) -> PublishedDocument:
     return PublishedDocument.model_validate({**item, "already_published": already})
 
 
-async def _failure(request: PublishRequest, message: str, error_type: str) -> ApplicationError:
+async def _failure(
+    engine: AsyncEngine, request: PublishRequest, message: str, error_type: str
+) -> ApplicationError:
     """Record a failure a person must fix; the non-retryable error to raise."""
     attempt = activity.info().attempt if activity.in_activity() else 1
     activity.logger.error("Document %s not published: %s", request.key, message)
     with contextlib.suppress(Exception):  # the record must not hide the original error
-        await record_publication(request, error=f"{error_type}: {message}", attempts=attempt)
+        await record_publication(
+            engine, request, error=f"{error_type}: {message}", attempts=attempt
+        )
     return ApplicationError(
         f"document {request.key}: {message}", type=error_type, non_retryable=True
     )
 
 
-async def publish(request: PublishRequest, settings: Settings | None = None) -> PublishedDocument:
-    """Render and publish `request`'s document, once (see the module's docstring)."""
-    settings = settings or load_settings()
-    store = PublicationStore(publication_dir(settings))
+async def publish(
+    request: PublishRequest,
+    *,
+    store: PublicationStore,
+    settings: Settings,
+    engine: AsyncEngine,
+) -> PublishedDocument:
+    """Render and publish `request`'s document into `store`, once (see the module's
+    docstring); its number and its record in the database of `engine`."""
     existing = await asyncio.to_thread(store.find, request.key)
     if existing is not None:
         published = _published(existing, True)
-        await record_publication(request, published=published)
+        await record_publication(engine, request, published=published)
         return published
 
     document = request.document
@@ -242,7 +245,7 @@ async def publish(request: PublishRequest, settings: Settings | None = None) -> 
     if document.kind is DocumentKind.approval_document:
         prefix = document.number_prefix or settings.document_number_prefix
         year = shanghai_date(request.issued_at).year  # the year of issue, as 文号 are counted
-        number = await allocate_document_number(request.key, prefix, year)
+        number = await allocate_document_number(request.key, prefix, year, engine=engine)
         document_number = format_document_number(prefix, year, number)
 
     check_cjk_font(settings.font_dir)
@@ -253,7 +256,7 @@ async def publish(request: PublishRequest, settings: Settings | None = None) -> 
         raise  # the machine (or a renderer that died), not the document: retry
     except Exception as exc:  # the template (TemplateError) or the data: a person must fix it
         message = f"cannot render: {type(exc).__name__}: {exc}"
-        raise await _failure(request, message, RENDER_ERROR) from exc
+        raise await _failure(engine, request, message, RENDER_ERROR) from exc
 
     html = rendered.web_html.encode("utf-8")
     stem = file_stem(request)
@@ -275,9 +278,10 @@ async def publish(request: PublishRequest, settings: Settings | None = None) -> 
     try:
         stored, already = await asyncio.to_thread(store.publish, item, files)
     except PublicationConflictError as exc:
-        raise await _failure(request, str(exc), PUBLICATION_CONFLICT) from exc
+        raise await _failure(engine, request, str(exc), PUBLICATION_CONFLICT) from exc
     published = _published(stored, already)
     await record_publication(
+        engine,
         request,
         published=published,
         attempts=activity.info().attempt if activity.in_activity() else 1,

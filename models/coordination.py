@@ -10,6 +10,18 @@ from pydantic import Field
 from models.common import Actor, Stage, Strict
 from models.round import ListingSource, Ratio
 
+# Activity names (activities/coordination.py, activities/publish.py): the Round and
+# RoundLauncher workflows call them by name through workflows/calls.py. Names are in recorded
+# histories: they never change.
+ACT_ON_DECLARATIONS = "act_on_declarations"
+DRAW_SPOT_CHECK = "draw_spot_check"
+ROUND_STATISTICS = "round_statistics"
+DEFENSE_SCORES = "defense_scores"
+REVOKE_DECLARATION = "revoke_declaration"
+RECORD_ROUND_EVENT = "record_round_event"
+PREPARE_ROUND = "prepare_round"
+PUBLISH_RESULT_LIST = "publish_result_list"
+
 
 class Target(Strict):
     workflow_id: str

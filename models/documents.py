@@ -15,6 +15,10 @@ from pydantic import AwareDatetime, Field
 
 from models.common import Jurisdiction, Level, Strict
 
+# The activity's name (activities/publish.py), called by name through workflows/calls.py;
+# it is in recorded histories, so it never changes.
+PUBLISH_DOCUMENT = "publish_document"
+
 # Error types of `publish_document` (ApplicationError.type). The first two are non-retryable:
 # the template, its data or the store must be fixed by a person.
 RENDER_ERROR = "DocumentRenderError"

@@ -10,6 +10,11 @@ from pydantic import Field
 
 from models.common import Actor, Jurisdiction, Level, Role, Stage, Strict
 
+# Activity names (activities/record.py, activities/notify.py): the workflows call them by name
+# through workflows/calls.py. Names are in recorded histories: they never change.
+RECORD_TRANSITION = "record_transition"
+QUEUE_NOTIFICATION = "queue_notification"
+
 
 class NotificationEvent(StrEnum):
     """Each event the notice says is notified (R16, R18) or that ends a declaration."""

@@ -1,5 +1,5 @@
 """The portal: server-rendered pages (Jinja2, Chinese) over the record database, acting on
-declarations only through the Declaration workflow's updates (control.act).
+declarations only through the Declaration workflow's updates (client.declarations.act).
 
 Run: `uvicorn portal.app:app` (scripts/run.sh starts it beside the worker).
 The actor sent to a workflow is always the logged-in account's role and id, never a form field.

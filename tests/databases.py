@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from store.db import configure_database, dispose_engines, ensure_schema
+from store.db import dispose_engines, ensure_schema
 
 POSTGRES_URL = os.environ.get("ZHICHENG_TEST_POSTGRES_URL")
 
@@ -35,7 +35,8 @@ async def run_on_postgres(sql: str) -> None:
 
 @pytest.fixture(params=DATABASE_KINDS)
 async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A clean database per test: a new SQLite file, or a new PostgreSQL schema."""
+    """A clean database per test: a new SQLite file, or a new PostgreSQL schema. Its URL:
+    a test hands it (or `get_engine(url)`) to what it runs, nothing else points there."""
     schema = f"test_{uuid.uuid4().hex[:12]}"
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path / 'var' / 'zhicheng.db'}"  # var/ does not exist yet
@@ -44,10 +45,8 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
         options = {"options": f"-csearch_path={schema}"}
         postgres_url = make_url(POSTGRES_URL or "").update_query_dict(options)
         url = postgres_url.render_as_string(hide_password=False)
-    previous = configure_database(url)  # the session's workflow tests use their own database
-    await ensure_schema()
+    await ensure_schema(url)
     yield url
     await dispose_engines(url)
-    configure_database(previous)
     if request.param == "postgresql":
         await run_on_postgres(f"DROP SCHEMA {schema} CASCADE")

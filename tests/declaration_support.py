@@ -16,7 +16,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from control import start_declaration
+from client.declarations import start_declaration
 from models.calendar import YearCalendar
 from models.declaration import DeclarationInput, DeclarationState
 from models.round import RoundConfig

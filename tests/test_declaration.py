@@ -10,7 +10,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from control import start_declaration
+from client.declarations import start_declaration
 from models.calendar import YearCalendar
 from models.common import Level, Stage
 from models.declaration import EligibilityFacts, Employer, EmploymentStatus, Material

@@ -6,6 +6,7 @@ The messages are read back from both servers and counted."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import email.policy
 import json
@@ -17,7 +18,7 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -29,13 +30,15 @@ import pytest
 import pytest_asyncio
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 
 import starter
-from activities.delivery import plan_delivery
-from activities.notify import queue_notification
+from activities.delivery import DeliveryActivities
+from activities.notify import NotificationActivities
 from delivery.dispatch import delivery_input, start_deliveries, start_delivery
 from delivery.email import message_id
 from delivery.ledger import (
@@ -61,7 +64,8 @@ from models.records import NotificationEvent, NotificationRequest
 from settings import ROOT, load_settings
 from store.db import get_engine
 from store.tables import NotificationDelivery, OutboxMessage
-from tests.declaration_support import act, start, state
+from tests.declaration_support import act, state
+from tests.declaration_support import start as start_declaration
 from tests.samples import NOTIFICATION_COMMON as COMMON
 from tests.samples import NOTIFICATION_SAMPLES as SAMPLES
 from tests.samples import SAMPLE_ID_CARD, SAMPLE_USCC
@@ -310,6 +314,42 @@ async def servers(
     forget_tokens()
 
 
+@pytest_asyncio.fixture
+async def own_queue() -> AsyncIterator[str]:
+    """A task queue of the test's own; the declarations started on it end with the test."""
+    task_queue = f"delivery-{uuid.uuid4().hex[:8]}"
+    yield task_queue
+    await end_declarations(task_queue)
+
+
+@pytest_asyncio.fixture
+async def delivery_worker(
+    time_env: WorkflowEnvironment, servers: Servers, own_queue: str
+) -> AsyncIterator[Worker]:
+    """A worker built with the settings pointing at the fake servers (the session's workers
+    have no channel on): the declarations and deliveries of one test."""
+    async with build_worker(time_env.client, own_queue, settings=load_settings()) as worker:
+        yield worker
+
+
+# Declarations started on a test's own worker, by task queue: ended when the worker stops,
+# since a timer of theirs firing later would wait for a workflow task no worker takes, and
+# the time-skipping server does not skip time past it (every later test would stall).
+_OPEN: dict[str, list[WorkflowHandle[Any, Any]]] = {}
+
+
+async def start(env: WorkflowEnvironment, worker: Worker, **fields: Any) -> WorkflowHandle:
+    handle = await start_declaration(env, worker, **fields)
+    _OPEN.setdefault(worker.task_queue, []).append(handle)
+    return handle
+
+
+async def end_declarations(task_queue: str) -> None:
+    for handle in _OPEN.pop(task_queue, []):
+        with contextlib.suppress(RPCError):
+            await handle.terminate("test over: its worker has stopped")
+
+
 # --- helpers --------------------------------------------------------------------------------
 
 
@@ -339,8 +379,8 @@ async def outbox_row(workflow_id: str, event: str) -> dict[str, Any]:
         return dict((await conn.execute(query)).mappings().one())
 
 
-async def message_row(key: str) -> dict[str, Any]:
-    async with get_engine().connect() as conn:
+async def message_row(key: str, engine: AsyncEngine | None = None) -> dict[str, Any]:
+    async with (engine or get_engine()).connect() as conn:
         query = select(OutboxMessage).where(OutboxMessage.key == key)
         return dict((await conn.execute(query)).mappings().one())
 
@@ -366,11 +406,21 @@ def outcomes(result: DeliveryResult) -> dict[str, DeliveryStatus]:
     return {outcome.channel.value: outcome.status for outcome in result.outcomes}
 
 
+async def no_delivery(keys: Sequence[str]) -> int:
+    return 0
+
+
 async def queued(
-    event: NotificationEvent, mobile: str | None, address: str | None, **context: Any
+    event: NotificationEvent,
+    mobile: str | None,
+    address: str | None,
+    *,
+    engine: AsyncEngine | None = None,
+    **context: Any,
 ) -> str:
-    """An outbox row written by the notify activity outside a worker (nothing starts its
-    delivery): the tests start the Delivery workflow themselves."""
+    """An outbox row written by the notify activity outside a worker, into the database of
+    `engine` (None: the session's), starting no delivery: the tests start the Delivery
+    workflow themselves."""
     workflow_id = f"decl-2025-{uuid.uuid4().hex[:16]}"
     key = f"{workflow_id}/3/{event.value}/applicant"
     request = NotificationRequest(
@@ -383,7 +433,8 @@ async def queued(
         email=address,
         context={**COMMON, "declaration_id": workflow_id, **SAMPLES[event], **context},
     )
-    await ActivityEnvironment().run(queue_notification, request)
+    notify = NotificationActivities(engine or get_engine(), no_delivery)
+    await ActivityEnvironment().run(notify.queue_notification, request)
     return key
 
 
@@ -468,11 +519,11 @@ async def test_every_event_fills_its_wechat_template() -> None:
 
 
 async def test_a_transition_is_delivered_once_by_email_and_wechat(
-    time_env: WorkflowEnvironment, time_worker: Worker, servers: Servers
+    time_env: WorkflowEnvironment, delivery_worker: Worker, servers: Servers
 ) -> None:
     mobile, address, openid = new_mobile(), new_address(), f"o-{uuid.uuid4().hex[:12]}"
     servers.bind(mobile, openid)
-    handle = await start(time_env, time_worker, applicant=applicant(mobile, address))
+    handle = await start(time_env, delivery_worker, applicant=applicant(mobile, address))
     await act(handle, "submit", "applicant")
     await act(handle, "employer_return", "employer", reason="请补充继续教育证明")
     row = await outbox_row(handle.id, "employer_returned")
@@ -514,11 +565,11 @@ async def test_a_transition_is_delivered_once_by_email_and_wechat(
 
 
 async def test_a_repeated_delivery_start_sends_nothing_twice(
-    time_env: WorkflowEnvironment, time_worker: Worker, servers: Servers
+    time_env: WorkflowEnvironment, delivery_worker: Worker, servers: Servers
 ) -> None:
     mobile, address, openid = new_mobile(), new_address(), f"o-{uuid.uuid4().hex[:12]}"
     servers.bind(mobile, openid)
-    handle = await start(time_env, time_worker, applicant=applicant(mobile, address))
+    handle = await start(time_env, delivery_worker, applicant=applicant(mobile, address))
     await act(handle, "submit", "applicant")
     await act(handle, "employer_return", "employer", reason="请补充业绩材料")
     key = (await outbox_row(handle.id, "employer_returned"))["key"]
@@ -527,7 +578,7 @@ async def test_a_repeated_delivery_start_sends_nothing_twice(
     # record_transition retried: the same starts are refused as duplicates
     settings = load_settings()
     again = await start_deliveries(
-        [key], client=time_env.client, task_queue=time_worker.task_queue, settings=settings
+        [key], client=time_env.client, task_queue=delivery_worker.task_queue, settings=settings
     )
     assert again == 0
     # a Delivery under another id (Temporal forgot the first one): the record says it is sent
@@ -536,7 +587,7 @@ async def test_a_repeated_delivery_start_sends_nothing_twice(
         "Delivery",
         delivery_input(key, settings),
         id=other,
-        task_queue=time_worker.task_queue,
+        task_queue=delivery_worker.task_queue,
     )
     result = await delivered(time_env, other)
     assert outcomes(result) == {"email": "sent", "wechat": "sent"}
@@ -554,14 +605,14 @@ async def test_a_repeated_delivery_start_sends_nothing_twice(
 
 
 async def test_a_busy_wechat_is_retried_and_delivers_once(
-    time_env: WorkflowEnvironment, time_worker: Worker, servers: Servers
+    time_env: WorkflowEnvironment, delivery_worker: Worker, servers: Servers
 ) -> None:
     mobile, openid = new_mobile(), f"o-{uuid.uuid4().hex[:12]}"
     servers.bind(mobile, openid)
     key = await queued(NotificationEvent.returned_for_correction, mobile, None)
     servers.wechat.fail(-1, times=2, when=lambda m: m.get("client_msg_id") == key)
 
-    result = await deliver(time_env, time_worker, key)
+    result = await deliver(time_env, delivery_worker, key)
 
     assert outcomes(result) == {"wechat": "sent"}
     requests, [sent] = servers.wechat.for_key(key)
@@ -574,7 +625,7 @@ async def test_a_busy_wechat_is_retried_and_delivers_once(
 
 
 async def test_the_access_token_is_cached_and_refreshed_when_expired(
-    time_env: WorkflowEnvironment, time_worker: Worker, servers: Servers
+    time_env: WorkflowEnvironment, delivery_worker: Worker, servers: Servers
 ) -> None:
     mobile, openid = new_mobile(), f"o-{uuid.uuid4().hex[:12]}"
     servers.bind(mobile, openid)
@@ -582,11 +633,11 @@ async def test_the_access_token_is_cached_and_refreshed_when_expired(
     second = await queued(NotificationEvent.materials_accepted, mobile, None)
     third = await queued(NotificationEvent.payment_confirmed, mobile, None)
 
-    assert outcomes(await deliver(time_env, time_worker, first)) == {"wechat": "sent"}
-    assert outcomes(await deliver(time_env, time_worker, second)) == {"wechat": "sent"}
+    assert outcomes(await deliver(time_env, delivery_worker, first)) == {"wechat": "sent"}
+    assert outcomes(await deliver(time_env, delivery_worker, second)) == {"wechat": "sent"}
     assert servers.wechat.token_requests == 1  # cached
     servers.wechat.expire_tokens()
-    assert outcomes(await deliver(time_env, time_worker, third)) == {"wechat": "sent"}
+    assert outcomes(await deliver(time_env, delivery_worker, third)) == {"wechat": "sent"}
 
     assert servers.wechat.token_requests == 2  # refreshed once, on 42001
     requests, sent = servers.wechat.for_key(third)
@@ -596,14 +647,14 @@ async def test_the_access_token_is_cached_and_refreshed_when_expired(
 
 
 async def test_a_lost_wechat_answer_is_resent_and_deduplicated(
-    time_env: WorkflowEnvironment, time_worker: Worker, servers: Servers
+    time_env: WorkflowEnvironment, delivery_worker: Worker, servers: Servers
 ) -> None:
     mobile, openid = new_mobile(), f"o-{uuid.uuid4().hex[:12]}"
     servers.bind(mobile, openid)
     key = await queued(NotificationEvent.approved, mobile, None)
     servers.wechat.drop_reply.add(key)  # accepted, then the connection drops
 
-    result = await deliver(time_env, time_worker, key)
+    result = await deliver(time_env, delivery_worker, key)
 
     assert outcomes(result) == {"wechat": "sent"}
     requests, sent = servers.wechat.for_key(key)
@@ -619,12 +670,12 @@ async def test_a_lost_wechat_answer_is_resent_and_deduplicated(
 
 async def test_permanent_failures_are_recorded_and_listed(
     time_env: WorkflowEnvironment,
-    time_worker: Worker,
+    delivery_worker: Worker,
     servers: Servers,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     unbound, address = new_mobile(), new_address()
-    handle = await start(time_env, time_worker, applicant=applicant(unbound, address))
+    handle = await start(time_env, delivery_worker, applicant=applicant(unbound, address))
     await act(handle, "submit", "applicant")
     await act(handle, "employer_return", "employer", reason="请补充学历证书")
     key_unbound = (await outbox_row(handle.id, "employer_returned"))["key"]
@@ -638,7 +689,7 @@ async def test_permanent_failures_are_recorded_and_listed(
     refused = f"refused-{uuid.uuid4().hex[:8]}@example.com"
     servers.smtp.refuse.add(refused)
     key_invalid = await queued(NotificationEvent.unpaid, stranger, refused)
-    result = await deliver(time_env, time_worker, key_invalid)
+    result = await deliver(time_env, delivery_worker, key_invalid)
     assert outcomes(result) == {"email": "failed", "wechat": "failed"}
 
     by_channel = await channels(key_unbound)
@@ -676,7 +727,7 @@ async def test_permanent_failures_are_recorded_and_listed(
 
 async def test_a_lost_smtp_reply_leaves_the_email_uncertain_not_resent(
     time_env: WorkflowEnvironment,
-    time_worker: Worker,
+    delivery_worker: Worker,
     servers: Servers,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -685,7 +736,7 @@ async def test_a_lost_smtp_reply_leaves_the_email_uncertain_not_resent(
     key = await queued(NotificationEvent.locked, None, address)
     servers.smtp.drop_reply.add(address)  # stored, then the connection drops before "250"
 
-    result = await deliver(time_env, time_worker, key)
+    result = await deliver(time_env, delivery_worker, key)
 
     assert outcomes(result) == {"email": "uncertain"}
     assert len(servers.smtp.to(address)) == 1
@@ -701,7 +752,7 @@ async def test_a_lost_smtp_reply_leaves_the_email_uncertain_not_resent(
     assert code == 0 and f"{key}  uncertain" in out
     # the operator checked: resend, deliberately
     monkeypatch.setenv("TEMPORAL_ADDRESS", time_env.client.service_client.config.target_host)
-    monkeypatch.setenv("ZHICHENG_TASK_QUEUE", time_worker.task_queue)
+    monkeypatch.setenv("ZHICHENG_TASK_QUEUE", delivery_worker.task_queue)
     with time_env.auto_time_skipping_disabled():
         code, out, err = await cli("outbox", "resend", key, "--channel", "email", "--wait", "30")
     assert (code, err) == (0, ""), err
@@ -773,7 +824,8 @@ async def test_a_worker_killed_between_send_and_record(
         servers.wechat.release.set()
     assert process.returncode == -signal.SIGKILL, log.read_text(errors="replace")
 
-    async with build_worker(dev_env.client, task_queue):  # the next worker takes over
+    next_worker = build_worker(dev_env.client, task_queue, settings=load_settings())
+    async with next_worker:  # the next worker takes over
         handle = dev_env.client.get_workflow_handle(
             delivery_workflow_id(key), result_type=DeliveryResult
         )
@@ -793,20 +845,23 @@ async def test_a_worker_killed_between_send_and_record(
 
 async def test_without_a_configured_channel_messages_wait_until_delivered(
     time_env: WorkflowEnvironment,
-    time_worker: Worker,
     servers: Servers,
+    own_queue: str,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """No SMTP_HOST and no WeChat app: no delivery starts, the message waits as `pending`;
-    once the channels are on, `starter.py outbox deliver` sends it."""
+    once the channels are on (a worker restarted with them), `starter.py outbox deliver`
+    sends it."""
     mobile, address, openid = new_mobile(), new_address(), f"o-{uuid.uuid4().hex[:12]}"
     servers.bind(mobile, openid)
+    task_queue = own_queue
     for name in ("SMTP_HOST", "WECHAT_APP_ID", "WECHAT_APP_SECRET"):
         monkeypatch.delenv(name)
-    handle = await start(time_env, time_worker, applicant=applicant(mobile, address))
-    await act(handle, "submit", "applicant")
-    await act(handle, "employer_return", "employer", reason="请补充继续教育证明")
+    async with build_worker(time_env.client, task_queue, settings=load_settings()) as off:
+        handle = await start(time_env, off, applicant=applicant(mobile, address))
+        await act(handle, "submit", "applicant")
+        await act(handle, "employer_return", "employer", reason="请补充继续教育证明")
     row = await outbox_row(handle.id, "employer_returned")
     assert (row["status"], row["attempts"]) == ("pending", 0)
     assert await channels(row["key"]) == {}
@@ -816,11 +871,12 @@ async def test_without_a_configured_channel_messages_wait_until_delivered(
     for name in ("SMTP_HOST", "WECHAT_APP_ID", "WECHAT_APP_SECRET"):
         monkeypatch.setenv(name, servers.environ[name])
     monkeypatch.setenv("TEMPORAL_ADDRESS", time_env.client.service_client.config.target_host)
-    monkeypatch.setenv("ZHICHENG_TASK_QUEUE", time_worker.task_queue)
-    code, out, err = await Cli(capsys)("outbox", "deliver", "--workflow", handle.id)
-    assert (code, err) == (0, "")
-    assert out.strip() == "1 pending message(s): 1 delivery workflow(s) started"
-    result = await delivered(time_env, delivery_workflow_id(row["key"]))
+    monkeypatch.setenv("ZHICHENG_TASK_QUEUE", task_queue)
+    async with build_worker(time_env.client, task_queue, settings=load_settings()):
+        code, out, err = await Cli(capsys)("outbox", "deliver", "--workflow", handle.id)
+        assert (code, err) == (0, "")
+        assert out.strip() == "1 pending message(s): 1 delivery workflow(s) started"
+        result = await delivered(time_env, delivery_workflow_id(row["key"]))
     assert outcomes(result) == {"email": "sent", "wechat": "sent"}
     assert len(servers.smtp.to(address)) == 1
     assert len(servers.wechat.for_key(row["key"])[1]) == 1
@@ -841,45 +897,55 @@ async def test_intent_and_outcome_records_on_both_databases(
     monkeypatch.setenv("WECHAT_APP_ID", APP_ID)
     monkeypatch.setenv("WECHAT_APP_SECRET", APP_SECRET)
     env = ActivityEnvironment()
+    engine = get_engine(database)
+    activities = DeliveryActivities(engine, load_settings())
     mobile, address = new_mobile(), new_address()
-    key = await queued(NotificationEvent.approved, mobile, address)
-    assert (await message_row(key))["context"]["declaration_id"].startswith("decl-2025-")
+    key = await queued(NotificationEvent.approved, mobile, address, engine=engine)
+    assert (await message_row(key, engine))["context"]["declaration_id"].startswith("decl-2025-")
 
-    plan = await env.run(plan_delivery, PlanRequest(key=key))
+    plan = await env.run(activities.plan_delivery, PlanRequest(key=key))
     assert (plan.to_send, plan.settled) == ([Channel.email, Channel.wechat], [])
     email_claim, wechat_claim = await asyncio.gather(
-        claim(key, Channel.email, None),
-        claim(key, Channel.wechat, timedelta(minutes=9)),
+        claim(key, Channel.email, None, engine=engine),
+        claim(key, Channel.wechat, timedelta(minutes=9), engine=engine),
     )
     assert (email_claim.attempt, wechat_claim.attempt) == (1, 1)
-    assert (await message_row(key))["status"] == "sending"
+    assert (await message_row(key, engine))["status"] == "sending"
     await asyncio.gather(
-        record_outcome(key, Channel.email, 1, DeliveryStatus.sent, provider_id="<m>"),
         record_outcome(
-            key, Channel.wechat, 1, DeliveryStatus.pending, error="no answer", maybe_sent=True
+            key, Channel.email, 1, DeliveryStatus.sent, engine=engine, provider_id="<m>"
+        ),
+        record_outcome(
+            key,
+            Channel.wechat,
+            1,
+            DeliveryStatus.pending,
+            engine=engine,
+            error="no answer",
+            maybe_sent=True,
         ),
     )
-    row = await message_row(key)
+    row = await message_row(key, engine)
     assert (row["status"], row["attempts"]) == ("pending", 2)
     assert row["last_error"] == "wechat pending: no answer"
 
     # WeChat: inside the window it is sent again; outside it, uncertain
-    again = await claim(key, Channel.wechat, timedelta(minutes=9))
+    again = await claim(key, Channel.wechat, timedelta(minutes=9), engine=engine)
     assert again.attempt == 2 and again.message is not None
-    late = await claim(key, Channel.wechat, timedelta(0))  # finds `sending`
+    late = await claim(key, Channel.wechat, timedelta(0), engine=engine)  # finds `sending`
     assert late.outcome is not None and late.outcome.status is DeliveryStatus.uncertain
     assert "longer ago than WeChat deduplicates" in (late.outcome.detail or "")
-    assert (await message_row(key))["status"] == "uncertain"
+    assert (await message_row(key, engine))["status"] == "uncertain"
     # the late answer of attempt 2 still counts: it was sent
-    sent = await record_outcome(key, Channel.wechat, 2, DeliveryStatus.sent)
+    sent = await record_outcome(key, Channel.wechat, 2, DeliveryStatus.sent, engine=engine)
     assert sent.status is DeliveryStatus.sent
-    assert (await message_row(key))["status"] == "sent"
+    assert (await message_row(key, engine))["status"] == "sent"
 
     # e-mail: a claim that finds `sending` never sends
     assert await prepare_resend(database, key, Channel.email) == 1
-    resent = await claim(key, Channel.email, None)
+    resent = await claim(key, Channel.email, None, engine=engine)
     assert resent.resends == 1 and resent.attempt == 2
-    crashed = await claim(key, Channel.email, None)
+    crashed = await claim(key, Channel.email, None, engine=engine)
     assert crashed.outcome is not None and crashed.outcome.status is DeliveryStatus.uncertain
     with pytest.raises(UnknownMessage):
         await prepare_resend(database, "no/such/key", Channel.email)

@@ -15,7 +15,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-import control
+from client.declarations import list_declarations, start_declaration, visibility_query
 from models.common import Stage
 from settings import Settings
 from tests.declaration_support import act, round_around, settled_event_types, start
@@ -88,9 +88,7 @@ async def test_next_deadline_is_searchable_and_sorts_listings(
     query = f"RoundYear = {year} AND NextDeadline < '{before:%Y-%m-%dT%H:%M:%SZ}'"
     assert await ids_where(dev_env, query, 1) == {in_publicity.id}
     await ids_where(dev_env, f"RoundYear = {year} AND Stage = 'publicity'", 1)
-    listed = await control.list_declarations(
-        dev_env.client, control.visibility_query(year=year), limit=10
-    )
+    listed = await list_declarations(dev_env.client, visibility_query(year=year), limit=10)
     assert [row.workflow_id for row in listed] == [in_publicity.id, draft.id]
     assert listed[0].next_deadline == publicity_ends_at
     assert listed[1].next_deadline == round_config.submission_closes_at
@@ -119,7 +117,7 @@ async def test_a_versioned_worker_runs_declarations_on_its_version(dev_env: Work
         declaration = sample_declaration_input(
             round=round_around(now), applicant_key=uuid.uuid4().hex[:16]
         )
-        handle = await control.start_declaration(dev_env.client, declaration, task_queue)
+        handle = await start_declaration(dev_env.client, declaration, task_queue)
         await act(handle, "submit", "applicant")
         info = (await handle.describe()).raw_description.workflow_execution_info.versioning_info
     assert info.behavior == VersioningBehavior.AUTO_UPGRADE.value

@@ -26,7 +26,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-import control
+from client.rounds import round_state, start_round, wait_for_operation
 from documents.publication import publication_dir
 from models.calendar import YearCalendar
 from models.common import Level, Role, Stage
@@ -594,7 +594,7 @@ async def test_committee_sessions_tally_preview_and_votes(
     years = {y: YearCalendar() for y in (now.year, now.year + 1, year)}
     config = round_around(now, year=year, calendar=build_calendar(years, years))
     round_input = RoundInput(config=config, committee=COMMITTEE, listing=ListingSource.record)
-    await control.start_round(time_env.client, round_input, time_worker.task_queue)
+    await start_round(time_env.client, round_input, time_worker.task_queue)
     # passing: on-site defense scored 88; failing: junior (no defense); village: R19 exempt
     passing = await start(time_env, time_worker, config, level=Level.intermediate)
     failing = await start(
@@ -627,7 +627,7 @@ async def test_committee_sessions_tally_preview_and_votes(
     }
 
     async def round_now() -> tuple[int, int]:
-        progress = (await control.round_state(time_env.client, year)).progress
+        progress = (await round_state(time_env.client, year)).progress
         return len(progress.sessions), len(progress.operations)
 
     # not the secretary: 403 for every committee route, nothing recorded
@@ -652,10 +652,10 @@ async def test_committee_sessions_tally_preview_and_votes(
             "/evaluation/defense-averages", data={"csrf_token": token, "year": str(year)}
         )
         assert response.status_code == 303, response.text
-        progress = (await control.round_state(time_env.client, year)).progress
+        progress = (await round_state(time_env.client, year)).progress
         [operation] = [op for op in progress.operations if op.kind.value == "defense_average"]
         assert operation.requested_by.id == f"evaluation_body:{outsider}"
-        done = await control.wait_for_operation(
+        done = await wait_for_operation(
             time_env.client, year, operation.id, timeout=timedelta(seconds=60)
         )
         assert done.status is OperationStatus.done, done
@@ -713,7 +713,7 @@ async def test_committee_sessions_tally_preview_and_votes(
             "/committee/sessions", data=pairs(*base, ("session_id", "S2"), *attendance(7), *forged)
         )
         assert response.status_code == 303, response.text
-        [_, session] = (await control.round_state(time_env.client, year)).progress.sessions
+        [_, session] = (await round_state(time_env.client, year)).progress.sessions
         assert (session.valid, session.recorded_by.role) == (True, Role.committee)
         assert session.recorded_by.id == f"committee:{secretary}"
 
@@ -752,9 +752,9 @@ async def test_committee_sessions_tally_preview_and_votes(
         confirm = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', preview)
         response = await clerk.post("/committee/votes", data=pairs(*confirm))
         assert response.status_code == 303, response.text
-        progress = (await control.round_state(time_env.client, year)).progress
+        progress = (await round_state(time_env.client, year)).progress
         [operation] = [op for op in progress.operations if op.kind.value == "committee_votes"]
-        done = await control.wait_for_operation(
+        done = await wait_for_operation(
             time_env.client, year, operation.id, timeout=timedelta(seconds=60)
         )
         assert done.status is OperationStatus.done, done

@@ -14,7 +14,7 @@ import json
 import os
 import signal
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from pathlib import Path
@@ -33,10 +33,10 @@ from temporalio.worker import Worker
 
 import documents.publication as publication_module
 import documents.render as render_module
-from activities.publish import publish_document
-from control import start_declaration
+from activities.publish import DocumentActivities
+from client.declarations import start_declaration
 from documents.numbers import allocate_document_number
-from documents.publication import configure_publication, publication_dir
+from documents.publication import PublicationStore, publication_dir
 from documents.render import html_to_pdf, render_html
 from models.common import Jurisdiction, Level, Stage
 from models.declaration import Achievement, AchievementKind, EligibilityFacts, Employer
@@ -61,8 +61,8 @@ from models.documents import (
 from rules.identity import declaration_workflow_id
 from rules.recommendation import RECOMMENDATION_OPINION
 from rules.timezone import SHANGHAI
-from settings import ROOT, load_settings
-from store.db import configure_database, dispose_engines, ensure_schema, get_engine
+from settings import ROOT, Settings, load_settings
+from store.db import dispose_engines, ensure_schema, get_engine
 from store.document_tables import DocumentPublication
 from tests.databases import DATABASE_KINDS, POSTGRES_URL
 from tests.declaration_support import (
@@ -183,20 +183,28 @@ def rendered(kind: DocumentKind, number: str | None = "甘经开人社〔2025〕
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Path]:
-    """A publication store of the test's own; the previous setting is put back."""
-    directory = tmp_path / "publication"
-    previous = configure_publication(directory)
-    yield directory
-    configure_publication(previous)
+def store(tmp_path: Path) -> Path:
+    """A publication store of the test's own (the activity is built with it: `documents`)."""
+    return tmp_path / "publication"
 
 
 @pytest.fixture
 async def database(database_url: str) -> str:
     """The session's database, schema in place (the number tests use prefixes of their own)."""
-    configure_database(database_url)
     await ensure_schema(database_url)
     return database_url
+
+
+@pytest.fixture
+def documents(store: Path, database: str) -> DocumentActivities:
+    """The documents' activities on the test's own store and the session's database."""
+    return DocumentActivities(PublicationStore(store), load_settings(), get_engine(database))
+
+
+@pytest.fixture
+def session_store(session_settings: Settings) -> Path:
+    """The publication store of the session's workers (`time_worker`)."""
+    return session_settings.publication_dir
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -298,14 +306,14 @@ async def publication_row(key: str) -> Any:
         return (await conn.execute(select(DocumentPublication).filter_by(key=key))).one()
 
 
-async def test_publishing_twice_is_a_no_op(store: Path, database: str):
+async def test_publishing_twice_is_a_no_op(store: Path, documents: DocumentActivities):
     request = request_for(DocumentKind.approval_document)
     env = ActivityEnvironment()
-    first = await env.run(publish_document, request)
+    first = await env.run(documents.publish_document, request)
     pdf = store / first.file_name
     written = pdf.read_bytes()
     modified = pdf.stat().st_mtime_ns
-    again = await env.run(publish_document, request)
+    again = await env.run(documents.publish_document, request)
 
     assert not first.already_published and again.already_published
     assert again.model_dump(exclude={"already_published"}) == first.model_dump(
@@ -340,14 +348,14 @@ async def test_publishing_twice_is_a_no_op(store: Path, database: str):
     )
 
 
-async def test_a_published_file_is_never_overwritten(store: Path, database: str):
+async def test_a_published_file_is_never_overwritten(store: Path, documents: DocumentActivities):
     request = request_for(DocumentKind.employer_publicity)
     target = store / f"{publication_module.file_stem(request)}.pdf"
     target.parent.mkdir(parents=True)
     target.write_bytes(b"%PDF-1.7 another document under the same name")
 
     with pytest.raises(ApplicationError) as info:
-        await ActivityEnvironment().run(publish_document, request)
+        await ActivityEnvironment().run(documents.publish_document, request)
     assert info.value.type == PUBLICATION_CONFLICT and info.value.non_retryable
     assert target.read_bytes() == b"%PDF-1.7 another document under the same name"
     assert not (store / "feed.json").exists()
@@ -356,7 +364,7 @@ async def test_a_published_file_is_never_overwritten(store: Path, database: str)
     assert row.request["scope"] == request.scope  # kept, to publish it again once fixed
 
 
-async def test_same_file_left_by_a_crash_is_adopted(store: Path, database: str):
+async def test_same_file_left_by_a_crash_is_adopted(store: Path, documents: DocumentActivities):
     """A worker killed after writing the file but before the feed: the retry finds the same
     bytes under the name, keeps them and completes the publication."""
     request = request_for(DocumentKind.continuing_education_exemption)
@@ -364,7 +372,7 @@ async def test_same_file_left_by_a_crash_is_adopted(store: Path, database: str):
     target = store / f"{publication_module.file_stem(request)}.pdf"
     target.parent.mkdir(parents=True)
     target.write_bytes(html_to_pdf(document.html))
-    published = await ActivityEnvironment().run(publish_document, request)
+    published = await ActivityEnvironment().run(documents.publish_document, request)
     assert (
         not published.already_published
         and published.file_name == target.relative_to(store).as_posix()
@@ -372,7 +380,7 @@ async def test_same_file_left_by_a_crash_is_adopted(store: Path, database: str):
 
 
 async def test_a_broken_template_fails_at_once_and_is_recorded(
-    store: Path, database: str, monkeypatch: pytest.MonkeyPatch
+    store: Path, documents: DocumentActivities, monkeypatch: pytest.MonkeyPatch
 ):
     broken = DictLoader(
         {"result_publicity_list.html.j2": "{% block title %}{{ no_such_value }}{% endblock %}"}
@@ -382,7 +390,7 @@ async def test_a_broken_template_fails_at_once_and_is_recorded(
     request = request_for(DocumentKind.result_publicity_list, scope="round-2025")
 
     with pytest.raises(ApplicationError) as info:
-        await ActivityEnvironment().run(publish_document, request)
+        await ActivityEnvironment().run(documents.publish_document, request)
     assert info.value.type == RENDER_ERROR and info.value.non_retryable
     assert "no_such_value" in str(info.value)
     row = await publication_row(request.key)
@@ -391,13 +399,14 @@ async def test_a_broken_template_fails_at_once_and_is_recorded(
 
 
 async def test_no_chinese_font_is_a_retryable_error(
-    store: Path, database: str, monkeypatch: pytest.MonkeyPatch
+    store: Path, documents: DocumentActivities, monkeypatch: pytest.MonkeyPatch
 ):
     monkeypatch.setattr(render_module, "_cjk_font_seen", False)
     monkeypatch.setattr(render_module.shutil, "which", lambda name: None)
     with pytest.raises(ApplicationError) as info:
         await ActivityEnvironment().run(
-            publish_document, request_for(DocumentKind.material_requirements, "round-2025")
+            documents.publish_document,
+            request_for(DocumentKind.material_requirements, "round-2025"),
         )
     assert info.value.type == FONT_MISSING and not info.value.non_retryable
     assert "fonts-noto-cjk" in str(info.value)
@@ -485,7 +494,7 @@ VILLAGE = EligibilityFacts(
 
 
 async def test_workflow_publishes_at_the_notices_points(
-    time_env: WorkflowEnvironment, time_worker: Worker, store: Path
+    time_env: WorkflowEnvironment, time_worker: Worker, session_store: Path
 ):
     handle = await start(
         time_env,
@@ -503,14 +512,14 @@ async def test_workflow_publishes_at_the_notices_points(
     documents = by_kind(await settled_documents(handle, 2))
     notice = documents[DocumentKind.employer_publicity]
     assert notice.status is DocumentStatus.published
-    text = pdf_text((store / notice.file_name).read_bytes())
+    text = pdf_text((session_store / notice.file_name).read_bytes())
     assert "张三" in text and "硅芯拉制工艺流程" in text and "8个月" in text
     assert DocumentKind.publicity_result not in documents  # not before the publicity ends
 
     ends = datetime.fromisoformat(current.deadlines["publicity_ends_at"])
     await sleep_until(time_env, ends, SECOND)  # attachment 3: no objection
     result = by_kind(await settled_documents(handle, 3))[DocumentKind.publicity_result]
-    assert "未收到任何异议" in pdf_text((store / result.file_name).read_bytes())
+    assert "未收到任何异议" in pdf_text((session_store / result.file_name).read_bytes())
 
     await act(handle, "recommend", "employer", **RECOMMENDATION)
     current = await state(handle)
@@ -538,9 +547,9 @@ async def test_workflow_publishes_at_the_notices_points(
     assert all(d.status is DocumentStatus.published for d in documents.values())
     approval = documents[DocumentKind.approval_document]
     assert approval.document_number and approval.document_number.startswith("甘经开人社〔")
-    text = pdf_text((store / approval.file_name).read_bytes())
+    text = pdf_text((session_store / approval.file_name).read_bytes())
     assert approval.document_number in text and "张三" in text and "中级任职资格" in text
-    feed = json.loads((store / "feed.json").read_text(encoding="utf-8"))
+    feed = json.loads((session_store / "feed.json").read_text(encoding="utf-8"))
     ours = [i for i in feed["items"] if i["key"].endswith(f"/{handle.id}")]
     assert sorted(i["kind"] for i in ours) == sorted(d.value for d in documents)
     assert {i["sha256"] for i in ours} == {d.sha256 for d in documents.values()}
@@ -548,7 +557,7 @@ async def test_workflow_publishes_at_the_notices_points(
 
 
 async def test_publicity_result_waits_for_open_objections(
-    time_env: WorkflowEnvironment, time_worker: Worker, store: Path
+    time_env: WorkflowEnvironment, time_worker: Worker, session_store: Path
 ):
     handle = await start(time_env, time_worker)
     current = await to_publicity(handle)
@@ -569,21 +578,21 @@ async def test_publicity_result_waits_for_open_objections(
     )
     result = by_kind(await settled_documents(handle, 2))[DocumentKind.publicity_result]
     assert result.status is DocumentStatus.published
-    text = pdf_text((store / result.file_name).read_bytes())
+    text = pdf_text((session_store / result.file_name).read_bytes())
     assert "异议1件" in text and "经核实，业绩材料真实有效" in text
     assert DocumentKind.continuing_education_exemption not in documents  # not village-stationed
 
 
 async def test_a_failed_publication_does_not_stall_the_declaration(
-    time_env: WorkflowEnvironment, time_worker: Worker, store: Path
+    time_env: WorkflowEnvironment, time_worker: Worker, session_store: Path
 ):
     now = await time_env.get_current_time()
     declaration = sample_declaration_input(
         round=round_around(now), applicant_key=uuid.uuid4().hex[:16]
     )
     workflow_id = declaration_workflow_id(declaration.round.year, declaration.applicant_key)
-    taken = store / f"{declaration.round.year}/employer_publicity-{workflow_id}.pdf"
-    taken.parent.mkdir(parents=True)
+    taken = session_store / f"{declaration.round.year}/employer_publicity-{workflow_id}.pdf"
+    taken.parent.mkdir(parents=True, exist_ok=True)
     taken.write_bytes(b"%PDF-1.7 not this declaration's notice")
     handle = await start_declaration(time_env.client, declaration, time_worker.task_queue)
 

@@ -6,16 +6,19 @@ ZHICHENG_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:54329/postgre
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.notify import queue_notification
-from activities.record import record_transition
+from activities.notify import NotificationActivities
+from activities.record import RecordActivities
 from delivery.outbox import TEMPLATE_ERROR, TEMPLATES, outbox_row
 from models.common import Actor, Jurisdiction, Level, Role, Stage
 from models.records import NotificationEvent, NotificationRequest, TransitionRecord
@@ -32,12 +35,36 @@ WORKFLOW_ID = "decl-2025-0123456789abcdef"
 T0 = datetime(2025, 10, 1, 2, 0, tzinfo=UTC)
 
 
-async def _rows(entity: Any) -> list[Any]:
-    """This test's rows only: declarations of other tests still running may write here too
-    (the activities' database is one per process)."""
-    ours = select(entity).where(entity.workflow_id.startswith(WORKFLOW_ID))
-    async with get_engine().connect() as conn:
-        return list((await conn.execute(ours)).mappings())
+@dataclass
+class Activities:
+    """The record activities on the test's database; the deliveries they would start are
+    only noted (`started`)."""
+
+    engine: AsyncEngine
+    started: list[str] = field(default_factory=list)
+
+    async def start_deliveries(self, keys: Sequence[str]) -> int:
+        self.started.extend(keys)
+        return 0
+
+    @property
+    def record_transition(self) -> Any:
+        return RecordActivities(self.engine, self.start_deliveries).record_transition
+
+    @property
+    def queue_notification(self) -> Any:
+        return NotificationActivities(self.engine, self.start_deliveries).queue_notification
+
+    async def rows(self, entity: Any) -> list[Any]:
+        """This test's rows only."""
+        ours = select(entity).where(entity.workflow_id.startswith(WORKFLOW_ID))
+        async with self.engine.connect() as conn:
+            return list((await conn.execute(ours)).mappings())
+
+
+@pytest.fixture
+def activities(database: str) -> Activities:
+    return Activities(get_engine(database))
 
 
 def _transition(seq: int, from_stage: Stage, to_stage: Stage, return_count: int = 0):
@@ -63,33 +90,42 @@ def _transition(seq: int, from_stage: Stage, to_stage: Stage, return_count: int 
     )
 
 
-async def test_transition_recorded_twice_gives_one_audit_row(database: str) -> None:
+async def test_transition_recorded_twice_gives_one_audit_row(activities: Activities) -> None:
     record = _transition(1, Stage.evaluation_review, Stage.correction, return_count=1)
     env = ActivityEnvironment()
-    await env.run(record_transition, record)
-    await env.run(record_transition, record)  # a retry
+    await env.run(activities.record_transition, record)
+    await env.run(activities.record_transition, record)  # a retry
 
-    [audit] = await _rows(AuditEvent)
+    [audit] = await activities.rows(AuditEvent)
     assert (audit["seq"], audit["to_stage"], audit["actor_id"]) == (1, "correction", "reviewer-1")
     assert audit["details"] == {"correction_deadline": "2025-10-03T14:00:00+08:00"}
     assert audit["at"] == record.at and audit["recorded_at"].tzinfo is not None
-    [row] = await _rows(DeclarationRow)
+    [row] = await activities.rows(DeclarationRow)
     assert (row["stage"], row["return_count"], row["last_seq"]) == ("correction", 1, 1)
     assert row["deadlines"] == {"correction": "2025-10-03T14:00:00+08:00"}
     assert row["updated_at"] == record.at and row["updated_at"].utcoffset() == timedelta(0)
 
 
-async def test_older_seq_does_not_move_projection_back(database: str) -> None:
+async def test_older_seq_does_not_move_projection_back(activities: Activities) -> None:
     env = ActivityEnvironment()
-    await env.run(record_transition, _transition(3, Stage.evaluation_review, Stage.correction, 1))
-    await env.run(record_transition, _transition(2, Stage.employer_review, Stage.evaluation_review))
+    await env.run(
+        activities.record_transition, _transition(3, Stage.evaluation_review, Stage.correction, 1)
+    )
+    await env.run(
+        activities.record_transition, _transition(2, Stage.employer_review, Stage.evaluation_review)
+    )
 
-    assert sorted(audit["seq"] for audit in await _rows(AuditEvent)) == [2, 3]  # both audited
-    [row] = await _rows(DeclarationRow)
+    assert sorted(audit["seq"] for audit in await activities.rows(AuditEvent)) == [
+        2,
+        3,
+    ]  # both audited
+    [row] = await activities.rows(DeclarationRow)
     assert (row["stage"], row["last_seq"], row["return_count"]) == ("correction", 3, 1)
 
-    await env.run(record_transition, _transition(4, Stage.correction, Stage.evaluation_review, 1))
-    [row] = await _rows(DeclarationRow)
+    await env.run(
+        activities.record_transition, _transition(4, Stage.correction, Stage.evaluation_review, 1)
+    )
+    [row] = await activities.rows(DeclarationRow)
     assert (row["stage"], row["last_seq"]) == ("evaluation_review", 4)
 
 
@@ -107,13 +143,15 @@ def _request(event: NotificationEvent, **overrides: Any) -> NotificationRequest:
     )
 
 
-async def test_notification_queued_twice_gives_one_outbox_row(database: str) -> None:
+async def test_notification_queued_twice_gives_one_outbox_row(activities: Activities) -> None:
     request = _request(NotificationEvent.returned_for_correction)
     env = ActivityEnvironment()
-    await env.run(queue_notification, request)
-    await env.run(queue_notification, request)  # a retry
+    await env.run(activities.queue_notification, request)
+    await env.run(activities.queue_notification, request)  # a retry
+    # Each committed call starts the delivery; the second start is refused as a duplicate.
+    assert activities.started == [request.key, request.key]
 
-    [message] = await _rows(OutboxMessage)
+    [message] = await activities.rows(OutboxMessage)
     assert (message["key"], message["status"], message["attempts"]) == (request.key, "pending", 0)
     assert (message["mobile"], message["sent_at"]) == ("+8613812345678", None)
     assert message["created_at"].tzinfo is not None
@@ -134,23 +172,23 @@ async def test_notification_queued_twice_gives_one_outbox_row(database: str) -> 
         assert expected in body
 
 
-async def test_insert_unless_exists_tells_whether_it_wrote(database: str) -> None:
+async def test_insert_unless_exists_tells_whether_it_wrote(activities: Activities) -> None:
     """Callers rely on the answer (logs, exactly-once delivery): True once, then False."""
     row = outbox_row(_request(NotificationEvent.withdrawn))
-    async with get_engine().begin() as conn:
+    async with activities.engine.begin() as conn:
         assert await insert_unless_exists(conn, OutboxMessage, row, ["key"]) is True
         assert await insert_unless_exists(conn, OutboxMessage, row, ["key"]) is False
 
 
-async def test_every_event_has_a_template_that_renders(database: str) -> None:
+async def test_every_event_has_a_template_that_renders(activities: Activities) -> None:
     assert set(SAMPLES) == set(NotificationEvent)
     templates = {path.name for path in TEMPLATES.glob("*.txt.j2") if not path.name.startswith("_")}
     assert templates == {f"{event.value}.txt.j2" for event in NotificationEvent}
 
     env = ActivityEnvironment()
     for event in NotificationEvent:
-        await env.run(queue_notification, _request(event))
-    messages = {message["event"]: message for message in await _rows(OutboxMessage)}
+        await env.run(activities.queue_notification, _request(event))
+    messages = {message["event"]: message for message in await activities.rows(OutboxMessage)}
     assert set(messages) == {event.value for event in NotificationEvent}
     for event, message in messages.items():
         assert "2025年度" in message["subject"], event
@@ -160,13 +198,14 @@ async def test_every_event_has_a_template_that_renders(database: str) -> None:
     assert "2025年11月20日 09:30（北京时间 UTC+08:00）" in messages["defense_arranged"]["body"]
 
 
-async def test_missing_context_variable_is_an_error(database: str) -> None:
+async def test_missing_context_variable_is_an_error(activities: Activities) -> None:
     request = _request(NotificationEvent.returned_for_correction)
     del request.context["correction_deadline"]
     with pytest.raises(ApplicationError, match="correction_deadline") as raised:
-        await ActivityEnvironment().run(queue_notification, request)
+        await ActivityEnvironment().run(activities.queue_notification, request)
     assert raised.value.type == TEMPLATE_ERROR
-    assert await _rows(OutboxMessage) == []
+    assert await activities.rows(OutboxMessage) == []
+    assert activities.started == []
 
 
 def test_cn_datetime() -> None:

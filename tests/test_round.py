@@ -25,7 +25,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-import control
+from client.declarations import integrity_block, start_declaration_in_round, with_integrity_block
+from client.rounds import round_state as query_round_state
+from client.rounds import running_round_config, start_round, wait_for_operation
 from documents.publication import publication_dir
 from models.calendar import YearCalendar
 from models.common import Level, Stage
@@ -99,7 +101,7 @@ async def round_refused(env: WorkflowEnvironment, year: int, update: str, **fiel
 
 
 async def finished(env: WorkflowEnvironment, year: int, accepted: dict[str, Any]):
-    return await control.wait_for_operation(
+    return await wait_for_operation(
         env.client, year, accepted["operation_id"], timeout=timedelta(seconds=60)
     )
 
@@ -119,7 +121,7 @@ async def projected(year: int, count: int) -> None:
 
 
 async def round_state(env: WorkflowEnvironment, year: int) -> RoundState:
-    return await control.round_state(env.client, year)
+    return await query_round_state(env.client, year)
 
 
 async def test_round_refuses_an_unknown_calendar_year(
@@ -138,7 +140,7 @@ async def test_round_refuses_an_unknown_calendar_year(
     )
     # The starter's check, before anything starts:
     with pytest.raises(ValueError, match=f"calendar for {unknown.year} is not loaded"):
-        await control.start_round(time_env.client, unknown, time_worker.task_queue)
+        await start_round(time_env.client, unknown, time_worker.task_queue)
     # The workflow's own check, for a client that skips it:
     handle = await time_env.client.start_workflow(
         "Round", unknown, id=f"round-{unknown.year}", task_queue=time_worker.task_queue
@@ -155,7 +157,7 @@ async def test_a_round_walks_the_year(time_env: WorkflowEnvironment, time_worker
     env, client = time_env, time_env.client
     round_input = await round_for(env, continue_as_new_after_events=150)
     config, year = round_input.config, round_input.year
-    await control.start_round(client, round_input, time_worker.task_queue)
+    await start_round(client, round_input, time_worker.task_queue)
     current = await round_state(env, year)
     assert current.plan["submission_closes_at"] == shanghai_iso(config.submission_closes_at)
     assert current.refused is None and current.config.year == year
@@ -362,7 +364,7 @@ async def test_a_round_walks_the_year(time_env: WorkflowEnvironment, time_worker
         finding="业绩材料系伪造",
     )
     assert finding["in_sample"] is True
-    operation = await control.wait_for_operation(
+    operation = await wait_for_operation(
         client, year, finding["revocation_operation"], timeout=timedelta(seconds=60)
     )
     assert operation.status is OperationStatus.done, operation
@@ -410,13 +412,13 @@ async def test_a_round_walks_the_year(time_env: WorkflowEnvironment, time_worker
     assert f"{year}年度" in text, text
 
     # R8: the archive blocks a higher-title declaration of the same person for 3 years.
-    until = await control.integrity_block(archive.applicant_key, revoked_on)
+    until = await integrity_block(archive.applicant_key, revoked_on)
     assert until == blocked_until
     next_year = sample_declaration_input(applicant_key=archive.applicant_key)
-    refusals = check_eligibility(control.with_integrity_block(next_year, until), revoked_on)
+    refusals = check_eligibility(with_integrity_block(next_year, until), revoked_on)
     assert [r.rule for r in refusals] == ["R8"]
     day_after = blocked_until + timedelta(days=1)
-    assert await control.integrity_block(archive.applicant_key, day_after) is None
+    assert await integrity_block(archive.applicant_key, day_after) is None
 
     # Statistics per stage, level and jurisdiction, and a round that continued as new.
     await round_update(env, year, "refresh_statistics", actor=actor("supervisor"))
@@ -452,11 +454,11 @@ async def test_a_declaration_started_during_a_window_change_gets_it(
     time_env: WorkflowEnvironment, time_worker: Worker
 ):
     """R9: the windows read just before a change was announced are not the ones the new
-    declaration keeps: control.start_declaration_in_round applies the difference."""
+    declaration keeps: start_declaration_in_round applies the difference."""
     round_input = await round_for(time_env)
     config, year = round_input.config, round_input.config.year
-    await control.start_round(time_env.client, round_input, time_worker.task_queue)
-    stale = await control.running_round_config(time_env.client, year)
+    await start_round(time_env.client, round_input, time_worker.task_queue)
+    stale = await running_round_config(time_env.client, year)
     assert stale is not None
     new_close = config.submission_closes_at + timedelta(days=2)
     accepted = await round_update(
@@ -470,9 +472,7 @@ async def test_a_declaration_started_during_a_window_change_gets_it(
     )
     await finished(time_env, year, accepted)  # nothing to list yet: the new one is not there
     declaration = sample_declaration_input(round=stale, applicant_key=uuid.uuid4().hex[:16])
-    handle = await control.start_declaration_in_round(
-        time_env.client, declaration, time_worker.task_queue
-    )
+    handle = await start_declaration_in_round(time_env.client, declaration, time_worker.task_queue)
     current = await state(handle)
     assert datetime.fromisoformat(current.deadlines["submission_closes_at"]) == new_close
     assert [entry.action for entry in current.timeline][-1] == "change_windows"

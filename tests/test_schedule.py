@@ -16,8 +16,10 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-import control
 import starter
+from client.rounds import round_act, start_round, wait_for_operation
+from client.rounds import round_state as query_round_state
+from client.schedule import create_round_schedule, describe_round_schedule
 from models.calendar import YearCalendar
 from models.round import ListingSource, OperationStatus, RoundInput, RoundLaunched
 from rules.calendar_source import build_calendar
@@ -53,10 +55,10 @@ async def test_schedule_starts_the_years_round(
     monkeypatch.setenv("ZHICHENG_ROUNDS_DIR", str(tmp_path))
     client = dev_env.client
     schedule_id = f"zhicheng-yearly-round-{uuid.uuid4().hex[:6]}"
-    handle = await control.create_round_schedule(client, dev_worker.task_queue, schedule_id)
+    handle = await create_round_schedule(client, dev_worker.task_queue, schedule_id)
     year = datetime.now(SHANGHAI).year
     try:
-        view = await control.describe_round_schedule(client, schedule_id)
+        view = await describe_round_schedule(client, schedule_id)
         assert (view.calendar, view.time_zone, view.overlap) == (
             "08-28 09:00",
             "Asia/Shanghai",
@@ -77,7 +79,7 @@ async def test_schedule_starts_the_years_round(
         [first] = await launched(dev_env, schedule_id, 1)
         year = first.scheduled_at.astimezone(SHANGHAI).year
         assert (first.year, first.workflow_id, first.started) == (year, f"round-{year}", True)
-        round_state = await control.round_state(client, year)
+        round_state = await query_round_state(client, year)
         assert round_state.workflow_id == f"round-{year}"
         assert round_state.plan["submission_opens_at"] == f"{year}-09-01T00:00:00+08:00"
         assert round_state.plan["submission_closes_at"] == f"{year}-09-30T00:00:00+08:00"
@@ -136,9 +138,9 @@ async def test_round_lists_declarations_by_search_attributes(
             break
         await asyncio.sleep(0.1)
     round_input = RoundInput(config=config, listing=ListingSource.visibility, page_size=2)
-    await control.start_round(client, round_input, dev_worker.task_queue)
+    await start_round(client, round_input, dev_worker.task_queue)
     new_close = config.submission_closes_at + timedelta(days=2)
-    accepted = await control.round_act(
+    accepted = await round_act(
         client,
         year,
         "change_windows",
@@ -149,7 +151,7 @@ async def test_round_lists_declarations_by_search_attributes(
             "review_opens_at": new_close.isoformat(),
         },
     )
-    operation = await control.wait_for_operation(client, year, accepted["operation_id"])
+    operation = await wait_for_operation(client, year, accepted["operation_id"])
     assert operation.status is OperationStatus.done, operation
     assert (operation.done, operation.pages) == (3, 2)
     for handle in handles:

@@ -361,7 +361,7 @@ async def test_outbox_backlog_gauges(env: pytest.MonkeyPatch, tmp_path: Path) ->
     import urllib.request
     from datetime import timedelta
 
-    from store.db import configure_database, dispose_engines, ensure_schema, get_engine
+    from store.db import dispose_engines, ensure_schema, get_engine
     from store.tables import OutboxMessage, utcnow
     from worker import export_outbox_backlog, metrics_runtime
 
@@ -391,15 +391,15 @@ async def test_outbox_backlog_gauges(env: pytest.MonkeyPatch, tmp_path: Path) ->
     env.setenv("ZHICHENG_METRICS_ADDRESS", f"127.0.0.1:{port}")
     runtime = metrics_runtime(load_settings())
     assert runtime is not None
-    previous = configure_database(url)
     try:
         stop = asyncio.Event()
-        task = asyncio.create_task(export_outbox_backlog(runtime, stop, every=0.05))
+        task = asyncio.create_task(
+            export_outbox_backlog(runtime, stop, every=0.05, engine=get_engine(url))
+        )
         await asyncio.sleep(0.3)
         stop.set()
         await task
     finally:
-        configure_database(previous)
         await dispose_engines(url)
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
         text = response.read().decode()

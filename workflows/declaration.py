@@ -10,18 +10,15 @@ timeout of one `wait_condition`, i.e. a durable timer.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import ValidationError
-
-    from activities.record import record_transition
-    from models.common import LEVEL_NAMES_ZH, STAGE_NAMES_ZH, Actor, Role, Stage
+    from models.common import STAGE_NAMES_ZH, Actor, Role, Stage
     from models.declaration import (
         Action,
         AllowedAction,
@@ -42,23 +39,14 @@ with workflow.unsafe.imports_passed_through():
         WindowChangeAction,
     )
     from models.documents import (
-        NON_RETRYABLE_ERRORS,
-        ApprovalDocument,
-        CompetentUnitOpinion,
-        ContinuingEducationExemption,
         DeclarationDocument,
-        DocumentAchievement,
         DocumentContent,
         DocumentKind,
         DocumentPerson,
-        DocumentStatus,
-        EmployerPublicity,
-        PublicityResult,
-        PublishedDocument,
         PublishRequest,
     )
-    from models.records import NotificationEvent, NotificationRequest, TransitionRecord
-    from models.round import RoundConfig
+    from models.records import NotificationEvent, TransitionRecord
+    from models.round import WINDOW_FIELDS, RoundConfig
     from models.search_attributes import (
         JURISDICTION,
         LEVEL,
@@ -71,48 +59,15 @@ with workflow.unsafe.imports_passed_through():
     from rules.calendar import CalendarYearUnknown
     from rules.committee import tally_vote
     from rules.deadlines import correction_deadline, payment_deadline, window_refusal
-    from rules.eligibility import (
-        MIN_VILLAGE_MONTHS_FOR_EXEMPTION,
-        check_eligibility,
-        defense_exempt,
-        defense_required,
-        village_route_applies,
-    )
+    from rules.eligibility import check_eligibility, defense_exempt, defense_required
     from rules.publicity import round_publicity_ends_at
     from rules.recommendation import RECOMMENDATION_OPINION
     from rules.timezone import shanghai_date, shanghai_iso
+    from workflows import calls, patches
+    from workflows import documents as docs
+    from workflows.records import notifications, transition_record
+    from workflows.windows import changed_config, window_changes
 
-
-ACTIVITY_TIMEOUT = timedelta(seconds=30)
-# Recording must eventually succeed: a database outage delays, never loses, a transition.
-ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
-
-# Documents (R21, R23; activities/publish.py). Every publication is behind this one patch, so
-# declarations that ran before documents existed replay unchanged.
-DOCUMENTS_PATCH = "documents-v1"
-COMPETENT_UNIT_OPINION_PATCH = "attachment-4-v1"  # came after documents-v1
-PUBLISH_TIMEOUT = timedelta(minutes=2)
-# Bounded, because a person must act: a missing font, a full disk or a database outage gets
-# 10 attempts over about 40 minutes; a broken template or a conflicting published file fails
-# at once. Either way the declaration goes on, and `state.documents` shows the error (the
-# activity records it in document_publications; `python -m activities.publish retry KEY`).
-PUBLISH_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=10),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=10),
-    maximum_attempts=10,
-    non_retryable_error_types=list(NON_RETRYABLE_ERRORS),
-)
-
-# NextDeadline (models/search_attributes.py) came after declarations were running: set only
-# by workflows that pass this patch, so older histories replay unchanged.
-NEXT_DEADLINE_PATCH = "next-deadline-v1"
-
-# Recording a transition is a few milliseconds of database work: as a local activity it runs
-# in the worker that decided it, in the same workflow task (an update returns sooner) and
-# leaves one marker in the history instead of three events and a workflow task. It is
-# idempotent, so the re-run a local activity may get after a worker crash writes nothing twice.
-RECORD_LOCALLY_PATCH = "record-locally-v1"
 
 SYSTEM = Actor(role=Role.system, id="declaration-workflow")
 
@@ -292,7 +247,9 @@ class DeclarationWorkflow:
                 SYSTEM,
                 notify=NotificationEvent.approved,
             )  # R20 → R21
-            self._publish_document(self._approval_document())  # R21
+            self._publish_document(  # R21
+                docs.approval_document(self._round.year, self._document_person())
+            )
 
     # --- transitions and their effects ---------------------------------------------------
 
@@ -313,60 +270,38 @@ class DeclarationWorkflow:
         from_stage, self._stage = self._stage, to
         if to.is_ending and self._ending_reason is None:
             self._ending_reason = reason
-        now = workflow.now()
-        self._timeline.append(
-            TimelineEntry(
-                seq=self._seq,
-                at=now,
-                actor=actor,
-                action=action,
-                from_stage=from_stage,
-                to_stage=to,
-                reason=reason,
-            )
-        )
-        applicant = self._in.applicant
-        record = TransitionRecord(
-            workflow_id=workflow.info().workflow_id,
+        workflow_id = workflow.info().workflow_id
+        entry = TimelineEntry(
             seq=self._seq,
-            at=now,
+            at=workflow.now(),
             actor=actor,
             action=action,
             from_stage=from_stage,
             to_stage=to,
             reason=reason,
-            details=details or {},
+        )
+        self._timeline.append(entry)
+        messages = []
+        if notify is not None:
+            messages = notifications(
+                self._in,
+                notify,
+                workflow_id=workflow_id,
+                seq=self._seq,
+                round_year=self._round.year,
+                recipients=recipients,
+                context=context,
+            )
+        record = transition_record(
+            self._in,
+            entry,
+            workflow_id=workflow_id,
             round_year=self._round.year,
-            applicant_key=self._in.applicant_key,
-            applicant_name=applicant.name,
-            employer_uscc=applicant.employer.uscc,
-            employer_name=applicant.employer.name,
-            level=self._in.level,
-            jurisdiction=self._in.jurisdiction,
             return_count=self._return_count,
             deadlines=self._deadlines(),
+            details=details,
+            notifications=messages,
         )
-        if notify is not None:
-            common = {
-                "applicant_name": applicant.name,
-                "level_zh": LEVEL_NAMES_ZH[self._in.level],
-                "round_year": self._round.year,
-                "declaration_id": workflow.info().workflow_id,
-            }
-            for role, name in recipients or [(Role.applicant, applicant.name)]:
-                to_applicant = role is Role.applicant
-                record.notifications.append(
-                    NotificationRequest(
-                        key=f"{workflow.info().workflow_id}/{self._seq}/{notify.value}/{role.value}",
-                        workflow_id=workflow.info().workflow_id,
-                        event=notify,
-                        recipient_role=role,
-                        recipient_name=name,
-                        mobile=applicant.mobile if to_applicant else None,
-                        email=applicant.email if to_applicant else None,
-                        context={**common, **(context or {})},
-                    )
-                )
         self._pending.append(record)
         self._publish_progress()
         # Not logged on replay (the SDK's workflow logger); `stage` is a field of JSON logs.
@@ -383,14 +318,14 @@ class DeclarationWorkflow:
     def _publish_progress(self) -> None:
         """Search attributes and UI details follow every transition."""
         deadline = None if self._stage.is_ending else self._next_deadline()
-        updates = [
+        updates: list[SearchAttributeUpdate[Any]] = [
             ROUND_YEAR.value_set(self._round.year),
             LEVEL.value_set(self._in.level.value),
             STAGE.value_set(self._stage.value),
             JURISDICTION.value_set(self._in.jurisdiction.value),
             RETURN_COUNT.value_set(self._return_count),
         ]
-        if workflow.patched(NEXT_DEADLINE_PATCH):
+        if workflow.patched(patches.NEXT_DEADLINE):
             updates.append(
                 NEXT_DEADLINE.value_set(deadline) if deadline else NEXT_DEADLINE.value_unset()
             )
@@ -406,20 +341,7 @@ class DeclarationWorkflow:
         """Write queued transitions in order, each with its notifications (one activity)."""
         while self._pending:
             record = self._pending.pop(0)
-            if workflow.patched(RECORD_LOCALLY_PATCH):
-                await workflow.execute_local_activity(
-                    record_transition,
-                    record,
-                    start_to_close_timeout=ACTIVITY_TIMEOUT,
-                    retry_policy=ACTIVITY_RETRY,
-                )
-            else:
-                await workflow.execute_activity(
-                    record_transition,
-                    record,
-                    start_to_close_timeout=ACTIVITY_TIMEOUT,
-                    retry_policy=ACTIVITY_RETRY,
-                )
+            await calls.record_transition(record, locally=workflow.patched(patches.RECORD_LOCALLY))
             self._recorded_seq = record.seq
 
     async def _recorded(self, seq: int) -> DeclarationState:
@@ -431,42 +353,25 @@ class DeclarationWorkflow:
     # Published in the background: a document never holds up a transition, an update or a
     # deadline. Each kind once per declaration; `state.documents` shows how each went.
 
-    def _publish_document(self, document: DocumentContent) -> None:
-        if document.kind in self._documents or not workflow.patched(DOCUMENTS_PATCH):
+    def _publish_document(self, document: DocumentContent | None) -> None:
+        if document is None:  # nothing to publish (builders in workflows/documents.py)
             return
-        request = PublishRequest(
-            scope=workflow.info().workflow_id, issued_at=workflow.now(), document=document
-        )
-        self._documents[document.kind] = DeclarationDocument(
-            kind=document.kind, status=DocumentStatus.publishing
-        )
+        if document.kind in self._documents or not workflow.patched(patches.DOCUMENTS):
+            return
+        request = docs.publish_request(workflow.info().workflow_id, workflow.now(), document)
+        self._documents[document.kind] = docs.publishing(document.kind)
         self._publishing.append(asyncio.create_task(self._publication(request)))
 
     async def _publication(self, request: PublishRequest) -> None:
         kind = request.document.kind
         try:
-            done = await workflow.execute_activity(
-                "publish_document",
-                request,
-                result_type=PublishedDocument,
-                start_to_close_timeout=PUBLISH_TIMEOUT,
-                retry_policy=PUBLISH_RETRY,
-            )
+            done = await calls.publish_document(request)
         except ActivityError as exc:
             error = str(exc.cause or exc)
             workflow.logger.warning("Document %s not published: %s", kind.value, error)
-            self._documents[kind] = DeclarationDocument(
-                kind=kind, status=DocumentStatus.failed, error=error
-            )
+            self._documents[kind] = docs.failed(kind, error)
             return
-        self._documents[kind] = DeclarationDocument(
-            kind=kind,
-            status=DocumentStatus.published,
-            title=done.title,
-            file_name=done.file_name,
-            sha256=done.sha256,
-            document_number=done.document_number,
-        )
+        self._documents[kind] = docs.published(kind, done)
 
     async def _documents_settled(self) -> None:
         """The workflow ends only after its documents (the approval document comes last)."""
@@ -474,71 +379,26 @@ class DeclarationWorkflow:
             await asyncio.gather(*self._publishing)
 
     def _document_person(self) -> DocumentPerson:
-        applicant = self._in.applicant
-        return DocumentPerson(
-            name=applicant.name,
-            employer_name=applicant.employer.name,
-            level=self._in.level,
-            declaration_id=workflow.info().workflow_id,
-        )
+        return docs.document_person(self._in, workflow.info().workflow_id)
 
     def _publicity_started_at(self) -> datetime:
         return next(e.at for e in reversed(self._timeline) if e.action == "start_publicity")
 
-    def _employer_publicity(self) -> EmployerPublicity:
-        facts = self._in.eligibility
-        assert self._publicity_ends_at is not None
-        return EmployerPublicity(
-            round_year=self._round.year,
-            applicant=self._document_person(),
-            jurisdiction=self._in.jurisdiction,
-            current_level=facts.current_level,
-            current_level_basis=facts.current_level_basis.value,
-            years_at_current_level=facts.years_at_current_level,
-            village_stationed_months=facts.village_stationed_months_this_year,
-            village_route=village_route_applies(facts, self._in.level),
-            achievements=[
-                DocumentAchievement(kind=a.kind.value, title=a.title) for a in self._in.achievements
-            ],
-            starts_at=self._publicity_started_at(),
-            ends_at=self._publicity_ends_at,
-            working_days=self._round.publicity_working_days,
-        )
-
     def _publish_publicity_result(self) -> None:
         """Attachment 3, when the publicity is over and none of its objections is open (an
         upheld one has ended the declaration)."""
-        during = [o for o in self._objections if o.during is Stage.publicity]
-        if self._stage is not Stage.recommendation or any(o.upheld is None for o in during):
+        if self._stage is not Stage.recommendation:
             return
         assert self._publicity_ends_at is not None
         self._publish_document(
-            PublicityResult(
-                round_year=self._round.year,
-                applicant=self._document_person(),
-                starts_at=self._publicity_started_at(),
-                ends_at=self._publicity_ends_at,
-                working_days=self._round.publicity_working_days,
-                objections_raised=len(during),
-                resolutions=[o.resolution or "" for o in during],
-                opinion=RECOMMENDATION_OPINION,
+            docs.publicity_result(
+                self._round,
+                self._document_person(),
+                self._publicity_started_at(),
+                self._publicity_ends_at,
+                self._objections,
             )
         )
-
-    def _publish_exemption(self) -> None:
-        months = self._in.eligibility.village_stationed_months_this_year
-        if months >= MIN_VILLAGE_MONTHS_FOR_EXEMPTION:  # R4
-            self._publish_document(
-                ContinuingEducationExemption(
-                    round_year=self._round.year,
-                    applicant=self._document_person(),
-                    village_stationed_months=months,
-                )
-            )
-
-    def _approval_document(self) -> ApprovalDocument:
-        # One person here; the Round workflow batches a round's approvals into one document.
-        return ApprovalDocument(round_year=self._round.year, approved=[self._document_person()])
 
     # --- checks shared by validators and handlers --------------------------------------
 
@@ -572,7 +432,8 @@ class DeclarationWorkflow:
         if action.materials is not None:
             self._materials = list(action.materials)
         seq = self._transition(Stage.employer_review, "submit", action.actor, reason=action.note)
-        self._publish_exemption()  # attachment 5 (R4)
+        # attachment 5 (R4)
+        self._publish_document(docs.exemption(self._in, self._round.year, self._document_person()))
         return await self._recorded(seq)
 
     @submit.validator
@@ -659,7 +520,16 @@ class DeclarationWorkflow:
             context={"publicity_ends_at": ends},
             details={"publicity_ends_at": ends},
         )
-        self._publish_document(self._employer_publicity())  # attachment 2 (R13)
+        assert self._publicity_ends_at is not None
+        self._publish_document(  # attachment 2 (R13)
+            docs.employer_publicity(
+                self._in,
+                self._round,
+                self._document_person(),
+                self._publicity_started_at(),
+                self._publicity_ends_at,
+            )
+        )
         return await self._recorded(seq)
 
     @start_publicity.validator
@@ -789,13 +659,10 @@ class DeclarationWorkflow:
             reason=action.opinion,
         )
         competent_unit = self._in.applicant.employer.competent_unit
-        if competent_unit and workflow.patched(COMPETENT_UNIT_OPINION_PATCH):
+        if competent_unit and workflow.patched(patches.COMPETENT_UNIT_OPINION):
             self._publish_document(  # attachment 4 (R14)
-                CompetentUnitOpinion(
-                    round_year=self._round.year,
-                    applicant=self._document_person(),
-                    competent_unit=competent_unit,
-                    opinion=action.opinion,
+                docs.competent_unit_opinion(
+                    self._round.year, self._document_person(), competent_unit, action.opinion
                 )
             )
         return await self._recorded(seq)
@@ -1063,26 +930,13 @@ class DeclarationWorkflow:
             self._changed_round(changes)
 
     def _window_changes(self, action: WindowChangeAction) -> dict[str, datetime]:
-        names = (
-            "submission_opens_at",
-            "submission_closes_at",
-            "review_opens_at",
-            "review_closes_at",
-            "payment_closes_at",
-        )
-        return {
-            name: getattr(action, name)
-            for name in names
-            if getattr(action, name) is not None
-            and getattr(action, name) != getattr(self._round, name)
-        }
+        return window_changes(self._round, {name: getattr(action, name) for name in WINDOW_FIELDS})
 
     def _changed_round(self, changes: dict[str, datetime]) -> RoundConfig:
-        try:
-            return RoundConfig.model_validate(self._round.model_dump() | changes)
-        except ValidationError as exc:
-            message = exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
-            raise _invalid(f"the changed windows are not valid: {message}") from None
+        changed = changed_config(self._round, changes)
+        if isinstance(changed, Refused):
+            raise _refuse(changed)
+        return changed
 
     # --- query ----------------------------------------------------------------------------
 

@@ -11,38 +11,27 @@ with the operation's id; the `state` query shows its progress.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey, WorkflowIDReusePolicy
+from temporalio.common import SearchAttributeKey, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import ValidationError
-
-    from activities.coordination import (
-        CoordinationActivities,
-        defense_scores,
-        prepare_round,
-        record_round_event,
-        revoke_declaration,
-        round_statistics,
-    )
-    from activities.publish import publish_result_list
     from models.common import Actor, Role, Stage
     from models.coordination import (
         DeclarationBatch,
         DefenseScoresRequest,
         PrepareRound,
-        ResultListRequest,
         RevokeRequest,
         RoundEventRecord,
         SpotCheckDraw,
         StatisticsRequest,
         Target,
     )
-    from models.documents import MaterialRequirements, PublishedDocument, PublishRequest
+    from models.documents import PublishedDocument
     from models.round import (
         WINDOW_FIELDS,
         CommitteeSession,
@@ -68,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         SpotCheckResult,
         WindowChange,
     )
+    from rules.actions import Refused
     from rules.calendar import CalendarYearUnknown
     from rules.committee import tally_vote
     from rules.defense import defense_average
@@ -75,24 +65,24 @@ with workflow.unsafe.imports_passed_through():
     from rules.round_plan import plan_round
     from rules.schedule import round_year_of
     from rules.timezone import shanghai_date, shanghai_iso
-
-from workflows.declaration import PUBLISH_RETRY, PUBLISH_TIMEOUT  # the documents' own policy
+    from workflows import calls, patches
+    from workflows import documents as docs
+    from workflows.records import round_event
+    from workflows.round_checks import finding_check, votes_session
+    from workflows.windows import boundary_refusal, changed_config
 
 TEMPORAL_SCHEDULED_START_TIME = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 
-PAGE_TIMEOUT = timedelta(minutes=10)
-SHORT_TIMEOUT = timedelta(minutes=1)
-RECORD_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))  # a write must land
-PAGE_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=5)
 KEPT_MESSAGES = 20
 BATCH_END_SLACK = timedelta(minutes=1)  # let the declarations' own timers fire first
-# Publishing the batch's result list (R20) and attachment 1 came after rounds were running.
-RESULT_LIST_PATCH = "result-list-v1"
-MATERIAL_REQUIREMENTS_PATCH = "attachment-1-v1"
 
 
 def _refuse(kind: str, message: str) -> ApplicationError:
     return ApplicationError(message, type=kind, non_retryable=True)
+
+
+def _refused(refused: Refused) -> ApplicationError:
+    return _refuse(refused.kind, refused.message)
 
 
 def _require(actor: Actor, *roles: Role) -> None:
@@ -143,12 +133,12 @@ class RoundWorkflow:
             raise _refuse("CalendarUnknown", self._refused)
         if round_input.carried is None:
             self._event("round_started", self._system, {"plan": self._plan})
-            if workflow.patched(MATERIAL_REQUIREMENTS_PATCH):
+            if workflow.patched(patches.MATERIAL_REQUIREMENTS):
+                requirements = docs.material_requirements(
+                    self._config, round_workflow_id(self._year), workflow.now()
+                )
                 await self._publish_document(
-                    "publish_document",
-                    self._material_requirements(),
-                    "material_requirements",
-                    self._system,
+                    calls.publish_document(requirements), "material_requirements", self._system
                 )
         self._publish()
         while True:
@@ -247,12 +237,7 @@ class RoundWorkflow:
 
     async def _refresh_statistics(self) -> None:
         self._refresh_requested = False
-        self._p.statistics = await workflow.execute_activity(
-            round_statistics,
-            StatisticsRequest(year=self._year),
-            start_to_close_timeout=SHORT_TIMEOUT,
-            retry_policy=RECORD_RETRY,
-        )
+        self._p.statistics = await calls.round_statistics(StatisticsRequest(year=self._year))
         self._statistics_due = workflow.now() + timedelta(hours=self._in.statistics_refresh_hours)
 
     # --- round events (the record database) ----------------------------------------------
@@ -260,25 +245,20 @@ class RoundWorkflow:
     def _event(self, action: str, actor: Actor, details: dict[str, Any]) -> None:
         self._p.seq += 1
         self._events.append(
-            RoundEventRecord(
-                chain_id=workflow.info().first_execution_run_id,
-                round_year=self._year,
-                seq=self._p.seq,
-                at=workflow.now(),
-                actor=actor,
-                action=action,
-                details=details,
+            round_event(
+                workflow.info().first_execution_run_id,
+                self._year,
+                self._p.seq,
+                workflow.now(),
+                actor,
+                action,
+                details,
             )
         )
 
     async def _write_events(self) -> None:
         while self._events:
-            await workflow.execute_activity(
-                record_round_event,
-                self._events[0],
-                start_to_close_timeout=SHORT_TIMEOUT,
-                retry_policy=RECORD_RETRY,
-            )
+            await calls.record_round_event(self._events[0])
             self._events.pop(0)
 
     # --- operations ----------------------------------------------------------------------
@@ -354,8 +334,7 @@ class RoundWorkflow:
         open_only: bool = False,
         targets: list[Target] | None = None,
     ) -> None:
-        result = await workflow.execute_activity_method(
-            CoordinationActivities.act_on_declarations,
+        result = await calls.act_on_declarations(
             DeclarationBatch(
                 year=self._year,
                 update=update,
@@ -366,9 +345,7 @@ class RoundWorkflow:
                 targets=targets,
                 cursor=op.cursor,
                 page_size=self._in.page_size,
-            ),
-            start_to_close_timeout=PAGE_TIMEOUT,
-            retry_policy=PAGE_RETRY,
+            )
         )
         op.pages += 1
         op.listed += result.listed
@@ -393,12 +370,7 @@ class RoundWorkflow:
         """R19: the average of the round's on-site defenses, then each village-stationed
         declaration waiting in `defense` receives it (the others refuse: skipped)."""
         if "average" not in op.result:
-            scores = await workflow.execute_activity(
-                defense_scores,
-                DefenseScoresRequest(year=self._year),
-                start_to_close_timeout=SHORT_TIMEOUT,
-                retry_policy=RECORD_RETRY,
-            )
+            scores = await calls.defense_scores(DefenseScoresRequest(year=self._year))
             if not scores.count:
                 op.status = OperationStatus.failed
                 op.error = f"no on-site defense score recorded in round {self._year} yet (R19)"
@@ -433,41 +405,19 @@ class RoundWorkflow:
         common = {key: value for key, value in op.payload.items() if key != "votes"}
         await self._page(op, "committee_vote", common, targets=targets)
 
-    def _material_requirements(self) -> PublishRequest:
-        """Attachment 1 (R23): the online materials' requirements with the round's windows."""
-        c = self._config
-        return PublishRequest(
-            scope=round_workflow_id(self._year),
-            issued_at=workflow.now(),
-            document=MaterialRequirements(
-                round_year=self._year,
-                submission_opens_at=c.submission_opens_at,
-                submission_closes_at=c.submission_closes_at,
-                review_opens_at=c.review_opens_at,
-                review_closes_at=c.review_closes_at,
-                publicity_working_days=c.publicity_working_days,
-            ),
-        )
-
     async def _publish_document(
         self,
-        activity: Any,
-        argument: Any,
+        publishing: Awaitable[PublishedDocument | None],
         what: str,
         actor: Actor,
         details: dict[str, Any] | None = None,
     ) -> str | None:
-        """Publish one of the round's documents through `activity`; a failure is an event of
-        the round (`python -m activities.publish retry` once fixed), never a stop. Returns
-        the PDF's file name (None: failed, or nothing to publish)."""
+        """Publish one of the round's documents (`publishing`: a workflows/calls.py helper's
+        call); a failure is an event of the round (`starter.py documents retry` once
+        fixed), never a stop. Returns the PDF's file name (None: failed, or nothing to
+        publish)."""
         try:
-            published = await workflow.execute_activity(
-                activity,
-                argument,
-                result_type=PublishedDocument,
-                start_to_close_timeout=PUBLISH_TIMEOUT,
-                retry_policy=PUBLISH_RETRY,
-            )
+            published = await publishing
         except ActivityError as exc:
             error = {"error": _activity_message(exc)}
             self._event(f"{what}_failed", actor, (details or {}) | error)
@@ -479,20 +429,12 @@ class RoundWorkflow:
     async def _publish_result_list(self, op: Operation, batch: ResultBatch) -> None:
         """R20: the batch's result-publicity list; the declarations' publicity goes on
         whether or not it could be published."""
-        if not batch.passed or batch.ends_at is None or not workflow.patched(RESULT_LIST_PATCH):
+        votes = [vote["workflow_id"] for vote in op.payload["votes"]]
+        request = docs.result_list_request(self._config, batch, votes, workflow.now())
+        if request is None or not workflow.patched(patches.RESULT_LIST):
             return
-        request = ResultListRequest(
-            year=self._year,
-            session_id=batch.session_id,
-            operation_id=op.id,
-            workflow_ids=[vote["workflow_id"] for vote in op.payload["votes"]],
-            issued_at=workflow.now(),
-            starts_at=batch.started_at,
-            ends_at=batch.ends_at,
-            working_days=self._config.publicity_working_days,
-        )
         batch.document = await self._publish_document(
-            publish_result_list, request, "result_list", op.requested_by, {"operation": op.id}
+            calls.publish_result_list(request), "result_list", op.requested_by, {"operation": op.id}
         )
 
     def _result_batch(self, op: Operation) -> ResultBatch:
@@ -513,17 +455,14 @@ class RoundWorkflow:
 
     async def _spot_check_step(self, op: Operation) -> None:
         check = next(c for c in self._p.spot_checks if c.operation_id == op.id)
-        sample = await workflow.execute_activity_method(
-            CoordinationActivities.draw_spot_check,
+        sample = await calls.draw_spot_check(
             SpotCheckDraw(
                 year=self._year,
                 seed=check.seed,
                 ratio=check.ratio,
                 minimum=check.minimum,
                 listing=self._in.listing,
-            ),
-            start_to_close_timeout=PAGE_TIMEOUT,
-            retry_policy=PAGE_RETRY,
+            )
         )
         check.population = sample.population
         check.population_sha256 = sample.population_sha256
@@ -539,8 +478,7 @@ class RoundWorkflow:
         self._finish(op)
 
     async def _revoke_step(self, op: Operation) -> None:
-        result = await workflow.execute_activity(
-            revoke_declaration,
+        result = await calls.revoke_declaration(
             RevokeRequest(
                 year=self._year,
                 workflow_id=op.payload["workflow_id"],
@@ -548,9 +486,7 @@ class RoundWorkflow:
                 reason=op.payload["reason"],
                 revoked_at=op.requested_at,
                 integrity_years=self._in.integrity_years,
-            ),
-            start_to_close_timeout=SHORT_TIMEOUT,
-            retry_policy=RECORD_RETRY,
+            )
         )
         if not result.already_revoked:
             self._p.revocations.append(
@@ -608,21 +544,13 @@ class RoundWorkflow:
         changes = change.changes()
         if not changes:
             raise _refuse("Invalid", f"no window given; any of: {', '.join(WINDOW_FIELDS)}")
-        now = workflow.now()
-        for name, at in changes.items():
-            before = getattr(self._config, name)
-            if before <= now:
-                raise _refuse(
-                    "OutsideWindow",
-                    f"{name} {shanghai_iso(before)} has passed: a past boundary cannot move",
-                )
-            if at <= now:
-                raise _refuse("Invalid", f"{name} {shanghai_iso(at)} is in the past")
-        try:
-            return RoundConfig.model_validate(self._config.model_dump() | changes)
-        except ValidationError as exc:
-            message = exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
-            raise _refuse("Invalid", f"the changed windows are not valid: {message}") from None
+        refused = boundary_refusal(self._config, changes, workflow.now())
+        if refused is not None:
+            raise _refused(refused)
+        changed = changed_config(self._config, changes)
+        if isinstance(changed, Refused):
+            raise _refused(changed)
+        return changed
 
     # --- updates: R19 --------------------------------------------------------------------
 
@@ -702,7 +630,7 @@ class RoundWorkflow:
     @workflow.update
     async def committee_votes(self, action: CommitteeVotes) -> OperationAccepted:
         """R20: the votes of a valid session, one per declaration (at most 1000 per call)."""
-        session = self.validate_committee_votes(action)
+        session = self._votes_session(action)
         session.votes_operations.append(self._p.next_operation_id)
         payload = {
             "actor": action.actor.model_dump(mode="json"),
@@ -714,32 +642,16 @@ class RoundWorkflow:
         return self._queue(OperationKind.committee_votes, action.actor, payload)
 
     @committee_votes.validator
-    def validate_committee_votes(self, action: CommitteeVotes) -> CommitteeSession:
+    def validate_committee_votes(self, action: CommitteeVotes) -> None:
+        self._votes_session(action)
+
+    def _votes_session(self, action: CommitteeVotes) -> CommitteeSession:
+        """The session the votes are for (workflows/round_checks.py), or the refusal."""
         self._check_open()
         _require(action.actor, Role.committee)
-        session = next((s for s in self._p.sessions if s.session_id == action.session_id), None)
-        if session is None:
-            raise _refuse("Invalid", f"no session {action.session_id}: open_session first")
-        if not session.valid:
-            raise _refuse(
-                "Invalid",
-                f"session {session.session_id} is not a valid meeting (R20): "
-                f"{len(session.attending)} of {len(session.members)} members attended, "
-                f"{session.required_attendance} needed",
-            )
-        prefix = f"decl-{self._year}-"
-        ids = [vote.workflow_id for vote in action.votes]
-        for vote in action.votes:
-            if not vote.workflow_id.startswith(prefix):
-                raise _refuse("Invalid", f"{vote.workflow_id} is not a declaration of {self._year}")
-            if vote.yes_votes > len(session.attending):
-                raise _refuse(
-                    "Invalid",
-                    f"{vote.workflow_id}: {vote.yes_votes} yes votes but only "
-                    f"{len(session.attending)} members attended",
-                )
-        if len(set(ids)) != len(ids):
-            raise _refuse("Invalid", "a declaration is listed twice")
+        session = votes_session(self._p.sessions, self._year, action)
+        if isinstance(session, Refused):
+            raise _refused(session)
         return session
 
     # --- updates: R22 --------------------------------------------------------------------
@@ -777,7 +689,7 @@ class RoundWorkflow:
     async def record_spot_check_result(self, action: SpotCheckResult) -> SpotCheckFinding:
         """R22: a finding on one declaration; fraud revokes the title and writes the
         integrity archive (R8). Fraud found outside the sample counts as well."""
-        check = self.validate_record_spot_check_result(action)
+        check = self._finding_check(action)
         finding = SpotCheckFinding(
             workflow_id=action.workflow_id,
             fraud=action.fraud,
@@ -799,16 +711,16 @@ class RoundWorkflow:
         return finding
 
     @record_spot_check_result.validator
-    def validate_record_spot_check_result(self, action: SpotCheckResult) -> SpotCheck:
+    def validate_record_spot_check_result(self, action: SpotCheckResult) -> None:
+        self._finding_check(action)
+
+    def _finding_check(self, action: SpotCheckResult) -> SpotCheck:
+        """The spot check the finding belongs to (workflows/round_checks.py), or the refusal."""
         self._check_open()
         _require(action.actor, Role.supervisor)
-        check = next((c for c in self._p.spot_checks if c.check_id == action.check_id), None)
-        if check is None:
-            raise _refuse("Invalid", f"no spot check {action.check_id}")
-        if check.population is None:
-            raise _refuse("WrongStage", f"spot check {action.check_id} is still being drawn")
-        if not action.workflow_id.startswith(f"decl-{self._year}-"):
-            raise _refuse("Invalid", f"{action.workflow_id} is not a declaration of {self._year}")
+        check = finding_check(self._p.spot_checks, self._year, action)
+        if isinstance(check, Refused):
+            raise _refused(check)
         return check
 
     # --- updates: housekeeping -----------------------------------------------------------
@@ -907,12 +819,7 @@ class RoundLauncherWorkflow:
         scheduled = workflow.info().typed_search_attributes.get(TEMPORAL_SCHEDULED_START_TIME)
         at = scheduled or workflow.now()
         year = launch.year or round_year_of(at)
-        round_input = await workflow.execute_activity(
-            prepare_round,
-            PrepareRound(year=year, listing=launch.listing),
-            start_to_close_timeout=SHORT_TIMEOUT,
-            retry_policy=RetryPolicy(maximum_attempts=3),
-        )
+        round_input = await calls.prepare_round(PrepareRound(year=year, listing=launch.listing))
         round_id = round_workflow_id(year)
         try:
             await workflow.start_child_workflow(

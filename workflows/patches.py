@@ -1,0 +1,40 @@
+"""Every `workflow.patched` id, with the date it came: a patch keeps the histories of workflows
+that ran before a change replaying unchanged (tests/test_replay.py). An id is in those
+histories, so it never changes; a patch is removed only once no workflow that ran before it
+can still be running or replayed.
+
+Oldest first; each says which workflow asks for it and what it guards.
+"""
+
+from __future__ import annotations
+
+# 2026-11-28 — Declaration: publishes its documents (R21, R23). Every publication is behind
+# it, so declarations that ran before documents existed replay unchanged.
+DOCUMENTS = "documents-v1"
+
+# 2026-11-28 — Declaration: sets the NextDeadline search attribute (models/search_attributes.py)
+# with every transition.
+NEXT_DEADLINE = "next-deadline-v1"
+
+# 2026-11-28 — Round: publishes each committee batch's result-publicity list (R20).
+RESULT_LIST = "result-list-v1"
+
+# 2026-11-28 — Declaration: records each transition as a local activity, in the workflow task
+# that decided it (one marker instead of three events and a workflow task).
+RECORD_LOCALLY = "record-locally-v1"
+
+# 2026-11-28 — Declaration: publishes attachment 4, the competent unit's opinion (R14), when
+# it recommends. Came after DOCUMENTS.
+COMPETENT_UNIT_OPINION = "attachment-4-v1"
+
+# 2026-11-28 — Round: publishes attachment 1, the materials' requirements (R23), at its start.
+MATERIAL_REQUIREMENTS = "attachment-1-v1"
+
+ALL = (
+    DOCUMENTS,
+    NEXT_DEADLINE,
+    RESULT_LIST,
+    RECORD_LOCALLY,
+    COMPETENT_UNIT_OPINION,
+    MATERIAL_REQUIREMENTS,
+)
