@@ -238,7 +238,8 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 
 def build_replayer() -> Replayer:
-    """Replays recorded histories against the current workflow code (tests/test_replay.py)."""
+    """Replays recorded histories against the current workflow code
+    (tests/replay/test_replay.py)."""
     return Replayer(
         workflows=WORKFLOWS,
         data_converter=pydantic_data_converter,

@@ -13,7 +13,7 @@ from models.delivery import Channel, DeliveryResult, DeliveryStatus, delivery_wo
 from settings import Settings
 
 # store.tables.OutboxStatus's values, in its order (`outbox list --status`), here so that the
-# parser needs no database library; tests/test_cli.py checks that they agree.
+# parser needs no database library; tests/unit/test_cli.py checks that they agree.
 OUTBOX_STATUSES = ("pending", "sent", "failed", "sending", "uncertain", "skipped")
 
 

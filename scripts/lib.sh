@@ -132,7 +132,7 @@ ensure_document_libraries() {
     [ ${#missing[@]} -eq 0 ] || die "still missing after apt-get install: ${missing[*]}"
 }
 
-# The browser test (tests/test_e2e_browser.py) drives Debian's Chromium at /usr/bin/chromium
+# The browser test (tests/e2e/test_e2e_browser.py) drives Debian's Chromium at /usr/bin/chromium
 # through Playwright; no browser is downloaded. As root the `chromium` package is installed
 # when missing (CI's fresh machine); otherwise the test fails saying so.
 # ZHICHENG_SKIP_BROWSER=1 skips both this and the test.
@@ -140,7 +140,7 @@ ensure_browser() {
     [ "${ZHICHENG_SKIP_BROWSER:-}" = 1 ] && return 0
     [ -x /usr/bin/chromium ] && return 0
     if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-        say "warning: /usr/bin/chromium is missing, so tests/test_e2e_browser.py will fail;" \
+        say "warning: /usr/bin/chromium is missing, so tests/e2e/test_e2e_browser.py will fail;" \
             "install it (sudo apt-get install chromium) or set ZHICHENG_SKIP_BROWSER=1"
         return 0
     fi

@@ -12,7 +12,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 ensure_venv dev
-ensure_browser # Chromium for tests/test_e2e_browser.py (as root: apt-get install chromium)
+ensure_browser # Chromium for tests/e2e/test_e2e_browser.py (as root: apt-get install chromium)
 
 echo "== ruff"
 ruff check .

@@ -26,7 +26,7 @@ from settings import Settings, load_settings
 from store.db import ensure_schema
 from worker import build_worker
 
-pytest_plugins = ["tests.databases"]  # the `database` fixture: SQLite and PostgreSQL
+pytest_plugins = ["tests.helpers.databases"]  # the `database` fixture: SQLite and PostgreSQL
 
 
 def venv_binary(name: str) -> str:

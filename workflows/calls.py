@@ -4,7 +4,7 @@ place that says how long an activity may take and how often it is tried.
 The workflows import no activity code: each helper here calls its activity by the name
 models/ gives it, with the argument and result types the activity has (activities/ holds the
 implementations, which worker.py registers under the same names). Names and arguments are in
-recorded histories, so they never change (tests/test_replay.py).
+recorded histories, so they never change (tests/replay/test_replay.py).
 """
 
 from __future__ import annotations

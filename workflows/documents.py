@@ -1,7 +1,7 @@
 """The documents the workflows publish (R13, R14, R20, R21, R23), built from what the
 workflow knows, and how each shows in a declaration's `state`. Plain functions of their
 inputs (the workflow passes its id and its clock), tested on their own
-(tests/test_workflow_builders.py)."""
+(tests/unit/test_workflow_builders.py)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Every `workflow.patched` id, with the date it came: a patch keeps the histories of workflows
-that ran before a change replaying unchanged (tests/test_replay.py). An id is in those
+that ran before a change replaying unchanged (tests/replay/test_replay.py). An id is in those
 histories, so it never changes; a patch is removed only once no workflow that ran before it
 can still be running or replayed.
 

@@ -1,6 +1,6 @@
 """What the workflows hand the record activities: a declaration's transition with its
 notifications (R16), and a round's event. Plain functions of their inputs (no clock, no
-workflow context), so they are tested on their own (tests/test_workflow_builders.py)."""
+workflow context), so they are tested on their own (tests/unit/test_workflow_builders.py)."""
 
 from __future__ import annotations
 

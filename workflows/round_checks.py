@@ -1,7 +1,7 @@
 """The Round workflow's checks of a committee's votes (R20) and of a spot-check finding (R22):
 what the update's validator refuses and what its handler then works on, from one function
 each, so the validator returns None and the handler never checks differently. Plain
-functions of the round's progress (tests/test_workflow_builders.py)."""
+functions of the round's progress (tests/unit/test_workflow_builders.py)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """R9: a change of the round's windows, as the Round workflow accepts it and as each open
 Declaration applies it. One set of rules for both, so a change the round accepts is one every
 declaration takes. Plain functions (the workflow passes its clock), tested on their own
-(tests/test_workflow_builders.py)."""
+(tests/unit/test_workflow_builders.py)."""
 
 from __future__ import annotations
 

@@ -4,10 +4,10 @@ applicant (R19), holds a committee session without quorum and one with it (R20),
 the batch's results, and a spot check revokes a title into the integrity archive (R22, R8).
 
 The test server has no visibility queries, so these rounds list their declarations from the
-record database (`ListingSource.record`); tests/test_schedule.py covers the visibility listing
-on the dev server. Each round here gets a year of its own (dates around the test server's
-clock, calendar data brought along), so the shared record database holds only its
-declarations for that year."""
+record database (`ListingSource.record`); tests/integration/test_schedule.py covers the
+visibility listing on the dev server. Each round here gets a year of its own (dates around
+the test server's clock, calendar data brought along), so the shared record database holds
+only its declarations for that year."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ from rules.spot_check import draw_sample, integrity_blocked_until
 from rules.timezone import shanghai_date, shanghai_iso
 from store.db import get_engine
 from store.tables import DeclarationRow, IntegrityArchiveEntry, OutboxMessage, RoundEvent
-from tests.declaration_support import (
+from tests.helpers.declaration_support import (
     RECOMMENDATION,
     SECOND,
     act,
@@ -58,7 +58,7 @@ from tests.declaration_support import (
     state,
     to_publicity,
 )
-from tests.samples import SAMPLE_MOBILE, sample_declaration_input
+from tests.helpers.samples import SAMPLE_MOBILE, sample_declaration_input
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -12,8 +12,8 @@ from temporalio.worker import Worker
 
 from store.db import get_engine
 from store.tables import AuditEvent, DeclarationRow, OutboxMessage
-from tests.declaration_support import act, settled_event_types, start, to_publicity
-from tests.samples import SAMPLE_ID_CARD
+from tests.helpers.declaration_support import act, settled_event_types, start, to_publicity
+from tests.helpers.samples import SAMPLE_ID_CARD
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

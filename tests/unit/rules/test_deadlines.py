@@ -4,7 +4,7 @@ import pytest
 
 from rules.deadlines import correction_deadline, payment_deadline, window_refusal
 from rules.timezone import SHANGHAI
-from tests.samples import sample_round_config
+from tests.helpers.samples import sample_round_config
 
 
 def test_correction_deadline_is_48_clock_hours_through_holidays() -> None:

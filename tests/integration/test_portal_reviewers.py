@@ -43,7 +43,7 @@ from rules.timezone import SHANGHAI, cn_datetime
 from store.accounts import Account
 from store.db import get_engine
 from store.tables import AuditEvent, DeclarationRow
-from tests.declaration_support import (
+from tests.helpers.declaration_support import (
     RECOMMENDATION,
     SECOND,
     act,
@@ -53,8 +53,7 @@ from tests.declaration_support import (
     state,
     to_publicity,
 )
-from tests.samples import SAMPLE_ID_CARD, SAMPLE_MOBILE, SAMPLE_USCC
-from tests.test_portal import (
+from tests.helpers.portal_support import (
     OTHER_EMPLOYER,
     OTHER_USCC,
     account,
@@ -63,11 +62,12 @@ from tests.test_portal import (
     other_employer_applicant,
     submitted,
 )
+from tests.helpers.samples import SAMPLE_ID_CARD, SAMPLE_MOBILE, SAMPLE_USCC
 
 SECRET = "portal-reviewers-secret"
-APPLICANT_NAME, EMPLOYER_NAME = "张三", "新疆示例硅业有限公司"  # tests.samples
+APPLICANT_NAME, EMPLOYER_NAME = "张三", "新疆示例硅业有限公司"  # tests.helpers.samples
 FORGED = {"actor": "supervisor", "actor_role": "supervisor", "actor_id": "forged", "role": "x"}
-COMMITTEE_YEAR = 2081  # a round of its own (tests/test_round.py uses 2091 on)
+COMMITTEE_YEAR = 2081  # a round of its own (tests/workflows/test_round.py uses 2091 on)
 COMMITTEE = Committee(
     members=[CommitteeMember(id=f"expert-{n}", name=f"专家{n}") for n in range(1, 10)]
 )

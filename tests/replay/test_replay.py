@@ -1,7 +1,8 @@
 """Recorded histories replay against the current workflow code, so a change that would break
 running declarations fails here before it lands (use `workflow.patched` for such changes).
 
-Record them again with: ZHICHENG_RECORD_HISTORIES=1 scripts/test.sh tests/test_declaration.py
+Record them again with:
+    ZHICHENG_RECORD_HISTORIES=1 scripts/test.sh tests/workflows/test_declaration.py
 """
 
 from __future__ import annotations

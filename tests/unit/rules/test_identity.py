@@ -1,7 +1,7 @@
 import pytest
 
 from rules.identity import applicant_key, declaration_workflow_id, round_workflow_id
-from tests.samples import SAMPLE_ID_CARD, TEST_SECRET
+from tests.helpers.samples import SAMPLE_ID_CARD, TEST_SECRET
 
 
 def test_applicant_key_is_stable_and_hides_the_id_card() -> None:

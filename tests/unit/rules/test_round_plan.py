@@ -7,7 +7,7 @@ from rules.calendar_source import build_calendar
 from rules.publicity import publicity_ends_at
 from rules.round_plan import default_round_config, plan_round
 from rules.timezone import start_of_day
-from tests.samples import sample_round_config
+from tests.helpers.samples import sample_round_config
 
 
 def test_2025_round_plan() -> None:

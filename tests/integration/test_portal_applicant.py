@@ -36,8 +36,8 @@ from store.accounts import Account
 from store.db import get_engine
 from store.tables import DeclarationRow
 from store.uploads import DeclarationMaterial, Upload
-from tests.declaration_support import RECOMMENDATION, SECOND, act, sleep_until, state
-from tests.portal_applicant_support import (
+from tests.helpers.declaration_support import RECOMMENDATION, SECOND, act, sleep_until, state
+from tests.helpers.portal_applicant_support import (
     EMPLOYER_NAME,
     EMPLOYER_USCC,
     certificate,

@@ -3,8 +3,6 @@ allowed and forbidden actions, refused requests changing nothing, the blind view
 
 from __future__ import annotations
 
-import re
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,19 +14,23 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from models.common import Role, Stage
-from models.declaration import Applicant, Employer
 from portal.app import create_app
 from portal.security import LoginThrottle, blind_code
 from settings import ROOT
-from store.accounts import create_account
-from store.db import get_engine
-from tests.declaration_support import act, start, state, to_evaluation_review
-from tests.samples import SAMPLE_ID_CARD, SAMPLE_MOBILE, SAMPLE_USCC
+from tests.helpers.declaration_support import start, state, to_evaluation_review
+from tests.helpers.portal_support import (
+    OTHER_EMPLOYER,
+    PASSWORD,
+    account,
+    browser_for,
+    csrf_of,
+    login,
+    other_employer_applicant,
+    submitted,
+)
+from tests.helpers.samples import SAMPLE_ID_CARD, SAMPLE_MOBILE, SAMPLE_USCC
 
 SECRET = "portal-test-secret"
-PASSWORD = "correct-horse-battery"
-OTHER_USCC = "916501007222222292"  # valid, a different employer
-OTHER_EMPLOYER = "另一家示例能源有限公司"
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -41,65 +43,12 @@ async def portal(time_env: WorkflowEnvironment, time_worker: Worker, database_ur
     )
 
 
-async def account(database_url: str, role: Role, **fields: Any) -> str:
-    username = f"{role.value}-{uuid.uuid4().hex[:8]}"
-    created = await create_account(
-        get_engine(database_url),
-        role=role,
-        username=username,
-        password=PASSWORD,
-        display_name=f"测试{role.value}",
-        **fields,
-    )
-    assert created
-    return username
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "no CSRF token on the page"
-    return found.group(1)
-
-
 @pytest_asyncio.fixture
 async def browser(portal: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=portal), base_url="http://portal.test"
     ) as client:
         yield client
-
-
-async def browser_for(portal: FastAPI) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=portal), base_url="http://portal.test"
-    )
-
-
-async def login(client: httpx.AsyncClient, username: str, password: str = PASSWORD) -> str:
-    """Logs in; returns the page's CSRF token for the session."""
-    token = csrf_of((await client.get("/login")).text)
-    response = await client.post(
-        "/login", data={"username": username, "password": password, "csrf_token": token}
-    )
-    assert response.status_code == 303, response.text
-    page = await client.get(response.headers["location"])
-    assert page.status_code == 200, page.text
-    return csrf_of(page.text)
-
-
-def other_employer_applicant() -> Applicant:
-    return Applicant(
-        name="王五",
-        id_card=SAMPLE_ID_CARD,
-        mobile=SAMPLE_MOBILE,
-        employer=Employer(name=OTHER_EMPLOYER, uscc=OTHER_USCC),
-    )
-
-
-async def submitted(env: WorkflowEnvironment, worker: Worker, **fields: Any) -> Any:
-    handle = await start(env, worker, **fields)
-    await act(handle, "submit", "applicant")
-    return handle
 
 
 async def test_login_sets_a_signed_httponly_samesite_cookie(

@@ -16,7 +16,7 @@ from models.common import Level, Stage
 from models.declaration import EligibilityFacts, Employer, EmploymentStatus, Material
 from rules.publicity import publicity_ends_at
 from rules.timezone import shanghai_date, start_of_day
-from tests.declaration_support import (
+from tests.helpers.declaration_support import (
     RECOMMENDATION,
     UPDATE_EVENTS,
     WORKFLOW_TASK_EVENTS,
@@ -32,7 +32,7 @@ from tests.declaration_support import (
     to_evaluation_review,
     to_publicity,
 )
-from tests.samples import SAMPLE_ID_CARD, SAMPLE_USCC, sample_declaration_input
+from tests.helpers.samples import SAMPLE_ID_CARD, SAMPLE_USCC, sample_declaration_input
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -219,7 +219,7 @@ async def test_refused_actions_leave_no_history(time_env: WorkflowEnvironment, t
     after = await settled_event_types(handle)
     assert after[: len(before)] == before
     # The Java test server logs the speculative workflow task a rejected update ran in; the
-    # real server drops it (tests/test_dev_server.py shows an unchanged history there).
+    # real server drops it (tests/integration/test_dev_server.py shows an unchanged history there).
     assert set(after[len(before) :]) <= WORKFLOW_TASK_EVENTS
     assert not UPDATE_EVENTS & set(after)  # no update was ever accepted
     assert (await state(handle)).stage is Stage.draft

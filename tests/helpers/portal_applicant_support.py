@@ -29,7 +29,7 @@ from rules.timezone import SHANGHAI
 from settings import load_settings
 from store.accounts import create_account, find_account
 from store.db import get_engine
-from tests.declaration_support import round_around
+from tests.helpers.declaration_support import round_around
 
 PASSWORD = "correct-horse-battery"
 EMPLOYER_NAME = "新疆示例硅业有限公司"

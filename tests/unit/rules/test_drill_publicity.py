@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from rules.publicity import round_publicity_ends_at
-from tests.declaration_support import round_around
+from tests.helpers.declaration_support import round_around
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 

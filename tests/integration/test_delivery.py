@@ -64,11 +64,11 @@ from models.records import NotificationEvent, NotificationRequest
 from settings import ROOT, load_settings
 from store.db import get_engine
 from store.tables import NotificationDelivery, OutboxMessage
-from tests.declaration_support import act, state
-from tests.declaration_support import start as start_declaration
-from tests.samples import NOTIFICATION_COMMON as COMMON
-from tests.samples import NOTIFICATION_SAMPLES as SAMPLES
-from tests.samples import SAMPLE_ID_CARD, SAMPLE_USCC
+from tests.helpers.declaration_support import act, state
+from tests.helpers.declaration_support import start as start_declaration
+from tests.helpers.samples import NOTIFICATION_COMMON as COMMON
+from tests.helpers.samples import NOTIFICATION_SAMPLES as SAMPLES
+from tests.helpers.samples import SAMPLE_ID_CARD, SAMPLE_USCC
 from worker import build_worker
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -886,7 +886,7 @@ async def test_without_a_configured_channel_messages_wait_until_delivered(
 
 
 async def test_intent_and_outcome_records_on_both_databases(
-    database: str,  # tests/databases.py: SQLite, and PostgreSQL when configured
+    database: str,  # tests/helpers/databases.py: SQLite, and PostgreSQL when configured
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Both channels claimed and recorded at once keep a right summary (the message row is

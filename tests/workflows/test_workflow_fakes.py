@@ -31,7 +31,7 @@ from models.documents import (
     PublishRequest,
 )
 from models.records import RECORD_TRANSITION, NotificationEvent, TransitionRecord
-from tests.declaration_support import act, outcome, start, state
+from tests.helpers.declaration_support import act, outcome, start, state
 from worker import workflow_runner
 from workflows.declaration import DeclarationWorkflow
 

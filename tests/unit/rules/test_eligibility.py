@@ -19,7 +19,7 @@ from rules.eligibility import (
     defense_required,
     village_route_applies,
 )
-from tests.samples import sample_declaration_input, sample_round_config
+from tests.helpers.samples import sample_declaration_input, sample_round_config
 
 TODAY = date(2025, 9, 10)
 

@@ -12,7 +12,7 @@ the reason and the 48-hour countdown and resubmits; the evaluation body accepts.
 The round is a drill round (`drill_publicity_seconds`: a publicity of 60 s, skipped with
 `time_env.sleep`) whose submission closes 5 minutes after the start, so the countdowns in the
 screenshots read as they would on the day; the 5-working-day publicity itself is walked by
-tests/test_portal_applicant.py and tests/test_declaration.py.
+tests/integration/test_portal_applicant.py and tests/workflows/test_declaration.py.
 
 Screenshots of every step are saved under the test's tmp dir (printed at the end).
 `ZHICHENG_UPDATE_SCREENSHOTS=1` also copies four of them to docs/ (docs/portal-*.png).
@@ -50,8 +50,8 @@ from rules.timezone import SHANGHAI
 from settings import ROOT
 from store.db import get_engine
 from store.uploads import Upload
-from tests.declaration_support import SECOND, sleep_until, state
-from tests.portal_applicant_support import (
+from tests.helpers.declaration_support import SECOND, sleep_until, state
+from tests.helpers.portal_applicant_support import (
     EMPLOYER_NAME,
     EMPLOYER_USCC,
     PASSWORD,

@@ -64,8 +64,8 @@ from rules.timezone import SHANGHAI
 from settings import ROOT, Settings, load_settings
 from store.db import dispose_engines, ensure_schema, get_engine
 from store.document_tables import DocumentPublication
-from tests.databases import DATABASE_KINDS, POSTGRES_URL
-from tests.declaration_support import (
+from tests.helpers.databases import DATABASE_KINDS, POSTGRES_URL
+from tests.helpers.declaration_support import (
     RECOMMENDATION,
     SECOND,
     act,
@@ -78,7 +78,7 @@ from tests.declaration_support import (
     through_publicity,
     to_publicity,
 )
-from tests.samples import SAMPLE_USCC, sample_declaration_input
+from tests.helpers.samples import SAMPLE_USCC, sample_declaration_input
 
 DOCS_PNG = ROOT / "docs" / "approval-document.png"
 
@@ -610,9 +610,9 @@ async def test_a_failed_publication_does_not_stall_the_declaration(
 
 def test_old_histories_have_no_publication():
     """The histories recorded before documents have no publish activity, so replaying them
-    (tests/test_replay.py) shows the patch keeps running declarations as they were. Those
+    (tests/replay/test_replay.py) shows the patch keeps running declarations as they were. Those
     recorded since are named documents_*."""
-    histories = sorted((Path(__file__).parent / "histories").glob("*.json"))
+    histories = sorted((Path(__file__).parent.parent / "replay" / "histories").glob("*.json"))
     old = [p for p in histories if not p.stem.startswith("documents_")]
     assert old
     for path in old:

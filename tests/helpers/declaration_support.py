@@ -22,7 +22,7 @@ from models.declaration import DeclarationInput, DeclarationState
 from models.round import RoundConfig
 from rules.calendar_source import build_calendar
 from rules.recommendation import RECOMMENDATION_OPINION
-from tests.samples import sample_declaration_input
+from tests.helpers.samples import sample_declaration_input
 from workflows.declaration import DeclarationWorkflow
 
 SECOND = timedelta(seconds=1)
@@ -149,11 +149,11 @@ UPDATE_EVENTS = {
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED,
 }
 
-HISTORIES = Path(__file__).parent / "histories"
+HISTORIES = Path(__file__).parent.parent / "replay" / "histories"
 
 
 async def keep_history(handle: WorkflowHandle[Any, Any], name: str) -> None:
-    """With ZHICHENG_RECORD_HISTORIES=1, save this run's history for tests/test_replay.py.
+    """With ZHICHENG_RECORD_HISTORIES=1, save this run's history for tests/replay/test_replay.py.
     Re-record only for a deliberate, patched (`workflow.patched`) change of the workflow."""
     if os.environ.get("ZHICHENG_RECORD_HISTORIES") == "1":
         HISTORIES.mkdir(exist_ok=True)

@@ -40,7 +40,7 @@ from rules.actions import Refused
 from rules.recommendation import RECOMMENDATION_OPINION
 from settings import ROOT, load_settings
 from store.db import get_engine
-from tests.samples import sample_declaration_input, sample_round_config
+from tests.helpers.samples import sample_declaration_input, sample_round_config
 from workflows import calls, patches
 from workflows import documents as docs
 from workflows.records import notifications, round_event, transition_record

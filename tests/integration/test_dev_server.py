@@ -18,8 +18,8 @@ from temporalio.worker import Worker
 from client.declarations import list_declarations, start_declaration, visibility_query
 from models.common import Stage
 from settings import Settings
-from tests.declaration_support import act, round_around, settled_event_types, start
-from tests.samples import sample_declaration_input
+from tests.helpers.declaration_support import act, round_around, settled_event_types, start
+from tests.helpers.samples import sample_declaration_input
 from worker import build_worker, deployment_config
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

@@ -28,8 +28,8 @@ from store.db import (
     insert_unless_exists,
 )
 from store.tables import AuditEvent, DeclarationRow, OutboxMessage
-from tests.samples import NOTIFICATION_COMMON as COMMON
-from tests.samples import NOTIFICATION_SAMPLES as SAMPLES
+from tests.helpers.samples import NOTIFICATION_COMMON as COMMON
+from tests.helpers.samples import NOTIFICATION_SAMPLES as SAMPLES
 
 WORKFLOW_ID = "decl-2025-0123456789abcdef"
 T0 = datetime(2025, 10, 1, 2, 0, tzinfo=UTC)

@@ -24,7 +24,7 @@ from models.calendar import YearCalendar
 from models.round import ListingSource, OperationStatus, RoundInput, RoundLaunched
 from rules.calendar_source import build_calendar
 from rules.timezone import SHANGHAI, shanghai_iso
-from tests.declaration_support import round_around, start, state
+from tests.helpers.declaration_support import round_around, start, state
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-RULES = Path(__file__).resolve().parents[2] / "rules"
+RULES = Path(__file__).resolve().parents[3] / "rules"
 ADAPTER = "calendar_source"
 FORBIDDEN = ("chinese_calendar", "sqlalchemy", "aiosmtplib", "jinja2", "httpx")
 
