@@ -24,15 +24,14 @@ from portal import routers
 from portal.context import Portal, portal_templates
 from portal.routers.competent_unit import BoundInputs
 from portal.security import LoginThrottle
-from settings import load_settings
+from settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
 
-def portal_secret() -> str:
+def portal_secret(settings: Settings) -> str:
     """PORTAL_SECRET signs the session cookie and keys the blind codes; without it, one is
     derived from the applicant-key secret (stable across restarts and processes)."""
-    settings = load_settings()
     if settings.portal_secret:
         return settings.portal_secret
     base = settings.applicant_key_secret
@@ -47,6 +46,7 @@ def create_app(
     secret: str | None = None,
     https_only: bool = False,
     throttle: LoginThrottle | None = None,
+    settings: Settings | None = None,
 ) -> FastAPI:
     """The app. Tests pass their Temporal client and database; `app` below connects through
     settings.py (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DATABASE_URL) at startup.
@@ -54,14 +54,23 @@ def create_app(
     `app.state`: `portal` (the shared context: Temporal client or its factory, the record
     database, the templates, the secret), `throttle` (failed logins), `bound_inputs` (the
     competent unit's reading of declaration inputs) and, from settings.py on first use unless
-    set before, `uploads` (portal.uploads.upload_config).
+    set before, `uploads` (portal.uploads.upload_config). The settings are read once, here
+    (`settings`, else the environment), and every page uses them from `app.state.portal`.
     """
+    settings = settings or load_settings()
+
+    async def connect_with_settings() -> Client:
+        from client.connection import connect  # the one connection: same converter
+
+        return await connect(settings)
+
     portal = Portal(
         client=client,
-        client_factory=client_factory or default_client,
+        client_factory=client_factory or connect_with_settings,
         database_url=database_url,
-        secret=secret or portal_secret(),
+        secret=secret or portal_secret(settings),
         templates=portal_templates(),
+        settings=settings,
     )
 
     @asynccontextmanager
@@ -82,16 +91,10 @@ def create_app(
         session_cookie="zhicheng_session",
         max_age=8 * 3600,
         same_site="lax",
-        https_only=https_only or load_settings().portal_https_only,
+        https_only=https_only or settings.portal_https_only,
     )  # Starlette signs it with itsdangerous and sets HttpOnly
     app.include_router(routers.router)
     return app
-
-
-async def default_client() -> Client:
-    from client.connection import connect  # the one connection: same converter, same settings
-
-    return await connect(load_settings())
 
 
 def __getattr__(name: str) -> Any:  # `uvicorn portal.app:app`: built on first access

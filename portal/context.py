@@ -38,6 +38,7 @@ from models.common import (
 from models.declaration import DeclarationState
 from portal.security import new_csrf_token
 from rules.timezone import cn_datetime
+from settings import Settings
 from store.config_files import InputError
 from store.db import get_engine
 from store.tables import DeclarationRow
@@ -178,9 +179,11 @@ class Portal:
         database_url: str | None,
         secret: str,
         templates: Jinja2Templates,
+        settings: Settings,
     ) -> None:
         self.client, self.client_factory = client, client_factory
-        self.database_url, self.secret = database_url, secret
+        self.settings = settings  # read once, when the app is built
+        self.database_url, self.secret = database_url or settings.database_url, secret
         self._connecting = asyncio.Lock()
         self.templates = templates
 

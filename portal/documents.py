@@ -16,9 +16,8 @@ from sqlalchemy import select
 from documents import render
 from documents.publication import publication_dir
 from models.documents import DocumentKind, PublishRequest
-from portal.context import Refusal, log
-from settings import load_settings
-from store.db import get_engine
+from portal.context import Portal, Refusal, log
+from settings import Settings
 from store.document_tables import DocumentPublication
 
 ATTACHMENTS = {  # the notice's attachment number -> the document the workflow publishes
@@ -27,10 +26,9 @@ ATTACHMENTS = {  # the notice's attachment number -> the document the workflow p
 }
 
 
-async def document_pdf(request: PublishRequest) -> bytes:
-    """A document rendered to PDF from its template by activities/publish.py (the same
+async def document_pdf(request: PublishRequest, settings: Settings) -> bytes:
+    """A document rendered to PDF from its template by documents/render.py (the same
     templates and fonts as the published ones), without publishing it."""
-    settings = load_settings()
     try:
         render.check_cjk_font(settings.font_dir)
         rendered = await asyncio.to_thread(render.render_html, request, settings)
@@ -48,24 +46,26 @@ def pdf_download(data: bytes, file_name: str) -> Response:
     return Response(data, media_type="application/pdf", headers=headers)
 
 
-async def attachment_download(workflow_id: str, number: int, applicant_name: str) -> Response:
+async def attachment_download(
+    portal: Portal, workflow_id: str, number: int, applicant_name: str
+) -> Response:
     """Attachment 2 or 3 of a declaration as a PDF download; Refusal (404) while the
     workflow has not published it yet. An unknown number is a plain 404."""
     if number not in ATTACHMENTS:
         raise HTTPException(404, "没有这个附件")
     kind, name = ATTACHMENTS[number]
-    data = await published_pdf(workflow_id, kind)
+    data = await published_pdf(portal, workflow_id, kind)
     if data is None:
         when = "公示开始后生成附件2，公示期满后生成附件3"
         raise Refusal(f"{name}尚未生成（{when}）。", status=404)
     return pdf_download(data, f"{name}-{applicant_name}.pdf")
 
 
-async def published_pdf(workflow_id: str, kind: DocumentKind) -> bytes | None:
+async def published_pdf(portal: Portal, workflow_id: str, kind: DocumentKind) -> bytes | None:
     """The declaration's published document: the stored PDF (checked against its SHA-256),
     else rendered from the recorded request; None when it has not been produced yet."""
     key = f"{kind.value}/{workflow_id}"
-    async with get_engine().connect() as conn:
+    async with portal.engine().connect() as conn:
         found = (
             await conn.execute(
                 select(DocumentPublication.__table__).where(DocumentPublication.key == key)
@@ -74,7 +74,7 @@ async def published_pdf(workflow_id: str, kind: DocumentKind) -> bytes | None:
     if found is None:
         return None
     if found.status == "published" and found.file_name and found.sha256:
-        path = publication_dir() / found.file_name
+        path = publication_dir(portal.settings) / found.file_name
         try:
             data = await asyncio.to_thread(path.read_bytes)
         except OSError as exc:
@@ -83,4 +83,4 @@ async def published_pdf(workflow_id: str, kind: DocumentKind) -> bytes | None:
             if hashlib.sha256(data).hexdigest() == found.sha256:
                 return data
             log.warning("%s: the stored file does not match its SHA-256; rendering it", key)
-    return await document_pdf(PublishRequest.model_validate(found.request))
+    return await document_pdf(PublishRequest.model_validate(found.request), portal.settings)

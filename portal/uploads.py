@@ -39,7 +39,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.concurrency import run_in_threadpool
 
-from settings import load_settings
 from store.files import synced_temporary
 from store.uploads import Upload
 
@@ -90,7 +89,7 @@ def upload_config(app: Any) -> UploadConfig:
     Tests set `app.state.uploads = UploadConfig(tmp_dir, limit)` before the first request."""
     config = getattr(app.state, "uploads", None)
     if config is None:
-        settings = load_settings()
+        settings = app.state.portal.settings  # read once, when the app was built
         config = app.state.uploads = UploadConfig(settings.upload_dir, settings.upload_max_bytes)
     return config
 

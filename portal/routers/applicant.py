@@ -61,7 +61,6 @@ from portal.uploads import (
 from rules.calendar import CalendarYearUnknown
 from rules.identity import declaration_workflow_id
 from rules.timezone import SHANGHAI, shanghai_iso
-from settings import load_settings
 from store.accounts import Account
 from store.config_files import InputError, round_config_for
 from store.tables import DeclarationRow
@@ -220,7 +219,7 @@ async def open_round(portal: Portal) -> RoundConfig:
     configuration (its windows after any change), else the round file / the notice's
     pattern. Refusal when its submission has closed or its calendar is unknown."""
     year = shanghai_now().year
-    settings = load_settings()
+    settings = portal.settings
     try:
         config = await running_round_config(await portal.temporal(), year)
     except (RPCError, RuntimeError, OSError) as exc:  # Temporal not reachable
@@ -291,7 +290,7 @@ async def create_declaration(page: ApplicantPage, form: CheckedForm) -> Response
         DeclarationFile.model_validate(data)
     except ValidationError as exc:
         return refused(field_errors(exc))
-    settings = load_settings()
+    settings = portal.settings
     declaration = declaration_input(data, round_config, "form", settings.applicant_key_secret)
     key = declaration.applicant_key
     if account.applicant_key and account.applicant_key != key:

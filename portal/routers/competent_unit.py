@@ -189,7 +189,7 @@ async def competent_unit_attachment(
 ) -> Response:
     """Attachments 2 and 3 of a declaration before it (to review the publicity)."""
     try:
-        return await attachment_download(workflow_id, number, of.applicant_name)
+        return await attachment_download(page.portal, workflow_id, number, of.applicant_name)
     except Refusal as refusal:
         return await queue_page(page, inputs, refusal, workflow_id)
 
@@ -206,7 +206,9 @@ async def competent_unit_act(
     try:
         if what == "preview":  # attachment 4 with this opinion; nothing is sent
             opinion = form.get("opinion", "").strip() or DEFAULT_OPINION
-            pdf = await document_pdf(attachment_4(page.account, workflow_id, of, opinion))
+            pdf = await document_pdf(
+                attachment_4(page.account, workflow_id, of, opinion), page.portal.settings
+            )
             return pdf_download(pdf, f"附件4-主管单位推荐意见-{of.applicant_name}.pdf")
         if what == "recommend":
             action, data = "competent_unit_recommend", {"opinion": form.get("opinion", "")}

@@ -102,7 +102,7 @@ async def employer_attachment(
     page: EmployerPage, row: OwnDeclaration, workflow_id: str, number: int
 ) -> Response:
     try:
-        return await attachment_download(workflow_id, number, row.applicant_name)
+        return await attachment_download(page.portal, workflow_id, number, row.applicant_name)
     except Refusal as refusal:
         return await declaration_page(page, row, refusal)
 
