@@ -313,7 +313,10 @@ async def test_no_open_round_is_said_clearly(
         "payment_closes_at": f"{year - 1}-11-15T00:00:00+08:00",
     }
     (tmp_path / f"{year}.json").write_text(json.dumps(closed), encoding="utf-8")
-    monkeypatch.setenv("ZHICHENG_ROUNDS_DIR", str(tmp_path))
+    shared = portal.state.portal  # the settings the app was built with, with this rounds dir
+    monkeypatch.setattr(
+        shared, "settings", shared.settings.model_copy(update={"rounds_dir": tmp_path})
+    )
     username, _ = await unbound_applicant(database_url)
     async with browser(portal) as client:
         token = await login(client, username)
