@@ -343,7 +343,7 @@ def load_settings() -> Settings:
     when any is bad."""
     dotenv = env_file()
     try:
-        settings = Settings(_env_file=dotenv, _env_file_encoding="utf-8")  # type: ignore[call-arg]
+        settings = Settings(_env_file=dotenv, _env_file_encoding="utf-8")
     except ValidationError as exc:
         raise SettingsError(_error_lines(exc)) from None
     settings._deprecated_names = _deprecated_names_in_use(dotenv)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import NoReturn
+from typing import NoReturn, TypedDict
 
 from cli.accounts import cmd_account_create
 from cli.common import PROG, Handler
@@ -46,6 +46,14 @@ environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ZHICHENG_TASK_QUEUE, ZHICHENG
 ZHICHENG_CALENDAR_OVERRIDES (see settings.py)"""
 
 
+class HelpLayout(TypedDict):
+    """The keyword arguments every parser and subparser shares (typed, so that `**` passes
+    each with its own type rather than as `object`)."""
+
+    epilog: str
+    formatter_class: type[argparse.HelpFormatter]
+
+
 class Parser(argparse.ArgumentParser):
     """argparse with one-line errors (its default prints the whole usage first)."""
 
@@ -75,7 +83,7 @@ def positive(text: str) -> int:
 
 def build_parser() -> Parser:
     fmt = argparse.RawDescriptionHelpFormatter
-    common = {"epilog": EPILOG, "formatter_class": fmt}
+    common: HelpLayout = {"epilog": EPILOG, "formatter_class": fmt}
     parser = Parser(prog=PROG, description=DESCRIPTION, **common)
     groups = parser.add_subparsers(
         dest="group", required=True, metavar="{declaration,round,schedule,outbox,actions}"
@@ -121,6 +129,7 @@ def build_parser() -> Parser:
     data.add_argument("--data-file", metavar="FILE", help="the action's fields from a JSON file")
     act.add_argument("--json", action="store_true", help="print the new state as JSON")
 
+    handler: Handler  # not the first loop's coroutine-function type: a later loop reuses it
     for name, help_text, handler in [
         ("state", "show a declaration's state (the `state` query)", cmd_state),
         ("history", "show a declaration's timeline", cmd_history),

@@ -36,14 +36,15 @@ SYSTEM_FIELDS = {
     "round": "the round comes from --year and config/rounds/{year}.json",
     "applicant_key": "the key is derived from applicant.id_card",
 }
+# Any: mypy checks a `**dict` against every keyword parameter of create_model (__doc__,
+# __config__, ...), not only **field_definitions, so no precise value type can pass.
+_FILE_FIELDS: dict[str, Any] = {
+    name: (info.annotation, info)
+    for name, info in DeclarationInput.model_fields.items()
+    if name not in SYSTEM_FIELDS
+}
 DeclarationFile: type[Strict] = create_model(  # derived, so the two shapes never drift apart
-    "DeclarationFile",
-    __base__=Strict,
-    **{
-        name: (info.annotation, info)
-        for name, info in DeclarationInput.model_fields.items()
-        if name not in SYSTEM_FIELDS
-    },
+    "DeclarationFile", __base__=Strict, **_FILE_FIELDS
 )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -18,6 +18,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
@@ -55,6 +56,8 @@ def utcnow() -> datetime:
 
 
 class Base(DeclarativeBase):
+    # Every mapping here is a Table (by __tablename__); DeclarativeBase types it FromClause.
+    __table__: ClassVar[Table]
     type_annotation_map = {  # noqa: RUF012 (SQLAlchemy reads it as a class attribute)
         datetime: UTCDateTime(),
         # JSONB on PostgreSQL (comparable, indexable); JSON text elsewhere

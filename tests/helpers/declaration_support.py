@@ -118,7 +118,7 @@ async def outcome(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any]) ->
         return await handle.result()
 
 
-async def settled_event_types(handle: WorkflowHandle[Any, Any]) -> list[int]:
+async def settled_event_types(handle: WorkflowHandle[Any, Any]) -> list[EventType.ValueType]:
     """The history's event types once the workflow has nothing in flight: its last workflow
     task completed and every scheduled activity closed (read from one history snapshot)."""
     for _ in range(200):

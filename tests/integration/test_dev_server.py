@@ -99,8 +99,8 @@ async def test_a_versioned_worker_runs_declarations_on_its_version(dev_env: Work
     version is made current, a new declaration runs on it and auto-upgrades by default."""
     deployment = f"zhicheng-{uuid.uuid4().hex[:8]}"
     settings = Settings(
-        ZHICHENG_WORKER_DEPLOYMENT=deployment,  # type: ignore[call-arg]
-        ZHICHENG_WORKER_BUILD_ID="2025.09.1",  # type: ignore[call-arg]
+        ZHICHENG_WORKER_DEPLOYMENT=deployment,
+        ZHICHENG_WORKER_BUILD_ID="2025.09.1",
     )
     task_queue = f"versioned-{uuid.uuid4().hex[:8]}"
     async with build_worker(dev_env.client, task_queue, deployment_config(settings)):

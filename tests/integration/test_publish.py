@@ -18,12 +18,13 @@ from collections.abc import AsyncIterator
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pypdfium2
 import pytest
 from jinja2 import ChoiceLoader, DictLoader
 from pypdf import PdfReader
+from pypdf.generic import ArrayObject, DictionaryObject, PdfObject
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -228,16 +229,29 @@ def test_the_same_document_renders_to_the_same_bytes():
     assert html_to_pdf(document.html) == html_to_pdf(document.html)
 
 
+PdfT = TypeVar("PdfT", bound=PdfObject)
+
+
+def resolved(value: PdfObject, kind: type[PdfT]) -> PdfT:
+    """A PDF object with its indirect reference followed, of the kind the test expects."""
+    target = value.get_object()
+    assert isinstance(target, kind), target
+    return target
+
+
 def test_approval_pdf_embeds_every_font():
     reader = PdfReader(io.BytesIO(html_to_pdf(rendered(DocumentKind.approval_document).html)))
     fonts = []
     for page in reader.pages:
-        for font in page["/Resources"]["/Font"].values():
-            font = font.get_object()
+        resources = resolved(page["/Resources"], DictionaryObject)
+        for entry in resolved(resources["/Font"], DictionaryObject).values():
+            font = resolved(entry, DictionaryObject)
             descendant = (
-                font["/DescendantFonts"][0].get_object() if "/DescendantFonts" in font else font
+                resolved(resolved(font["/DescendantFonts"], ArrayObject)[0], DictionaryObject)
+                if "/DescendantFonts" in font
+                else font
             )
-            descriptor = descendant["/FontDescriptor"].get_object()
+            descriptor = resolved(descendant["/FontDescriptor"], DictionaryObject)
             embedded = [k for k in ("/FontFile", "/FontFile2", "/FontFile3") if k in descriptor]
             fonts.append((str(descriptor["/FontName"]), embedded))
     assert fonts, "the PDF uses no font"
@@ -386,7 +400,9 @@ async def test_a_broken_template_fails_at_once_and_is_recorded(
         {"result_publicity_list.html.j2": "{% block title %}{{ no_such_value }}{% endblock %}"}
     )
     environment = render_module.environment
-    monkeypatch.setattr(environment, "loader", ChoiceLoader([broken, environment.loader]))
+    templates = environment.loader
+    assert templates is not None  # documents/render.py's environment has its loader
+    monkeypatch.setattr(environment, "loader", ChoiceLoader([broken, templates]))
     request = request_for(DocumentKind.result_publicity_list, scope="round-2025")
 
     with pytest.raises(ApplicationError) as info:
@@ -485,6 +501,12 @@ def by_kind(documents: list[DeclarationDocument]) -> dict[DocumentKind, Declarat
     return {d.kind: d for d in documents}
 
 
+def stored_pdf(store: Path, document: DeclarationDocument) -> bytes:
+    """A published document's PDF from the store (only a published one has a file name)."""
+    assert document.file_name is not None, document
+    return (store / document.file_name).read_bytes()
+
+
 VILLAGE = EligibilityFacts(
     continuing_education_completed=False,  # R4: exempt, stationed 8 months this year
     village_stationed_months_this_year=8,
@@ -512,14 +534,14 @@ async def test_workflow_publishes_at_the_notices_points(
     documents = by_kind(await settled_documents(handle, 2))
     notice = documents[DocumentKind.employer_publicity]
     assert notice.status is DocumentStatus.published
-    text = pdf_text((session_store / notice.file_name).read_bytes())
+    text = pdf_text(stored_pdf(session_store, notice))
     assert "张三" in text and "硅芯拉制工艺流程" in text and "8个月" in text
     assert DocumentKind.publicity_result not in documents  # not before the publicity ends
 
     ends = datetime.fromisoformat(current.deadlines["publicity_ends_at"])
     await sleep_until(time_env, ends, SECOND)  # attachment 3: no objection
     result = by_kind(await settled_documents(handle, 3))[DocumentKind.publicity_result]
-    assert "未收到任何异议" in pdf_text((session_store / result.file_name).read_bytes())
+    assert "未收到任何异议" in pdf_text(stored_pdf(session_store, result))
 
     await act(handle, "recommend", "employer", **RECOMMENDATION)
     current = await state(handle)
@@ -547,7 +569,7 @@ async def test_workflow_publishes_at_the_notices_points(
     assert all(d.status is DocumentStatus.published for d in documents.values())
     approval = documents[DocumentKind.approval_document]
     assert approval.document_number and approval.document_number.startswith("甘经开人社〔")
-    text = pdf_text((session_store / approval.file_name).read_bytes())
+    text = pdf_text(stored_pdf(session_store, approval))
     assert approval.document_number in text and "张三" in text and "中级任职资格" in text
     feed = json.loads((session_store / "feed.json").read_text(encoding="utf-8"))
     ours = [i for i in feed["items"] if i["key"].endswith(f"/{handle.id}")]
@@ -578,7 +600,7 @@ async def test_publicity_result_waits_for_open_objections(
     )
     result = by_kind(await settled_documents(handle, 2))[DocumentKind.publicity_result]
     assert result.status is DocumentStatus.published
-    text = pdf_text((session_store / result.file_name).read_bytes())
+    text = pdf_text(stored_pdf(session_store, result))
     assert "异议1件" in text and "经核实，业绩材料真实有效" in text
     assert DocumentKind.continuing_education_exemption not in documents  # not village-stationed
 
@@ -642,8 +664,8 @@ async def test_the_renderer_process_is_replaced_when_it_dies():
     html = rendered(DocumentKind.approval_document).html
     first = await render_module.render_pdf(html)
     pool = render_module._render_pool()
-    [process] = list(pool._processes.values())  # type: ignore[attr-defined]
-    assert process.pid != os.getpid()
+    [process] = list(pool._processes.values())
+    assert process.pid is not None and process.pid != os.getpid()  # started: it rendered `first`
     os.kill(process.pid, signal.SIGKILL)
     process.join(timeout=10)
     with pytest.raises(BrokenProcessPool):

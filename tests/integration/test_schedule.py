@@ -11,7 +11,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import (
+    ScheduleActionExecutionStartWorkflow,
+    ScheduleActionResult,
+    WorkflowExecutionStatus,
+)
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -29,11 +33,17 @@ from tests.helpers.declaration_support import round_around, start, state
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
+def started_workflow_id(result: ScheduleActionResult) -> str:
+    """The workflow a schedule's action started (the only kind of action a round's has)."""
+    assert isinstance(result.action, ScheduleActionExecutionStartWorkflow), result.action
+    return result.action.workflow_id
+
+
 async def launched(env: WorkflowEnvironment, schedule_id: str, count: int) -> list[RoundLaunched]:
     """The results of the schedule's first `count` launcher runs, once they have finished."""
     for _ in range(200):
         description = await env.client.get_schedule_handle(schedule_id).describe()
-        ids = [action.action.workflow_id for action in description.info.recent_actions]
+        ids = [started_workflow_id(action) for action in description.info.recent_actions]
         if len(ids) >= count:
             results = []
             for workflow_id in ids[:count]:

@@ -98,7 +98,9 @@ async def online(
     }
     (rounds / f"{year}.json").write_text(json.dumps(round_file), encoding="utf-8")
     overrides = tmp_path / "calendar_overrides.json"
-    plain_years = {str(y): {"holidays": [], "workdays": []} for y in (year, year + 1)}
+    plain_years: dict[str, dict[str, list[str]]] = {
+        str(y): {"holidays": [], "workdays": []} for y in (year, year + 1)
+    }
     overrides.write_text(json.dumps(plain_years), encoding="utf-8")
 
     monkeypatch.setenv("TEMPORAL_ADDRESS", dev_env.client.service_client.config.target_host)

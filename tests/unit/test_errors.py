@@ -36,7 +36,7 @@ def rpc(status: RPCStatusCode, message: str) -> RPCError:
 
 
 def update_failed(cause: BaseException) -> WorkflowUpdateFailedError:
-    return WorkflowUpdateFailedError(cause)  # type: ignore[arg-type]
+    return WorkflowUpdateFailedError(cause)
 
 
 class Shape(Strict):

@@ -67,7 +67,7 @@ async def test_logs_name_the_workflow_and_its_stage(
 
     def stages(logger: str, info_key: str) -> list[str]:
         return [
-            record.stage  # type: ignore[attr-defined]
+            record.stage
             for record in caplog.records
             if record.name == logger
             and getattr(record, info_key, {}).get("workflow_id") == handle.id

@@ -443,11 +443,11 @@ async def test_a_round_walks_the_year(time_env: WorkflowEnvironment, time_worker
 
     closing = await round_update(env, year, "close", actor=actor("supervisor"))
     assert closing["progress"]["closing"] is True
-    handle = client.get_workflow_handle(f"round-{year}")
+    round_handle = client.get_workflow_handle(f"round-{year}")
     with env.auto_time_skipping_disabled():
-        result = await handle.result()
+        result = await round_handle.result()
     assert result["revocations"][0]["workflow_id"] == fraudulent
-    await keep_history(handle, "round_last_run_closed")  # its newest run, for test_replay
+    await keep_history(round_handle, "round_last_run_closed")  # its newest run, for test_replay
 
 
 async def test_a_declaration_started_during_a_window_change_gets_it(
