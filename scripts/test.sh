@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one test command (CI runs exactly this through .ci/run): installs .venv with the dev
-# extras, runs ruff, starts a throwaway PostgreSQL so the record tests also run against it,
-# then the whole pytest suite.
+# extras, runs ruff, the import contracts and mypy, starts a throwaway PostgreSQL so the record
+# tests also run against it, then the whole pytest suite.
 #   scripts/test.sh [PYTEST ARGS...]
 # A ZHICHENG_TEST_POSTGRES_URL already set is used as it is. ZHICHENG_SKIP_POSTGRES=1 skips
 # PostgreSQL (and so those tests) for a quick local run; CI=true ignores it.
@@ -17,6 +17,12 @@ ensure_browser # Chromium for tests/e2e/test_e2e_browser.py (as root: apt-get in
 echo "== ruff"
 ruff check .
 ruff format --check .
+
+echo "== import contracts (lint-imports; pyproject.toml [tool.importlinter])"
+lint-imports --no-cache
+
+echo "== mypy"
+mypy .
 
 pgdir=""
 # shellcheck disable=SC2317 # (called by the trap)
