@@ -943,7 +943,7 @@ async def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 def cli() -> None:
     """Exit status 0: every workflow completed; 1: some failed (see results.json)."""
-    from worker import exit_without_finalizing
+    from client.connection import exit_without_finalizing
 
     try:
         document = asyncio.run(main())
