@@ -62,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
     from rules.eligibility import check_eligibility, defense_exempt, defense_required
     from rules.publicity import round_publicity_ends_at
     from rules.recommendation import RECOMMENDATION_OPINION
+    from rules.round_plan import late_publicity_refusal
     from rules.timezone import shanghai_date, shanghai_iso
     from workflows import calls, patches
     from workflows import documents as docs
@@ -536,16 +537,13 @@ class DeclarationWorkflow:
     def validate_start_publicity(self, action: Action) -> None:
         self._check("start_publicity", action.actor)
         self._check_submission_window()
-        ends = self._publicity_end_from_now()
-        closes = self._round.submission_closes_at
-        if ends > closes:  # R10, R13
-            raise _refuse(
-                Refused(
-                    "OutsideWindow",
-                    f"a publicity started now ends {shanghai_iso(ends)}, after submission closes "
-                    f"{shanghai_iso(closes)}",
-                )
-            )
+        self._publicity_end_from_now()  # the calendar must know the publicity's days
+        try:
+            too_late = late_publicity_refusal(self._round, workflow.now())  # R10, R13
+        except CalendarYearUnknown as exc:
+            raise _refuse(Refused("CalendarUnknown", str(exc))) from None
+        if too_late:
+            raise _refuse(Refused("OutsideWindow", too_late))
 
     def _publicity_end_from_now(self) -> datetime:
         try:
