@@ -43,7 +43,7 @@ from portal.deps import (
     Uploads,
     checked_form,
 )
-from portal.masking import BoxesRefused, masked_copy
+from portal.masking import BoxesRefused, masked_copy_bounded
 from portal.uploads import (
     SUFFIXES,
     StoredUpload,
@@ -465,7 +465,9 @@ async def mask_material(
     upload: StoredUpload = material["upload"]
     data = await run_in_threadpool(read_upload, uploads.directory, upload.sha256)
     try:
-        copy = await run_in_threadpool(masked_copy, data, upload.media_type, form.get("boxes", ""))
+        copy = await run_in_threadpool(
+            masked_copy_bounded, data, upload.media_type, form.get("boxes", "")
+        )
     except BoxesRefused as refused:
         refusal = Refusal(refused.text, refused.detail, 400)
         return await mask_page(page, material_id, refusal)
