@@ -130,3 +130,11 @@ async def test_documents_failed_and_retry(
     out, err = capsys.readouterr()
     assert (code, out) == (2, "")
     assert err == "error: no publication recorded under nothing/here (see: documents failed)\n"
+
+
+def test_record_failing_declarations_are_listed_by_their_search_attribute() -> None:
+    from client.declarations import visibility_query
+
+    assert visibility_query(year=2026, record_failing=True) == (
+        "WorkflowType = 'Declaration' AND RoundYear = 2026 AND RecordFailing = true"
+    )
