@@ -148,6 +148,8 @@ async def test_bad_requests() -> None:
         assert (await http.post("/decode", content="not json", headers=headers)).status_code == 400
         response = await http.post("/decode", content=body(unknown), headers=headers)
         assert response.status_code == 400 and "'old'" in response.json()["error"]
+        huge = "x" * (16 * 1024 * 1024 + 1)
+        assert (await http.post("/decode", content=huge, headers=headers)).status_code == 413
         assert (await http.get("/health")).json()["encrypts_with"] == "ops1"
 
 
