@@ -17,7 +17,10 @@ about each (client/connection.py).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
+import hashlib
 import os
 import re
 import sys
@@ -185,6 +188,62 @@ class Settings(BaseSettings):
         "ZHICHENG_WORKER_VERSIONING_BEHAVIOR", "auto_upgrade"
     )
 
+    # --- payload encryption (client/codec.py, codec_server.py; docs/security.md) ---
+    # development (scripts/run.sh and the tests set it): a development codec key and token
+    # stand in for missing ones. Anything else counts as production, where they are required.
+    environment: str = _env("ZHICHENG_ENV", "production")
+    # The AES-256-GCM keys of every Temporal payload: "id:base64 of 32 bytes", comma-separated,
+    # newest first. The first encrypts; each decrypts the payloads that name its id, so keep
+    # an old key listed until no history needs it (docs/security.md, "Rotating the key").
+    codec_keys: str = _env("ZHICHENG_CODEC_KEYS", "", repr=False)
+    # The codec server (codec_server.py) for the Temporal Web UI and CLI: its bearer token
+    # (at least 32 characters outside development), where it listens, and the Web UI origins
+    # allowed to call it (comma-separated).
+    codec_token: str = _env("ZHICHENG_CODEC_TOKEN", "", repr=False)
+    codec_address: str = _env("ZHICHENG_CODEC_ADDRESS", "127.0.0.1:8234")
+    codec_cors_origins: str = _env(
+        "ZHICHENG_CODEC_CORS_ORIGINS", "http://localhost:8233,http://127.0.0.1:8233"
+    )
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment.strip().lower() == "development"
+
+    @property
+    def codec_key_ring(self) -> list[tuple[str, bytes]]:
+        """The payload keys, newest (the one that encrypts) first; in development without
+        ZHICHENG_CODEC_KEYS, the development key (id `dev`)."""
+        if self.codec_keys.strip():
+            return parse_codec_keys(self.codec_keys)
+        if self.is_development:
+            return [(DEVELOPMENT_CODEC_KEY_ID, DEVELOPMENT_CODEC_KEY)]
+        raise ValueError(f"ZHICHENG_CODEC_KEYS: {CODEC_KEYS_REQUIRED}")
+
+    @property
+    def codec_cors_origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.codec_cors_origins.split(",") if o.strip()]
+
+    @field_validator("codec_keys")
+    @classmethod
+    def _codec_keys(cls, value: str) -> str:
+        if value.strip():
+            parse_codec_keys(value)  # a ValueError names the entry, never the key
+        return value
+
+    @field_validator("codec_address")
+    @classmethod
+    def _codec_address(cls, value: str) -> str:
+        host, _, port = value.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"not host:port: {value!r}")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _codec_keys_required(self) -> Settings:
+        if not self.codec_keys.strip() and not self.is_development:
+            raise ValueError(f"ZHICHENG_CODEC_KEYS: {CODEC_KEYS_REQUIRED}")
+        return self
+
     # The old names (DEPRECATED_NAMES) this object's values were read from; set by
     # load_settings(), empty for settings made in code.
     _deprecated_names: tuple[str, ...] = PrivateAttr(default=())
@@ -250,6 +309,46 @@ class Settings(BaseSettings):
         if not self.smtp_port:
             object.__setattr__(self, "smtp_port", SMTP_DEFAULT_PORTS[self.smtp_security])
         return self
+
+
+# --- payload encryption: the key format of ZHICHENG_CODEC_KEYS (client/codec.py uses them) ---
+CODEC_KEY_BYTES = 32  # AES-256
+CODEC_KEYS_REQUIRED = (
+    "required outside development (ZHICHENG_ENV=development): id:base64 of 32 random bytes, "
+    "comma-separated, newest first (docs/security.md)"
+)
+_CODEC_KEY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+# Derived, not secret: only for ZHICHENG_ENV=development without ZHICHENG_CODEC_KEYS, so that
+# every process of a development run (worker, portal, CLI, codec server) shares it.
+DEVELOPMENT_CODEC_KEY_ID = "dev"
+DEVELOPMENT_CODEC_KEY = hashlib.sha256(b"zhicheng development codec key, not secret").digest()
+
+
+def parse_codec_keys(value: str) -> list[tuple[str, bytes]]:
+    """`id:base64,...` -> [(id, 32-byte key)], in the given order (the first encrypts).
+    A ValueError names the bad entry by its position and id, never by its key."""
+    keys: list[tuple[str, bytes]] = []
+    for position, entry in enumerate(value.split(","), start=1):
+        key_id, sep, encoded = (part.strip() for part in entry.strip().partition(":"))
+        if not sep or not key_id or not encoded:
+            raise ValueError(f"entry {position} is not id:base64-key")
+        if not _CODEC_KEY_ID.fullmatch(key_id):
+            raise ValueError(
+                f"entry {position}: the key id must be 1-64 letters, digits, '.', '_' or '-'"
+            )
+        if any(key_id == known for known, _ in keys):
+            raise ValueError(f"key id {key_id!r} is listed twice")
+        try:
+            key = base64.b64decode(encoded, validate=True)
+        except binascii.Error:
+            raise ValueError(f"key {key_id!r} is not base64") from None
+        if len(key) != CODEC_KEY_BYTES:
+            raise ValueError(
+                f"key {key_id!r} is {len(key)} bytes; AES-256 needs {CODEC_KEY_BYTES} "
+                "(e.g. `openssl rand -base64 32`)"
+            )
+        keys.append((key_id, key))
+    return keys
 
 
 # SQLAlchemy's URL pattern (sqlalchemy.engine.url._parse_url), so that a URL SQLAlchemy would

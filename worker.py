@@ -20,7 +20,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Replayer, Worker, WorkerDeploymentConfig
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -31,7 +30,7 @@ from activities.notify import NotificationActivities
 from activities.publish import DocumentActivities
 from activities.record import RecordActivities
 from client.connection import connect as connect  # the portal and bench/floor.py import it here
-from client.connection import exit_without_finalizing
+from client.connection import data_converter, exit_without_finalizing
 from delivery.dispatch import DeliveryStarter
 from documents.publication import PublicationStore
 from documents.render import shutdown_renderer
@@ -237,12 +236,13 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     )
 
 
-def build_replayer() -> Replayer:
+def build_replayer(settings: Settings | None = None) -> Replayer:
     """Replays recorded histories against the current workflow code
-    (tests/replay/test_replay.py)."""
+    (tests/replay/test_replay.py), with the project's data converter for `settings` (None:
+    from the environment): encrypted payloads and those written before the codec alike."""
     return Replayer(
         workflows=WORKFLOWS,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings or load_settings()),
         workflow_runner=workflow_runner(),
     )
 

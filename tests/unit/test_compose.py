@@ -26,7 +26,12 @@ from settings import ROOT, Settings, environment_names
 COMPOSE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
 SCHEMA = Path(__file__).parent / "data" / "compose_spec.json"
-APP_SERVICES = ("migrate", "worker", "portal")  # built from the Dockerfile: zhicheng's code
+APP_SERVICES = (
+    "migrate",
+    "worker",
+    "portal",
+    "codec",
+)  # built from the Dockerfile: zhicheng's code
 ONE_SHOT = ("migrate", "temporal-setup")
 # Read by settings.py itself (where .env is), not a field of Settings.
 SETTINGS_FILE_VARIABLES = {"ZHICHENG_ENV_FILE"}

@@ -27,6 +27,7 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TEMPORAL_CONFIG_FILE", str(tmp_path / "no-temporal.toml"))
     monkeypatch.setenv("ZHICHENG_ENV_FILE", str(tmp_path / ".env"))
+    monkeypatch.setenv("ZHICHENG_ENV", "development")  # as the tests and scripts/run.sh run
     return monkeypatch
 
 
@@ -293,6 +294,7 @@ def test_programs_exit_2_on_bad_settings(program: str, tmp_path: Path) -> None:
         "PATH": "/usr/bin:/bin",
         "HOME": str(tmp_path),
         "ZHICHENG_ENV_FILE": str(tmp_path / ".env"),
+        "ZHICHENG_ENV": "development",
         "SMTP_PORT": "abc",
         "WECHAT_TIMEOUT": "-1",
     }
