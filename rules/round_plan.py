@@ -57,7 +57,10 @@ class RoundPlan(Strict):
 
 def publicity_must_end_by(config: RoundConfig) -> datetime:
     """R10, R13: the employer's publicity must end `recommendation_lead_days` days before
-    submission closes, leaving time to recommend."""
+    submission closes, leaving time to recommend. A drill round (publicities of seconds, for
+    rehearsals and benchmarks) keeps no lead: its whole round lasts minutes."""
+    if config.drill_publicity_seconds is not None:
+        return config.submission_closes_at
     return config.submission_closes_at - timedelta(days=config.recommendation_lead_days)
 
 
@@ -81,11 +84,15 @@ def late_publicity_refusal(config: RoundConfig, starts_at: datetime) -> str | No
         latest = shanghai_iso(must_end_by - timedelta(seconds=config.drill_publicity_seconds))
     else:
         latest = latest_publicity_start(config).isoformat()
+    lead = (
+        ""
+        if must_end_by == config.submission_closes_at
+        else f" ({config.recommendation_lead_days} day(s) before submission closes "
+        f"{shanghai_iso(config.submission_closes_at)}, to leave time to recommend)"
+    )
     return (
-        f"a publicity started now ends {shanghai_iso(ends)}, after {shanghai_iso(must_end_by)} "
-        f"({config.recommendation_lead_days} day(s) before submission closes "
-        f"{shanghai_iso(config.submission_closes_at)}, to leave time to recommend); the latest "
-        f"start was {latest}"
+        f"a publicity started now ends {shanghai_iso(ends)}, after "
+        f"{shanghai_iso(must_end_by)}{lead}; the latest start was {latest}"
     )
 
 

@@ -72,7 +72,7 @@ def test_a_publicity_that_cannot_end_in_time_is_refused_with_the_latest_start() 
 
 def test_a_drill_publicity_names_the_latest_start_instant() -> None:
     config = sample_round_config().model_copy(update={"drill_publicity_seconds": 600})
-    must_end_by = datetime(2025, 9, 29, tzinfo=SHANGHAI)
+    must_end_by = datetime(2025, 9, 30, tzinfo=SHANGHAI)  # the close itself: no lead in a drill
     assert late_publicity_refusal(config, must_end_by - timedelta(seconds=600)) is None
     refusal = late_publicity_refusal(config, must_end_by - timedelta(seconds=599))
-    assert refusal is not None and "the latest start was 2025-09-28T23:50:00+08:00" in refusal
+    assert refusal is not None and "the latest start was 2025-09-29T23:50:00+08:00" in refusal
