@@ -9,8 +9,6 @@ The actor sent to a workflow is always the logged-in account's role and id, neve
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -24,18 +22,9 @@ from portal import routers
 from portal.context import Portal, portal_templates
 from portal.routers.competent_unit import BoundInputs
 from portal.security import LoginThrottle
-from settings import Settings, load_settings
+from settings import Settings, load_settings, load_settings_or_exit
 
 log = logging.getLogger(__name__)
-
-
-def portal_secret(settings: Settings) -> str:
-    """PORTAL_SECRET signs the session cookie and keys the blind codes; without it, one is
-    derived from the applicant-key secret (stable across restarts and processes)."""
-    if settings.portal_secret:
-        return settings.portal_secret
-    base = settings.applicant_key_secret
-    return hmac.new(base.encode(), b"zhicheng-portal", hashlib.sha256).hexdigest()
 
 
 def create_app(
@@ -68,7 +57,7 @@ def create_app(
         client=client,
         client_factory=client_factory or connect_with_settings,
         database_url=database_url,
-        secret=secret or portal_secret(settings),
+        secret=secret or settings.portal_secret,  # derived in development only (settings.py)
         templates=portal_templates(),
         settings=settings,
     )
@@ -98,7 +87,7 @@ def create_app(
 
 
 def __getattr__(name: str) -> Any:  # `uvicorn portal.app:app`: built on first access
-    if name == "app":
-        globals()["app"] = created = create_app()
+    if name == "app":  # a bad setting: one line each on stderr, exit status 2
+        globals()["app"] = created = create_app(settings=load_settings_or_exit())
         return created
     raise AttributeError(name)

@@ -38,6 +38,7 @@ def run_probe(argv: list[str], tmp_path: Path) -> tuple[int, str, list[str]]:
         "PATH": "/usr/bin:/bin",
         "HOME": str(tmp_path),
         "ZHICHENG_ENV_FILE": str(tmp_path / ".env"),
+        "ZHICHENG_ENV": "development",
         "ZHICHENG_ROUNDS_DIR": str(tmp_path / "rounds"),
         "ZHICHENG_CALENDAR_OVERRIDES": str(tmp_path / "no-overrides.json"),
         # a database URL is checked when set: without importing SQLAlchemy
