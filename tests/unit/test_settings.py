@@ -521,13 +521,15 @@ def test_a_bad_secret_is_refused_outside_development(
         ("worker.py", []),
         ("starter.py", ["outbox", "list"]),
         ("-m", ["uvicorn", "portal.app:app", "--port", "0"]),
+        ("-m", ["alembic", "-c", str(ROOT / "alembic.ini"), "upgrade", "head"]),
     ],
 )
 def test_every_program_refuses_to_start_without_its_secrets(
     program: str, args: list[str], tmp_path: Path
 ) -> None:
-    """The worker, the command line and the portal (as uvicorn serves it), in production with
-    no secret set: each secret named on its own line, exit 2, nothing started."""
+    """The worker, the command line, the portal (as uvicorn serves it) and the migrations, in
+    production with no secret set: each secret named on its own line, exit 2, nothing
+    started (no database made)."""
     command = [sys.executable, program if program == "-m" else str(ROOT / program), *args]
     result = subprocess.run(
         command,
