@@ -21,6 +21,8 @@ import base64
 import binascii
 import functools
 import hashlib
+import hmac
+import ipaddress
 import os
 import re
 import sys
@@ -32,6 +34,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -48,6 +51,7 @@ SmtpSecurity = Literal["none", "starttls", "tls"]
 LogFormat = Literal["text", "json"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 VersioningBehavior = Literal["auto_upgrade", "pinned"]
+Environment = Literal["development", "production"]
 
 SMTP_DEFAULT_PORTS: dict[str, int] = {"none": 25, "starttls": 587, "tls": 465}
 LOG_FORMATS: tuple[str, ...] = get_args(LogFormat)
@@ -61,6 +65,60 @@ DEPRECATED_NAMES: dict[str, str] = {
     "TEMPORAL_TLS_CERT": "TEMPORAL_TLS_CLIENT_CERT_PATH",
     "TEMPORAL_TLS_KEY": "TEMPORAL_TLS_CLIENT_KEY_PATH",
 }
+
+
+# --- secrets (docs/security.md, "Secrets") ---
+# The settings that are secrets. Outside development (ZHICHENG_ENV) each must be set, at least
+# SECRET_MIN_BYTES long and none of the values this repository ships (SHIPPED_SECRETS), or the
+# settings are refused, one line per secret (Settings._secret). Each is its own: the same value
+# in two of them is refused too. In development an unset secret gets a development-only value.
+SECRETS: tuple[str, ...] = (
+    "applicant_key_secret",
+    "portal_secret",
+    "actor_signing_key",
+    "codec_keys",
+)
+SECRET_MIN_BYTES = 32
+GENERATE_SECRET = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+DEVELOPMENT_APPLICANT_KEY_SECRET = "zhicheng-development-only"
+
+
+def development_secret(applicant_key_secret: str, purpose: str) -> str:
+    """In development only: the value of an unset secret, derived from the applicant-key
+    secret (stable across restarts and processes). PORTAL_SECRET's is what the portal derived
+    before secrets were required, so a development database's blind codes stay the same."""
+    return hmac.new(applicant_key_secret.encode(), purpose.encode(), hashlib.sha256).hexdigest()
+
+
+# secret -> what its development value is derived with (codec keys: the codec's own rule)
+DEVELOPMENT_PURPOSES = {"portal_secret": "zhicheng-portal", "actor_signing_key": "zhicheng-actor"}
+SHIPPED_SECRETS = frozenset(
+    {
+        DEVELOPMENT_APPLICANT_KEY_SECRET,
+        *(
+            development_secret(DEVELOPMENT_APPLICANT_KEY_SECRET, p)
+            for p in DEVELOPMENT_PURPOSES.values()
+        ),
+        "change-me",
+    }
+)
+
+
+def secret_problem(value: str) -> str | None:
+    """What is wrong with `value` as a secret outside development, None when nothing is."""
+    if not value.strip():
+        return (
+            "not set: every secret must be set outside development (ZHICHENG_ENV=development); "
+            f"generate one: {GENERATE_SECRET}"
+        )
+    if value in SHIPPED_SECRETS:
+        return f"a value shipped with zhicheng, not a secret; generate one: {GENERATE_SECRET}"
+    size = len(value.encode("utf-8"))
+    if size < SECRET_MIN_BYTES:
+        return (
+            f"too short: {size} bytes, at least {SECRET_MIN_BYTES}; generate one: {GENERATE_SECRET}"
+        )
+    return None
 
 
 def env_file() -> Path:
@@ -85,6 +143,14 @@ class Settings(BaseSettings):
         validate_default=False,
     )
 
+    # --- the environment (docs/security.md, "Secrets") ---
+    # production (the default): every secret below (SECRETS) must be set, at least 32 bytes,
+    # not a shipped development value, or nothing starts (one line per secret, exit 2).
+    # development (scripts/run.sh, the tests): unset secrets get development-only values, and
+    # the portal serves its API description (/openapi.json). First field: the secrets'
+    # validator reads it.
+    environment: Environment = _env("ZHICHENG_ENV", "production")
+
     # The Temporal connection (client/connection.py). The variables are the Temporal SDK's
     # (temporalio.envconfig), which also reads a TOML profile (TEMPORAL_PROFILE,
     # TEMPORAL_CONFIG_FILE); a value set here, in the environment or .env, wins over the profile.
@@ -107,11 +173,24 @@ class Settings(BaseSettings):
     )
     # config/rounds/{year}.json: a round's configuration when it departs from the notice's pattern
     rounds_dir: Path = _env("ZHICHENG_ROUNDS_DIR", ROOT / "config" / "rounds")
-    # Keys the applicant pseudonym in workflow ids (rules.identity.applicant_key). Set a long
-    # random value in production and keep it: changing it changes every applicant's id.
+    # Keys the applicant pseudonym in workflow ids (rules.identity.applicant_key). A secret
+    # (SECRETS): set a long random value in production and keep it: changing it changes every
+    # applicant's id.
     applicant_key_secret: str = _env(
-        "ZHICHENG_APPLICANT_KEY_SECRET", "zhicheng-development-only", repr=False
+        "ZHICHENG_APPLICANT_KEY_SECRET",
+        DEVELOPMENT_APPLICANT_KEY_SECRET,
+        repr=False,
+        validate_default=True,
     )
+
+    # --- secrets (docs/security.md, "Secrets"; checked by _secret below) ---
+    # Signs the actor the portal sends with each action (client/, the workflows' validators).
+    actor_signing_key: str = _env(
+        "ZHICHENG_ACTOR_SIGNING_KEY", "", repr=False, validate_default=True
+    )
+    # The payload codec's keys (client/connection.py, the codec server), as the codec reads
+    # them; here only their presence and length are checked.
+    codec_keys: str = _env("ZHICHENG_CODEC_KEYS", "", repr=False, validate_default=True)
 
     # --- delivery (activities/delivery.py; README "Delivery: SMTP and WeChat") ---
     # E-mail is on when SMTP_HOST and SMTP_FROM are set; WeChat when WECHAT_APP_ID and
@@ -161,15 +240,35 @@ class Settings(BaseSettings):
     )
 
     # --- portal (portal/) ---
-    # Signs the session cookie and keys the blind codes; empty: derived from the applicant-key
-    # secret. Set a long random value in production.
-    portal_secret: str = _env("PORTAL_SECRET", "", repr=False)
-    # The session cookie only over HTTPS (behind the TLS-terminating proxy in production).
+    # The portal's own secret (SECRETS): signs the login form's CSRF cookie and keys the blind
+    # codes. In development only, empty means one derived from the applicant-key secret.
+    portal_secret: str = _env("PORTAL_SECRET", "", repr=False, validate_default=True)
+    # The cookies only over HTTPS (`Secure`) and Strict-Transport-Security: the portal is
+    # served over HTTPS (behind the TLS-terminating proxy in production).
     portal_https_only: bool = _env("PORTAL_HTTPS_ONLY", False)
     # Uploaded scans (portal/uploads.py): content-addressed files (<dir>/ab/<sha256>) and the
     # largest upload accepted, in bytes.
     upload_dir: Path = _env("ZHICHENG_UPLOAD_DIR", ROOT / "var" / "uploads")
     upload_max_bytes: int = _env("ZHICHENG_UPLOAD_MAX_BYTES", 10 * 1024 * 1024, gt=0)
+
+    # --- portal sessions and login (portal/sessions.py, portal/security.py; docs/security.md) ---
+    # A session (a row of the record database; the cookie holds only its random id) ends after
+    # this long without a request, and this long after the login whatever happens.
+    portal_session_idle_minutes: float = _env("PORTAL_SESSION_IDLE_MINUTES", 30.0, gt=0)
+    portal_session_absolute_hours: float = _env("PORTAL_SESSION_ABSOLUTE_HOURS", 8.0, gt=0)
+    # Failed logins within the window, counted in the record database (every replica sees
+    # them): this many for one account (from anywhere) or from one client address (whatever
+    # the usernames: password spraying) and further logins are refused until the window passes.
+    portal_login_window_minutes: float = _env("PORTAL_LOGIN_WINDOW_MINUTES", 15.0, gt=0)
+    portal_login_account_failures: int = _env("PORTAL_LOGIN_ACCOUNT_FAILURES", 5, gt=0)
+    portal_login_address_failures: int = _env("PORTAL_LOGIN_ADDRESS_FAILURES", 20, gt=0)
+    # The reverse proxies whose X-Forwarded-For is believed: IP addresses or networks,
+    # separated by commas (10.0.0.5, 10.1.0.0/16). Empty: none; the client address is the
+    # connection's peer and X-Forwarded-For is ignored.
+    portal_trusted_proxies: str = _env("PORTAL_TRUSTED_PROXIES", "")
+    # The largest request body of any route but an upload's (those: ZHICHENG_UPLOAD_MAX_BYTES
+    # per file), refused with 413 before it is read.
+    portal_body_max_bytes: int = _env("PORTAL_BODY_MAX_BYTES", 1024 * 1024, gt=0)
 
     # --- operations (worker.py; docs/deployment.md) ---
     # host:port of the worker's Prometheus endpoint (Temporal SDK metrics); empty: off.
@@ -189,13 +288,11 @@ class Settings(BaseSettings):
     )
 
     # --- payload encryption (client/codec.py, codec_server.py; docs/security.md) ---
-    # development (scripts/run.sh and the tests set it): a development codec key and token
-    # stand in for missing ones. Anything else counts as production, where they are required.
-    environment: str = _env("ZHICHENG_ENV", "production")
-    # The AES-256-GCM keys of every Temporal payload: "id:base64 of 32 bytes", comma-separated,
-    # newest first. The first encrypts; each decrypts the payloads that name its id, so keep
-    # an old key listed until no history needs it (docs/security.md, "Rotating the key").
-    codec_keys: str = _env("ZHICHENG_CODEC_KEYS", "", repr=False)
+    # ZHICHENG_CODEC_KEYS (the `codec_keys` secret above) holds the AES-256-GCM keys of every
+    # Temporal payload: "id:base64 of 32 bytes", comma-separated, newest first. The first
+    # encrypts; each decrypts the payloads that name its id, so keep an old key listed until no
+    # history needs it (docs/security.md, "Rotating the key"). In development a development
+    # key and token stand in for missing ones.
     # The codec server (codec_server.py) for the Temporal Web UI and CLI: its bearer token
     # (at least 32 characters outside development), where it listens, and the Web UI origins
     # allowed to call it (comma-separated).
@@ -207,7 +304,7 @@ class Settings(BaseSettings):
 
     @property
     def is_development(self) -> bool:
-        return self.environment.strip().lower() == "development"
+        return self.environment == "development"
 
     @property
     def codec_key_ring(self) -> list[tuple[str, bytes]]:
@@ -238,12 +335,6 @@ class Settings(BaseSettings):
             raise ValueError(f"not host:port: {value!r}")
         return value.strip()
 
-    @model_validator(mode="after")
-    def _codec_keys_required(self) -> Settings:
-        if not self.codec_keys.strip() and not self.is_development:
-            raise ValueError(f"ZHICHENG_CODEC_KEYS: {CODEC_KEYS_REQUIRED}")
-        return self
-
     # The old names (DEPRECATED_NAMES) this object's values were read from; set by
     # load_settings(), empty for settings made in code.
     _deprecated_names: tuple[str, ...] = PrivateAttr(default=())
@@ -253,7 +344,9 @@ class Settings(BaseSettings):
         """Each old variable name in use -> the name to use instead."""
         return {old: DEPRECATED_NAMES[old] for old in self._deprecated_names}
 
-    @field_validator("smtp_security", "log_format", "worker_versioning_behavior", mode="before")
+    @field_validator(
+        "smtp_security", "log_format", "worker_versioning_behavior", "environment", mode="before"
+    )
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
@@ -272,6 +365,55 @@ class Settings(BaseSettings):
             if not host or not port.isdigit() or not 0 < int(port) < 65536:
                 raise ValueError(f"not host:port: {value!r}")
         return value
+
+    # --- secrets (SECRETS) ---
+    @field_validator(*SECRETS)
+    @classmethod
+    def _secret(cls, value: str, info: ValidationInfo) -> str:
+        # `environment` is the first field: validated before these (missing when it was
+        # itself wrong: then the secrets are checked as in production)
+        if info.data.get("environment") != "development":
+            problem = secret_problem(value)
+            if problem is not None:
+                raise ValueError(problem)
+        return value
+
+    @model_validator(mode="after")
+    def _secrets_each_its_own(self) -> Settings:
+        if self.environment == "development":
+            for name, purpose in DEVELOPMENT_PURPOSES.items():
+                if not getattr(self, name):
+                    value = development_secret(self.applicant_key_secret, purpose)
+                    object.__setattr__(self, name, value)
+            return self
+        seen: dict[str, str] = {}
+        lines = []
+        for name in SECRETS:
+            variable = _variable(name)
+            value = getattr(self, name)
+            if value in seen:
+                lines.append(f"{variable}: the same value as {seen[value]}: each secret is its own")
+            seen.setdefault(value, variable)
+        if lines:
+            raise ValueError("\n".join(lines))
+        return self
+
+    # --- portal sessions and login ---
+    @field_validator("portal_trusted_proxies")
+    @classmethod
+    def _trusted_proxies(cls, value: str) -> str:
+        for entry in _entries(value):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"not an IP address or network: {entry!r}") from None
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """PORTAL_TRUSTED_PROXIES, parsed (a single address is a network of one)."""
+        entries = _entries(self.portal_trusted_proxies)
+        return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
 
     @field_validator("database_url")
     @classmethod
@@ -375,6 +517,18 @@ _DATABASE_URL = re.compile(
 )
 
 
+def _entries(value: str) -> list[str]:
+    """A list setting's entries: separated by commas or white space."""
+    return [entry for entry in re.split(r"[\s,]+", value) if entry]
+
+
+def _variable(field_name: str) -> str:
+    """The environment variable a field is read from."""
+    alias = Settings.model_fields[field_name].validation_alias
+    assert isinstance(alias, AliasChoices)
+    return str(alias.choices[0])
+
+
 def environment_names() -> dict[str, str]:
     """Each setting's environment variable -> its field name (compose and .env.example checks),
     the old names of DEPRECATED_NAMES included while they are read."""
@@ -428,7 +582,7 @@ def _error_lines(error: ValidationError) -> list[str]:
             allowed = ", ".join(str(value) for value in get_args(field.annotation))
             lines.append(f"{name}: not one of {allowed}: {item['input']!r}")
         elif item["type"] == "value_error" and not item["loc"]:  # across settings
-            lines.append(str(item["ctx"]["error"]))
+            lines.extend(str(item["ctx"]["error"]).splitlines())
         elif item["type"] == "value_error":
             lines.append(f"{name}: {item['ctx']['error']}")
         else:

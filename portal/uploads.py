@@ -88,6 +88,24 @@ class UploadConfig:
     max_bytes: int
 
 
+# The routes that take uploaded files, each with the most files one request carries: their
+# request body may be that many times ZHICHENG_UPLOAD_MAX_BYTES and the form around them; every
+# other route's is PORTAL_BODY_MAX_BYTES (portal.middleware.BodyLimitMiddleware).
+MULTIPART_OVERHEAD = 64 * 1024  # the form's other fields and boundaries beside the files
+UPLOAD_ROUTES: tuple[tuple[re.Pattern[str], int], ...] = (
+    (re.compile(r"/applicant/materials"), 1),  # portal/routers/applicant.py: a material
+    (re.compile(r"/employer/[^/]+/recommend"), 2),  # portal/routers/employer.py: two scans
+)
+
+
+def body_limit(app: Any, path: str, default: int) -> int:
+    """The largest request body `path` takes."""
+    for pattern, files in UPLOAD_ROUTES:
+        if pattern.fullmatch(path):
+            return files * upload_config(app).max_bytes + MULTIPART_OVERHEAD
+    return default
+
+
 def upload_config(app: Any) -> UploadConfig:
     """The app's upload store (`app.state.uploads`; from settings.py the first time).
     Tests set `app.state.uploads = UploadConfig(tmp_dir, limit)` before the first request."""

@@ -15,6 +15,10 @@ cd "$ROOT"
 ensure_venv "" # no extras: what the worker needs
 mkdir -p var
 
+# A development run: the secrets may be unset, development-only values stand in (settings.py,
+# docs/security.md). ZHICHENG_ENV=production bash scripts/run.sh checks them as production does.
+export ZHICHENG_ENV=${ZHICHENG_ENV:-development}
+
 ADDRESS=127.0.0.1:7233
 # 127.0.0.1 for the UI as for the codec server: the codec's login cookie (SameSite) is sent
 # only to the same site, and http://localhost is another site than http://127.0.0.1.
@@ -133,7 +137,7 @@ fi
 # missing and printed (python -m portal.demo).
 PORTAL_PORT=${PORTAL_PORT:-8000}
 python -m portal.demo
-python -m uvicorn portal.app:app --host 127.0.0.1 --port "$PORTAL_PORT" &
+python -m uvicorn portal.app:app --host 127.0.0.1 --port "$PORTAL_PORT" --no-proxy-headers &
 portal=$!
 echo "Portal: http://localhost:$PORTAL_PORT"
 

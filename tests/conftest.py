@@ -32,6 +32,11 @@ os.environ["ZHICHENG_ENV"] = "development"
 
 pytest_plugins = ["tests.helpers.databases"]  # the `database` fixture: SQLite and PostgreSQL
 
+# The tests run in development (settings.py: the secrets may be unset, development-only values
+# stand in), and so does every subprocess a test starts with this environment. A test of
+# production settings says so (tests/unit/test_settings.py).
+os.environ["ZHICHENG_ENV"] = "development"
+
 
 def venv_binary(name: str) -> str:
     """A binary installed beside this interpreter (the virtualenv's bin/), else on PATH."""

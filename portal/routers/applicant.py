@@ -45,6 +45,7 @@ from portal.deps import (
 )
 from portal.masking import BoxesRefused, masked_copy_bounded
 from portal.uploads import (
+    MULTIPART_OVERHEAD,
     SUFFIXES,
     StoredUpload,
     UploadRefused,
@@ -70,7 +71,6 @@ router = APIRouter()
 
 EDITABLE = (Stage.draft, Stage.correction)  # the materials list can change only here
 MAX_MATERIALS = 30
-MULTIPART_OVERHEAD = 64 * 1024  # the form's other fields and boundaries beside the file
 
 
 def shanghai_now() -> datetime:
