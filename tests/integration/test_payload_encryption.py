@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import random
+import secrets
 import socket
 import subprocess
 import sys
@@ -145,7 +146,10 @@ def codec_server(settings: Settings, log: Path) -> Iterator[str]:
     """`python codec_server.py` as production runs it: its keys and token, not development."""
     port = free_port()
     environ = os.environ | {
-        "ZHICHENG_ENV": "production",
+        "ZHICHENG_ENV": "production",  # so every secret must be real: each its own
+        "ZHICHENG_APPLICANT_KEY_SECRET": secrets.token_urlsafe(48),
+        "PORTAL_SECRET": secrets.token_urlsafe(48),
+        "ZHICHENG_ACTOR_SIGNING_KEY": secrets.token_urlsafe(48),
         "ZHICHENG_CODEC_KEYS": settings.codec_keys,
         "ZHICHENG_CODEC_TOKEN": TOKEN,
         "ZHICHENG_CODEC_ADDRESS": f"127.0.0.1:{port}",
