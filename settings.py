@@ -104,20 +104,26 @@ SHIPPED_SECRETS = frozenset(
 )
 
 
-def secret_problem(value: str) -> str | None:
-    """What is wrong with `value` as a secret outside development, None when nothing is."""
+# The codec keys are "id:base64 of 32 bytes" (client/codec.py), not a free-form secret.
+GENERATE_CODEC_KEY = (
+    'python -c "import base64, secrets; '
+    "print('k1:' + base64.b64encode(secrets.token_bytes(32)).decode())\""
+)
+
+
+def secret_problem(value: str, generate: str = GENERATE_SECRET) -> str | None:
+    """What is wrong with `value` as a secret outside development, None when nothing is;
+    `generate` is the command the message offers."""
     if not value.strip():
         return (
             "not set: every secret must be set outside development (ZHICHENG_ENV=development); "
-            f"generate one: {GENERATE_SECRET}"
+            f"generate one: {generate}"
         )
     if value in SHIPPED_SECRETS:
-        return f"a value shipped with zhicheng, not a secret; generate one: {GENERATE_SECRET}"
+        return f"a value shipped with zhicheng, not a secret; generate one: {generate}"
     size = len(value.encode("utf-8"))
     if size < SECRET_MIN_BYTES:
-        return (
-            f"too short: {size} bytes, at least {SECRET_MIN_BYTES}; generate one: {GENERATE_SECRET}"
-        )
+        return f"too short: {size} bytes, at least {SECRET_MIN_BYTES}; generate one: {generate}"
     return None
 
 
@@ -322,9 +328,13 @@ class Settings(BaseSettings):
 
     @field_validator("codec_keys")
     @classmethod
-    def _codec_keys(cls, value: str) -> str:
-        if value.strip():
-            parse_codec_keys(value)  # a ValueError names the entry, never the key
+    def _codec_keys(cls, value: str, info: ValidationInfo) -> str:
+        # Outside development a value that fails the secrets' rule is refused for that (one
+        # line: Settings._secret); any other value must parse (a ValueError names the entry,
+        # never the key).
+        development = info.data.get("environment") == "development"
+        if value.strip() and (development or secret_problem(value) is None):
+            parse_codec_keys(value)
         return value
 
     @field_validator("codec_address")
@@ -373,7 +383,8 @@ class Settings(BaseSettings):
         # `environment` is the first field: validated before these (missing when it was
         # itself wrong: then the secrets are checked as in production)
         if info.data.get("environment") != "development":
-            problem = secret_problem(value)
+            generate = GENERATE_CODEC_KEY if info.field_name == "codec_keys" else GENERATE_SECRET
+            problem = secret_problem(value, generate)
             if problem is not None:
                 raise ValueError(problem)
         return value

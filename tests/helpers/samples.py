@@ -114,3 +114,11 @@ NOTIFICATION_SAMPLES: dict[NotificationEvent, dict[str, Any]] = {
         "integrity_years": 3,
     },
 }
+
+# What a production process needs besides the setting a test is about: each secret its own,
+# 48 bytes, none shipped (settings.py, SECRETS). The codec keys are left to the test.
+OTHER_PRODUCTION_SECRETS = {
+    "ZHICHENG_APPLICANT_KEY_SECRET": "a" * 48,
+    "PORTAL_SECRET": "p" * 48,
+    "ZHICHENG_ACTOR_SIGNING_KEY": "s" * 48,
+}

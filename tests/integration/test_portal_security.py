@@ -10,6 +10,7 @@ when no proxy is trusted; a 50 MB body is refused before it is read."""
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -373,7 +374,7 @@ async def test_no_api_description_outside_development(database: str) -> None:
         applicant_key_secret="a" * 48,
         portal_secret="p" * 48,
         actor_signing_key="s" * 48,
-        codec_keys="c" * 48,
+        codec_keys="k1:" + base64.b64encode(b"c" * 32).decode(),
     )
     async with browser(portal_app(database, settings=production)) as client:
         for path in ("/openapi.json", "/docs", "/redoc"):

@@ -26,6 +26,7 @@ from codec_server import (
     valid_session,
 )
 from settings import ROOT, Settings
+from tests.helpers.samples import OTHER_PRODUCTION_SECRETS
 
 KEY = os.urandom(32)
 TOKEN = "t" * 40
@@ -34,6 +35,7 @@ UI = "http://localhost:8233"
 
 def settings(**fields: str) -> Settings:
     values: dict[str, Any] = {
+        **OTHER_PRODUCTION_SECRETS,
         "ZHICHENG_CODEC_KEYS": f"ops1:{base64.b64encode(KEY).decode()}",
         "ZHICHENG_CODEC_TOKEN": TOKEN,
     }
@@ -170,6 +172,7 @@ def test_the_server_refuses_to_start_with_a_weak_token(tmp_path: Path) -> None:
         "HOME": str(tmp_path),
         "ZHICHENG_ENV_FILE": str(tmp_path / ".env"),
         "ZHICHENG_ENV": "production",
+        **OTHER_PRODUCTION_SECRETS,
         "ZHICHENG_CODEC_KEYS": f"ops1:{base64.b64encode(KEY).decode()}",
         "ZHICHENG_CODEC_TOKEN": "short",
     }

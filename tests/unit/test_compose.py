@@ -23,7 +23,14 @@ import yaml
 from jsonschema import Draft7Validator
 
 from models.search_attributes import cli_pairs
-from settings import GENERATE_SECRET, ROOT, SECRETS, Settings, environment_names
+from settings import (
+    GENERATE_CODEC_KEY,
+    GENERATE_SECRET,
+    ROOT,
+    SECRETS,
+    Settings,
+    environment_names,
+)
 
 COMPOSE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
@@ -198,7 +205,8 @@ def test_no_usable_secret_shipped(compose: dict[str, Any], tmp_path: Path) -> No
     for variable in variables:
         assert example[variable] == "", f".env.example ships a value of {variable}"
         comment = text[: text.index(f"\n{variable}=")].rsplit("=", 1)[-1]  # its comment
-        assert GENERATE_SECRET in comment, f".env.example: how to generate {variable}?"
+        generate = GENERATE_CODEC_KEY if variable == "ZHICHENG_CODEC_KEYS" else GENERATE_SECRET
+        assert generate in comment, f".env.example: how to generate {variable}?"
     environment = compose["services"]["worker"]["environment"]
     assert environment["ZHICHENG_ENV"] == ""  # production
     passed = {name: str(value) for name, value in environment.items() if value}

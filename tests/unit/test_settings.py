@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import subprocess
@@ -13,6 +14,8 @@ import pytest
 from settings import (
     DEPRECATED_NAMES,
     DEVELOPMENT_APPLICANT_KEY_SECRET,
+    GENERATE_CODEC_KEY,
+    GENERATE_SECRET,
     ROOT,
     SECRETS,
     Settings,
@@ -448,7 +451,7 @@ GOOD_SECRETS = {  # four different values of 48 bytes
     "ZHICHENG_APPLICANT_KEY_SECRET": "a" * 48,
     "PORTAL_SECRET": "p" * 48,
     "ZHICHENG_ACTOR_SIGNING_KEY": "s" * 48,
-    "ZHICHENG_CODEC_KEYS": "c" * 48,
+    "ZHICHENG_CODEC_KEYS": "k1:" + base64.b64encode(b"c" * 32).decode(),  # id:key, 47 bytes
 }
 SHIPPED = {  # a value the repository ships for each, which is no secret
     "ZHICHENG_APPLICANT_KEY_SECRET": DEVELOPMENT_APPLICANT_KEY_SECRET,
@@ -510,7 +513,8 @@ def test_a_bad_secret_is_refused_outside_development(
         "shipped": "a value shipped with zhicheng",
         "short": "too short: 31 bytes, at least 32",
     }["shipped" if shipped else how]
-    assert expected in line and "secrets.token_urlsafe(48)" in line, line
+    generate = GENERATE_CODEC_KEY if variable == "ZHICHENG_CODEC_KEYS" else GENERATE_SECRET
+    assert expected in line and generate in line, line
     assert value is None or value == "" or value not in line  # the secret is never printed
 
 
@@ -560,7 +564,7 @@ def test_good_secrets_and_each_its_own(env: pytest.MonkeyPatch) -> None:
     assert settings.portal_secret == "p" * 48  # as set: nothing derived outside development
     assert all(value not in repr(settings) for value in GOOD_SECRETS.values())
     env.setenv("PORTAL_SECRET", GOOD_SECRETS["ZHICHENG_APPLICANT_KEY_SECRET"])
-    env.setenv("ZHICHENG_CODEC_KEYS", GOOD_SECRETS["ZHICHENG_ACTOR_SIGNING_KEY"])
+    env.setenv("ZHICHENG_ACTOR_SIGNING_KEY", GOOD_SECRETS["ZHICHENG_CODEC_KEYS"])
     with pytest.raises(SettingsError) as raised:
         load_settings()
     assert raised.value.lines == [
