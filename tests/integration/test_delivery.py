@@ -42,9 +42,11 @@ from activities.notify import NotificationActivities
 from delivery.dispatch import delivery_input, start_deliveries, start_delivery
 from delivery.email import message_id
 from delivery.ledger import (
+    ClaimLost,
     UnknownMessage,
     claim,
     list_outbox,
+    mark_maybe_sent,
     prepare_resend,
     record_outcome,
     summarize,
@@ -56,6 +58,7 @@ from models.delivery import (
     Channel,
     DeliveryResult,
     DeliveryStatus,
+    GiveUpRequest,
     PlanRequest,
     delivery_workflow_id,
     safe_id_part,
@@ -385,8 +388,8 @@ async def message_row(key: str, engine: AsyncEngine | None = None) -> dict[str, 
         return dict((await conn.execute(query)).mappings().one())
 
 
-async def channels(key: str) -> dict[str, dict[str, Any]]:
-    async with get_engine().connect() as conn:
+async def channels(key: str, engine: AsyncEngine | None = None) -> dict[str, dict[str, Any]]:
+    async with (engine or get_engine()).connect() as conn:
         rows = await conn.execute(
             select(NotificationDelivery).where(NotificationDelivery.key == key)
         )
@@ -950,12 +953,43 @@ async def test_intent_and_outcome_records_on_both_databases(
     assert sent.status is DeliveryStatus.sent
     assert (await message_row(key, engine))["status"] == "sent"
 
-    # e-mail: a claim that finds `sending` never sends
+    # e-mail: a claim that finds `sending` sends again, unless that attempt had marked the end
+    # of its data as about to be sent: then it is uncertain, never sent twice
     assert await prepare_resend(database, key, Channel.email) == 1
     resent = await claim(key, Channel.email, None, engine=engine)
     assert resent.resends == 1 and resent.attempt == 2
-    crashed = await claim(key, Channel.email, None, engine=engine)
+    stopped = await claim(key, Channel.email, None, engine=engine)  # 2 stopped before the end
+    assert stopped.outcome is None and stopped.attempt == 3
+    row = (await channels(key, engine))["email"]
+    assert (row["status"], row["maybe_sent_at"]) == ("sending", None)
+    assert row["error"].startswith("attempt 2 stopped before the end of the message data")
+    with pytest.raises(ClaimLost):  # attempt 2, still running somewhere, may not end its data
+        await mark_maybe_sent(key, Channel.email, 2, engine=engine)
+    await mark_maybe_sent(key, Channel.email, 3, engine=engine)
+    assert (await channels(key, engine))["email"]["maybe_sent_at"] is not None
+    await record_outcome(  # the server answered the end of the data 451: not accepted
+        key, Channel.email, 3, DeliveryStatus.pending, engine=engine, error="451", not_sent=True
+    )
+    row = (await channels(key, engine))["email"]
+    assert (row["status"], row["maybe_sent_at"]) == ("pending", None)
+    again = await claim(key, Channel.email, None, engine=engine)
+    assert again.attempt == 4
+    await mark_maybe_sent(key, Channel.email, 4, engine=engine)
+    crashed = await claim(key, Channel.email, None, engine=engine)  # 4 stopped after the mark
     assert crashed.outcome is not None and crashed.outcome.status is DeliveryStatus.uncertain
+    assert "about to send the end of the message data" in (crashed.outcome.detail or "")
+    assert (await channels(key, engine))["email"]["attempts"] == 4
+    # giving up: an unmarked attempt sent nothing (failed); a marked one may have (uncertain)
+    give_up = GiveUpRequest(key=key, channel=Channel.email, reason="gave up after 24 h")
+    assert await prepare_resend(database, key, Channel.email) == 2
+    await claim(key, Channel.email, None, engine=engine)
+    failed = await env.run(activities.give_up_delivery, give_up)
+    assert (failed.status, failed.detail) == (DeliveryStatus.failed, "gave up after 24 h")
+    assert await prepare_resend(database, key, Channel.email) == 3
+    marked = await claim(key, Channel.email, None, engine=engine)
+    await mark_maybe_sent(key, Channel.email, marked.attempt, engine=engine)
+    given_up = await env.run(activities.give_up_delivery, give_up)
+    assert given_up.status is DeliveryStatus.uncertain
     with pytest.raises(UnknownMessage):
         await prepare_resend(database, "no/such/key", Channel.email)
     [entry] = await list_outbox(database, status="uncertain")
