@@ -74,10 +74,10 @@ async def _transmit(
 ) -> aiosmtplib.SMTPResponse:
     """DATA in two steps, so that the end of the data is sent only once `before_end` has
     recorded that the message may now be accepted. Up to that point the server cannot have
-    accepted it: a server that loses the connection before the end of the data discards
-    what it received (RFC 5321 4.1.1.4), so an attempt that stops there is safely made
-    again. Raises Temporary before the end of the data is written, and MaybeSent after it
-    when no final answer comes (an answer is returned, whatever its code)."""
+    accepted it: only the end of the data makes it process the transaction (RFC 5321), and
+    one whose connection ends before discards what it received, so an attempt that stops
+    there is safely made again. Raises Temporary before the end of the data is written, and
+    MaybeSent after it when no final answer comes (an answer is returned, whatever its code)."""
     reply = await smtp.execute_command(b"DATA", timeout=timeout)
     if reply.code != 354:
         raise aiosmtplib.SMTPDataError(reply.code, reply.message)
@@ -87,23 +87,28 @@ async def _transmit(
     # As execute_data_command does: a reply arriving from here on is the message's (the
     # protocol drops data no command awaits).
     protocol._response_pending = True
-    protocol.write(data_lines(data))
     try:
-        await before_end()
-    except Exception as exc:
-        smtp.close()  # without the end of the data: the server discards the message
-        raise Temporary(
-            "not sent: the end of the message data was held back, since it could not be "
-            f"recorded that the message may be accepted ({type(exc).__name__}: {exc})"
-        ) from None
-    protocol.write(END_OF_DATA)  # raises if the connection is gone: then nothing was written
-    try:
-        return await protocol.read_response(timeout=timeout)
-    except Exception as exc:  # the end of the data has left, and no answer came
-        smtp.close()  # as SMTP.data does on a timeout: the connection is out of step
-        raise MaybeSent(
-            f"no reply after the end of the message data ({type(exc).__name__}: {exc})"
-        ) from None
+        protocol.write(data_lines(data))
+        try:
+            await before_end()
+        except Exception as exc:
+            raise Temporary(
+                "not sent: the end of the message data was held back, since it could not be "
+                f"recorded that the message may be accepted ({type(exc).__name__}: {exc})"
+            ) from None
+        protocol.write(END_OF_DATA)  # raises if the connection is gone: then nothing was written
+        try:
+            return await protocol.read_response(timeout=timeout)
+        except Exception as exc:  # the end of the data has left, and no answer came
+            raise MaybeSent(
+                f"no reply after the end of the message data ({type(exc).__name__}: {exc})"
+            ) from None
+    except BaseException:
+        # Inside DATA nothing more is sent (a QUIT would be data): closing the connection
+        # before the end of the data makes the server discard the message; after it, the
+        # connection is out of step (as SMTP.data closes it on a timeout).
+        smtp.close()
+        raise
 
 
 async def send_smtp(
