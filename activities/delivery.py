@@ -11,13 +11,17 @@ Exactly once from the applicant's point of view, as far as each channel allows. 
    `pending` with the error (a temporary failure: the activity raises, Temporal retries it
    with backoff).
 
-An attempt that finds `sending` knows the previous one stopped between 2 and 3 (the worker
-died, the activity timed out), so the message may be out. WeChat drops a second message with
-the same openid + client_msg_id for 10 minutes, so within that window it is sent again
-(exactly once); e-mail cannot be taken back or deduplicated by SMTP, so it becomes
-`uncertain` and is not resent (at most once) until an operator says so
-(`starter.py outbox resend KEY --channel email`). A reply lost after the message was
-transmitted (the server accepted it and the connection dropped) is the same case.
+An attempt that finds `sending` knows the previous one stopped between 1 and 3 (the worker
+died, the activity timed out). WeChat's send is one request, so the message may be out;
+WeChat drops a second message with the same openid + client_msg_id for 10 minutes, so
+within that window it is sent again (exactly once). E-mail marks, inside step 2, the one
+moment the server may start to accept it: `maybe_sent_at` is committed after the message's
+data and before the end of that data (the final CRLF.CRLF) is sent. Without the mark the
+previous attempt stopped before that point, when the server discards what it got, so the
+message is simply sent again; with it, SMTP cannot take the message back or deduplicate it,
+so it becomes `uncertain` and is not resent (at most once) until an operator says so
+(`starter.py outbox resend KEY --channel email`). A reply lost after the end of the data
+(the server accepted it and the connection dropped) is the same case.
 
 The steps themselves live in delivery/ (ledger, e-mail, WeChat); these are the activities.
 """
@@ -39,6 +43,8 @@ from delivery.ledger import (
     channel_row,
     claim,
     lock_message,
+    mark_maybe_sent,
+    maybe_sent_since,
     outcome_of,
     record_outcome,
     refresh_message,
@@ -108,12 +114,18 @@ class DeliveryActivities:
             raise ApplicationError(
                 f"e-mail {key}: {public(error)}", type=TEMPORARY_FAILURE
             ) from None
+
+        async def before_end_of_data() -> None:  # committed before the server may accept it
+            await mark_maybe_sent(key, channel, found.attempt, engine=self._engine)
+
         try:
-            reply = await send_smtp(settings, data, settings.smtp_from, found.address)
+            reply = await send_smtp(
+                settings, data, settings.smtp_from, found.address, before_end_of_data
+            )
         except Permanent as exc:
             delivery_logger().warning("E-mail %s failed: %s", key, public(exc))
             return await self._outcome(
-                key, channel, found.attempt, DeliveryStatus.failed, error=str(exc)
+                key, channel, found.attempt, DeliveryStatus.failed, error=str(exc), not_sent=True
             )
         except MaybeSent as exc:
             reason = (
@@ -125,8 +137,10 @@ class DeliveryActivities:
             return await self._outcome(
                 key, channel, found.attempt, DeliveryStatus.uncertain, error=reason, maybe_sent=True
             )
-        except Temporary as exc:
-            await self._outcome(key, channel, found.attempt, DeliveryStatus.pending, error=str(exc))
+        except Temporary as exc:  # not accepted: whatever the mark said, it is sent again
+            await self._outcome(
+                key, channel, found.attempt, DeliveryStatus.pending, error=str(exc), not_sent=True
+            )
             raise ApplicationError(f"e-mail {key}: {public(exc)}", type=TEMPORARY_FAILURE) from None
         delivery_logger().info("E-mail %s sent: %s", key, public(reply))  # the key, no address
         return await self._outcome(
@@ -247,9 +261,7 @@ class DeliveryActivities:
             if row is None:
                 raise ApplicationError(f"{key}: no {channel.value} delivery", non_retryable=True)
             if not DeliveryStatus(row["status"]).is_final:
-                maybe_sent = row["maybe_sent_at"] or (
-                    row["attempted_at"] if row["status"] == DeliveryStatus.sending.value else None
-                )
+                maybe_sent = maybe_sent_since(channel, row)
                 last = f"; last error: {row['error']}" if row["error"] else ""
                 if maybe_sent is not None:
                     status = "uncertain"

@@ -120,6 +120,19 @@ class Claim:
     address: str = ""
 
 
+def maybe_sent_since(channel: Channel, row: ColumnValues) -> datetime | None:
+    """Since when an attempt whose outcome is not recorded may have been accepted; None: no
+    attempt can have been. E-mail marks that moment itself (`maybe_sent_at`, committed just
+    before the end of the message data is sent: `mark_maybe_sent`), so a `sending` row without
+    it stopped before the server could accept anything. WeChat's request is one HTTP call, so
+    a `sending` row may have been sent from the moment its intent was recorded."""
+    if row["maybe_sent_at"] is not None:
+        return row["maybe_sent_at"]
+    if row["status"] == DeliveryStatus.sending.value and channel is not Channel.email:
+        return row["attempted_at"]
+    return None
+
+
 def _uncertain_reason(
     key: str, channel: Channel, row: ColumnValues, since: datetime, window: timedelta | None
 ) -> str:
@@ -127,10 +140,11 @@ def _uncertain_reason(
     resend = f"starter.py outbox resend {key} --channel {channel.value}"
     if channel is Channel.email:
         return (
-            f"attempt {row['attempts']} (intent recorded {at}) may have sent it: its outcome was "
-            f"never recorded (the worker stopped, or the server's reply was lost, between send "
-            f"and record); SMTP cannot deduplicate, so it is not resent automatically — check "
-            f"with the recipient, then: {resend}"
+            f"attempt {row['attempts']} may have sent it: it was about to send the end of the "
+            f"message data ({at}) and its outcome was never recorded (the worker stopped, or "
+            f"the attempt timed out, before the server's reply was recorded); SMTP cannot "
+            f"deduplicate, so it is not resent automatically — check with the recipient, "
+            f"then: {resend}"
         )
     return (
         f"attempt {row['attempts']} (intent recorded {at}) may have sent it, longer ago than "
@@ -143,8 +157,10 @@ async def claim(
     key: str, channel: Channel, resend_window: timedelta | None, *, engine: AsyncEngine
 ) -> Claim:
     """Step 1: record the intent to send, unless the channel is final already, or an earlier
-    attempt may have sent it and a resend could not be deduplicated (`resend_window`: how
-    long after that attempt the channel deduplicates a resend; None: never)."""
+    attempt may have sent it (`maybe_sent_since`) and a resend could not be deduplicated
+    (`resend_window`: how long after that attempt the channel deduplicates a resend; None:
+    never). A `sending` row that no attempt may have sent (e-mail stopped before the end of
+    the data) is simply attempted again."""
     now = utcnow()
     async with engine.begin() as conn:
         message = await lock_message(conn, key)
@@ -156,9 +172,7 @@ async def claim(
         status = DeliveryStatus(row["status"])
         if status.is_final:
             return Claim(outcome=outcome_of(row))
-        maybe_sent = row["maybe_sent_at"]
-        if status is DeliveryStatus.sending:  # the previous attempt stopped between send and record
-            maybe_sent = maybe_sent or row["attempted_at"]
+        maybe_sent = maybe_sent_since(channel, row)
         if maybe_sent is not None and (resend_window is None or now - maybe_sent > resend_window):
             reason = _uncertain_reason(key, channel, row, maybe_sent, resend_window)
             await set_channel(
@@ -170,6 +184,18 @@ async def claim(
             )
             return Claim(outcome=outcome_of(await channel_row(conn, key, channel) or row))
         attempt = row["attempts"] + 1
+        values: dict[str, Any] = {}
+        if status is DeliveryStatus.sending:  # e-mail only (maybe_sent_since): not accepted
+            values["error"] = (
+                f"attempt {row['attempts']} stopped before the end of the message data: "
+                f"nothing was accepted, sent again (attempt {attempt})"
+            )
+            delivery_logger().warning(
+                "Delivery %s by %s: attempt %s stopped before the end of the data: sent again",
+                key,
+                channel.value,
+                row["attempts"],
+            )
         await set_channel(
             conn,
             key,
@@ -178,6 +204,7 @@ async def claim(
             attempts=attempt,
             attempted_at=now,
             maybe_sent_at=maybe_sent,
+            **values,
         )
         await refresh_message(conn, key)
         return Claim(
@@ -186,6 +213,26 @@ async def claim(
             resends=row["resends"],
             address=row["address"],
         )
+
+
+class ClaimLost(Exception):
+    """The attempt no longer holds the channel: a later attempt (after a timeout) or the
+    give-up took over, so this one must not send."""
+
+
+async def mark_maybe_sent(key: str, channel: Channel, attempt: int, *, engine: AsyncEngine) -> None:
+    """E-mail's point of no return, committed before it is passed: from now on the server may
+    accept attempt `attempt`'s message (its end of data is about to be sent), so a later claim
+    that finds the channel still `sending` makes it `uncertain` instead of sending it again.
+    Raises ClaimLost if the attempt no longer holds the channel (it must not send then)."""
+    async with engine.begin() as conn:
+        await lock_message(conn, key)
+        row = await channel_row(conn, key, channel)
+        holds = row is not None and (row["status"], row["attempts"]) == ("sending", attempt)
+        if not holds:
+            held = "no row" if row is None else f"{row['status']}, attempt {row['attempts']}"
+            raise ClaimLost(f"{key}: attempt {attempt} no longer holds {channel.value} ({held})")
+        await set_channel(conn, key, channel, maybe_sent_at=utcnow())
 
 
 async def record_outcome(
@@ -198,10 +245,13 @@ async def record_outcome(
     error: str | None = None,
     provider_id: str | None = None,
     maybe_sent: bool = False,
+    not_sent: bool = False,
 ) -> ChannelOutcome:
     """Step 3. `sent` is the truth whoever records it; any other outcome only while this
     attempt still holds the claim (a later attempt may have taken over meanwhile).
-    `maybe_sent`: the request left and no answer came back."""
+    `maybe_sent`: the request left and no answer came back. `not_sent` (e-mail, whose mark is
+    only ever the current attempt's): this attempt is known not to have been accepted (the
+    server refused or deferred it, or the end of the data was never sent): its mark goes."""
     async with engine.begin() as conn:
         await lock_message(conn, key)
         row = await channel_row(conn, key, channel)
@@ -222,6 +272,8 @@ async def record_outcome(
             values: dict[str, Any] = {"status": status.value, "error": error}
             if maybe_sent:
                 values["maybe_sent_at"] = row["maybe_sent_at"] or row["attempted_at"]
+            elif not_sent:
+                values["maybe_sent_at"] = None
             await set_channel(conn, key, channel, **values)
         await refresh_message(conn, key)
         row = await channel_row(conn, key, channel)

@@ -22,15 +22,19 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
 import phonenumbers
 import pytest
 import pytest_asyncio
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
+from aiosmtplib.protocol import SMTPProtocol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import ResetStickyTaskQueueRequest
 from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
@@ -40,11 +44,15 @@ import starter
 from activities.delivery import DeliveryActivities
 from activities.notify import NotificationActivities
 from delivery.dispatch import delivery_input, start_deliveries, start_delivery
-from delivery.email import message_id
+from delivery.email import END_OF_DATA, data_lines, message_id, send_smtp
+from delivery.failures import Temporary
 from delivery.ledger import (
+    ClaimLost,
     UnknownMessage,
     claim,
     list_outbox,
+    lock_message,
+    mark_maybe_sent,
     prepare_resend,
     record_outcome,
     summarize,
@@ -56,6 +64,7 @@ from models.delivery import (
     Channel,
     DeliveryResult,
     DeliveryStatus,
+    GiveUpRequest,
     PlanRequest,
     delivery_workflow_id,
     safe_id_part,
@@ -99,19 +108,57 @@ class Received:
     def key(self) -> str:
         return str(self.message["X-Zhicheng-Outbox-Key"])
 
+    @property
+    def message_id(self) -> str:  # the header is folded: a long id goes on a line of its own
+        return str(self.message["Message-ID"]).strip()
+
+
+@dataclass
+class Hold:
+    """Where the SMTP server stops once, in the first session that gets there, until released:
+    `greeting` (the connection accepted, no 220 yet), `EHLO`, `MAIL`, `RCPT` (the command
+    read, not answered), `body` (the first line of the message data read, the rest not) or
+    `end` (the whole message and its end of data received, stored, not answered)."""
+
+    phase: str
+    reached: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+
+    async def wait_reached(self) -> None:
+        if not await asyncio.to_thread(self.reached.wait, 60):
+            raise AssertionError(f"the SMTP server never got to {self.phase}")
+
 
 @dataclass
 class FakeSmtp:
-    """aiosmtpd's handler: stores every message; for chosen recipients refuses (550), drops the
-    connection after storing (the reply is lost), or holds its reply until released."""
+    """aiosmtpd's handler: stores every message; for chosen recipients refuses (550), answers
+    the end of the data with a chosen reply (once), or drops the connection after storing (the
+    reply is lost); and stops at a chosen phase of a session (`hold_at`, `PhasedSmtp`)."""
 
     received: list[Received] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)
+    data_reply: dict[str, str] = field(default_factory=dict)  # once per address
     drop_reply: set[str] = field(default_factory=set)  # once per address
-    hold_reply: set[str] = field(default_factory=set)
-    held: threading.Event = field(default_factory=threading.Event)
-    release: threading.Event = field(default_factory=threading.Event)
+    holds: dict[str, Hold] = field(default_factory=dict)
+    armed: list[Hold] = field(default_factory=list)  # every hold, released when the test ends
     port: int = 0
+
+    def hold_at(self, phase: str) -> Hold:
+        hold = self.holds[phase] = Hold(phase)
+        self.armed.append(hold)
+        return hold
+
+    def release_all(self) -> None:
+        for hold in self.armed:
+            hold.released.set()
+
+    async def pause(self, phase: str) -> None:
+        """In the server's loop, at `phase` of a session: stops there if a hold is armed. A
+        client that goes away meanwhile cancels the session, and with it this wait."""
+        hold = self.holds.pop(phase, None)
+        if hold is not None:
+            hold.reached.set()
+            await asyncio.get_running_loop().run_in_executor(None, hold.released.wait, 60)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
@@ -120,20 +167,73 @@ class FakeSmtp:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        to = envelope.rcpt_tos[0]
+        if to in self.data_reply:
+            return self.data_reply.pop(to)
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))
-        to = envelope.rcpt_tos[0]
         if to in self.drop_reply:
             self.drop_reply.discard(to)
             server.transport.abort()  # stored, and the client never hears back
             return "250 OK"
-        if to in self.hold_reply:
-            self.held.set()
-            await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 60)
+        await self.pause("end")
         return "250 OK: queued"
 
     def to(self, address: str) -> list[Received]:
         return [r for r in self.received if address in r.rcpt_tos]
+
+
+class _PausingReader:
+    """The session's reader during DATA: pauses (FakeSmtp.pause("body")) after the first line
+    of the message data, so the server has part of the message and not its end."""
+
+    def __init__(self, reader: asyncio.StreamReader, smtp: FakeSmtp) -> None:
+        self._reader, self._smtp, self._lines = reader, smtp, 0
+
+    async def readuntil(self, separator: bytes = b"\n") -> bytes:
+        line = await self._reader.readuntil(separator)
+        self._lines += 1
+        if self._lines == 1:
+            await self._smtp.pause("body")
+        return line
+
+    async def read(self, n: int = -1) -> bytes:
+        return await self._reader.read(n)
+
+
+class PhasedSmtp(SMTP):
+    """aiosmtpd's SMTP server, stopping where the handler's holds say (FakeSmtp.hold_at)."""
+
+    event_handler: FakeSmtp
+
+    async def _handle_client(self) -> None:
+        await self.event_handler.pause("greeting")  # before the 220
+        await super()._handle_client()
+
+    async def smtp_EHLO(self, hostname: str) -> None:
+        await self.event_handler.pause("EHLO")
+        await super().smtp_EHLO(hostname)
+
+    async def smtp_MAIL(self, arg: str) -> None:
+        await self.event_handler.pause("MAIL")
+        await super().smtp_MAIL(arg)
+
+    async def smtp_RCPT(self, arg: str) -> None:
+        await self.event_handler.pause("RCPT")
+        await super().smtp_RCPT(arg)
+
+    async def smtp_DATA(self, arg: str) -> None:
+        reader = self._reader
+        self._reader = cast(asyncio.StreamReader, _PausingReader(reader, self.event_handler))
+        try:
+            await super().smtp_DATA(arg)
+        finally:
+            self._reader = reader
+
+
+class PhasedController(Controller):
+    def factory(self) -> SMTP:
+        return PhasedSmtp(self.handler, **self.SMTP_kwargs)
 
 
 @dataclass
@@ -281,7 +381,7 @@ async def servers(
 ) -> AsyncIterator[Servers]:
     """Both fake servers, and the settings (environment) pointing every channel at them."""
     smtp = FakeSmtp(port=free_port())
-    controller = Controller(smtp, hostname="127.0.0.1", port=smtp.port)
+    controller = PhasedController(smtp, hostname="127.0.0.1", port=smtp.port)
     controller.start()
     wechat = FakeWeChat()
     await wechat.start()
@@ -309,7 +409,7 @@ async def servers(
     forget_tokens()
     yield Servers(smtp, wechat, bindings, database_url, environ)
     await wechat.stop()
-    smtp.release.set()
+    smtp.release_all()
     controller.stop()
     forget_tokens()
 
@@ -385,8 +485,8 @@ async def message_row(key: str, engine: AsyncEngine | None = None) -> dict[str, 
         return dict((await conn.execute(query)).mappings().one())
 
 
-async def channels(key: str) -> dict[str, dict[str, Any]]:
-    async with get_engine().connect() as conn:
+async def channels(key: str, engine: AsyncEngine | None = None) -> dict[str, dict[str, Any]]:
+    async with (engine or get_engine()).connect() as conn:
         rows = await conn.execute(
             select(NotificationDelivery).where(NotificationDelivery.key == key)
         )
@@ -725,6 +825,100 @@ async def test_permanent_failures_are_recorded_and_listed(
 # --- e-mail: a message that may be out is never sent twice automatically ------------------
 
 
+@dataclass
+class SmtpWrites:
+    """What the client wrote to the SMTP connection, in order, with "mark" where `send_smtp`
+    awaited its before-the-end callback."""
+
+    log: list[bytes | str] = field(default_factory=list)
+    fail: bool = False
+
+    async def mark(self) -> None:
+        self.log.append("mark")
+        if self.fail:
+            raise ConnectionError("the record database is down")
+
+    def before_mark(self) -> bytes:
+        end = self.log.index("mark") if "mark" in self.log else len(self.log)
+        return b"".join(item for item in self.log[:end] if isinstance(item, bytes))
+
+
+@pytest.fixture
+def smtp_writes(monkeypatch: pytest.MonkeyPatch) -> SmtpWrites:
+    writes = SmtpWrites()
+    write = SMTPProtocol.write
+
+    def spy(protocol: SMTPProtocol, data: bytes) -> None:
+        writes.log.append(data)
+        write(protocol, data)
+
+    monkeypatch.setattr(SMTPProtocol, "write", spy)
+    return writes
+
+
+async def test_the_end_of_the_data_is_sent_only_after_the_mark(
+    servers: Servers, smtp_writes: SmtpWrites
+) -> None:
+    """send_smtp writes DATA, then the message's data (CRLF line ends, leading dots doubled),
+    then awaits the callback that marks the message as possibly accepted, and only then the
+    end of the data: before the mark no CRLF.CRLF has left, so the server cannot have taken
+    the message. The server receives the message as given."""
+    address = new_address()
+    data = b"Subject: dots\r\nX-Zhicheng-Outbox-Key: k\r\n\r\n.\r\n..two\n.one\rlast"
+    reply = await send_smtp(load_settings(), data, FROM, address, smtp_writes.mark)
+
+    assert reply.startswith("250")
+    [mail] = servers.smtp.to(address)
+    assert mail.message.get_payload() == ".\r\n..two\r\n.one\r\nlast\r\n"
+    before = smtp_writes.before_mark()
+    assert before.endswith(b"DATA\r\n" + data_lines(data))
+    assert b"\r\n.\r\n" not in before
+    assert data_lines(data).endswith(b"\r\n...two\r\n..one\r\nlast\r\n")
+    assert smtp_writes.log[smtp_writes.log.index("mark") + 1] == END_OF_DATA
+
+
+async def test_a_mark_that_cannot_be_recorded_holds_the_end_of_the_data_back(
+    servers: Servers, smtp_writes: SmtpWrites
+) -> None:
+    """The mark fails (the record database is down): the end of the data is never written,
+    the connection is closed, the server keeps nothing, and the attempt is retried."""
+    address = new_address()
+    smtp_writes.fail = True
+    with pytest.raises(Temporary, match="the end of the message data was held back"):
+        await send_smtp(
+            load_settings(), b"Subject: x\r\n\r\nbody\r\n", FROM, address, smtp_writes.mark
+        )
+    assert smtp_writes.log[-1] == "mark"  # nothing written after it: no end of data, no QUIT
+    assert END_OF_DATA not in smtp_writes.log
+    assert servers.smtp.to(address) == []
+
+
+async def test_an_answer_to_the_end_of_the_data_is_final_or_retried(
+    time_env: WorkflowEnvironment, delivery_worker: Worker, servers: Servers
+) -> None:
+    """The server answers the end of the data: 451 (deferred) clears the mark, so the retry
+    sends it (one e-mail, attempt 2); 554 (refused) is `failed`, never resent."""
+    deferred, refused = new_address(), new_address()
+    servers.smtp.data_reply[deferred] = "451 4.3.0 try again later"
+    servers.smtp.data_reply[refused] = "554 5.6.0 message content rejected"
+    key_deferred = await queued(NotificationEvent.locked, None, deferred)
+    key_refused = await queued(NotificationEvent.locked, None, refused)
+
+    result = await deliver(time_env, delivery_worker, key_deferred)
+    assert outcomes(result) == {"email": "sent"}
+    [mail] = servers.smtp.to(deferred)
+    assert mail.message_id == message_id(key_deferred, FROM)
+    row = (await channels(key_deferred))["email"]
+    assert (row["status"], row["attempts"]) == ("sent", 2)
+
+    result = await deliver(time_env, delivery_worker, key_refused)
+    assert outcomes(result) == {"email": "failed"}
+    row = (await channels(key_refused))["email"]
+    assert (row["status"], row["attempts"], row["maybe_sent_at"]) == ("failed", 1, None)
+    assert row["error"] == "message refused: 554 5.6.0 message content rejected"
+    assert servers.smtp.to(refused) == []
+
+
 async def test_a_lost_smtp_reply_leaves_the_email_uncertain_not_resent(
     time_env: WorkflowEnvironment,
     delivery_worker: Worker,
@@ -767,6 +961,83 @@ async def test_a_lost_smtp_reply_leaves_the_email_uncertain_not_resent(
     assert code == starter.EXIT_BAD_INPUT and "no outbox message" in err
 
 
+# --- a worker killed (SIGKILL) at each step of sending ---------------------------------------
+
+
+@dataclass
+class WorkerProcess:
+    """`worker.py` in a process of its own, on the dev server and a task queue of the test's,
+    with the settings pointing at the fake servers: killed with SIGKILL when the test says."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @classmethod
+    def start(
+        cls, env: WorkflowEnvironment, servers: Servers, task_queue: str, log: Path
+    ) -> WorkerProcess:
+        environ = (
+            os.environ
+            | servers.environ
+            | {
+                "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+                "TEMPORAL_NAMESPACE": env.client.namespace,
+                "ZHICHENG_TASK_QUEUE": task_queue,
+            }
+        )
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                [sys.executable, str(ROOT / "worker.py")],
+                cwd=ROOT,
+                env=environ,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        return cls(process, log)
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+        assert self.process.returncode == -signal.SIGKILL, self.log.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+KILLED_ATTEMPT_TIMEOUT = timedelta(seconds=3)  # how long Temporal waits for a killed attempt
+
+
+async def start_delivery_to_kill(env: WorkflowEnvironment, key: str, task_queue: str) -> None:
+    request = delivery_input(key, load_settings()).model_copy(
+        update={"attempt_timeout": KILLED_ATTEMPT_TIMEOUT}
+    )
+    await env.client.start_workflow(
+        "Delivery", request, id=delivery_workflow_id(key), task_queue=task_queue
+    )
+
+
+@contextlib.asynccontextmanager
+async def taken_over(
+    env: WorkflowEnvironment, key: str, task_queue: str
+) -> AsyncIterator[DeliveryResult]:
+    """The next worker (in this process) takes over the killed worker's delivery: the killed
+    attempt times out and is retried there. The dead worker's sticky queue is reset, so the
+    workflow's next task comes to the next worker at once (not after the sticky timeout).
+    Yields the delivery's result while that worker still runs."""
+    workflow_id = delivery_workflow_id(key)
+    await env.client.workflow_service.reset_sticky_task_queue(
+        ResetStickyTaskQueueRequest(
+            namespace=env.client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
+        )
+    )
+    async with build_worker(env.client, task_queue, settings=load_settings()):
+        handle = env.client.get_workflow_handle(workflow_id, result_type=DeliveryResult)
+        async with asyncio.timeout(60):
+            yield await handle.result()
+
+
 async def test_a_worker_killed_between_send_and_record(
     dev_env: WorkflowEnvironment, servers: Servers, tmp_path: Path
 ) -> None:
@@ -776,61 +1047,28 @@ async def test_a_worker_killed_between_send_and_record(
     mobile, address, openid = new_mobile(), new_address(), f"o-{uuid.uuid4().hex[:12]}"
     servers.bind(mobile, openid)
     key = await queued(NotificationEvent.defense_arranged, mobile, address)
-    servers.smtp.hold_reply.add(address)
+    at_the_end = servers.smtp.hold_at("end")
     servers.wechat.hold_reply.add(key)
     task_queue = f"delivery-kill-{uuid.uuid4().hex[:8]}"
-    request = delivery_input(key, load_settings()).model_copy(
-        update={"attempt_timeout": timedelta(seconds=3)}
-    )
-    await dev_env.client.start_workflow(
-        "Delivery", request, id=delivery_workflow_id(key), task_queue=task_queue
-    )
-
-    environ = (
-        os.environ
-        | servers.environ
-        | {
-            "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-            "TEMPORAL_NAMESPACE": dev_env.client.namespace,
-            "ZHICHENG_TASK_QUEUE": task_queue,
-        }
-    )
-    log = tmp_path / "worker.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, str(ROOT / "worker.py")],
-            cwd=ROOT,
-            env=environ,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+    await start_delivery_to_kill(dev_env, key, task_queue)
+    worker = WorkerProcess.start(dev_env, servers, task_queue, tmp_path / "worker.log")
     try:
         async with asyncio.timeout(60):
             await servers.wechat.held.wait()
-            while not servers.smtp.held.is_set():
-                await asyncio.sleep(0.05)
+        await at_the_end.wait_reached()
         by_channel = await channels(key)
         assert {c: r["status"] for c, r in by_channel.items()} == {
             "email": "sending",
             "wechat": "sending",
         }
-        process.send_signal(signal.SIGKILL)  # between the send and its record
-        process.wait(timeout=10)
+        worker.kill()  # between the send and its record
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        servers.smtp.release.set()
+        worker.stop()
+        at_the_end.released.set()
         servers.wechat.release.set()
-    assert process.returncode == -signal.SIGKILL, log.read_text(errors="replace")
 
-    next_worker = build_worker(dev_env.client, task_queue, settings=load_settings())
-    async with next_worker:  # the next worker takes over
-        handle = dev_env.client.get_workflow_handle(
-            delivery_workflow_id(key), result_type=DeliveryResult
-        )
-        async with asyncio.timeout(90):
-            result = await handle.result()
+    async with taken_over(dev_env, key, task_queue) as result:
+        pass
 
     assert outcomes(result) == {"email": "uncertain", "wechat": "sent"}
     assert len(servers.smtp.to(address)) == 1  # one e-mail, not two
@@ -841,6 +1079,106 @@ async def test_a_worker_killed_between_send_and_record(
     assert "the worker stopped" in by_channel["email"]["error"]
     assert by_channel["wechat"]["attempts"] == 2
     assert (await message_row(key))["status"] == "uncertain"
+
+
+@pytest.mark.parametrize("phase", ["greeting", "EHLO", "MAIL", "RCPT", "body"])
+async def test_a_worker_killed_before_the_end_of_the_data_sends_the_email_once(
+    dev_env: WorkflowEnvironment, servers: Servers, tmp_path: Path, phase: str
+) -> None:
+    """The worker is killed (SIGKILL) while the SMTP server is at `phase` (Hold): the server
+    never got the end of the data, so it keeps nothing; the channel is still `sending`,
+    without the mark that the end of the data was about to be sent, so the next worker sends
+    it again: one e-mail in all, with the message's own Message-ID.
+
+    At `body` the server stops after the first line of the data. The worker's socket takes the
+    rest of a small message at once, so the test holds the lock of the message's row (which
+    `mark_maybe_sent` takes first) from RCPT on: the worker cannot pass the mark, nor write the
+    end of the data, and is killed there or before it."""
+    address = new_address()
+    key = await queued(NotificationEvent.defense_arranged, None, address)  # e-mail only
+    hold = servers.smtp.hold_at(phase)
+    before = servers.smtp.hold_at("RCPT") if phase == "body" else None
+    task_queue = f"delivery-kill-{uuid.uuid4().hex[:8]}"
+    await start_delivery_to_kill(dev_env, key, task_queue)
+    worker = WorkerProcess.start(dev_env, servers, task_queue, tmp_path / "worker.log")
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            if before is not None:
+                await before.wait_reached()
+                conn = await stack.enter_async_context(get_engine().begin())
+                await lock_message(conn, key)  # until the worker is dead
+                before.released.set()
+            await hold.wait_reached()
+            worker.kill()
+    finally:
+        worker.stop()
+        servers.smtp.release_all()
+    row = (await channels(key))["email"]
+    assert (row["status"], row["attempts"], row["maybe_sent_at"]) == ("sending", 1, None)
+    assert servers.smtp.to(address) == []
+
+    async with taken_over(dev_env, key, task_queue) as result:
+        pass
+
+    assert outcomes(result) == {"email": "sent"}
+    [mail] = servers.smtp.to(address)
+    assert mail.message_id == message_id(key, FROM)
+    row = (await channels(key))["email"]
+    assert (row["status"], row["attempts"], row["provider_id"]) == (
+        "sent",
+        2,
+        message_id(key, FROM),
+    )
+    assert row["maybe_sent_at"] is not None  # attempt 2 marked its end of data too
+
+
+async def test_a_worker_killed_after_the_end_of_the_data_leaves_the_email_uncertain(
+    dev_env: WorkflowEnvironment,
+    servers: Servers,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The worker is killed (SIGKILL) after the end of the data, before the server's reply:
+    the mark was committed before the end was sent, so the next worker finds it and makes
+    the channel `uncertain` (the server has the message: one e-mail, none sent again); an
+    operator's resend sends exactly one more, with the same Message-ID."""
+    address = new_address()
+    key = await queued(NotificationEvent.defense_arranged, None, address)
+    at_the_end = servers.smtp.hold_at("end")
+    task_queue = f"delivery-kill-{uuid.uuid4().hex[:8]}"
+    await start_delivery_to_kill(dev_env, key, task_queue)
+    worker = WorkerProcess.start(dev_env, servers, task_queue, tmp_path / "worker.log")
+    try:
+        await at_the_end.wait_reached()
+        row = (await channels(key))["email"]
+        assert row["status"] == "sending" and row["maybe_sent_at"] is not None  # marked first
+        worker.kill()
+    finally:
+        worker.stop()
+        at_the_end.released.set()
+
+    monkeypatch.setenv("TEMPORAL_ADDRESS", dev_env.client.service_client.config.target_host)
+    monkeypatch.setenv("TEMPORAL_NAMESPACE", dev_env.client.namespace)
+    monkeypatch.setenv("ZHICHENG_TASK_QUEUE", task_queue)
+    async with taken_over(dev_env, key, task_queue) as result:
+        assert outcomes(result) == {"email": "uncertain"}
+        assert len(servers.smtp.to(address)) == 1
+        row = (await channels(key))["email"]
+        assert (row["status"], row["attempts"]) == ("uncertain", 1)
+        assert "about to send the end of the message data" in row["error"]
+        # the operator checked with the recipient: one deliberate resend
+        code, out, err = await Cli(capsys)(
+            "outbox", "resend", key, "--channel", "email", "--wait", "30"
+        )
+        assert (code, err) == (0, ""), err
+        assert "email: sent" in out
+
+    mails = servers.smtp.to(address)
+    assert len(mails) == 2
+    assert [m.message_id for m in mails] == [message_id(key, FROM)] * 2
+    row = (await channels(key))["email"]
+    assert (row["status"], row["resends"], row["attempts"]) == ("sent", 1, 2)
 
 
 async def test_without_a_configured_channel_messages_wait_until_delivered(
@@ -950,12 +1288,43 @@ async def test_intent_and_outcome_records_on_both_databases(
     assert sent.status is DeliveryStatus.sent
     assert (await message_row(key, engine))["status"] == "sent"
 
-    # e-mail: a claim that finds `sending` never sends
+    # e-mail: a claim that finds `sending` sends again, unless that attempt had marked the end
+    # of its data as about to be sent: then it is uncertain, never sent twice
     assert await prepare_resend(database, key, Channel.email) == 1
     resent = await claim(key, Channel.email, None, engine=engine)
     assert resent.resends == 1 and resent.attempt == 2
-    crashed = await claim(key, Channel.email, None, engine=engine)
+    stopped = await claim(key, Channel.email, None, engine=engine)  # 2 stopped before the end
+    assert stopped.outcome is None and stopped.attempt == 3
+    row = (await channels(key, engine))["email"]
+    assert (row["status"], row["maybe_sent_at"]) == ("sending", None)
+    assert row["error"].startswith("attempt 2 stopped before the end of the message data")
+    with pytest.raises(ClaimLost):  # attempt 2, still running somewhere, may not end its data
+        await mark_maybe_sent(key, Channel.email, 2, engine=engine)
+    await mark_maybe_sent(key, Channel.email, 3, engine=engine)
+    assert (await channels(key, engine))["email"]["maybe_sent_at"] is not None
+    await record_outcome(  # the server answered the end of the data 451: not accepted
+        key, Channel.email, 3, DeliveryStatus.pending, engine=engine, error="451", not_sent=True
+    )
+    row = (await channels(key, engine))["email"]
+    assert (row["status"], row["maybe_sent_at"]) == ("pending", None)
+    again = await claim(key, Channel.email, None, engine=engine)
+    assert again.attempt == 4
+    await mark_maybe_sent(key, Channel.email, 4, engine=engine)
+    crashed = await claim(key, Channel.email, None, engine=engine)  # 4 stopped after the mark
     assert crashed.outcome is not None and crashed.outcome.status is DeliveryStatus.uncertain
+    assert "about to send the end of the message data" in (crashed.outcome.detail or "")
+    assert (await channels(key, engine))["email"]["attempts"] == 4
+    # giving up: an unmarked attempt sent nothing (failed); a marked one may have (uncertain)
+    give_up = GiveUpRequest(key=key, channel=Channel.email, reason="gave up after 24 h")
+    assert await prepare_resend(database, key, Channel.email) == 2
+    await claim(key, Channel.email, None, engine=engine)
+    failed = await env.run(activities.give_up_delivery, give_up)
+    assert (failed.status, failed.detail) == (DeliveryStatus.failed, "gave up after 24 h")
+    assert await prepare_resend(database, key, Channel.email) == 3
+    marked = await claim(key, Channel.email, None, engine=engine)
+    await mark_maybe_sent(key, Channel.email, marked.attempt, engine=engine)
+    given_up = await env.run(activities.give_up_delivery, give_up)
+    assert given_up.status is DeliveryStatus.uncertain
     with pytest.raises(UnknownMessage):
         await prepare_resend(database, "no/such/key", Channel.email)
     [entry] = await list_outbox(database, status="uncertain")
