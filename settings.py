@@ -46,6 +46,10 @@ LogFormat = Literal["text", "json"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 VersioningBehavior = Literal["auto_upgrade", "pinned"]
 
+# The actor-signing key's development default (ZHICHENG_ACTOR_SIGNING_KEY): never for
+# production, where a long random value is set.
+DEVELOPMENT_ACTOR_SIGNING_KEY = "zhicheng-development-only-actor-signing-key"
+
 SMTP_DEFAULT_PORTS: dict[str, int] = {"none": 25, "starttls": 587, "tls": 465}
 LOG_FORMATS: tuple[str, ...] = get_args(LogFormat)
 VERSIONING_BEHAVIORS: tuple[str, ...] = get_args(VersioningBehavior)
@@ -183,6 +187,16 @@ class Settings(BaseSettings):
     worker_build_id: str = _env("ZHICHENG_WORKER_BUILD_ID", "")
     worker_versioning_behavior: VersioningBehavior = _env(
         "ZHICHENG_WORKER_VERSIONING_BEHAVIOR", "auto_upgrade"
+    )
+
+    # --- signed actors (rules/actor_signature.py; docs/security.md "Signed actors") ---
+    # The HMAC-SHA256 key the portal, the command line and the worker sign every update's
+    # actor with, and the worker's validators verify it with: the SAME value for all of them,
+    # a long random one in production (e.g. `openssl rand -hex 32`). Changing it refuses the
+    # updates signed in the moment of the change (at most MAX_AGE, 10 minutes); nothing
+    # recorded depends on it. Default: a development-only value.
+    actor_signing_key: str = _env(
+        "ZHICHENG_ACTOR_SIGNING_KEY", DEVELOPMENT_ACTOR_SIGNING_KEY, repr=False
     )
 
     # The old names (DEPRECATED_NAMES) this object's values were read from; set by
