@@ -16,7 +16,7 @@ from __future__ import annotations
 import secrets
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from google.protobuf.empty_pb2 import Empty
@@ -28,9 +28,19 @@ from settings import Settings
 
 Clock = Callable[[Client], Awaitable[datetime]]
 
-# Clients whose server has no test service (every real server): asked once, then this
-# host's clock.
+# Clients whose server has no test service (every real server answers UNIMPLEMENTED, or
+# refuses the call): asked once, then this host's clock for good.
 _no_server_clock: weakref.WeakSet[Client] = weakref.WeakSet()
+# Answers that say nothing about the server yet: asked again next time.
+_TRANSIENT = frozenset(
+    {
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.DEADLINE_EXCEEDED,
+        RPCStatusCode.CANCELLED,
+        RPCStatusCode.RESOURCE_EXHAUSTED,
+    }
+)
+ASK_TIMEOUT = timedelta(seconds=5)
 
 
 async def server_now(client: Client) -> datetime:
@@ -38,9 +48,9 @@ async def server_now(client: Client) -> datetime:
     this host's."""
     if client not in _no_server_clock:
         try:
-            response = await client.test_service.get_current_time(Empty())
+            response = await client.test_service.get_current_time(Empty(), timeout=ASK_TIMEOUT)
         except RPCError as exc:
-            if exc.status in (RPCStatusCode.UNIMPLEMENTED, RPCStatusCode.NOT_FOUND):
+            if exc.status not in _TRANSIENT:
                 _no_server_clock.add(client)
         else:
             return response.time.ToDatetime(tzinfo=UTC)
