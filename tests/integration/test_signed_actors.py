@@ -35,7 +35,13 @@ from rules.actor_signature import signed_payload
 from rules.calendar_source import build_calendar
 from store.db import get_engine
 from store.refused_attempts import RefusedAttempt
-from tests.helpers.declaration_support import round_around, settled_event_types, start, state
+from tests.helpers.declaration_support import (
+    WORKFLOW_TASK_EVENTS,
+    round_around,
+    settled_event_types,
+    start,
+    state,
+)
 from tests.helpers.portal_support import account, browser_for, login, submitted
 from tests.helpers.samples import SAMPLE_USCC
 from tests.helpers.signing import TEST_ACTOR_SIGNING_KEY, signed
@@ -55,6 +61,14 @@ async def refused(send: Awaitable[Any]) -> ApplicationError:
     cause = info.value.cause
     assert isinstance(cause, ApplicationError), cause
     return cause
+
+
+async def without_workflow_tasks(handle: WorkflowHandle[Any, Any]) -> list[Any]:
+    """The settled history's events but the workflow tasks': after a declaration has accepted
+    an update, the dev server sometimes keeps the empty workflow task that carried a later
+    rejected update (scheduled, started, completed: no update event, no command), which it
+    never does on a fresh one (test_dev_server.py). What the update itself leaves is this."""
+    return [t for t in await settled_event_types(handle) if t not in WORKFLOW_TASK_EVENTS]
 
 
 async def unauthenticated(send: Awaitable[Any]) -> str:
@@ -167,7 +181,7 @@ async def test_a_portal_actor_signed_for_one_declaration_is_refused_on_another(
     dev_env: WorkflowEnvironment, dev_worker: Worker, database_url: str, portal: FastAPI
 ) -> None:
     a = await submitted(dev_env, dev_worker)
-    b = await submitted(dev_env, dev_worker)
+    b = await start(dev_env, dev_worker)  # another declaration, that has taken no update yet
     recording = RecordingSigner()
     original, portal.state.portal.signer = portal.state.portal.signer, recording
     try:
@@ -187,12 +201,14 @@ async def test_a_portal_actor_signed_for_one_declaration_is_refused_on_another(
     before = await settled_event_types(b)
     assert "does not verify" in await unauthenticated(b.execute_update(update, captured))
     assert await settled_event_types(b) == before
-    assert (await state(b)).stage is Stage.employer_review
+    assert (await state(b)).stage is Stage.draft
     # nor for another action on the same declaration (the update's name is signed too)
+    a_before = await without_workflow_tasks(a)
     wrong_action = captured | {"reason": "退回"}
     assert "does not verify" in await unauthenticated(
         a.execute_update("employer_return", wrong_action)
     )
+    assert await without_workflow_tasks(a) == a_before
     assert (await state(a)).stage is Stage.publicity
 
 
