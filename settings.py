@@ -17,7 +17,12 @@ about each (client/connection.py).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
+import hashlib
+import hmac
+import ipaddress
 import os
 import re
 import sys
@@ -29,6 +34,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -45,10 +51,7 @@ SmtpSecurity = Literal["none", "starttls", "tls"]
 LogFormat = Literal["text", "json"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 VersioningBehavior = Literal["auto_upgrade", "pinned"]
-
-# The actor-signing key's development default (ZHICHENG_ACTOR_SIGNING_KEY): never for
-# production, where a long random value is set.
-DEVELOPMENT_ACTOR_SIGNING_KEY = "zhicheng-development-only-actor-signing-key"
+Environment = Literal["development", "production"]
 
 SMTP_DEFAULT_PORTS: dict[str, int] = {"none": 25, "starttls": 587, "tls": 465}
 LOG_FORMATS: tuple[str, ...] = get_args(LogFormat)
@@ -62,6 +65,60 @@ DEPRECATED_NAMES: dict[str, str] = {
     "TEMPORAL_TLS_CERT": "TEMPORAL_TLS_CLIENT_CERT_PATH",
     "TEMPORAL_TLS_KEY": "TEMPORAL_TLS_CLIENT_KEY_PATH",
 }
+
+
+# --- secrets (docs/security.md, "Secrets") ---
+# The settings that are secrets. Outside development (ZHICHENG_ENV) each must be set, at least
+# SECRET_MIN_BYTES long and none of the values this repository ships (SHIPPED_SECRETS), or the
+# settings are refused, one line per secret (Settings._secret). Each is its own: the same value
+# in two of them is refused too. In development an unset secret gets a development-only value.
+SECRETS: tuple[str, ...] = (
+    "applicant_key_secret",
+    "portal_secret",
+    "actor_signing_key",
+    "codec_keys",
+)
+SECRET_MIN_BYTES = 32
+GENERATE_SECRET = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+DEVELOPMENT_APPLICANT_KEY_SECRET = "zhicheng-development-only"
+
+
+def development_secret(applicant_key_secret: str, purpose: str) -> str:
+    """In development only: the value of an unset secret, derived from the applicant-key
+    secret (stable across restarts and processes). PORTAL_SECRET's is what the portal derived
+    before secrets were required, so a development database's blind codes stay the same."""
+    return hmac.new(applicant_key_secret.encode(), purpose.encode(), hashlib.sha256).hexdigest()
+
+
+# secret -> what its development value is derived with (codec keys: the codec's own rule)
+DEVELOPMENT_PURPOSES = {"portal_secret": "zhicheng-portal", "actor_signing_key": "zhicheng-actor"}
+SHIPPED_SECRETS = frozenset(
+    {
+        DEVELOPMENT_APPLICANT_KEY_SECRET,
+        *(
+            development_secret(DEVELOPMENT_APPLICANT_KEY_SECRET, p)
+            for p in DEVELOPMENT_PURPOSES.values()
+        ),
+        "change-me",
+    }
+)
+
+
+def secret_problem(value: str) -> str | None:
+    """What is wrong with `value` as a secret outside development, None when nothing is."""
+    if not value.strip():
+        return (
+            "not set: every secret must be set outside development (ZHICHENG_ENV=development); "
+            f"generate one: {GENERATE_SECRET}"
+        )
+    if value in SHIPPED_SECRETS:
+        return f"a value shipped with zhicheng, not a secret; generate one: {GENERATE_SECRET}"
+    size = len(value.encode("utf-8"))
+    if size < SECRET_MIN_BYTES:
+        return (
+            f"too short: {size} bytes, at least {SECRET_MIN_BYTES}; generate one: {GENERATE_SECRET}"
+        )
+    return None
 
 
 def env_file() -> Path:
@@ -86,6 +143,14 @@ class Settings(BaseSettings):
         validate_default=False,
     )
 
+    # --- the environment (docs/security.md, "Secrets") ---
+    # production (the default): every secret below (SECRETS) must be set, at least 32 bytes,
+    # not a shipped development value, or nothing starts (one line per secret, exit 2).
+    # development (scripts/run.sh, the tests): unset secrets get development-only values, and
+    # the portal serves its API description (/openapi.json). First field: the secrets'
+    # validator reads it.
+    environment: Environment = _env("ZHICHENG_ENV", "production")
+
     # The Temporal connection (client/connection.py). The variables are the Temporal SDK's
     # (temporalio.envconfig), which also reads a TOML profile (TEMPORAL_PROFILE,
     # TEMPORAL_CONFIG_FILE); a value set here, in the environment or .env, wins over the profile.
@@ -108,11 +173,26 @@ class Settings(BaseSettings):
     )
     # config/rounds/{year}.json: a round's configuration when it departs from the notice's pattern
     rounds_dir: Path = _env("ZHICHENG_ROUNDS_DIR", ROOT / "config" / "rounds")
-    # Keys the applicant pseudonym in workflow ids (rules.identity.applicant_key). Set a long
-    # random value in production and keep it: changing it changes every applicant's id.
+    # Keys the applicant pseudonym in workflow ids (rules.identity.applicant_key). A secret
+    # (SECRETS): set a long random value in production and keep it: changing it changes every
+    # applicant's id.
     applicant_key_secret: str = _env(
-        "ZHICHENG_APPLICANT_KEY_SECRET", "zhicheng-development-only", repr=False
+        "ZHICHENG_APPLICANT_KEY_SECRET",
+        DEVELOPMENT_APPLICANT_KEY_SECRET,
+        repr=False,
+        validate_default=True,
     )
+
+    # --- secrets (docs/security.md, "Secrets"; checked by _secret below) ---
+    # Signs the actor of every update the portal, the command line and the worker send, and
+    # the workers' validators verify it (rules/actor_signature.py, client/signing.py;
+    # docs/security.md "Signed actors"): the same value for all of them.
+    actor_signing_key: str = _env(
+        "ZHICHENG_ACTOR_SIGNING_KEY", "", repr=False, validate_default=True
+    )
+    # The payload codec's keys (client/connection.py, the codec server), as the codec reads
+    # them; here only their presence and length are checked.
+    codec_keys: str = _env("ZHICHENG_CODEC_KEYS", "", repr=False, validate_default=True)
 
     # --- delivery (activities/delivery.py; README "Delivery: SMTP and WeChat") ---
     # E-mail is on when SMTP_HOST and SMTP_FROM are set; WeChat when WECHAT_APP_ID and
@@ -162,15 +242,35 @@ class Settings(BaseSettings):
     )
 
     # --- portal (portal/) ---
-    # Signs the session cookie and keys the blind codes; empty: derived from the applicant-key
-    # secret. Set a long random value in production.
-    portal_secret: str = _env("PORTAL_SECRET", "", repr=False)
-    # The session cookie only over HTTPS (behind the TLS-terminating proxy in production).
+    # The portal's own secret (SECRETS): signs the login form's CSRF cookie and keys the blind
+    # codes. In development only, empty means one derived from the applicant-key secret.
+    portal_secret: str = _env("PORTAL_SECRET", "", repr=False, validate_default=True)
+    # The cookies only over HTTPS (`Secure`) and Strict-Transport-Security: the portal is
+    # served over HTTPS (behind the TLS-terminating proxy in production).
     portal_https_only: bool = _env("PORTAL_HTTPS_ONLY", False)
     # Uploaded scans (portal/uploads.py): content-addressed files (<dir>/ab/<sha256>) and the
     # largest upload accepted, in bytes.
     upload_dir: Path = _env("ZHICHENG_UPLOAD_DIR", ROOT / "var" / "uploads")
     upload_max_bytes: int = _env("ZHICHENG_UPLOAD_MAX_BYTES", 10 * 1024 * 1024, gt=0)
+
+    # --- portal sessions and login (portal/sessions.py, portal/security.py; docs/security.md) ---
+    # A session (a row of the record database; the cookie holds only its random id) ends after
+    # this long without a request, and this long after the login whatever happens.
+    portal_session_idle_minutes: float = _env("PORTAL_SESSION_IDLE_MINUTES", 30.0, gt=0)
+    portal_session_absolute_hours: float = _env("PORTAL_SESSION_ABSOLUTE_HOURS", 8.0, gt=0)
+    # Failed logins within the window, counted in the record database (every replica sees
+    # them): this many for one account (from anywhere) or from one client address (whatever
+    # the usernames: password spraying) and further logins are refused until the window passes.
+    portal_login_window_minutes: float = _env("PORTAL_LOGIN_WINDOW_MINUTES", 15.0, gt=0)
+    portal_login_account_failures: int = _env("PORTAL_LOGIN_ACCOUNT_FAILURES", 5, gt=0)
+    portal_login_address_failures: int = _env("PORTAL_LOGIN_ADDRESS_FAILURES", 20, gt=0)
+    # The reverse proxies whose X-Forwarded-For is believed: IP addresses or networks,
+    # separated by commas (10.0.0.5, 10.1.0.0/16). Empty: none; the client address is the
+    # connection's peer and X-Forwarded-For is ignored.
+    portal_trusted_proxies: str = _env("PORTAL_TRUSTED_PROXIES", "")
+    # The largest request body of any route but an upload's (those: ZHICHENG_UPLOAD_MAX_BYTES
+    # per file), refused with 413 before it is read.
+    portal_body_max_bytes: int = _env("PORTAL_BODY_MAX_BYTES", 1024 * 1024, gt=0)
 
     # --- operations (worker.py; docs/deployment.md) ---
     # host:port of the worker's Prometheus endpoint (Temporal SDK metrics); empty: off.
@@ -189,15 +289,53 @@ class Settings(BaseSettings):
         "ZHICHENG_WORKER_VERSIONING_BEHAVIOR", "auto_upgrade"
     )
 
-    # --- signed actors (rules/actor_signature.py; docs/security.md "Signed actors") ---
-    # The HMAC-SHA256 key the portal, the command line and the worker sign every update's
-    # actor with, and the worker's validators verify it with: the SAME value for all of them,
-    # a long random one in production (e.g. `openssl rand -hex 32`). Changing it refuses the
-    # updates signed in the moment of the change (at most MAX_AGE, 10 minutes); nothing
-    # recorded depends on it. Default: a development-only value.
-    actor_signing_key: str = _env(
-        "ZHICHENG_ACTOR_SIGNING_KEY", DEVELOPMENT_ACTOR_SIGNING_KEY, repr=False
+    # --- payload encryption (client/codec.py, codec_server.py; docs/security.md) ---
+    # ZHICHENG_CODEC_KEYS (the `codec_keys` secret above) holds the AES-256-GCM keys of every
+    # Temporal payload: "id:base64 of 32 bytes", comma-separated, newest first. The first
+    # encrypts; each decrypts the payloads that name its id, so keep an old key listed until no
+    # history needs it (docs/security.md, "Rotating the key"). In development a development
+    # key and token stand in for missing ones.
+    # The codec server (codec_server.py) for the Temporal Web UI and CLI: its bearer token
+    # (at least 32 characters outside development), where it listens, and the Web UI origins
+    # allowed to call it (comma-separated).
+    codec_token: str = _env("ZHICHENG_CODEC_TOKEN", "", repr=False)
+    codec_address: str = _env("ZHICHENG_CODEC_ADDRESS", "127.0.0.1:8234")
+    codec_cors_origins: str = _env(
+        "ZHICHENG_CODEC_CORS_ORIGINS", "http://localhost:8233,http://127.0.0.1:8233"
     )
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment == "development"
+
+    @property
+    def codec_key_ring(self) -> list[tuple[str, bytes]]:
+        """The payload keys, newest (the one that encrypts) first; in development without
+        ZHICHENG_CODEC_KEYS, the development key (id `dev`)."""
+        if self.codec_keys.strip():
+            return parse_codec_keys(self.codec_keys)
+        if self.is_development:
+            return [(DEVELOPMENT_CODEC_KEY_ID, DEVELOPMENT_CODEC_KEY)]
+        raise ValueError(f"ZHICHENG_CODEC_KEYS: {CODEC_KEYS_REQUIRED}")
+
+    @property
+    def codec_cors_origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.codec_cors_origins.split(",") if o.strip()]
+
+    @field_validator("codec_keys")
+    @classmethod
+    def _codec_keys(cls, value: str) -> str:
+        if value.strip():
+            parse_codec_keys(value)  # a ValueError names the entry, never the key
+        return value
+
+    @field_validator("codec_address")
+    @classmethod
+    def _codec_address(cls, value: str) -> str:
+        host, _, port = value.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"not host:port: {value!r}")
+        return value.strip()
 
     # The old names (DEPRECATED_NAMES) this object's values were read from; set by
     # load_settings(), empty for settings made in code.
@@ -208,7 +346,9 @@ class Settings(BaseSettings):
         """Each old variable name in use -> the name to use instead."""
         return {old: DEPRECATED_NAMES[old] for old in self._deprecated_names}
 
-    @field_validator("smtp_security", "log_format", "worker_versioning_behavior", mode="before")
+    @field_validator(
+        "smtp_security", "log_format", "worker_versioning_behavior", "environment", mode="before"
+    )
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
@@ -227,6 +367,55 @@ class Settings(BaseSettings):
             if not host or not port.isdigit() or not 0 < int(port) < 65536:
                 raise ValueError(f"not host:port: {value!r}")
         return value
+
+    # --- secrets (SECRETS) ---
+    @field_validator(*SECRETS)
+    @classmethod
+    def _secret(cls, value: str, info: ValidationInfo) -> str:
+        # `environment` is the first field: validated before these (missing when it was
+        # itself wrong: then the secrets are checked as in production)
+        if info.data.get("environment") != "development":
+            problem = secret_problem(value)
+            if problem is not None:
+                raise ValueError(problem)
+        return value
+
+    @model_validator(mode="after")
+    def _secrets_each_its_own(self) -> Settings:
+        if self.environment == "development":
+            for name, purpose in DEVELOPMENT_PURPOSES.items():
+                if not getattr(self, name):
+                    value = development_secret(self.applicant_key_secret, purpose)
+                    object.__setattr__(self, name, value)
+            return self
+        seen: dict[str, str] = {}
+        lines = []
+        for name in SECRETS:
+            variable = _variable(name)
+            value = getattr(self, name)
+            if value in seen:
+                lines.append(f"{variable}: the same value as {seen[value]}: each secret is its own")
+            seen.setdefault(value, variable)
+        if lines:
+            raise ValueError("\n".join(lines))
+        return self
+
+    # --- portal sessions and login ---
+    @field_validator("portal_trusted_proxies")
+    @classmethod
+    def _trusted_proxies(cls, value: str) -> str:
+        for entry in _entries(value):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"not an IP address or network: {entry!r}") from None
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """PORTAL_TRUSTED_PROXIES, parsed (a single address is a network of one)."""
+        entries = _entries(self.portal_trusted_proxies)
+        return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
 
     @field_validator("database_url")
     @classmethod
@@ -266,6 +455,46 @@ class Settings(BaseSettings):
         return self
 
 
+# --- payload encryption: the key format of ZHICHENG_CODEC_KEYS (client/codec.py uses them) ---
+CODEC_KEY_BYTES = 32  # AES-256
+CODEC_KEYS_REQUIRED = (
+    "required outside development (ZHICHENG_ENV=development): id:base64 of 32 random bytes, "
+    "comma-separated, newest first (docs/security.md)"
+)
+_CODEC_KEY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+# Derived, not secret: only for ZHICHENG_ENV=development without ZHICHENG_CODEC_KEYS, so that
+# every process of a development run (worker, portal, CLI, codec server) shares it.
+DEVELOPMENT_CODEC_KEY_ID = "dev"
+DEVELOPMENT_CODEC_KEY = hashlib.sha256(b"zhicheng development codec key, not secret").digest()
+
+
+def parse_codec_keys(value: str) -> list[tuple[str, bytes]]:
+    """`id:base64,...` -> [(id, 32-byte key)], in the given order (the first encrypts).
+    A ValueError names the bad entry by its position and id, never by its key."""
+    keys: list[tuple[str, bytes]] = []
+    for position, entry in enumerate(value.split(","), start=1):
+        key_id, sep, encoded = (part.strip() for part in entry.strip().partition(":"))
+        if not sep or not key_id or not encoded:
+            raise ValueError(f"entry {position} is not id:base64-key")
+        if not _CODEC_KEY_ID.fullmatch(key_id):
+            raise ValueError(
+                f"entry {position}: the key id must be 1-64 letters, digits, '.', '_' or '-'"
+            )
+        if any(key_id == known for known, _ in keys):
+            raise ValueError(f"key id {key_id!r} is listed twice")
+        try:
+            key = base64.b64decode(encoded, validate=True)
+        except binascii.Error:
+            raise ValueError(f"key {key_id!r} is not base64") from None
+        if len(key) != CODEC_KEY_BYTES:
+            raise ValueError(
+                f"key {key_id!r} is {len(key)} bytes; AES-256 needs {CODEC_KEY_BYTES} "
+                "(e.g. `openssl rand -base64 32`)"
+            )
+        keys.append((key_id, key))
+    return keys
+
+
 # SQLAlchemy's URL pattern (sqlalchemy.engine.url._parse_url), so that a URL SQLAlchemy would
 # refuse is refused here: name://[user[:password]@][host][:port][/database][?query], the name
 # backend[+driver].
@@ -288,6 +517,18 @@ _DATABASE_URL = re.compile(
     """,
     re.X,
 )
+
+
+def _entries(value: str) -> list[str]:
+    """A list setting's entries: separated by commas or white space."""
+    return [entry for entry in re.split(r"[\s,]+", value) if entry]
+
+
+def _variable(field_name: str) -> str:
+    """The environment variable a field is read from."""
+    alias = Settings.model_fields[field_name].validation_alias
+    assert isinstance(alias, AliasChoices)
+    return str(alias.choices[0])
 
 
 def environment_names() -> dict[str, str]:
@@ -343,7 +584,7 @@ def _error_lines(error: ValidationError) -> list[str]:
             allowed = ", ".join(str(value) for value in get_args(field.annotation))
             lines.append(f"{name}: not one of {allowed}: {item['input']!r}")
         elif item["type"] == "value_error" and not item["loc"]:  # across settings
-            lines.append(str(item["ctx"]["error"]))
+            lines.extend(str(item["ctx"]["error"]).splitlines())
         elif item["type"] == "value_error":
             lines.append(f"{name}: {item['ctx']['error']}")
         else:

@@ -9,21 +9,18 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import signal
-import sys
 import time
 from collections.abc import Callable
 from contextlib import suppress
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Replayer, Worker, WorkerDeploymentConfig
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -34,9 +31,11 @@ from activities.notify import NotificationActivities
 from activities.publish import DocumentActivities
 from activities.record import RecordActivities
 from client.connection import connect as connect  # the portal and bench/floor.py import it here
+from client.connection import data_converter, exit_without_finalizing
 from client.signing import ActorSigner
 from delivery.dispatch import DeliveryStarter
 from documents.publication import PublicationStore
+from documents.render import shutdown_renderer
 from rules import actor_keys
 from settings import Settings, load_settings, load_settings_or_exit
 from store.db import ensure_schema, get_engine
@@ -248,12 +247,13 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     )
 
 
-def build_replayer() -> Replayer:
+def build_replayer(settings: Settings | None = None) -> Replayer:
     """Replays recorded histories against the current workflow code
-    (tests/replay/test_replay.py)."""
+    (tests/replay/test_replay.py), with the project's data converter for `settings` (None:
+    from the environment): encrypted payloads and those written before the codec alike."""
     return Replayer(
         workflows=WORKFLOWS,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings or load_settings()),
         workflow_runner=workflow_runner(),
     )
 
@@ -292,21 +292,14 @@ async def main() -> None:
         client, settings.task_queue, deployment_config(settings), settings=settings, engine=engine
     )
     # Leaving the context shuts the worker down gracefully: running activities may finish.
-    async with worker:
-        await stop.wait()
-        log.info("stopping the worker")
+    try:
+        async with worker:
+            await stop.wait()
+            log.info("stopping the worker")
+    finally:
+        shutdown_renderer()  # the PDF renderer process ends with the worker
     if backlog is not None:
         await backlog
-
-
-def exit_without_finalizing(code: int) -> NoReturn:
-    """Leave without interpreter finalization: the Temporal client's Rust threads can abort
-    it (SIGABRT, "PyGILState_Release") after the work is done, which would turn a clean exit
-    code into 134."""
-    for stream in (sys.stdout, sys.stderr):
-        with suppress(BrokenPipeError, ValueError):
-            stream.flush()
-    os._exit(code)
 
 
 if __name__ == "__main__":

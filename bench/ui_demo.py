@@ -18,9 +18,9 @@ import asyncio
 from datetime import UTC, datetime
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from bench.common import declaration
+from client.connection import data_converter
 from client.declarations import start_declaration
 from client.rounds import start_round
 from client.signing import ActorSigner
@@ -70,8 +70,8 @@ async def main() -> None:
     parser.add_argument("--count", type=int, default=12)
     parser.add_argument("--no-worker", action="store_true", help="a worker already runs")
     args = parser.parse_args()
-    client = await Client.connect(args.address, data_converter=pydantic_data_converter)
     settings = load_settings()
+    client = await Client.connect(args.address, data_converter=data_converter(settings))
     if args.no_worker:
         await populate(client, settings.task_queue, args.count)
         return

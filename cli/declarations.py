@@ -182,6 +182,7 @@ async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
         stage=args.stage and Stage(args.stage),
         level=args.level and Level(args.level),
         jurisdiction=args.jurisdiction and Jurisdiction(args.jurisdiction),
+        record_failing=args.record_failing,
     )
     client = await client_for(settings)
     async with temporal_errors(client, settings):

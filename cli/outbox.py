@@ -89,9 +89,17 @@ async def cmd_outbox_resend(args: argparse.Namespace, settings: Settings) -> int
 async def cmd_outbox_deliver(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from delivery.dispatch import delivery_input, start_delivery
+    from delivery.dispatch import delivery_enabled, delivery_input, off_reason, start_delivery
     from delivery.ledger import pending_keys
+    from models.delivery import Channel
 
+    if not delivery_enabled(settings):  # starting deliveries now would only mark them skipped
+        reasons = "; ".join(filter(None, (off_reason(channel, settings) for channel in Channel)))
+        raise refused(
+            "NoChannel",
+            f"no delivery channel is configured ({reasons}); nothing was started and the "
+            "messages stay pending",
+        )
     try:
         keys = await pending_keys(settings.database_url, args.limit, args.workflow)
     except SQLAlchemyError as exc:

@@ -162,6 +162,11 @@ def build_parser() -> Parser:
         metavar="JURISDICTION",
         help=f"one of: {', '.join(j.value for j in Jurisdiction)}",
     )
+    listing.add_argument(
+        "--record-failing",
+        action="store_true",
+        help="only declarations whose latest transition the record database refuses",
+    )
     listing.add_argument("--limit", type=positive, default=100, help="at most N (default 100)")
     listing.add_argument("--json", action="store_true", help="print JSON")
 

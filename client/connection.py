@@ -1,5 +1,6 @@
 """Connecting to Temporal: one client configuration for the worker, the command line, the portal
-and the benchmarks, and the one data converter every client and worker of the project uses.
+and the benchmarks, and the one data converter every client and worker of the project uses
+(`data_converter`: pydantic payloads, encrypted by client/codec.py).
 
 The configuration is the Temporal SDK's (temporalio.envconfig): a TOML profile
 (TEMPORAL_CONFIG_FILE, default ~/.config/temporalio/temporal.toml; TEMPORAL_PROFILE), under the
@@ -15,6 +16,7 @@ work for one release, with a warning that names the new variable.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import warnings
@@ -24,9 +26,11 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.envconfig import ClientConfigProfile, ClientConfigTLS, ClientConnectConfig
 from temporalio.service import TLSConfig
 
+from client.codec import EncryptionCodec
 from client.errors import ClientConfigError
 from settings import Settings, environment_names
 
@@ -35,8 +39,19 @@ if TYPE_CHECKING:
 
     from temporalio.runtime import Runtime
 
-# Pydantic models in and out of every workflow, activity, update and query.
-DATA_CONVERTER = pydantic_data_converter
+
+def data_converter(settings: Settings) -> DataConverter:
+    """The one data converter of every client and worker of the project (the worker, the
+    replayer, the command line, the portal, the benchmarks, the tests' environments):
+    pydantic models in and out of every workflow, activity, update and query; every payload
+    encrypted with the settings' codec keys (client/codec.py); failure messages and stack
+    traces moved into an encoded (so encrypted) attribute. Payloads written before the codec
+    decode as they are."""
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=EncryptionCodec.from_settings(settings),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
 
 
 def deprecation_warning(old: str, new: str) -> str:
@@ -111,10 +126,11 @@ async def connect(
     *,
     config: ClientConnectConfig | None = None,
 ) -> Client:
-    """A client for the settings' Temporal (`config`, default connect_config's), with
-    DATA_CONVERTER. The Rust bridge reports a failure to connect as a RuntimeError."""
+    """A client for the settings' Temporal (`config`, default connect_config's), with the
+    settings' data converter. The Rust bridge reports a failure to connect as a
+    RuntimeError."""
     config = config or connect_config(settings)
-    return await Client.connect(**config, data_converter=DATA_CONVERTER, runtime=runtime)
+    return await Client.connect(**config, data_converter=data_converter(settings), runtime=runtime)
 
 
 def exit_without_finalizing(code: int) -> NoReturn:

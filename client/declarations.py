@@ -30,6 +30,7 @@ from models.search_attributes import (
     JURISDICTION,
     LEVEL,
     NEXT_DEADLINE,
+    RECORD_FAILING,
     RETURN_COUNT,
     ROUND_YEAR,
     STAGE,
@@ -258,6 +259,7 @@ def visibility_query(
     stage: Stage | None = None,
     level: Level | None = None,
     jurisdiction: Jurisdiction | None = None,
+    record_failing: bool = False,
 ) -> str:
     """A visibility query over the declarations' search attributes. Values are enum members
     (or an int), so nothing needs escaping."""
@@ -271,6 +273,8 @@ def visibility_query(
         clauses.append(f"`{LEVEL.name}` = '{Level(level).value}'")
     if jurisdiction is not None:
         clauses.append(f"{JURISDICTION.name} = '{Jurisdiction(jurisdiction).value}'")
+    if record_failing:
+        clauses.append(f"{RECORD_FAILING.name} = true")
     return " AND ".join(clauses)
 
 

@@ -287,11 +287,12 @@ async def publish(
         attempts=activity.info().attempt if activity.in_activity() else 1,
     )
     if activity.in_activity():
+        # The key, the file and the number: a title can name the applicant (关于某某同志…).
         activity.logger.info(
-            "Document %s %s: %s (%s)",
+            "Document %s %s: %s%s",
             request.key,
             "already published" if already else "published",
             published.file_name,
-            published.document_number or published.title,
+            f" ({published.document_number})" if published.document_number else "",
         )
     return published

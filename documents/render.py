@@ -12,11 +12,18 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
+import ctypes
+import ctypes.util
 import math
 import multiprocessing
+import os
 import shutil
+import signal
 import subprocess
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
@@ -327,6 +334,27 @@ _renderer: ProcessPoolExecutor | None = None
 _renderer_lock = threading.Lock()
 
 
+PARENT_CHECK_SECONDS = 1.0
+
+
+def _end_with_parent(parent: int) -> None:
+    """In the renderer process, first: end when the process that started it is gone, however
+    it went (a SIGKILL or `os._exit` runs no atexit handler). Linux delivers SIGTERM at once
+    (PR_SET_PDEATHSIG); elsewhere, and as a second line, a thread checks every second."""
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # gone before the line above took effect
+        os._exit(0)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _render_pool() -> ProcessPoolExecutor:
     global _renderer
     with _renderer_lock:
@@ -335,8 +363,23 @@ def _render_pool() -> ProcessPoolExecutor:
                 max_workers=1,  # one document at a time, as before: the CPU is shared
                 mp_context=multiprocessing.get_context("spawn"),  # never fork a threaded worker
                 max_tasks_per_child=RENDERS_PER_PROCESS,
+                initializer=_end_with_parent,
+                initargs=(os.getpid(),),
             )
         return _renderer
+
+
+def shutdown_renderer() -> None:
+    """Stop the renderer process (the worker, the portal and the tests call it as they stop;
+    also at interpreter exit). The next render starts a new one."""
+    global _renderer
+    with _renderer_lock:
+        pool, _renderer = _renderer, None
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+atexit.register(shutdown_renderer)
 
 
 async def render_pdf(html: str) -> bytes:

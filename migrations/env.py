@@ -37,9 +37,9 @@ def url_from_settings() -> str:
     url = context.get_x_argument(as_dictionary=True).get("url")
     if url:
         return url
-    from settings import load_settings
+    from settings import load_settings_or_exit  # a bad setting: one line each, exit 2
 
-    return load_settings().database_url
+    return load_settings_or_exit().database_url
 
 
 async def run_with_engine() -> None:

@@ -259,3 +259,6 @@ class DeclarationState(Strict):
     timeline: list[TimelineEntry]
     # R21, R23: the documents published for this declaration (status, file, or the error)
     documents: list[DeclarationDocument] = Field(default_factory=list)
+    # Why the record database refuses the latest transition, while it does (the transition
+    # stands in the workflow and is written again on a timer); None when all is recorded.
+    record_failure: str | None = None

@@ -13,6 +13,10 @@ from models.common import Actor, Jurisdiction, Level, Role, Stage, Strict
 # Activity names (activities/record.py, activities/notify.py): the workflows call them by name
 # through workflows/calls.py. Names are in recorded histories: they never change.
 RECORD_TRANSITION = "record_transition"
+# The error type of a transition the record database refuses (bad data, a broken constraint):
+# retrying the same write cannot succeed until someone fixes the cause, so it is not retried
+# by Temporal; the Declaration shows it and tries again on its own timer (docs/operations.md).
+RECORD_REJECTED = "RecordRejected"
 QUEUE_NOTIFICATION = "queue_notification"
 
 

@@ -18,6 +18,9 @@ RETURN_COUNT = SearchAttributeKey.for_int("ReturnCount")
 # The instant the declaration's current stage waits for (unset once it has ended): the UI and
 # `starter.py declaration list` sort by it ("ORDER BY" needs Elasticsearch; the CLI sorts).
 NEXT_DEADLINE = SearchAttributeKey.for_datetime("NextDeadline")
+# True while the record database refuses the declaration's latest transition (set only then):
+# `starter.py declaration list --record-failing` and the alert in docs/operations.md.
+RECORD_FAILING = SearchAttributeKey.for_bool("RecordFailing")
 
 DECLARATION_SEARCH_ATTRIBUTES: tuple[SearchAttributeKey, ...] = (
     ROUND_YEAR,
@@ -26,6 +29,7 @@ DECLARATION_SEARCH_ATTRIBUTES: tuple[SearchAttributeKey, ...] = (
     JURISDICTION,
     RETURN_COUNT,
     NEXT_DEADLINE,
+    RECORD_FAILING,
 )
 
 # The names `temporal operator search-attribute create --type` and `start-dev
@@ -34,6 +38,7 @@ CLI_TYPE_NAMES = {
     SearchAttributeIndexedValueType.INT: "Int",
     SearchAttributeIndexedValueType.KEYWORD: "Keyword",
     SearchAttributeIndexedValueType.DATETIME: "Datetime",
+    SearchAttributeIndexedValueType.BOOL: "Bool",
 }
 
 

@@ -1,41 +1,40 @@
 """The portal: server-rendered pages (Jinja2, Chinese) over the record database, acting on
 declarations only through the Declaration workflow's updates (client.declarations.act).
 
-Run: `uvicorn portal.app:app` (scripts/run.sh starts it beside the worker).
+Run: `uvicorn portal.app:app --no-proxy-headers` (scripts/run.sh starts it beside the worker;
+the client address behind a proxy is PORTAL_TRUSTED_PROXIES's business, not uvicorn's).
 The actor sent to a workflow is always the logged-in account's role and id, never a form field.
 `create_app` builds what the routes share in `app.state` and includes the routers
-(portal/routers/, one per role); the routes get it through portal/deps.py.
+(portal/routers/, one per role); the routes get it through portal/deps.py. Around them, from
+the outside in: the security headers and the request body limit (portal/middleware.py), the
+server-side sessions (portal/sessions.py). docs/security.md says why.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
-from starlette.middleware.sessions import SessionMiddleware
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse
+from fastapi.staticfiles import StaticFiles
 from temporalio.client import Client
 
 from portal import routers
 from portal.context import Portal, portal_templates
+from portal.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, security_headers
 from portal.routers.competent_unit import BoundInputs
 from portal.security import LoginThrottle
-from settings import Settings, load_settings
+from portal.sessions import SessionMiddleware, Sessions
+from portal.uploads import body_limit
+from settings import Settings, load_settings, load_settings_or_exit
 
 log = logging.getLogger(__name__)
-
-
-def portal_secret(settings: Settings) -> str:
-    """PORTAL_SECRET signs the session cookie and keys the blind codes; without it, one is
-    derived from the applicant-key secret (stable across restarts and processes)."""
-    if settings.portal_secret:
-        return settings.portal_secret
-    base = settings.applicant_key_secret
-    return hmac.new(base.encode(), b"zhicheng-portal", hashlib.sha256).hexdigest()
+STATIC_DIR = Path(__file__).resolve().parent / "static"  # portal.css, mask.js
 
 
 def create_app(
@@ -52,10 +51,14 @@ def create_app(
     settings.py (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DATABASE_URL) at startup.
 
     `app.state`: `portal` (the shared context: Temporal client or its factory, the record
-    database, the templates, the secret), `throttle` (failed logins), `bound_inputs` (the
-    competent unit's reading of declaration inputs) and, from settings.py on first use unless
-    set before, `uploads` (portal.uploads.upload_config). The settings are read once, here
-    (`settings`, else the environment), and every page uses them from `app.state.portal`.
+    database, the templates, the secret), `sessions` (portal.sessions.Sessions), `throttle`
+    (failed logins, in the record database), `trusted_proxies` (PORTAL_TRUSTED_PROXIES),
+    `bound_inputs` (the competent unit's reading of declaration inputs) and, from settings.py
+    on first use unless set before, `uploads` (portal.uploads.upload_config). The settings are
+    read once, here (`settings`, else the environment), and every page uses them from
+    `app.state.portal`. `secret` (tests) stands in for PORTAL_SECRET; `https_only` for
+    PORTAL_HTTPS_ONLY. The API description (/openapi.json) only in development; /docs never
+    (its page would need another site's scripts).
     """
     settings = settings or load_settings()
 
@@ -68,7 +71,7 @@ def create_app(
         client=client,
         client_factory=client_factory or connect_with_settings,
         database_url=database_url,
-        secret=secret or portal_secret(settings),
+        secret=secret or settings.portal_secret,
         templates=portal_templates(),
         settings=settings,
     )
@@ -81,24 +84,47 @@ def create_app(
             log.warning("Temporal not reachable at startup (%s); retrying on first use", exc)
         yield
 
-    app = FastAPI(title="职称评审 门户", lifespan=lifespan, docs_url=None, redoc_url=None)
+    development = settings.environment == "development"
+    app = FastAPI(
+        title="职称评审 门户",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if development else None,
+    )
+    https_only = https_only or settings.portal_https_only
     app.state.portal = portal
-    app.state.throttle = throttle or LoginThrottle()
+    app.state.sessions = Sessions(
+        portal.engine,
+        secret=portal.secret,
+        idle=timedelta(minutes=settings.portal_session_idle_minutes),
+        absolute=timedelta(hours=settings.portal_session_absolute_hours),
+        https_only=https_only,
+    )
+    app.state.throttle = throttle or LoginThrottle.from_settings(settings)
+    app.state.trusted_proxies = settings.trusted_proxy_networks
     app.state.bound_inputs = BoundInputs()
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # add_middleware: the last added is the outermost
+    app.add_middleware(SessionMiddleware, sessions=app.state.sessions)
     app.add_middleware(
-        SessionMiddleware,
-        secret_key=portal.secret,
-        session_cookie="zhicheng_session",
-        max_age=8 * 3600,
-        same_site="lax",
-        https_only=https_only or settings.portal_https_only,
-    )  # Starlette signs it with itsdangerous and sets HttpOnly
+        BodyLimitMiddleware,
+        limit_for=lambda scope: body_limit(app, scope["path"], settings.portal_body_max_bytes),
+    )
+    app.add_middleware(SecurityHeadersMiddleware, https_only=https_only)
+
+    async def server_error(request: Request, exc: Exception) -> PlainTextResponse:
+        # sent by Starlette's outermost middleware, past the headers middleware: its own
+        headers = security_headers(request.url.path, https_only)
+        return PlainTextResponse("系统内部错误，请稍后重试。", status_code=500, headers=headers)
+
+    app.add_exception_handler(Exception, server_error)
     app.include_router(routers.router)
     return app
 
 
 def __getattr__(name: str) -> Any:  # `uvicorn portal.app:app`: built on first access
-    if name == "app":
-        globals()["app"] = created = create_app()
+    if name == "app":  # a bad setting: one line each on stderr, exit status 2
+        globals()["app"] = created = create_app(settings=load_settings_or_exit())
         return created
     raise AttributeError(name)

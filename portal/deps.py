@@ -1,8 +1,9 @@
 """What the portal's routes (portal/routers/) declare with `Depends`, from `app.state`
-(portal.app.create_app): the shared context (`PortalDep`), the login throttle, the upload
-store; for each role the signed-in account (`CurrentEmployer`, ...: nobody is sent to the
-login page, another role gets 403) and its `Page` (`EmployerPage`, ...: the request, the
-context and the account, for rendering); a form whose CSRF token matched the session's
+(portal.app.create_app): the shared context (`PortalDep`), the sessions (`SessionsDep`), the
+login throttle, the client's address (`ClientAddress`), the upload store; for each role the
+signed-in account (`CurrentEmployer`, ...: nobody is sent to the login page, another role gets
+403) and its `Page` (`EmployerPage`, ...: the request, the context and the account, for
+rendering; `AccountPage` for any role's); a form whose CSRF token matched the session's
 (`CheckedForm`, 403 otherwise); the declaration behind a blind code (`BlindDeclaration`).
 
 A route states its dependencies in the order they are checked: the account (or its page)
@@ -25,7 +26,8 @@ from fastapi.responses import HTMLResponse
 from models.common import Role
 from portal.blind import blind_row
 from portal.context import Portal, Refusal
-from portal.security import LoginThrottle, csrf_matches
+from portal.security import LoginThrottle, client_address, csrf_matches
+from portal.sessions import Sessions
 from portal.uploads import UploadConfig, upload_config
 from store.accounts import Account, find_account
 
@@ -42,6 +44,24 @@ def get_throttle(request: Request) -> LoginThrottle:
 
 
 Throttle = Annotated[LoginThrottle, Depends(get_throttle)]
+
+
+def get_sessions(request: Request) -> Sessions:
+    return request.app.state.sessions
+
+
+SessionsDep = Annotated[Sessions, Depends(get_sessions)]
+
+
+def request_address(request: Request) -> str:
+    """The client's address: X-Forwarded-For only from a trusted proxy
+    (PORTAL_TRUSTED_PROXIES; portal.security.client_address)."""
+    peer = request.client.host if request.client else None
+    forwarded = request.headers.getlist("x-forwarded-for")
+    return client_address(peer, forwarded, request.app.state.trusted_proxies)
+
+
+ClientAddress = Annotated[str, Depends(request_address)]
 
 
 def get_uploads(request: Request) -> UploadConfig:
@@ -73,6 +93,13 @@ def require_role(role: Role) -> Callable[..., Awaitable[Account]]:
 
     current.__name__ = f"current_{role.value}"
     return current
+
+
+async def any_account(account: SignedIn) -> Account:
+    """A dependency: the logged-in account, whatever its role (login page otherwise)."""
+    if account is None:
+        raise HTTPException(303, headers={"Location": "/login"})
+    return account
 
 
 @dataclass(frozen=True)
@@ -124,6 +151,8 @@ CompetentUnitPage = Annotated[Page, Depends(page_of(_competent_unit))]
 EvaluationBodyPage = Annotated[Page, Depends(page_of(_evaluation_body))]
 CommitteePage = Annotated[Page, Depends(page_of(_committee))]
 SupervisorPage = Annotated[Page, Depends(page_of(_supervisor))]
+CurrentAccount = Annotated[Account, Depends(any_account)]
+AccountPage = Annotated[Page, Depends(page_of(any_account))]
 
 
 async def checked_form(request: Request) -> dict[str, str]:

@@ -5,21 +5,25 @@ result as a new upload, the material's masked copy — the only one reviewers ev
 - `parse_boxes` checks what the browser sent: page index and x, y, w, h in the page image's
   pixels, each box on its page with a positive size, at most MAX_BOXES in all.
 - `burn_boxes` (pure) fills exactly the pixels [x, x + w) × [y, y + h) of each box.
-- `masked_copy` renders every page (portal.uploads.page_images: the images the browser was
-  shown), burns the boxes and assembles the copy: a PNG for an image, a PDF of the masked
-  page images for a PDF (nothing of the original PDF survives: no text layer, no metadata).
+- `masked_copy` renders each page in turn (portal.uploads.each_page_image: the images the
+  browser was shown), burns the boxes and writes the page into the copy before rendering the
+  next: a PNG for an image, a PDF of the masked page images for a PDF (nothing of the original
+  PDF survives: no text layer, no metadata).
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+import pypdfium2 as pdfium
 from PIL import Image, ImageDraw
 
-from portal.uploads import PDF, page_images
+from portal.uploads import PDF, PDFIUM_LOCK, each_page_image, page_pixel_sizes
 
 MAX_BOXES = 200
 BLACK = (0, 0, 0)
@@ -83,12 +87,7 @@ def parse_boxes(raw: str, page_sizes: Sequence[tuple[int, int]]) -> list[Box]:
 def burn_boxes(image: Image.Image, boxes: Iterable[Box]) -> Image.Image:
     """A copy of `image` (RGB) with each box's pixels [x, x+w) × [y, y+h) filled black.
     The boxes' `page` is not looked at: give this page's boxes."""
-    burned = image.convert("RGB")  # always a copy
-    draw = ImageDraw.Draw(burned)
-    for box in boxes:
-        # ImageDraw's rectangle includes both corners: the last pixel is x + w - 1
-        draw.rectangle((box.x, box.y, box.x + box.w - 1, box.y + box.h - 1), fill=BLACK)
-    return burned
+    return _burn_in_place(image.convert("RGB"), boxes)  # convert: always a copy
 
 
 @dataclass(frozen=True)
@@ -100,23 +99,76 @@ class MaskedCopy:
 
 def masked_copy(data: bytes, media_type: str, raw_boxes: str) -> MaskedCopy:
     """The masked copy of an upload's content, from the boxes as the browser sent them
-    (BoxesRefused when they do not fit the pages). CPU work: run it in a thread."""
-    images, dpi = page_images(data, media_type)
-    boxes = parse_boxes(raw_boxes, [image.size for image in images])
-    return assemble(images, dpi, media_type, boxes)
+    (BoxesRefused when they do not fit the pages). CPU work: run it in a thread, through
+    `masking_slot` so that one copy is made at a time.
+
+    Memory stays bounded whatever the page count: the boxes are checked against the pages'
+    sizes before any page is rendered, then each page is rendered, burned and written into
+    the copy (a JPEG inside the new PDF) before the next one (docs/portal.md, "Masking")."""
+    sizes, dpi = page_pixel_sizes(data, media_type)
+    boxes = parse_boxes(raw_boxes, sizes)
+    pages = each_page_image(data, media_type)
+    if media_type != PDF:
+        (image,) = pages
+        buffer = io.BytesIO()
+        _burn_in_place(image, boxes).save(buffer, "PNG")
+        return MaskedCopy(buffer.getvalue(), "image/png", 1)
+    return MaskedCopy(_pdf_of_burned_pages(pages, dpi, boxes), PDF, len(sizes))
 
 
-def assemble(
-    images: Sequence[Image.Image], dpi: float, media_type: str, boxes: Sequence[Box]
-) -> MaskedCopy:
-    burned = [
-        burn_boxes(image, [box for box in boxes if box.page == index])
-        for index, image in enumerate(images)
-    ]
-    buffer = io.BytesIO()
-    if media_type == PDF:
-        first, *rest = burned
-        first.save(buffer, "PDF", save_all=True, append_images=rest, resolution=dpi, quality=90)
-        return MaskedCopy(buffer.getvalue(), PDF, len(burned))
-    burned[0].save(buffer, "PNG")
-    return MaskedCopy(buffer.getvalue(), "image/png", 1)
+def _burn_in_place(image: Image.Image, boxes: Iterable[Box]) -> Image.Image:
+    """burn_boxes without the copy, for a page image that is ours alone."""
+    draw = ImageDraw.Draw(image)
+    for box in boxes:
+        # ImageDraw's rectangle includes both corners: the last pixel is x + w - 1
+        draw.rectangle((box.x, box.y, box.x + box.w - 1, box.y + box.h - 1), fill=BLACK)
+    return image
+
+
+def _pdf_of_burned_pages(pages: Iterator[Image.Image], dpi: float, boxes: Sequence[Box]) -> bytes:
+    """A new PDF, one page per image (burned, then embedded as a JPEG at `dpi`): nothing of
+    the original PDF survives (no text layer, no metadata). PDFium is called under its lock,
+    released while the next page is rendered (which takes it itself)."""
+    with PDFIUM_LOCK:
+        document = pdfium.PdfDocument.new()
+    try:
+        for index, image in enumerate(pages):
+            _burn_in_place(image, [box for box in boxes if box.page == index])
+            jpeg = io.BytesIO()
+            image.save(jpeg, "JPEG", quality=90)
+            width, height = (side * 72 / dpi for side in image.size)
+            del image  # the next page is rendered only after this one is written
+            jpeg.seek(0)
+            with PDFIUM_LOCK:
+                page = document.new_page(width, height)
+                picture = pdfium.PdfImage.new(document)
+                picture.load_jpeg(jpeg, inline=True)
+                picture.set_matrix(pdfium.PdfMatrix().scale(width, height))
+                page.insert_obj(picture)
+                page.gen_content()
+                page.close()
+        out = io.BytesIO()
+        with PDFIUM_LOCK:
+            document.save(out)
+    finally:
+        with PDFIUM_LOCK:
+            document.close()
+    return out.getvalue()
+
+
+_masking = threading.BoundedSemaphore(1)
+
+
+@contextlib.contextmanager
+def masking_slot() -> Iterator[None]:
+    """One masked copy at a time in this process: each holds up to one page image (at most
+    MAX_RENDER_SIDE² or MAX_PIXELS pixels, 3 bytes each) and its JPEG, so the portal's
+    memory for masking is bounded however many applicants mask at once."""
+    with _masking:
+        yield
+
+
+def masked_copy_bounded(data: bytes, media_type: str, raw_boxes: str) -> MaskedCopy:
+    """masked_copy inside the process's one masking slot (run it in a thread)."""
+    with masking_slot():
+        return masked_copy(data, media_type, raw_boxes)

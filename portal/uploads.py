@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import os
 import re
 import threading
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -45,11 +47,13 @@ from store.uploads import Upload
 PDF, PNG, JPEG = "application/pdf", "image/png", "image/jpeg"
 SUFFIXES = {PDF: "pdf", PNG: "png", JPEG: "jpg"}
 MAX_PAGES = 50  # a longer PDF is split by the applicant (each page is masked by hand)
-MAX_PIXELS = 40_000_000  # an image (or a rendered page) larger than this is refused
+# An image larger than this is refused at upload: masking one holds it in memory (3 bytes a
+# pixel, about 60 MB here) and must stay within the masking bound (docs/portal.md).
+MAX_PIXELS = 20_000_000
 RENDER_DPI = 100  # PDF pages are shown and masked at this resolution ...
 MAX_RENDER_SIDE = 2000  # ... unless a page would be wider or taller than this, in pixels
 
-_PDFIUM = threading.Lock()  # PDFium is not thread-safe: one document operation at a time
+PDFIUM_LOCK = threading.Lock()  # PDFium is not thread-safe: one document operation at a time
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -82,6 +86,24 @@ class StoredUpload:
 class UploadConfig:
     directory: Path
     max_bytes: int
+
+
+# The routes that take uploaded files, each with the most files one request carries: their
+# request body may be that many times ZHICHENG_UPLOAD_MAX_BYTES and the form around them; every
+# other route's is PORTAL_BODY_MAX_BYTES (portal.middleware.BodyLimitMiddleware).
+MULTIPART_OVERHEAD = 64 * 1024  # the form's other fields and boundaries beside the files
+UPLOAD_ROUTES: tuple[tuple[re.Pattern[str], int], ...] = (
+    (re.compile(r"/applicant/materials"), 1),  # portal/routers/applicant.py: a material
+    (re.compile(r"/employer/[^/]+/recommend"), 2),  # portal/routers/employer.py: two scans
+)
+
+
+def body_limit(app: Any, path: str, default: int) -> int:
+    """The largest request body `path` takes."""
+    for pattern, files in UPLOAD_ROUTES:
+        if pattern.fullmatch(path):
+            return files * upload_config(app).max_bytes + MULTIPART_OVERHEAD
+    return default
 
 
 def upload_config(app: Any) -> UploadConfig:
@@ -143,7 +165,7 @@ def describe_unknown(data: bytes) -> str:
 
 
 def _check_pdf(data: bytes) -> int:
-    with _PDFIUM:
+    with PDFIUM_LOCK:
         try:
             document = pdfium.PdfDocument(data)
         except pdfium.PdfiumError as exc:
@@ -219,7 +241,7 @@ def page_images(data: bytes, media_type: str) -> tuple[list[Image.Image], float]
     white where it was transparent: the boxes the applicant draws on what the browser shows
     are burned into exactly these pixels."""
     if media_type == PDF:
-        with _PDFIUM:
+        with PDFIUM_LOCK:
             document = pdfium.PdfDocument(data)
             try:
                 pages = [document[i] for i in range(len(document))]
@@ -240,10 +262,44 @@ def page_images(data: bytes, media_type: str) -> tuple[list[Image.Image], float]
         return [image.convert("RGB")], 72.0
 
 
+def page_pixel_sizes(data: bytes, media_type: str) -> tuple[list[tuple[int, int]], float]:
+    """Each page's size in pixels as page_images renders it, and the resolution, without
+    rendering a page (PDFium's size: the page's points times the scale, rounded up)."""
+    if media_type != PDF:
+        with Image.open(io.BytesIO(data)) as opened:
+            width, height = opened.size
+            orientation = opened.getexif().get(0x0112, 1)  # EXIF Orientation
+        turned = orientation in (5, 6, 7, 8)  # exif_transpose swaps the sides
+        return [(height, width) if turned else (width, height)], 72.0
+    with PDFIUM_LOCK:
+        document = pdfium.PdfDocument(data)
+        try:
+            points = []
+            for i in range(len(document)):
+                page = document[i]
+                points.append(page.get_size())
+                page.close()
+        finally:
+            document.close()
+    scale = pdf_scale(points)
+    return [(math.ceil(w * scale), math.ceil(h * scale)) for w, h in points], scale * 72
+
+
+def each_page_image(data: bytes, media_type: str) -> Iterator[Image.Image]:
+    """The pages of page_images one at a time, so that only one is in memory (the masking
+    tool burns and writes each before the next is rendered)."""
+    if media_type != PDF:
+        yield page_images(data, media_type)[0][0]
+        return
+    sizes, _ = page_pixel_sizes(data, media_type)
+    for index in range(len(sizes)):
+        yield page_image(data, media_type, index)
+
+
 def page_image(data: bytes, media_type: str, index: int) -> Image.Image:
     """One page (0-based) as an RGB image; IndexError when there is no such page."""
     if media_type == PDF:
-        with _PDFIUM:
+        with PDFIUM_LOCK:
             document = pdfium.PdfDocument(data)
             try:
                 if not 0 <= index < len(document):

@@ -8,7 +8,7 @@ from models.calendar import WorkingCalendar
 from models.common import Strict
 from models.round import RoundConfig
 from rules.calendar import ONE_DAY, CalendarYearUnknown, latest_day_to_count_from
-from rules.publicity import publicity_ends_at
+from rules.publicity import publicity_ends_at, round_publicity_ends_at
 from rules.timezone import shanghai_date, shanghai_iso, start_of_day
 
 PAYMENT_DAYS_AFTER_REVIEW = 15  # R17 (interp.): the notice defers the fee to a later notice
@@ -55,14 +55,53 @@ class RoundPlan(Strict):
     publicity_working_days: int  # R13
 
 
+def publicity_must_end_by(config: RoundConfig) -> datetime:
+    """R10, R13: the employer's publicity must end `recommendation_lead_days` days before
+    submission closes, leaving time to recommend. A drill round (publicities of seconds, for
+    rehearsals and benchmarks) keeps no lead: its whole round lasts minutes."""
+    if config.drill_publicity_seconds is not None:
+        return config.submission_closes_at
+    return config.submission_closes_at - timedelta(days=config.recommendation_lead_days)
+
+
+def latest_publicity_start(config: RoundConfig) -> date:
+    """R13: the last day a 5-working-day publicity can start and still end by
+    publicity_must_end_by (CalendarYearUnknown when the calendar lacks a year it needs)."""
+    # A publicity ending at 24:00 of day E ends by `must_end_by` iff E + 1 <= its date.
+    last_end_day = shanghai_date(publicity_must_end_by(config)) - ONE_DAY
+    return latest_day_to_count_from(config.calendar, last_end_day, config.publicity_working_days)
+
+
+def late_publicity_refusal(config: RoundConfig, starts_at: datetime) -> str | None:
+    """Why a publicity started at `starts_at` cannot succeed in time (R10, R13), naming the
+    latest day it could have started; None when it can. Said at the start, not discovered when
+    the declaration ends `not_submitted`."""
+    ends = round_publicity_ends_at(config, starts_at)
+    must_end_by = publicity_must_end_by(config)
+    if ends <= must_end_by:
+        return None
+    if config.drill_publicity_seconds is not None:  # a drill: seconds, not working days
+        latest = shanghai_iso(must_end_by - timedelta(seconds=config.drill_publicity_seconds))
+    else:
+        latest = latest_publicity_start(config).isoformat()
+    lead = (
+        ""
+        if must_end_by == config.submission_closes_at
+        else f" ({config.recommendation_lead_days} day(s) before submission closes "
+        f"{shanghai_iso(config.submission_closes_at)}, to leave time to recommend)"
+    )
+    return (
+        f"a publicity started now ends {shanghai_iso(ends)}, after "
+        f"{shanghai_iso(must_end_by)}{lead}; the latest start was {latest}"
+    )
+
+
 def plan_round(config: RoundConfig) -> RoundPlan:
     """R10, R13: a publicity started on `latest_publicity_start` ends no later than
     `recommendation_lead_days` days before submission closes, leaving time to recommend."""
     days = config.publicity_working_days
-    must_end_by = config.submission_closes_at - timedelta(days=config.recommendation_lead_days)
-    # A publicity ending at 24:00 of day E ends by `must_end_by` iff E + 1 <= its date.
-    last_end_day = shanghai_date(must_end_by) - ONE_DAY
-    latest_start = latest_day_to_count_from(config.calendar, last_end_day, days)
+    must_end_by = publicity_must_end_by(config)
+    latest_start = latest_publicity_start(config)
     return RoundPlan(
         year=config.year,
         submission_opens_at=shanghai_iso(config.submission_opens_at),

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs and runs zhicheng in one command: .venv, the embedded Temporal dev server (Web UI
-# http://localhost:8233, state in var/temporal.db, log in var/temporal.log), then the worker in
+# http://127.0.0.1:8233, state in var/temporal.db, log in var/temporal.log), the codec server
+# the Web UI decrypts payloads with (codec_server.py, http://127.0.0.1:8234), then the worker in
 # the foreground. Ctrl-C or SIGTERM stops the worker and the dev server.
+# It runs as development (ZHICHENG_ENV=development unless the environment says otherwise): the
+# development codec key and token stand in for ZHICHENG_CODEC_KEYS and ZHICHENG_CODEC_TOKEN.
 # With TEMPORAL_ADDRESS set, no dev server is started and the worker connects there. The other
 # settings (TEMPORAL_NAMESPACE, ZHICHENG_TASK_QUEUE, DATABASE_URL, SMTP_*, ...) are settings.py's,
 # from the environment or .env. The record database is migrated (alembic) before the worker starts.
@@ -12,14 +15,23 @@ cd "$ROOT"
 ensure_venv "" # no extras: what the worker needs
 mkdir -p var
 
+# A development run: the secrets may be unset, development-only values stand in (settings.py,
+# docs/security.md). ZHICHENG_ENV=production bash scripts/run.sh checks them as production does.
+export ZHICHENG_ENV=${ZHICHENG_ENV:-development}
+
 ADDRESS=127.0.0.1:7233
-UI=http://localhost:8233
+# 127.0.0.1 for the UI as for the codec server: the codec's login cookie (SameSite) is sent
+# only to the same site, and http://localhost is another site than http://127.0.0.1.
+UI=http://127.0.0.1:8233
 NAMESPACE=${TEMPORAL_NAMESPACE:-default}
+export ZHICHENG_ENV=${ZHICHENG_ENV:-development}
+CODEC_ADDRESS=${ZHICHENG_CODEC_ADDRESS:-127.0.0.1:8234}
+CODEC=http://$CODEC_ADDRESS
 
 # The worker and the server run in the background so that a signal reaches this script at once
 # (bash runs a trap only after a foreground child exits); without job control they ignore
 # SIGINT, so Ctrl-C reaches only this script, which then stops them in order with SIGTERM.
-worker="" server="" portal=""
+worker="" server="" portal="" codec=""
 
 # end PID NAME: SIGTERM a child and wait for it, killing it after 15 s.
 # shellcheck disable=SC2317 # (only the trap calls it)
@@ -37,6 +49,7 @@ end() {
 cleanup() { # the worker first, then the server it talks to
     trap - EXIT INT TERM HUP
     [ -z "$portal" ] || end "$portal" portal
+    [ -z "$codec" ] || end "$codec" "codec server"
     [ -z "$worker" ] || end "$worker" worker
     [ -z "$server" ] || end "$server" "Temporal dev server"
 }
@@ -57,7 +70,7 @@ if [ -z "${TEMPORAL_ADDRESS:-}" ]; then
         < <(python -m models.search_attributes)
     temporal server start-dev --db-filename var/temporal.db --ip 127.0.0.1 --port 7233 \
         --ui-port 8233 --namespace "$NAMESPACE" --ui-disable-news-fetch \
-        "${attributes[@]}" >var/temporal.log 2>&1 &
+        --ui-codec-endpoint "$CODEC" "${attributes[@]}" >var/temporal.log 2>&1 &
     server=$!
     tries=0
     until temporal operator cluster health --address "$ADDRESS" >/dev/null 2>&1; do
@@ -108,23 +121,38 @@ EOF
 python worker.py &
 worker=$!
 
+# The codec server (codec_server.py): the Web UI shows decrypted payloads through it, once this
+# browser has signed in at $CODEC/login with the token (docs/security.md).
+ZHICHENG_CODEC_ADDRESS=$CODEC_ADDRESS python codec_server.py &
+codec=$!
+if [ -n "${ZHICHENG_CODEC_TOKEN:-}" ]; then
+    echo "Codec server: $CODEC (sign in at $CODEC/login with ZHICHENG_CODEC_TOKEN)"
+else
+    echo "Codec server: $CODEC (sign in at $CODEC/login with the development token" \
+        "zhicheng-development-codec-token; in the Web UI's Codec Server settings tick" \
+        "'Include cross-origin credentials')"
+fi
+
 # The portal (portal/app.py) beside the worker; demo accounts for every role, made only when
 # missing and printed (python -m portal.demo).
 PORTAL_PORT=${PORTAL_PORT:-8000}
 python -m portal.demo
-python -m uvicorn portal.app:app --host 127.0.0.1 --port "$PORTAL_PORT" &
+python -m uvicorn portal.app:app --host 127.0.0.1 --port "$PORTAL_PORT" --no-proxy-headers &
 portal=$!
 echo "Portal: http://localhost:$PORTAL_PORT"
 
 # Whichever stops first (the worker, the portal, or the dev server under them) ends the run.
 status=0
-wait -n -p first ${server:+"$server"} "$worker" "$portal" || status=$?
+wait -n -p first ${server:+"$server"} "$worker" "$portal" "$codec" || status=$?
 if [ "${first:-}" = "$server" ]; then
     say "the Temporal dev server exited (status $status); see var/temporal.log"
     server=
 elif [ "${first:-}" = "$portal" ]; then
     say "the portal exited (status $status)"
     portal=
+elif [ "${first:-}" = "$codec" ]; then
+    say "the codec server exited (status $status)"
+    codec=
 else
     say "the worker exited (status $status)"
     worker=

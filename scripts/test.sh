@@ -66,4 +66,12 @@ python -m pytest -q "$@" || status=$?
 if [ "$status" -eq 5 ]; then
     die "pytest collected no tests; there must be tests"
 fi
+# No process the suite started may outlive it: a PDF renderer (documents/render.py) ends with
+# its parent. Orphans of this virtualenv's Python (parent pid 1) would be ones that did not.
+sleep 1
+orphans=$(ps -eo pid=,ppid=,args= | awk -v py="$VENV/bin/python" '$2 == 1 && index($0, py) && /spawn_main/ {print $1}')
+if [ -n "$orphans" ]; then
+    ps -o pid,args -p "$(echo "$orphans" | paste -sd, -)" >&2 || true
+    die "the suite left renderer processes behind (pids: $(echo "$orphans" | paste -sd' ' -))"
+fi
 exit "$status"

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, insert, select
+from sqlalchemy import String, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Mapped, mapped_column
 from stdnum.cn import uscc as uscc_code
 
 from models.common import Role
-from store.passwords import hash_password
+from store.passwords import MIN_PASSWORD_LENGTH, hash_password
+from store.sessions import end_account_sessions
 from store.tables import Base, utcnow
 
 
@@ -62,8 +63,8 @@ async def create_account(
         raise AccountError("role system is the automation's, not a person's")
     if not username or len(username) > 64:
         raise AccountError("username: 1 to 64 characters")
-    if len(password) < 8:
-        raise AccountError("password: at least 8 characters")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"password: at least {MIN_PASSWORD_LENGTH} characters")
     if role is Role.employer:
         if not employer_uscc:
             raise AccountError("an employer account needs --uscc (统一社会信用代码)")
@@ -91,3 +92,13 @@ async def create_account(
             )
         )
     return True
+
+
+async def change_password_hash(engine: AsyncEngine, account_id: int, password_hash: str) -> None:
+    """The account's new password (hashed by the caller: store.passwords.hash_password, off
+    the event loop); every session of the account ends with it, in the same transaction."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(Account).where(Account.id == account_id).values(password_hash=password_hash)
+        )
+        await end_account_sessions(conn, account_id)

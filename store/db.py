@@ -53,7 +53,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def get_engine(url: str | None = None) -> AsyncEngine:
-    """The engine for `url` (default: DATABASE_URL from the settings), created once per URL."""
+    """The engine for `url` (default: DATABASE_URL from the settings), created once per URL.
+    It never logs SQL parameters, nor puts them in an error's message (`hide_parameters`):
+    they are applicants' names, ID-card numbers, mobiles and e-mails."""
     key = url or database_url()
     engine = _engines.get(key)
     if engine is not None:
@@ -63,10 +65,10 @@ def get_engine(url: str | None = None) -> AsyncEngine:
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(parsed)
+        engine = create_async_engine(parsed, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_async_engine(parsed, pool_pre_ping=True)
+        engine = create_async_engine(parsed, pool_pre_ping=True, hide_parameters=True)
     log.info("Database engine for %s", parsed.render_as_string(hide_password=True))
     _engines[key] = engine
     return engine

@@ -5,6 +5,9 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 256  # longer is refused before it is hashed
+
 _hasher = PasswordHasher()  # argon2id with the library's current parameters
 # Verified against when the username is unknown, so both cases take the same time.
 _DUMMY_HASH = _hasher.hash("no-such-account")

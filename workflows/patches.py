@@ -30,6 +30,11 @@ COMPETENT_UNIT_OPINION = "attachment-4-v1"
 # 2026-11-28 — Round: publishes attachment 1, the materials' requirements (R23), at its start.
 MATERIAL_REQUIREMENTS = "attachment-1-v1"
 
+# 2026-12-02 — Declaration: a transition the record database refuses (RecordRejected, not
+# retried by Temporal) is shown in the state and the RecordFailing search attribute and
+# written again on a backing-off timer; before, the record was retried without end.
+RECORD_FAILURES = "record-failures-v1"
+
 ALL = (
     DOCUMENTS,
     NEXT_DEADLINE,
@@ -37,4 +42,5 @@ ALL = (
     RECORD_LOCALLY,
     COMPETENT_UNIT_OPINION,
     MATERIAL_REQUIREMENTS,
+    RECORD_FAILURES,
 )

@@ -5,13 +5,20 @@ workflow context), so they are tested on their own (tests/unit/test_workflow_bui
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+
+from temporalio.exceptions import ActivityError, ApplicationError
 
 from models.common import LEVEL_NAMES_ZH, Actor, Role
 from models.coordination import RoundEventRecord
 from models.declaration import DeclarationInput, TimelineEntry
-from models.records import NotificationEvent, NotificationRequest, TransitionRecord
+from models.records import (
+    RECORD_REJECTED,
+    NotificationEvent,
+    NotificationRequest,
+    TransitionRecord,
+)
 
 
 def transition_record(
@@ -109,3 +116,23 @@ def round_event(
         action=action,
         details=details,
     )
+
+
+# A refused record is written again after 1, 2, 4, ... minutes, then hourly: few history events
+# while it waits, and written within the hour once the cause is fixed.
+RECORD_RETRY_FIRST = timedelta(minutes=1)
+RECORD_RETRY_LONGEST = timedelta(hours=1)
+
+
+def record_rejection(error: BaseException) -> str | None:
+    """The record database's refusal of a transition (RecordRejected, see models/records.py)
+    behind an activity's failure; None for any other failure."""
+    cause = error.__cause__ if isinstance(error, ActivityError) else error
+    if isinstance(cause, ApplicationError) and cause.type == RECORD_REJECTED:
+        return cause.message
+    return None
+
+
+def record_retry_delay(failures: int) -> timedelta:
+    """How long to wait after the `failures`-th refusal in a row before writing again."""
+    return min(RECORD_RETRY_FIRST * 2 ** max(failures - 1, 0), RECORD_RETRY_LONGEST)

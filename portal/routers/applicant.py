@@ -43,8 +43,9 @@ from portal.deps import (
     Uploads,
     checked_form,
 )
-from portal.masking import BoxesRefused, masked_copy
+from portal.masking import BoxesRefused, masked_copy_bounded
 from portal.uploads import (
+    MULTIPART_OVERHEAD,
     SUFFIXES,
     StoredUpload,
     UploadRefused,
@@ -70,7 +71,6 @@ router = APIRouter()
 
 EDITABLE = (Stage.draft, Stage.correction)  # the materials list can change only here
 MAX_MATERIALS = 30
-MULTIPART_OVERHEAD = 64 * 1024  # the form's other fields and boundaries beside the file
 
 
 def shanghai_now() -> datetime:
@@ -466,7 +466,9 @@ async def mask_material(
     upload: StoredUpload = material["upload"]
     data = await run_in_threadpool(read_upload, uploads.directory, upload.sha256)
     try:
-        copy = await run_in_threadpool(masked_copy, data, upload.media_type, form.get("boxes", ""))
+        copy = await run_in_threadpool(
+            masked_copy_bounded, data, upload.media_type, form.get("boxes", "")
+        )
     except BoxesRefused as refused:
         refusal = Refusal(refused.text, refused.detail, 400)
         return await mask_page(page, material_id, refusal)

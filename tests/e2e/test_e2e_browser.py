@@ -139,7 +139,7 @@ async def served(
         with log_path.open("wb") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", "portal.app:app",
-                 "--host", "127.0.0.1", "--port", str(port)],
+                 "--host", "127.0.0.1", "--port", str(port), "--no-proxy-headers"],
                 cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
             base = f"http://127.0.0.1:{port}"
@@ -181,10 +181,25 @@ class Shots:
         self.taken.append(path)
 
 
+# What the pages' Content-Security-Policy refused and any script error, seen by the browser:
+# none expected (the masking tool's script and every style are the portal's own files).
+BROWSER_PROBLEMS: list[str] = []
+
+
+def watch(page: Any) -> None:
+    def console(message: Any) -> None:
+        if "Content Security Policy" in message.text:
+            BROWSER_PROBLEMS.append(f"{page.url}: {message.text}")
+
+    page.on("console", console)
+    page.on("pageerror", lambda error: BROWSER_PROBLEMS.append(f"{page.url}: {error}"))
+
+
 async def log_in(browser: Any, base: str, username: str) -> Any:
     """A new browser context (its own cookies) logged in as `username`."""
     context = await browser.new_context(viewport={"width": 1200, "height": 900}, locale="zh-CN")
     page = await context.new_page()
+    watch(page)
     await page.goto(f"{base}/login")
     await page.fill('input[name="username"]', username)
     await page.fill('input[name="password"]', PASSWORD)
@@ -382,6 +397,7 @@ async def test_one_declaration_in_the_browser(
         finally:
             await browser.close()
 
+    assert not BROWSER_PROBLEMS, "\n".join(BROWSER_PROBLEMS)
     held = await accepted_materials(time_env.client, workflow_id)
     assert [(m.name, m.masked) for m in held] == [("学历证书", True)]
     print(f"\nscreenshots: {shots.directory}")

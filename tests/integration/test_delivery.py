@@ -868,9 +868,18 @@ async def test_without_a_configured_channel_messages_wait_until_delivered(
     with pytest.raises(RPCError, match="not found"):
         await time_env.client.get_workflow_handle(delivery_workflow_id(row["key"])).describe()
 
+    # Delivering by hand with no channel on is refused, and the message stays pending.
+    monkeypatch.setenv("TEMPORAL_ADDRESS", time_env.client.service_client.config.target_host)
+    code, out, err = await Cli(capsys)("outbox", "deliver", "--workflow", handle.id)
+    assert code == 3 and out == ""
+    assert "refused (NoChannel)" in err and "SMTP_HOST is not set" in err
+    assert "WECHAT_APP_ID and WECHAT_APP_SECRET are not set" in err
+    assert (await outbox_row(handle.id, "employer_returned"))["status"] == "pending"
+    with pytest.raises(RPCError, match="not found"):
+        await time_env.client.get_workflow_handle(delivery_workflow_id(row["key"])).describe()
+
     for name in ("SMTP_HOST", "WECHAT_APP_ID", "WECHAT_APP_SECRET"):
         monkeypatch.setenv(name, servers.environ[name])
-    monkeypatch.setenv("TEMPORAL_ADDRESS", time_env.client.service_client.config.target_host)
     monkeypatch.setenv("ZHICHENG_TASK_QUEUE", task_queue)
     async with build_worker(time_env.client, task_queue, settings=load_settings()):
         code, out, err = await Cli(capsys)("outbox", "deliver", "--workflow", handle.id)

@@ -113,7 +113,12 @@ def test_database_url_from_settings(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=120,
-        env={"PATH": "/usr/bin:/bin", "DATABASE_URL": f"sqlite:///{db}", "HOME": str(tmp_path)},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "DATABASE_URL": f"sqlite:///{db}",
+            "HOME": str(tmp_path),
+            "ZHICHENG_ENV": "development",
+        },
     )
     assert result.returncode == 0, result.stderr
     assert db.exists()

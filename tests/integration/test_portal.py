@@ -39,7 +39,7 @@ async def portal(time_env: WorkflowEnvironment, time_worker: Worker, database_ur
         client=time_env.client,
         database_url=database_url,
         secret=SECRET,
-        throttle=LoginThrottle(limit=5, window=900),
+        throttle=LoginThrottle(per_account=5, per_address=100, window=900),
     )
 
 
@@ -51,7 +51,7 @@ async def browser(portal: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def test_login_sets_a_signed_httponly_samesite_cookie(
+async def test_login_sets_an_httponly_samesite_session_cookie(
     portal: FastAPI, browser: httpx.AsyncClient, database_url: str
 ) -> None:
     username = await account(database_url, Role.supervisor)

@@ -76,7 +76,7 @@ async def portal(
             client=time_env.client,
             database_url=database_url,
             secret=SECRET,
-            throttle=LoginThrottle(limit=50, window=900),
+            throttle=LoginThrottle(per_account=50, per_address=1000, window=900),
         )
         app.state.uploads = UploadConfig(store, MAX_BYTES)
         yield app

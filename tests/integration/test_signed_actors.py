@@ -96,7 +96,7 @@ async def portal(dev_env: WorkflowEnvironment, dev_worker: Worker, database_url:
         client=dev_env.client,
         database_url=database_url,
         secret="signed-actors-portal-secret",
-        throttle=LoginThrottle(limit=50, window=900),
+        throttle=LoginThrottle(per_account=50, per_address=500, window=900),
     )
 
 

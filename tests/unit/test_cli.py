@@ -38,6 +38,7 @@ def run_probe(argv: list[str], tmp_path: Path) -> tuple[int, str, list[str]]:
         "PATH": "/usr/bin:/bin",
         "HOME": str(tmp_path),
         "ZHICHENG_ENV_FILE": str(tmp_path / ".env"),
+        "ZHICHENG_ENV": "development",
         "ZHICHENG_ROUNDS_DIR": str(tmp_path / "rounds"),
         "ZHICHENG_CALENDAR_OVERRIDES": str(tmp_path / "no-overrides.json"),
         # a database URL is checked when set: without importing SQLAlchemy
@@ -130,3 +131,11 @@ async def test_documents_failed_and_retry(
     out, err = capsys.readouterr()
     assert (code, out) == (2, "")
     assert err == "error: no publication recorded under nothing/here (see: documents failed)\n"
+
+
+def test_record_failing_declarations_are_listed_by_their_search_attribute() -> None:
+    from client.declarations import visibility_query
+
+    assert visibility_query(year=2026, record_failing=True) == (
+        "WorkflowType = 'Declaration' AND RoundYear = 2026 AND RecordFailing = true"
+    )

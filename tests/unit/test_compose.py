@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +23,17 @@ import yaml
 from jsonschema import Draft7Validator
 
 from models.search_attributes import cli_pairs
-from settings import ROOT, Settings, environment_names
+from settings import GENERATE_SECRET, ROOT, SECRETS, Settings, environment_names
 
 COMPOSE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
 SCHEMA = Path(__file__).parent / "data" / "compose_spec.json"
-APP_SERVICES = ("migrate", "worker", "portal")  # built from the Dockerfile: zhicheng's code
+APP_SERVICES = (
+    "migrate",
+    "worker",
+    "portal",
+    "codec",
+)  # built from the Dockerfile: zhicheng's code
 ONE_SHOT = ("migrate", "temporal-setup")
 # Read by settings.py itself (where .env is), not a field of Settings.
 SETTINGS_FILE_VARIABLES = {"ZHICHENG_ENV_FILE"}
@@ -178,6 +185,34 @@ def test_compose_environment_is_valid_settings(compose: dict[str, Any]) -> None:
         "mailpit", 1025, "none"
     )  # fmt: skip
     assert settings.log_format == "json"
+
+
+def test_no_usable_secret_shipped(compose: dict[str, Any], tmp_path: Path) -> None:
+    """.env.example and docker-compose.yml set no secret and say how to make each; what
+    compose hands the worker with .env.example as .env is refused in production (the default),
+    one line per secret, until .env sets them (docs/security.md)."""
+    variables = [name for name, field in environment_names().items() if field in SECRETS]
+    assert len(variables) == len(SECRETS)
+    example = env_example()
+    text = ENV_EXAMPLE.read_text(encoding="utf-8")
+    for variable in variables:
+        assert example[variable] == "", f".env.example ships a value of {variable}"
+        comment = text[: text.index(f"\n{variable}=")].rsplit("=", 1)[-1]  # its comment
+        assert GENERATE_SECRET in comment, f".env.example: how to generate {variable}?"
+    environment = compose["services"]["worker"]["environment"]
+    assert environment["ZHICHENG_ENV"] == ""  # production
+    passed = {name: str(value) for name, value in environment.items() if value}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "settings.py")],
+        cwd=tmp_path,
+        env=passed | {"PATH": "/usr/bin:/bin", "ZHICHENG_ENV_FILE": str(tmp_path / ".env")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stdout
+    named = sorted(line.split(":")[1].strip() for line in result.stderr.splitlines())
+    assert named == sorted(variables), result.stderr
 
 
 def test_env_example_lists_every_setting_and_variable() -> None:

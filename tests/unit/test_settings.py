@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import subprocess
 import sys
 from pathlib import Path
@@ -10,9 +12,12 @@ import pytest
 
 from settings import (
     DEPRECATED_NAMES,
+    DEVELOPMENT_APPLICANT_KEY_SECRET,
     ROOT,
+    SECRETS,
     Settings,
     SettingsError,
+    development_secret,
     environment_names,
     get_settings,
     load_settings,
@@ -21,12 +26,13 @@ from settings import (
 
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
-    """A clean slate: no setting in the environment, no Temporal profile file, and an .env
-    file of the test's own."""
+    """A clean slate: no setting in the environment but development (ZHICHENG_ENV: the
+    secrets may be unset), no Temporal profile file, and an .env file of the test's own."""
     for name in [*environment_names(), "TEMPORAL_PROFILE"]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TEMPORAL_CONFIG_FILE", str(tmp_path / "no-temporal.toml"))
     monkeypatch.setenv("ZHICHENG_ENV_FILE", str(tmp_path / ".env"))
+    monkeypatch.setenv("ZHICHENG_ENV", "development")  # as the tests and scripts/run.sh run
     return monkeypatch
 
 
@@ -293,6 +299,7 @@ def test_programs_exit_2_on_bad_settings(program: str, tmp_path: Path) -> None:
         "PATH": "/usr/bin:/bin",
         "HOME": str(tmp_path),
         "ZHICHENG_ENV_FILE": str(tmp_path / ".env"),
+        "ZHICHENG_ENV": "development",
         "SMTP_PORT": "abc",
         "WECHAT_TIMEOUT": "-1",
     }
@@ -433,3 +440,172 @@ def test_worker_versioning(env: pytest.MonkeyPatch) -> None:
     env.setenv("ZHICHENG_WORKER_VERSIONING_BEHAVIOR", "sometimes")
     with pytest.raises(SettingsError, match="auto_upgrade, pinned"):
         load_settings()
+
+
+# --- secrets outside development (docs/security.md, "Secrets") ---------------------------
+
+GOOD_SECRETS = {  # four different values of 48 bytes
+    "ZHICHENG_APPLICANT_KEY_SECRET": "a" * 48,
+    "PORTAL_SECRET": "p" * 48,
+    "ZHICHENG_ACTOR_SIGNING_KEY": "s" * 48,
+    "ZHICHENG_CODEC_KEYS": "c" * 48,
+}
+SHIPPED = {  # a value the repository ships for each, which is no secret
+    "ZHICHENG_APPLICANT_KEY_SECRET": DEVELOPMENT_APPLICANT_KEY_SECRET,
+    "PORTAL_SECRET": development_secret(DEVELOPMENT_APPLICANT_KEY_SECRET, "zhicheng-portal"),
+    "ZHICHENG_ACTOR_SIGNING_KEY": development_secret(
+        DEVELOPMENT_APPLICANT_KEY_SECRET, "zhicheng-actor"
+    ),
+    "ZHICHENG_CODEC_KEYS": "change-me",  # .env.example's POSTGRES_PASSWORD, say
+}
+
+
+def production(tmp_path: Path, **variables: str | None) -> dict[str, str]:
+    """A subprocess's whole environment: production, the good secrets, then `variables`
+    (None: that variable unset)."""
+    environ = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "ZHICHENG_ENV_FILE": str(tmp_path / ".env"),
+        "TEMPORAL_CONFIG_FILE": str(tmp_path / "no-temporal.toml"),
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'never.db'}",
+        "ZHICHENG_ENV": "production",
+        **GOOD_SECRETS,
+    }
+    for name, value in variables.items():
+        if value is None:
+            environ.pop(name, None)
+        else:
+            environ[name] = value
+    return environ
+
+
+def test_the_secrets_are_these_four() -> None:
+    names = environment_names()
+    assert {names[variable] for variable in GOOD_SECRETS} == set(SECRETS)
+
+
+@pytest.mark.parametrize("variable", list(GOOD_SECRETS))
+@pytest.mark.parametrize("how", ["missing", "empty", "shipped", "short"])
+def test_a_bad_secret_is_refused_outside_development(
+    variable: str, how: str, tmp_path: Path
+) -> None:
+    """`python settings.py` in production: one line naming the secret, exit 2."""
+    value = {"missing": None, "empty": "", "shipped": SHIPPED[variable], "short": "k" * 31}[how]
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "settings.py")],
+        cwd=tmp_path,
+        env=production(tmp_path, **{variable: value}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"invalid setting: {variable}: "), line
+    shipped = how == "shipped" or (how != "short" and variable == "ZHICHENG_APPLICANT_KEY_SECRET")
+    expected = {
+        "missing": "not set",
+        "empty": "not set",
+        "shipped": "a value shipped with zhicheng",
+        "short": "too short: 31 bytes, at least 32",
+    }["shipped" if shipped else how]
+    assert expected in line and "secrets.token_urlsafe(48)" in line, line
+    assert value is None or value == "" or value not in line  # the secret is never printed
+
+
+@pytest.mark.parametrize(
+    ("program", "args"),
+    [
+        ("settings.py", []),
+        ("worker.py", []),
+        ("starter.py", ["outbox", "list"]),
+        ("-m", ["uvicorn", "portal.app:app", "--port", "0"]),
+        ("-m", ["alembic", "-c", str(ROOT / "alembic.ini"), "upgrade", "head"]),
+    ],
+)
+def test_every_program_refuses_to_start_without_its_secrets(
+    program: str, args: list[str], tmp_path: Path
+) -> None:
+    """The worker, the command line, the portal (as uvicorn serves it) and the migrations, in
+    production with no secret set: each secret named on its own line, exit 2, nothing
+    started (no database made)."""
+    command = [sys.executable, program if program == "-m" else str(ROOT / program), *args]
+    result = subprocess.run(
+        command,
+        cwd=ROOT,
+        env=production(tmp_path, **dict.fromkeys(GOOD_SECRETS)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.splitlines()
+    assert [line.split(":")[1].strip() for line in lines] == [
+        "ZHICHENG_APPLICANT_KEY_SECRET",
+        "ZHICHENG_ACTOR_SIGNING_KEY",
+        "ZHICHENG_CODEC_KEYS",
+        "PORTAL_SECRET",
+    ], result.stderr
+    assert all(line.startswith("invalid setting: ") for line in lines)
+    assert not (tmp_path / "never.db").exists()
+
+
+def test_good_secrets_and_each_its_own(env: pytest.MonkeyPatch) -> None:
+    env.setenv("ZHICHENG_ENV", "Production")
+    for name, value in GOOD_SECRETS.items():
+        env.setenv(name, value)
+    settings = load_settings()
+    assert settings.environment == "production"
+    assert settings.portal_secret == "p" * 48  # as set: nothing derived outside development
+    assert all(value not in repr(settings) for value in GOOD_SECRETS.values())
+    env.setenv("PORTAL_SECRET", GOOD_SECRETS["ZHICHENG_APPLICANT_KEY_SECRET"])
+    env.setenv("ZHICHENG_CODEC_KEYS", GOOD_SECRETS["ZHICHENG_ACTOR_SIGNING_KEY"])
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert raised.value.lines == [
+        "PORTAL_SECRET: the same value as ZHICHENG_APPLICANT_KEY_SECRET: each secret is its own",
+        "ZHICHENG_CODEC_KEYS: the same value as ZHICHENG_ACTOR_SIGNING_KEY: each secret is its own",
+    ]
+    env.setenv("ZHICHENG_ENV", "staging")
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert raised.value.lines[0] == ("ZHICHENG_ENV: not one of development, production: 'staging'")
+
+
+def test_development_derives_what_is_unset(env: pytest.MonkeyPatch) -> None:
+    """In development nothing is required: the applicant key has its development value and
+    the portal's secret and the actor-signing key are derived from it (PORTAL_SECRET as the
+    portal derived it before: a development database's blind codes stay the same); the codec
+    keys are left to the codec."""
+    settings = load_settings()
+    assert settings.environment == "development"
+    assert settings.applicant_key_secret == DEVELOPMENT_APPLICANT_KEY_SECRET
+    assert (
+        settings.portal_secret
+        == hmac.new(
+            DEVELOPMENT_APPLICANT_KEY_SECRET.encode(), b"zhicheng-portal", hashlib.sha256
+        ).hexdigest()
+    )
+    assert settings.actor_signing_key not in ("", settings.portal_secret)
+    assert settings.codec_keys == ""
+    env.setenv("PORTAL_SECRET", "short but allowed here")
+    assert load_settings().portal_secret == "short but allowed here"
+
+
+def test_trusted_proxies(env: pytest.MonkeyPatch) -> None:
+    import ipaddress
+
+    assert load_settings().trusted_proxy_networks == ()
+    env.setenv("PORTAL_TRUSTED_PROXIES", "10.0.0.5, 10.1.0.0/16 ::1")
+    assert load_settings().trusted_proxy_networks == (
+        ipaddress.ip_network("10.0.0.5/32"),
+        ipaddress.ip_network("10.1.0.0/16"),
+        ipaddress.ip_network("::1/128"),
+    )
+    env.setenv("PORTAL_TRUSTED_PROXIES", "10.0.0.5,proxy.internal")
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert raised.value.lines == [
+        "PORTAL_TRUSTED_PROXIES: not an IP address or network: 'proxy.internal'"
+    ]

@@ -15,6 +15,7 @@ from models.calendar import YearCalendar
 from models.common import Level, Stage
 from models.declaration import EligibilityFacts, Employer, EmploymentStatus, Material
 from rules.publicity import publicity_ends_at
+from rules.round_plan import latest_publicity_start
 from rules.timezone import shanghai_date, start_of_day
 from tests.helpers.declaration_support import (
     RECOMMENDATION,
@@ -308,6 +309,23 @@ async def test_withdraw_before_decision(time_env: WorkflowEnvironment, time_work
     await to_publicity(handle)
     assert (await act(handle, "withdraw", "applicant", note="个人原因")).stage is Stage.withdrawn
     assert (await outcome(time_env, handle)).stage is Stage.withdrawn
+
+
+async def test_a_publicity_that_cannot_end_in_time_is_refused_at_its_start(
+    time_env: WorkflowEnvironment, time_worker: Worker
+):
+    """R10, R13: with submission closing in 3 days no 5-working-day publicity can end a day
+    before it, so starting one is refused at once with the latest start day, not discovered
+    when the declaration would end not_submitted."""
+    now = await time_env.get_current_time()
+    closes = start_of_day(shanghai_date(now) + timedelta(days=3))
+    round_config = round_around(now, submission_closes_at=closes, review_opens_at=closes)
+    handle = await start(time_env, time_worker, round_config)
+    await act(handle, "submit", "applicant")
+    message = await refused(handle, "start_publicity", "employer")
+    latest = latest_publicity_start(round_config).isoformat()
+    assert f"the latest start was {latest}" in message
+    assert (await state(handle)).stage is Stage.employer_review  # nothing happened
 
 
 async def test_upheld_objection_in_publicity_rejects(

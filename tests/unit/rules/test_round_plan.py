@@ -5,8 +5,8 @@ import pytest
 from rules.calendar import CalendarYearUnknown
 from rules.calendar_source import build_calendar
 from rules.publicity import publicity_ends_at
-from rules.round_plan import default_round_config, plan_round
-from rules.timezone import start_of_day
+from rules.round_plan import default_round_config, late_publicity_refusal, plan_round
+from rules.timezone import SHANGHAI, start_of_day
 from tests.helpers.samples import sample_round_config
 
 
@@ -57,3 +57,22 @@ def test_a_round_needs_its_year_in_the_calendar() -> None:
     with pytest.raises(CalendarYearUnknown) as raised:
         default_round_config(2031, build_calendar([2025]))
     assert raised.value.year == 2031
+
+
+def test_a_publicity_that_cannot_end_in_time_is_refused_with_the_latest_start() -> None:
+    config = sample_round_config()  # 2025: the latest start is Sept 22 (test above)
+    on_time = datetime(2025, 9, 22, 17, 0, tzinfo=SHANGHAI)
+    assert late_publicity_refusal(config, on_time) is None
+    too_late = datetime(2025, 9, 23, 9, 0, tzinfo=SHANGHAI)
+    refusal = late_publicity_refusal(config, too_late)
+    assert refusal is not None
+    assert "ends 2025-09-30T00:00:00+08:00, after 2025-09-29T00:00:00+08:00" in refusal
+    assert "the latest start was 2025-09-22" in refusal
+
+
+def test_a_drill_publicity_names_the_latest_start_instant() -> None:
+    config = sample_round_config().model_copy(update={"drill_publicity_seconds": 600})
+    must_end_by = datetime(2025, 9, 30, tzinfo=SHANGHAI)  # the close itself: no lead in a drill
+    assert late_publicity_refusal(config, must_end_by - timedelta(seconds=600)) is None
+    refusal = late_publicity_refusal(config, must_end_by - timedelta(seconds=599))
+    assert refusal is not None and "the latest start was 2025-09-29T23:50:00+08:00" in refusal
