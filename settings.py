@@ -190,7 +190,9 @@ class Settings(BaseSettings):
     )
 
     # --- secrets (docs/security.md, "Secrets"; checked by _secret below) ---
-    # Signs the actor the portal sends with each action (client/, the workflows' validators).
+    # Signs the actor of every update the portal, the command line and the worker send, and
+    # the workers' validators verify it (rules/actor_signature.py, client/signing.py;
+    # docs/security.md "Signed actors"): the same value for all of them.
     actor_signing_key: str = _env(
         "ZHICHENG_ACTOR_SIGNING_KEY", "", repr=False, validate_default=True
     )

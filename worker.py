@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,11 @@ from activities.publish import DocumentActivities
 from activities.record import RecordActivities
 from client.connection import connect as connect  # the portal and bench/floor.py import it here
 from client.connection import data_converter, exit_without_finalizing
+from client.signing import ActorSigner
 from delivery.dispatch import DeliveryStarter
 from documents.publication import PublicationStore
 from documents.render import shutdown_renderer
+from rules import actor_keys
 from settings import Settings, load_settings, load_settings_or_exit
 from store.db import ensure_schema, get_engine
 from workflows.declaration import DeclarationWorkflow
@@ -43,8 +46,11 @@ from workflows.round import RoundLauncherWorkflow, RoundWorkflow
 WORKFLOWS = [DeclarationWorkflow, RoundWorkflow, RoundLauncherWorkflow, DeliveryWorkflow]
 
 # Validation libraries used by the models import parts of themselves lazily; pass them
-# through so the sandbox does not re-import them per workflow run.
-PASSTHROUGH_MODULES = ("email_validator", "idna", "phonenumbers", "stdnum")
+# through so the sandbox does not re-import them per workflow run. rules.actor_keys holds the
+# key the update validators verify actors with (installed by build_worker): passed through,
+# the sandboxed workflows see this same module, key included (why that is deterministic-safe:
+# the module's docstring).
+PASSTHROUGH_MODULES = ("email_validator", "idna", "phonenumbers", "stdnum", "rules.actor_keys")
 
 log = logging.getLogger("zhicheng.worker")
 
@@ -165,7 +171,8 @@ def build_activities(
     notification = NotificationActivities(engine, start_deliveries)
     documents = DocumentActivities(store, settings, engine)
     delivery = DeliveryActivities(engine, settings)
-    coordination = CoordinationActivities(client, engine)
+    signer = ActorSigner.from_settings(settings)  # the round's updates to declarations
+    coordination = CoordinationActivities(client, engine, partial(signer.signed, client))
     round_activities = RoundActivities(engine, settings, start_deliveries)
     return [
         record.record_transition,
@@ -198,8 +205,12 @@ def build_worker(
     """The one place that says what runs on the queue (used by tests and benchmarks too).
 
     `settings`: None reads them from the environment (settings.py); `engine`: None is the
-    settings' database; `publication_dir`: None is the settings' publication store."""
+    settings' database; `publication_dir`: None is the settings' publication store.
+
+    Installs the settings' actor-signing key (ZHICHENG_ACTOR_SIGNING_KEY) for the update
+    validators (rules/actor_keys.py) before the worker exists, hence before any workflow runs."""
     settings = settings or load_settings()
+    actor_keys.install(settings.actor_signing_key.encode("utf-8"))
     engine = engine or get_engine(settings.database_url)
     return Worker(
         client,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -62,6 +62,11 @@ UPDATE_TIMEOUT = timedelta(seconds=60)
 REPORTED = 20  # failures and skips kept per page
 
 
+# Signs an update's JSON payload for (workflow id, update name): worker.py passes the bound
+# `signed` of client/signing.py's ActorSigner, under the worker's ZHICHENG_ACTOR_SIGNING_KEY.
+SignPayload = Callable[[str, str, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
 def _stage_clause(stages: Sequence[Stage]) -> str:
     return ", ".join(f"'{Stage(stage).value}'" for stage in stages)
 
@@ -78,11 +83,15 @@ def visibility_listing_query(year: int, stages: Sequence[Stage] | None, open_onl
 
 class CoordinationActivities:
     """The round's activities that act on declarations, built by worker.py with the Temporal
-    client (updates, visibility listing) and the record database's engine (its listing)."""
+    client (updates, visibility listing), the record database's engine (its listing) and the
+    worker's signer: every update the round sends to a declaration carries its actor signed
+    (the round's `system`, or the committee's actor of a votes operation the round accepted
+    signed), each for its own declaration; the declaration's validator verifies it."""
 
-    def __init__(self, client: Client, engine: AsyncEngine) -> None:
+    def __init__(self, client: Client, engine: AsyncEngine, sign: SignPayload) -> None:
         self._client = client
         self._engine = engine
+        self._sign = sign
 
     # --- listing ---------------------------------------------------------------------
 
@@ -164,9 +173,11 @@ class CoordinationActivities:
         self, batch: DeclarationBatch, target: Target
     ) -> tuple[str, str, DeclarationState | None]:
         handle = self._client.get_workflow_handle(target.workflow_id)
-        payload = batch.payload | target.payload
         try:
             async with asyncio.timeout(UPDATE_TIMEOUT.total_seconds()):
+                payload = await self._sign(
+                    target.workflow_id, batch.update, batch.payload | target.payload
+                )
                 state = await handle.execute_update(
                     batch.update, payload, result_type=DeclarationState
                 )

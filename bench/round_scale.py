@@ -28,6 +28,7 @@ from temporalio.client import Client
 from bench.common import declaration, round_config, temporal
 from client.declarations import start_declaration
 from client.rounds import round_act, round_state, start_round, wait_for_operation
+from client.signing import ActorSigner
 from models.round import ListingSource, OperationStatus, RoundInput
 from settings import ROOT, load_settings
 from store.db import dispose_engines, ensure_schema
@@ -92,6 +93,7 @@ async def bench(args: argparse.Namespace, client: Client) -> None:
                 "submission_closes_at": new_close.isoformat(),
                 "review_opens_at": new_close.isoformat(),
             },
+            signer=ActorSigner.from_settings(settings),
         )
         operation = await wait_for_operation(
             client,

@@ -68,10 +68,11 @@ from bench import report
 from bench.common import declaration, round_config, temporal, temporal_address_from_environment
 from bench.floor_models import FLOOR_WORKFLOW_TYPE, FloorState, happy_path
 from client.declarations import start_declaration
+from client.signing import ActorSigner
 from models.common import Level
 from models.declaration import DeclarationState
 from rules.recommendation import RECOMMENDATION_OPINION
-from settings import ROOT
+from settings import ROOT, Settings
 from store.db import dispose_engines, ensure_schema, get_engine
 from store.tables import AuditEvent, OutboxMessage
 
@@ -471,6 +472,8 @@ class Side:
     start: Callable[[Client, int], Awaitable[WorkflowHandle[Any, Any]]]
     payload: Callable[[Update, int], Any]
     deadline: Callable[[Any], datetime | None]
+    # (client, workflow id, update, payload) -> what is sent: the system's actors are signed
+    sign: Callable[[Client, str, str, Any], Awaitable[Any]] | None = None
 
 
 def system_side(config_for: Callable[[], Any], task_queue: str, path: Route) -> Side:
@@ -486,7 +489,17 @@ def system_side(config_for: Callable[[], Any], task_queue: str, path: Route) -> 
         ends = state.deadlines.get("publicity_ends_at")
         return datetime.fromisoformat(ends) if ends else None
 
-    return Side("system", path, DeclarationState, lambda step: step.name, start, payload, deadline)
+    signer = ActorSigner(actor_signing_key())  # as the portal signs a reviewer's action
+    return Side(
+        "system",
+        path,
+        DeclarationState,
+        lambda step: step.name,
+        start,
+        payload,
+        deadline,
+        signer.signed,
+    )
 
 
 def floor_side(task_queue: str, path: Route, publicity_seconds: float) -> Side:
@@ -545,9 +558,10 @@ async def drive(
                 if ends is not None:
                     await asyncio.sleep(max(0.0, (ends - datetime.now(UTC)).total_seconds()))
                 continue
-            state = await reviewers.update(
-                handle, side.update_name(step), side.payload(step, n), side.result_type, step.name
-            )
+            name, payload = side.update_name(step), side.payload(step, n)
+            if side.sign is not None:
+                payload = await side.sign(client, handle.id, name, payload)
+            state = await reviewers.update(handle, name, payload, side.result_type, step.name)
 
     try:
         try:
@@ -671,9 +685,16 @@ class Environment:
     external: bool  # a server of someone else's: end what the run leaves open
 
 
+def actor_signing_key() -> str:
+    """The key the bench signs its actors with and its worker verifies them with: the
+    settings of the environment alone, as the worker reads them (worker_env: no .env)."""
+    return Settings().actor_signing_key
+
+
 def worker_env(env: Environment, task_queue: str, database_url: str, publication: Path) -> dict:
     return {
         **os.environ,
+        "ZHICHENG_ACTOR_SIGNING_KEY": actor_signing_key(),
         "TEMPORAL_ADDRESS": env.address,
         "TEMPORAL_NAMESPACE": env.namespace,
         "ZHICHENG_TASK_QUEUE": task_queue,

@@ -23,6 +23,7 @@ from bench.common import declaration
 from client.connection import data_converter
 from client.declarations import start_declaration
 from client.rounds import start_round
+from client.signing import ActorSigner
 from models.round import RoundConfig, RoundInput
 from rules.calendar_source import load_overrides
 from rules.round_plan import try_out_round_dates
@@ -48,12 +49,18 @@ async def populate(client: Client, task_queue: str, count: int) -> None:
         print(f"round-{year}: {exc}")
     actor = {"actor": {"role": "applicant", "id": "demo"}}
     employer = {"actor": {"role": "employer", "id": "hr-01"}}
+    signer = ActorSigner.from_settings(settings)  # the worker's key: as the portal signs
     for n in range(count):
         handle = await start_declaration(client, declaration(config, n), task_queue)
         if n % 3 >= 1:
-            await handle.execute_update("submit", actor)
+            await handle.execute_update(
+                "submit", await signer.signed(client, handle.id, "submit", actor)
+            )
         if n % 3 == 2:
-            await handle.execute_update("start_publicity", employer)
+            await handle.execute_update(
+                "start_publicity",
+                await signer.signed(client, handle.id, "start_publicity", employer),
+            )
         print(handle.id)
 
 

@@ -29,6 +29,7 @@ from client.errors import (
     classify,
     connect_failure_reason,
 )
+from client.refused import REFUSED_KINDS, Attempt
 from settings import Settings
 from store.config_files import parse_json_object, read_json_object
 
@@ -136,6 +137,21 @@ async def no_worker(
             task_queue = (await client.get_workflow_handle(workflow_id).describe()).task_queue
     address = client.service_client.config.target_host
     return unavailable(f"{what}: is worker.py running on task queue {task_queue!r} at {address}?")
+
+
+async def note_refused(settings: Settings, attempt: Attempt, failure: BaseException) -> None:
+    """Put the operator's refused action on the record (client/refused.py: only if `failure`
+    is a refusal) in the record database, DATABASE_URL's (its schema brought up to date
+    first, as the other commands that write it do). A database that cannot be written is one
+    warning; the refusal's own line and exit code stay as they are."""
+    from client.refused import note_refusal
+    from store.db import ensure_schema, get_engine
+
+    if classify(failure).kind not in REFUSED_KINDS:
+        return
+    with suppress(Exception):  # note_refusal says so if the row cannot be written
+        await ensure_schema(settings.database_url)
+    await note_refusal(get_engine(settings.database_url), attempt, failure)
 
 
 def read_action_data(args: argparse.Namespace) -> tuple[dict[str, Any], str]:

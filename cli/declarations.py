@@ -14,9 +14,11 @@ from temporalio.service import RPCError
 from cli.common import (
     PROG,
     QUERY_TIMEOUT,
+    TEMPORAL_FAILURES,
     UPDATE_TIMEOUT,
     client_for,
     no_worker,
+    note_refused,
     read_action_data,
     temporal_errors,
 )
@@ -33,6 +35,8 @@ from cli.output import (
 )
 from client.errors import DeclarationRefused, Refusal, classify
 from client.inputs import action_models, action_payload, declaration_input
+from client.refused import Attempt
+from client.signing import ActorSigner
 from models.common import Jurisdiction, Level, Role, Stage
 from models.declaration import DeclarationState
 from rules.actions import ACTIONS
@@ -58,7 +62,9 @@ async def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
     }
     async with temporal_errors(client, settings, workflow_id):
         try:
-            handle = await open_declaration(client, declaration, settings.task_queue)
+            handle = await open_declaration(
+                client, declaration, settings.task_queue, signer=ActorSigner.from_settings(settings)
+            )
         except DeclarationRefused as exc:  # nothing started
             raise refused(exc.reason, exc.message + hints.get(exc.reason, "")) from None
     try:
@@ -87,10 +93,16 @@ async def cmd_act(args: argparse.Namespace, settings: Settings) -> int:
         raise bad_input(
             f"unknown action {args.action!r}; known: {', '.join(ACTIONS)} (see: {PROG} actions)"
         )
-    data, where = read_action_data(args)
+    attempt = Attempt("cli", args.workflow_id, args.action, args.role, args.actor_id)
+    try:
+        data, where = read_action_data(args)
+    except InputError as exc:  # --data or --data-file: not a JSON object
+        await note_refused(settings, attempt, exc)
+        raise
     try:
         payload = action_payload(args.action, Role(args.role), args.actor_id, data)
     except InputError as exc:
+        await note_refused(settings, attempt, exc)
         raise bad_input(f"{where}: {exc}") from None
     client = await client_for(settings)
     async with temporal_errors(client, settings, args.workflow_id):
@@ -100,10 +112,12 @@ async def cmd_act(args: argparse.Namespace, settings: Settings) -> int:
                 args.workflow_id,
                 args.action,
                 payload.model_dump(mode="json"),
+                signer=ActorSigner.from_settings(settings),  # for the operator who runs it
                 timeout=UPDATE_TIMEOUT,
             )
-        except RPCError as exc:
-            if classify(exc).kind is Refusal.ended:
+        except TEMPORAL_FAILURES as exc:
+            await note_refused(settings, attempt, exc)  # if it is a refusal (client/refused.py)
+            if isinstance(exc, RPCError) and classify(exc).kind is Refusal.ended:
                 raise await ended_or(client, settings, args.workflow_id) from None
             raise
     if args.json:
@@ -213,6 +227,7 @@ async def cmd_actions(args: argparse.Namespace, settings: Settings) -> int:
         fields = [
             {"name": name, "type": type_text(info.annotation), "required": info.is_required()}
             for name, info in model.model_fields.items()
+            if name != "signature"  # added when it is sent (client/signing.py)
         ]
         described.append(
             {

@@ -30,6 +30,10 @@ from models.round import ListingSource
 from rules.actions import ACTIONS
 from rules.schedule import DEFAULT_DAY, DEFAULT_HOUR, DEFAULT_MINUTE, DEFAULT_MONTH, SCHEDULE_ID
 
+# Who an operator may act as: the people's roles. `system` (the round's own updates) is signed
+# by the worker alone (docs/security.md, "Signed actors").
+PEOPLE_ROLES = [role.value for role in Role if role is not Role.system]
+
 DESCRIPTION = "zhicheng command line: start declarations, act on them, read them, plan a round."
 
 EPILOG = """\
@@ -119,9 +123,9 @@ def build_parser() -> Parser:
     act.add_argument(
         "--role",
         required=True,
-        choices=[r.value for r in Role],
+        choices=PEOPLE_ROLES,
         metavar="ROLE",
-        help=f"who acts: {', '.join(r.value for r in Role)}",
+        help=f"who acts: {', '.join(PEOPLE_ROLES)} (`system` is the worker's own)",
     )
     act.add_argument("--actor-id", required=True, help="the acting person's or unit's id")
     data = act.add_mutually_exclusive_group()
@@ -224,7 +228,13 @@ def build_parser() -> Parser:
     )
     round_act.add_argument("year", type=year, metavar="YEAR")
     round_act.add_argument("action", metavar="ACTION", help=", ".join(ROUND_UPDATES))
-    round_act.add_argument("--role", required=True, choices=[r.value for r in Role], metavar="ROLE")
+    round_act.add_argument(
+        "--role",
+        required=True,
+        choices=PEOPLE_ROLES,
+        metavar="ROLE",
+        help=f"who acts: {', '.join(PEOPLE_ROLES)}",
+    )
     round_act.add_argument("--actor-id", required=True, help="the acting person's or unit's id")
     round_data = round_act.add_mutually_exclusive_group()
     round_data.add_argument("--data", metavar="JSON", help="the action's fields as a JSON object")

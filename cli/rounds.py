@@ -10,10 +10,20 @@ from pathlib import Path
 
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from cli.common import PROG, QUERY_TIMEOUT, client_for, read_action_data, temporal_errors
+from cli.common import (
+    PROG,
+    QUERY_TIMEOUT,
+    TEMPORAL_FAILURES,
+    client_for,
+    note_refused,
+    read_action_data,
+    temporal_errors,
+)
 from cli.exits import EXIT_FAILED, EXIT_OK, bad_input, refused
 from cli.output import print_json, print_plan, print_round
 from client.inputs import ROUND_UPDATES, round_action_payload
+from client.refused import Attempt
+from client.signing import ActorSigner
 from models.common import Role
 from models.round import ListingSource, OperationStatus
 from rules.identity import round_workflow_id
@@ -102,17 +112,28 @@ async def cmd_round_act(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.action not in ROUND_UPDATES:
         raise bad_input(f"unknown round action {args.action!r}; known: {', '.join(ROUND_UPDATES)}")
-    data, where = read_action_data(args)
+    workflow_id = round_workflow_id(args.year)
+    attempt = Attempt("cli", workflow_id, args.action, args.role, args.actor_id)
+    try:
+        data, where = read_action_data(args)
+    except InputError as exc:  # --data or --data-file: not a JSON object
+        await note_refused(settings, attempt, exc)
+        raise
     if not data and where.endswith("(give it with --data or --data-file)"):
         where = "--data"
     try:
         payload = round_action_payload(args.action, Role(args.role), args.actor_id, data)
     except InputError as exc:
+        await note_refused(settings, attempt, exc)
         raise bad_input(f"{where}: {exc}") from None
     client = await client_for(settings)
-    workflow_id = round_workflow_id(args.year)
     async with temporal_errors(client, settings, workflow_id):
-        result = await round_act(client, args.year, args.action, payload)
+        signer = ActorSigner.from_settings(settings)  # for the operator who runs it
+        try:
+            result = await round_act(client, args.year, args.action, payload, signer=signer)
+        except TEMPORAL_FAILURES as exc:
+            await note_refused(settings, attempt, exc)  # if it is a refusal (client/refused.py)
+            raise
         operation_id = result.get("operation_id") if isinstance(result, dict) else None
         if args.wait and operation_id is not None:
             operation = await wait_for_operation(client, args.year, operation_id)

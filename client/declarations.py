@@ -22,6 +22,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from client.errors import ActionTimeout, ArchiveUnavailable, DeclarationRefused
 from client.rounds import running_round_config
+from client.signing import ActorSigner
 from models.common import Actor, Jurisdiction, Level, Role, Stage, Strict
 from models.declaration import DeclarationInput, DeclarationState, WindowChangeAction
 from models.round import WINDOW_FIELDS
@@ -54,6 +55,7 @@ async def open_declaration(
     declaration: DeclarationInput,
     task_queue: str,
     *,
+    signer: ActorSigner,
     engine: AsyncEngine | None = None,
     now: datetime | None = None,
     before_start: Callable[[DeclarationInput], Awaitable[None]] | None = None,
@@ -69,10 +71,10 @@ async def open_declaration(
     4. the eligibility check (R1–R8, rules/eligibility.py), as the workflow would make it.
 
     Then `before_start` (the portal binds the applicant to the account), and the start with
-    the window catch-up of start_declaration_in_round. Refused: DeclarationRefused with reason
-    SubmissionClosed, Ineligible or AlreadyDeclared (one declaration per applicant per round,
-    ever); ArchiveUnavailable when the archive cannot be read. Temporal's own failures pass
-    through (client.errors.classify)."""
+    the window catch-up of start_declaration_in_round (signed with `signer`). Refused:
+    DeclarationRefused with reason SubmissionClosed, Ineligible or AlreadyDeclared (one
+    declaration per applicant per round, ever); ArchiveUnavailable when the archive cannot be
+    read. Temporal's own failures pass through (client.errors.classify)."""
     year = declaration.round.year
     workflow_id = declaration_workflow_id(year, declaration.applicant_key)
     running = await running_round_config(client, year)
@@ -106,7 +108,7 @@ async def open_declaration(
     if before_start is not None:
         await before_start(declaration)
     try:
-        return await start_declaration_in_round(client, declaration, task_queue)
+        return await start_declaration_in_round(client, declaration, task_queue, signer=signer)
     except WorkflowAlreadyStartedError:
         raise DeclarationRefused(
             "AlreadyDeclared",
@@ -135,13 +137,16 @@ async def start_declaration(
 
 
 async def start_declaration_in_round(
-    client: Client, declaration: DeclarationInput, task_queue: str
+    client: Client, declaration: DeclarationInput, task_queue: str, *, signer: ActorSigner
 ) -> DeclarationHandle:
     """Start a declaration with the running round's windows (`declaration.round` should be
     `running_round_config`'s), then close the gap of a window change announced while it
     started: the round's paged change may have listed the declarations before this one was
     visible. Reading the round's windows again after the start and applying any difference
-    (idempotent on the declaration) means no declaration keeps the old windows (R9)."""
+    (idempotent on the declaration) means no declaration keeps the old windows (R9).
+
+    The difference is sent as the round would send it (role `system`, id `round-{year}`),
+    signed with `signer`: the portal's or the command line's, which hold the worker's key."""
     handle = await start_declaration(client, declaration, task_queue)
     latest = await running_round_config(client, declaration.round.year)
     if latest is None:
@@ -157,7 +162,9 @@ async def start_declaration_in_round(
             reason="申报创建期间本轮时间窗口已调整，按调整后的时间执行（R9）",
             **changes,
         )
-        await act(client, handle.id, "change_windows", payload.model_dump(mode="json"))
+        await act(
+            client, handle.id, "change_windows", payload.model_dump(mode="json"), signer=signer
+        )
     return handle
 
 
@@ -204,15 +211,18 @@ async def act(
     action: str,
     payload: dict[str, Any],
     *,
+    signer: ActorSigner,
     timeout: timedelta | None = None,
 ) -> DeclarationState:
     """Send one reviewer or applicant action (a Temporal Update) and wait for its result.
-    The payload: client.inputs.action_payload.
+    The payload: client.inputs.action_payload's JSON; `signer` signs its actor for this
+    workflow and action (client/signing.py) just before it is sent.
 
     With `timeout`, each phase (accepted by the worker, then recorded) gets that long and
     ActionTimeout says which did not finish. An RPC timeout alone would not do: the client
     re-polls an update that the server answers "not yet" forever."""
     handle = client.get_workflow_handle(workflow_id)
+    payload = await signer.signed(client, workflow_id, action, payload)
     if timeout is None:
         return await handle.execute_update(action, payload, result_type=DeclarationState)
     try:

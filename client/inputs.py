@@ -123,6 +123,8 @@ def _validated_payload(
         raise InputError(f"unknown {kind} {action!r}; known: {', '.join(models)}")
     if "actor" in data:
         raise InputError("actor: give it with --role and --actor-id, not in the data")
+    if "signature" in data:
+        raise InputError("signature: added when the action is sent (client/signing.py)")
     try:
         return model.model_validate({**data, "actor": {"role": role, "id": actor_id}})
     except ValidationError as exc:

@@ -8,6 +8,7 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+from pydantic import BaseModel
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -17,6 +18,7 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError
 
+from client.signing import ActorSigner
 from models.round import (
     Operation,
     OperationStatus,
@@ -57,11 +59,18 @@ async def round_state(
     return await handle.query("state", result_type=RoundState, rpc_timeout=rpc_timeout)
 
 
-async def round_act(client: Client, year: int, action: str, payload: Any) -> Any:
+async def round_act(
+    client: Client, year: int, action: str, payload: Any, *, signer: ActorSigner
+) -> Any:
     """Send one round update; returns its JSON result (an accepted operation, a session...).
-    The payload: client.inputs.round_action_payload."""
-    handle = client.get_workflow_handle(round_workflow_id(year))
-    return await handle.execute_update(action, payload)
+    The payload: client.inputs.round_action_payload (or its JSON); `signer` signs its actor
+    for round-{year} and this action (client/signing.py) just before it is sent."""
+    workflow_id = round_workflow_id(year)
+    data = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else dict(payload)
+    handle = client.get_workflow_handle(workflow_id)
+    return await handle.execute_update(
+        action, await signer.signed(client, workflow_id, action, data)
+    )
 
 
 async def wait_for_operation(

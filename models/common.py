@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class Strict(BaseModel):
@@ -54,6 +54,22 @@ class Role(StrEnum):
 class Actor(Strict):
     role: Role
     id: str = Field(min_length=1, max_length=128)
+
+
+class ActorSignature(Strict):
+    """Who vouches for an update's actor: the component that authenticated the person (the
+    portal for its session's account, the command line for its operator, the worker for the
+    round's own updates) signs the actor, the workflow id and the update's name
+    (rules/actor_signature.py); the update's validator verifies it. Sent beside the actor
+    (`signature` of every action); optional in the models, so that the unsigned updates in
+    the histories of older declarations still parse (validators do not run on replay).
+
+    Loose on purpose: a malformed one is refused by the validator as Unauthenticated, not as
+    an argument that fails to decode."""
+
+    issued_at: AwareDatetime
+    nonce: str = Field(max_length=128)
+    mac: str = Field(max_length=128)  # HMAC-SHA256, lower-case hex
 
 
 class Stage(StrEnum):

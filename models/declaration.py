@@ -9,7 +9,7 @@ import phonenumbers
 from pydantic import AwareDatetime, EmailStr, Field, field_validator
 from stdnum.cn import ric, uscc
 
-from models.common import Actor, Jurisdiction, Level, Role, Stage, Strict
+from models.common import Actor, ActorSignature, Jurisdiction, Level, Role, Stage, Strict
 from models.documents import DeclarationDocument
 from models.round import RoundConfig
 
@@ -144,6 +144,9 @@ class DeclarationInput(Strict):
 class Action(Strict):
     actor: Actor
     note: str | None = Field(default=None, max_length=2000)
+    # The actor's signature (client/signing.py adds it; the validators verify it). None only
+    # in the updates recorded before actors were signed.
+    signature: ActorSignature | None = None
 
 
 class SubmitAction(Action):

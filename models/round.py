@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import AwareDatetime, Field, model_validator
 
 from models.calendar import WorkingCalendar
-from models.common import Actor, Level, Strict
+from models.common import Actor, ActorSignature, Level, Strict
 
 
 class Ratio(Strict):
@@ -301,6 +301,7 @@ class RoundState(Strict):
 class RoundAction(Strict):
     actor: Actor
     note: str | None = Field(default=None, max_length=2000)
+    signature: ActorSignature | None = None  # as models.declaration.Action's
 
 
 class WindowChange(RoundAction):

@@ -25,7 +25,9 @@ from client.declarations import act, declaration_state
 from client.errors import ActionTimeout, classify
 from client.errors import Refusal as RefusalKind
 from client.inputs import action_payload, round_action_payload
+from client.refused import Attempt, note_refusal
 from client.rounds import round_act
+from client.signing import ActorSigner
 from models.common import (
     JURISDICTION_NAMES_ZH,
     LEVEL_NAMES_ZH,
@@ -37,6 +39,8 @@ from models.common import (
 )
 from models.declaration import DeclarationState
 from portal.security import new_csrf_token
+from rules.actor_signature import UNAUTHENTICATED
+from rules.identity import round_workflow_id
 from rules.timezone import cn_datetime
 from settings import Settings
 from store.config_files import InputError
@@ -86,6 +90,15 @@ ACTION_NAMES_ZH = {
     "submission_closed": "申报截止",
     "change_windows": "调整时间安排",
     "revoke": "撤销职称",
+    # the Round's actions (round-{year}): the refused attempts name them too
+    "set_committee": "设置评审委员会",
+    "open_session": "召开评审会议",
+    "committee_votes": "登记表决结果",
+    "supply_defense_averages": "赋答辩平均分（本轮）",
+    "draw_spot_check": "抽查",
+    "record_spot_check_result": "登记抽查结果",
+    "refresh_statistics": "刷新统计",
+    "close": "结束本轮评审",
 }
 REFUSALS_ZH = {
     "WrongRole": "您的角色无权在此阶段办理该事项。",
@@ -95,6 +108,21 @@ REFUSALS_ZH = {
     "UnknownAction": "未知的办理事项。",
     "Closed": "本年度评审轮次正在结束，不再受理该事项。",
     "CalendarUnknown": "该年度的工作日历尚未载入，无法计算公示期限，请联系管理员。",
+    "Unauthenticated": "系统未能确认办理人身份（操作签名无效或已过期），本次操作未被受理，"
+    "请重新提交；如仍不行，请联系管理员。",
+}
+# Why an attempt was refused, as the supervisor's page names it (store/refused_attempts.py).
+REFUSED_KINDS_ZH = {
+    "WrongRole": "角色无权办理",
+    "WrongStage": "所处阶段不能办理",
+    "OutsideWindow": "不在办理时间内",
+    "Invalid": "内容不符合要求",
+    "InvalidInput": "填写内容不完整或格式不对",
+    "UnknownAction": "未知的办理事项",
+    "Closed": "评审轮次正在结束",
+    "CalendarUnknown": "工作日历未载入",
+    "Unauthenticated": "身份签名无效（未签名、伪造、过期或用于其他申报）",
+    "Ended": "申报或轮次已结束",
 }
 DEADLINE_NAMES_ZH = {
     "submission_closes_at": "申报截止",
@@ -122,7 +150,8 @@ def refusal_from(exc: BaseException) -> Refusal:
     found = classify(exc)
     if found.kind is RefusalKind.refused:
         kind = found.reason or "Invalid"
-        return Refusal(REFUSALS_ZH.get(kind, "操作被拒绝。"), f"{kind}: {found.message}")
+        status = 403 if kind == UNAUTHENTICATED else 409
+        return Refusal(REFUSALS_ZH.get(kind, "操作被拒绝。"), f"{kind}: {found.message}", status)
     return Refusal("操作未能完成，请稍后重试。", type(exc).__name__, status=503)
 
 
@@ -143,13 +172,9 @@ def _named(names: dict[Any, str], kind: type[Any]) -> Callable[[str], str]:
     return lambda value: names.get(kind(value), value) if value in kind.__members__ else value
 
 
-def _as_account(build: Callable[..., Any], account: Any, action: str, data: dict[str, Any]) -> Any:
-    """An action's payload (action_payload / round_action_payload) with the session's
-    account as its actor; a form that does not make a valid payload is a Refusal (400)."""
-    try:
-        return build(action, Role(account.role), f"{account.role}:{account.username}", data)
-    except InputError as exc:
-        raise Refusal("填写的内容不完整或格式不对。", str(exc), status=400) from None
+def actor_id_of(account: Any) -> str:
+    """The actor id the portal acts as for an account: `role:username`."""
+    return f"{account.role}:{account.username}"
 
 
 def portal_templates() -> Jinja2Templates:
@@ -162,6 +187,7 @@ def portal_templates() -> Jinja2Templates:
         DEADLINE=lambda k: DEADLINE_NAMES_ZH.get(k, k),
         ROLE=_named(ROLE_NAMES_ZH, Role),
         ACTION=lambda a: ACTION_NAMES_ZH.get(a, a),
+        REFUSED_KIND=lambda k: REFUSED_KINDS_ZH.get(k, k),
         SHANGHAI=_shanghai,
         TEMPORAL_UI=TEMPORAL_UI,
     )
@@ -183,6 +209,9 @@ class Portal:
     ) -> None:
         self.client, self.client_factory = client, client_factory
         self.settings = settings  # read once, when the app is built
+        # signs the actor of every update the portal sends: the session's account
+        # (ZHICHENG_ACTOR_SIGNING_KEY, the worker's key; client/signing.py)
+        self.signer = ActorSigner.from_settings(settings)
         self.database_url, self.secret = database_url or settings.database_url, secret
         self._connecting = asyncio.Lock()
         self.templates = templates
@@ -223,33 +252,59 @@ class Portal:
 
     # --- acting and reading --------------------------------------------------------------
 
+    async def _payload(
+        self, build: Callable[..., Any], attempt: Attempt, data: dict[str, Any]
+    ) -> Any:
+        """An action's payload (action_payload / round_action_payload) with the session's
+        account as its actor; a form that does not make a valid payload is a Refusal (400),
+        on the record."""
+        role = Role(attempt.actor_role)
+        try:
+            return build(attempt.action, role, attempt.actor_id, data)
+        except InputError as exc:
+            await note_refusal(self.engine(), attempt, exc)
+            raise Refusal("填写的内容不完整或格式不对。", str(exc), status=400) from None
+
     async def send(self, account: Any, workflow_id: str, action: str, data: dict[str, Any]) -> None:
-        """One update as the logged-in account (the actor from the session, never the form)."""
-        payload = _as_account(action_payload, account, action, data)
+        """One update as the logged-in account (the actor from the session, never the form),
+        its actor signed (client/signing.py). A refusal is a `Refusal`, and it goes on the
+        record (client/refused.py)."""
+        attempt = Attempt("portal", workflow_id, action, account.role, actor_id_of(account))
+        payload = await self._payload(action_payload, attempt, data)
         try:
             await act(
                 await self.temporal(),
                 workflow_id,
                 action,
                 payload.model_dump(mode="json", exclude_none=True),
+                signer=self.signer,
                 timeout=UPDATE_TIMEOUT,
             )
         except WorkflowUpdateFailedError as exc:
+            await note_refusal(self.engine(), attempt, exc)
             raise refusal_from(exc) from None
         except (ActionTimeout, RPCError, RuntimeError) as exc:  # no worker/Temporal
+            await note_refusal(self.engine(), attempt, exc)  # an ended declaration is one
             log.warning("%s on %s: %s", action, workflow_id, exc)
             raise Refusal("系统暂时无法办理，请稍后重试。", type(exc).__name__, 503) from None
 
     async def send_round(self, account: Any, year: int, action: str, data: dict[str, Any]) -> Any:
         """One update of the Round workflow `round-{year}` as the logged-in account (the
         actor from the session); returns the update's JSON result. Refusal like `send`."""
-        payload = _as_account(round_action_payload, account, action, data)
+        attempt = Attempt(
+            "portal", round_workflow_id(year), action, account.role, actor_id_of(account)
+        )
+        payload = await self._payload(round_action_payload, attempt, data)
         try:
             async with asyncio.timeout(UPDATE_TIMEOUT.total_seconds()):
-                return await round_act(await self.temporal(), year, action, payload)
+                return await round_act(
+                    await self.temporal(), year, action, payload, signer=self.signer
+                )
         except WorkflowUpdateFailedError as exc:
+            await note_refusal(self.engine(), attempt, exc)
             raise refusal_from(exc) from None
         except RPCError as exc:  # no such round, or Temporal unreachable
+            await note_refusal(self.engine(), attempt, exc)  # an ended round is one
             log.warning("%s on round %s: %s", action, year, exc)
             raise Refusal(f"{year}年度评审轮次未在运行，无法办理。", str(exc), 409) from None
         except (TimeoutError, RuntimeError) as exc:

@@ -22,8 +22,10 @@ from temporalio.worker import Worker
 
 from client.connection import data_converter
 from models.search_attributes import registrations
+from rules import actor_keys
 from settings import Settings, load_settings
 from store.db import ensure_schema
+from tests.helpers.signing import TEST_ACTOR_SIGNING_KEY
 from worker import build_worker
 
 # The tests run as development (a development codec key and token where none is set), as
@@ -36,6 +38,13 @@ pytest_plugins = ["tests.helpers.databases"]  # the `database` fixture: SQLite a
 # stand in), and so does every subprocess a test starts with this environment. A test of
 # production settings says so (tests/unit/test_settings.py).
 os.environ["ZHICHENG_ENV"] = "development"
+
+# The actor-signing key of the session (docs/security.md, "Signed actors"): in the environment,
+# so every settings object (the workers', the portal's, the command line's, a subprocess's)
+# holds it; installed for the update validators as build_worker does, so a worker built
+# without it (tests/workflows/test_workflow_fakes.py) verifies the same signatures.
+os.environ["ZHICHENG_ACTOR_SIGNING_KEY"] = TEST_ACTOR_SIGNING_KEY
+actor_keys.install(TEST_ACTOR_SIGNING_KEY.encode())
 
 
 def venv_binary(name: str) -> str:

@@ -56,7 +56,9 @@ with workflow.unsafe.imports_passed_through():
         ROUND_YEAR,
         STAGE,
     )
+    from rules import actor_keys
     from rules.actions import Refused, action_refusal, allowed_in
+    from rules.actor_signature import verify as verify_actor
     from rules.calendar import CalendarYearUnknown
     from rules.committee import tally_vote
     from rules.deadlines import correction_deadline, payment_deadline, window_refusal
@@ -447,6 +449,26 @@ class DeclarationWorkflow:
         )
 
     # --- checks shared by validators and handlers --------------------------------------
+    # Each update's validator (`validate_<action>`, run by the SDK before the update is
+    # accepted, never on replay) first authenticates the actor, then makes the action's
+    # checks (`_check_<action>`: role, stage, window, input). The handler repeats only the
+    # checks: it also runs on replay, where the old updates in the history are unsigned and
+    # the clock is the recorded one.
+
+    def _authenticate(self, update: str, action: Action) -> None:
+        """The actor must be signed for this workflow and this update, recently, by a key the
+        worker installed (rules/actor_signature.py, rules/actor_keys.py): else
+        `Unauthenticated`, and nothing is recorded."""
+        refused = verify_actor(
+            actor_keys.verifying_keys(),
+            workflow.info().workflow_id,
+            update,
+            action.actor,
+            action.signature,
+            workflow.now(),
+        )
+        if refused is not None:
+            raise _refuse(refused)
 
     def _check(self, action: str, actor: Actor) -> None:
         refused = action_refusal(action, actor.role, self._stage)
@@ -474,7 +496,7 @@ class DeclarationWorkflow:
 
     @workflow.update
     async def submit(self, action: SubmitAction) -> DeclarationState:
-        self.validate_submit(action)
+        self._check_submit(action)
         if action.materials is not None:
             self._materials = list(action.materials)
         seq = self._transition(Stage.employer_review, "submit", action.actor, reason=action.note)
@@ -484,6 +506,10 @@ class DeclarationWorkflow:
 
     @submit.validator
     def validate_submit(self, action: SubmitAction) -> None:
+        self._authenticate("submit", action)
+        self._check_submit(action)
+
+    def _check_submit(self, action: SubmitAction) -> None:
         self._check("submit", action.actor)
         self._check_submission_window()
         self._check_materials(action)
@@ -501,7 +527,7 @@ class DeclarationWorkflow:
 
     @workflow.update
     async def resubmit(self, action: SubmitAction) -> DeclarationState:
-        self.validate_resubmit(action)
+        self._check_resubmit(action)
         if action.materials is not None:
             self._materials = list(action.materials)
         self._correction_deadline = None
@@ -512,13 +538,17 @@ class DeclarationWorkflow:
 
     @resubmit.validator
     def validate_resubmit(self, action: SubmitAction) -> None:
+        self._authenticate("resubmit", action)
+        self._check_resubmit(action)
+
+    def _check_resubmit(self, action: SubmitAction) -> None:
         self._check("resubmit", action.actor)
         self._check_before(self._correction_deadline, "the correction deadline")  # R15
         self._check_materials(action)
 
     @workflow.update
     async def withdraw(self, action: Action) -> DeclarationState:
-        self.validate_withdraw(action)
+        self._check_withdraw(action)
         seq = self._transition(
             Stage.withdrawn,
             "withdraw",
@@ -530,13 +560,17 @@ class DeclarationWorkflow:
 
     @withdraw.validator
     def validate_withdraw(self, action: Action) -> None:
+        self._authenticate("withdraw", action)
+        self._check_withdraw(action)
+
+    def _check_withdraw(self, action: Action) -> None:
         self._check("withdraw", action.actor)
 
     # --- employer -------------------------------------------------------------------------
 
     @workflow.update
     async def employer_return(self, action: ReturnAction) -> DeclarationState:
-        self.validate_employer_return(action)
+        self._check_employer_return(action)
         self._employer_return_count += 1  # R12: not counted toward R15
         seq = self._transition(
             Stage.draft,
@@ -550,11 +584,15 @@ class DeclarationWorkflow:
 
     @employer_return.validator
     def validate_employer_return(self, action: ReturnAction) -> None:
+        self._authenticate("employer_return", action)
+        self._check_employer_return(action)
+
+    def _check_employer_return(self, action: ReturnAction) -> None:
         self._check("employer_return", action.actor)
 
     @workflow.update
     async def start_publicity(self, action: Action) -> DeclarationState:
-        self.validate_start_publicity(action)
+        self._check_start_publicity(action)
         self._publicity_ends_at = self._publicity_end_from_now()
         ends = shanghai_iso(self._publicity_ends_at)
         seq = self._transition(
@@ -580,6 +618,10 @@ class DeclarationWorkflow:
 
     @start_publicity.validator
     def validate_start_publicity(self, action: Action) -> None:
+        self._authenticate("start_publicity", action)
+        self._check_start_publicity(action)
+
+    def _check_start_publicity(self, action: Action) -> None:
         self._check("start_publicity", action.actor)
         self._check_submission_window()
         self._publicity_end_from_now()  # the calendar must know the publicity's days
@@ -598,7 +640,7 @@ class DeclarationWorkflow:
 
     @workflow.update
     async def raise_objection(self, action: ObjectionAction) -> DeclarationState:
-        self.validate_raise_objection(action)
+        self._check_raise_objection(action)
         objection = Objection(
             id=len(self._objections) + 1,
             during=self._stage,
@@ -618,11 +660,15 @@ class DeclarationWorkflow:
 
     @raise_objection.validator
     def validate_raise_objection(self, action: ObjectionAction) -> None:
+        self._authenticate("raise_objection", action)
+        self._check_raise_objection(action)
+
+    def _check_raise_objection(self, action: ObjectionAction) -> None:
         self._check("raise_objection", action.actor)
 
     @workflow.update
     async def resolve_objection(self, action: ResolveObjectionAction) -> DeclarationState:
-        self.validate_resolve_objection(action)
+        self._check_resolve_objection(action)
         objection = self._objections[action.objection_id - 1]
         objection.upheld = action.upheld
         objection.resolution = action.resolution
@@ -653,6 +699,10 @@ class DeclarationWorkflow:
 
     @resolve_objection.validator
     def validate_resolve_objection(self, action: ResolveObjectionAction) -> None:
+        self._authenticate("resolve_objection", action)
+        self._check_resolve_objection(action)
+
+    def _check_resolve_objection(self, action: ResolveObjectionAction) -> None:
         self._check("resolve_objection", action.actor)
         open_ids = [o.id for o in self._open_objections()]
         if action.objection_id not in open_ids:
@@ -663,7 +713,7 @@ class DeclarationWorkflow:
 
     @workflow.update
     async def recommend(self, action: RecommendAction) -> DeclarationState:
-        self.validate_recommend(action)
+        self._check_recommend(action)
         via_competent_unit = self._in.applicant.employer.competent_unit is not None
         to = Stage.competent_unit_review if via_competent_unit else Stage.evaluation_review
         seq = self._transition(
@@ -680,6 +730,10 @@ class DeclarationWorkflow:
 
     @recommend.validator
     def validate_recommend(self, action: RecommendAction) -> None:
+        self._authenticate("recommend", action)
+        self._check_recommend(action)
+
+    def _check_recommend(self, action: RecommendAction) -> None:
         self._check("recommend", action.actor)
         self._check_submission_window()
         if self._open_objections():  # R13
@@ -694,7 +748,7 @@ class DeclarationWorkflow:
     async def competent_unit_recommend(
         self, action: CompetentUnitOpinionAction
     ) -> DeclarationState:
-        self.validate_competent_unit_recommend(action)
+        self._check_competent_unit_recommend(action)
         seq = self._transition(
             Stage.evaluation_review,
             "competent_unit_recommend",
@@ -712,12 +766,16 @@ class DeclarationWorkflow:
 
     @competent_unit_recommend.validator
     def validate_competent_unit_recommend(self, action: CompetentUnitOpinionAction) -> None:
+        self._authenticate("competent_unit_recommend", action)
+        self._check_competent_unit_recommend(action)
+
+    def _check_competent_unit_recommend(self, action: CompetentUnitOpinionAction) -> None:
         self._check("competent_unit_recommend", action.actor)
         self._check_submission_window()
 
     @workflow.update
     async def competent_unit_return(self, action: ReturnAction) -> DeclarationState:
-        self.validate_competent_unit_return(action)
+        self._check_competent_unit_return(action)
         # The publicity stands; the employer mends its recommendation and sends it again.
         seq = self._transition(
             Stage.recommendation, "competent_unit_return", action.actor, reason=action.reason
@@ -726,6 +784,10 @@ class DeclarationWorkflow:
 
     @competent_unit_return.validator
     def validate_competent_unit_return(self, action: ReturnAction) -> None:
+        self._authenticate("competent_unit_return", action)
+        self._check_competent_unit_return(action)
+
+    def _check_competent_unit_return(self, action: ReturnAction) -> None:
         self._check("competent_unit_return", action.actor)
 
     # --- evaluation body ------------------------------------------------------------------
@@ -739,7 +801,7 @@ class DeclarationWorkflow:
 
     @workflow.update
     async def accept_materials(self, action: Action) -> DeclarationState:
-        self.validate_accept_materials(action)
+        self._check_accept_materials(action)
         now = workflow.now()
         self._payment_due_at = payment_deadline(self._round, now)  # R17
         due = shanghai_iso(self._payment_due_at)
@@ -755,12 +817,16 @@ class DeclarationWorkflow:
 
     @accept_materials.validator
     def validate_accept_materials(self, action: Action) -> None:
+        self._authenticate("accept_materials", action)
+        self._check_accept_materials(action)
+
+    def _check_accept_materials(self, action: Action) -> None:
         self._check("accept_materials", action.actor)
         self._check_review_open()
 
     @workflow.update
     async def return_for_correction(self, action: ReturnAction) -> DeclarationState:
-        self.validate_return_for_correction(action)
+        self._check_return_for_correction(action)
         self._return_count += 1
         if self._return_count > self._round.max_returns:  # R15: the 4th return locks
             seq = self._transition(
@@ -794,12 +860,16 @@ class DeclarationWorkflow:
 
     @return_for_correction.validator
     def validate_return_for_correction(self, action: ReturnAction) -> None:
+        self._authenticate("return_for_correction", action)
+        self._check_return_for_correction(action)
+
+    def _check_return_for_correction(self, action: ReturnAction) -> None:
         self._check("return_for_correction", action.actor)
         self._check_review_open()
 
     @workflow.update
     async def confirm_payment(self, action: PaymentAction) -> DeclarationState:
-        self.validate_confirm_payment(action)
+        self._check_confirm_payment(action)
         needs_defense = defense_required(self._in.level)  # R18
         seq = self._transition(
             Stage.defense if needs_defense else Stage.committee,
@@ -814,12 +884,16 @@ class DeclarationWorkflow:
 
     @confirm_payment.validator
     def validate_confirm_payment(self, action: PaymentAction) -> None:
+        self._authenticate("confirm_payment", action)
+        self._check_confirm_payment(action)
+
+    def _check_confirm_payment(self, action: PaymentAction) -> None:
         self._check("confirm_payment", action.actor)
         self._check_before(self._payment_due_at, "the payment deadline")  # R17
 
     @workflow.update
     async def arrange_defense(self, action: DefenseArrangementAction) -> DeclarationState:
-        self.validate_arrange_defense(action)
+        self._check_arrange_defense(action)
         starts = shanghai_iso(action.starts_at)
         seq = self._transition(
             Stage.defense,
@@ -834,6 +908,10 @@ class DeclarationWorkflow:
 
     @arrange_defense.validator
     def validate_arrange_defense(self, action: DefenseArrangementAction) -> None:
+        self._authenticate("arrange_defense", action)
+        self._check_arrange_defense(action)
+
+    def _check_arrange_defense(self, action: DefenseArrangementAction) -> None:
         self._check("arrange_defense", action.actor)
         if self._defense_exempt:
             raise _invalid("this applicant is exempt from the on-site defense (R19)")
@@ -842,11 +920,15 @@ class DeclarationWorkflow:
 
     @workflow.update
     async def record_defense_score(self, action: DefenseScoreAction) -> DeclarationState:
-        self.validate_record_defense_score(action)
+        self._check_record_defense_score(action)
         return await self._scored(action, "record_defense_score")
 
     @record_defense_score.validator
     def validate_record_defense_score(self, action: DefenseScoreAction) -> None:
+        self._authenticate("record_defense_score", action)
+        self._check_record_defense_score(action)
+
+    def _check_record_defense_score(self, action: DefenseScoreAction) -> None:
         self._check("record_defense_score", action.actor)
         if self._defense_exempt:
             raise _invalid(
@@ -856,11 +938,15 @@ class DeclarationWorkflow:
 
     @workflow.update
     async def supply_defense_average(self, action: DefenseScoreAction) -> DeclarationState:
-        self.validate_supply_defense_average(action)
+        self._check_supply_defense_average(action)
         return await self._scored(action, "supply_defense_average")
 
     @supply_defense_average.validator
     def validate_supply_defense_average(self, action: DefenseScoreAction) -> None:
+        self._authenticate("supply_defense_average", action)
+        self._check_supply_defense_average(action)
+
+    def _check_supply_defense_average(self, action: DefenseScoreAction) -> None:
         self._check("supply_defense_average", action.actor)
         if not self._defense_exempt:
             raise _invalid("only a village-stationed applicant (R19) takes the average score")
@@ -880,7 +966,7 @@ class DeclarationWorkflow:
 
     @workflow.update
     async def committee_vote(self, action: CommitteeVoteAction) -> DeclarationState:
-        self.validate_committee_vote(action)
+        self._check_committee_vote(action)
         r = self._round
         tally = tally_vote(
             action.members, action.attending, action.yes_votes, r.quorum_ratio, r.pass_ratio
@@ -928,6 +1014,10 @@ class DeclarationWorkflow:
 
     @committee_vote.validator
     def validate_committee_vote(self, action: CommitteeVoteAction) -> None:
+        self._authenticate("committee_vote", action)
+        self._check_committee_vote(action)
+
+    def _check_committee_vote(self, action: CommitteeVoteAction) -> None:
         self._check("committee_vote", action.actor)
         r = self._round
         try:
@@ -948,7 +1038,7 @@ class DeclarationWorkflow:
 
     @workflow.update
     async def change_windows(self, action: WindowChangeAction) -> DeclarationState:
-        self.validate_change_windows(action)
+        self._check_change_windows(action)
         changes = self._window_changes(action)
         if not changes:  # already applied (the round may send a page twice)
             return self._state()
@@ -967,6 +1057,10 @@ class DeclarationWorkflow:
 
     @change_windows.validator
     def validate_change_windows(self, action: WindowChangeAction) -> None:
+        self._authenticate("change_windows", action)
+        self._check_change_windows(action)
+
+    def _check_change_windows(self, action: WindowChangeAction) -> None:
         self._check("change_windows", action.actor)
         changes = self._window_changes(action)
         if changes:

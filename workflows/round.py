@@ -57,7 +57,9 @@ with workflow.unsafe.imports_passed_through():
         SpotCheckResult,
         WindowChange,
     )
+    from rules import actor_keys
     from rules.actions import Refused
+    from rules.actor_signature import verify as verify_actor
     from rules.calendar import CalendarYearUnknown
     from rules.committee import tally_vote
     from rules.defense import defense_average
@@ -507,13 +509,31 @@ class RoundWorkflow:
         }
         self._finish(op)
 
-    # --- updates: windows ----------------------------------------------------------------
+    # --- checks ---------------------------------------------------------------------------
+    # As in the Declaration workflow: each validator (never run on replay) authenticates the
+    # actor first, then makes the update's checks, which its handler repeats.
+
+    def _authenticate(self, update: str, action: RoundAction) -> None:
+        """The actor must be signed for round-{year} and this update (rules/actor_signature.py,
+        rules/actor_keys.py): else `Unauthenticated`, and nothing is recorded."""
+        refused = verify_actor(
+            actor_keys.verifying_keys(),
+            workflow.info().workflow_id,
+            update,
+            action.actor,
+            action.signature,
+            workflow.now(),
+        )
+        if refused is not None:
+            raise _refused(refused)
 
     def _check_open(self) -> None:
         if self._refused is not None:
             raise _refuse("CalendarUnknown", self._refused)
         if self._p.closing:
             raise _refuse("Closed", f"round {self._year} is closing; it takes no more actions")
+
+    # --- updates: windows ----------------------------------------------------------------
 
     @workflow.update
     async def change_windows(self, change: WindowChange) -> OperationAccepted:
@@ -536,6 +556,7 @@ class RoundWorkflow:
 
     @change_windows.validator
     def validate_change_windows(self, change: WindowChange) -> None:
+        self._authenticate("change_windows", change)
         self._windows_changed(change)
 
     def _windows_changed(self, change: WindowChange) -> RoundConfig:
@@ -558,12 +579,16 @@ class RoundWorkflow:
     async def supply_defense_averages(self, action: RoundAction) -> OperationAccepted:
         """R19: once the on-site defenses are scored, give their average to every
         village-stationed declaration waiting in `defense`."""
-        self.validate_supply_defense_averages(action)
+        self._check_supply_defense_averages(action)
         self._event("supply_defense_averages", action.actor, {"note": action.note})
         return self._queue(OperationKind.defense_average, action.actor, {})
 
     @supply_defense_averages.validator
     def validate_supply_defense_averages(self, action: RoundAction) -> None:
+        self._authenticate("supply_defense_averages", action)
+        self._check_supply_defense_averages(action)
+
+    def _check_supply_defense_averages(self, action: RoundAction) -> None:
         self._check_open()
         _require(action.actor, Role.evaluation_body)
 
@@ -571,7 +596,7 @@ class RoundWorkflow:
 
     @workflow.update
     async def set_committee(self, action: SetCommittee) -> RoundState:
-        self.validate_set_committee(action)
+        self._check_set_committee(action)
         self._p.committee = action.committee
         self._event("set_committee", action.actor, action.committee.model_dump(mode="json"))
         self._publish()
@@ -579,6 +604,10 @@ class RoundWorkflow:
 
     @set_committee.validator
     def validate_set_committee(self, action: SetCommittee) -> None:
+        self._authenticate("set_committee", action)
+        self._check_set_committee(action)
+
+    def _check_set_committee(self, action: SetCommittee) -> None:
         self._check_open()
         _require(action.actor, Role.supervisor, Role.evaluation_body)
 
@@ -586,7 +615,7 @@ class RoundWorkflow:
     async def open_session(self, action: OpenSession) -> CommitteeSession:
         """R20: the session's composition and attendance, recorded once. A session without
         2/3 of the members attending is recorded as not valid and takes no votes."""
-        self.validate_open_session(action)
+        self._check_open_session(action)
         committee = self._p.committee
         assert committee is not None
         members = [member.id for member in committee.members]
@@ -614,6 +643,10 @@ class RoundWorkflow:
 
     @open_session.validator
     def validate_open_session(self, action: OpenSession) -> None:
+        self._authenticate("open_session", action)
+        self._check_open_session(action)
+
+    def _check_open_session(self, action: OpenSession) -> None:
         self._check_open()
         _require(action.actor, Role.committee)
         if self._p.committee is None:
@@ -643,6 +676,7 @@ class RoundWorkflow:
 
     @committee_votes.validator
     def validate_committee_votes(self, action: CommitteeVotes) -> None:
+        self._authenticate("committee_votes", action)
         self._votes_session(action)
 
     def _votes_session(self, action: CommitteeVotes) -> CommitteeSession:
@@ -660,7 +694,7 @@ class RoundWorkflow:
     async def draw_spot_check(self, action: DrawSpotCheck) -> OperationAccepted:
         """R22: a random sample of the approved declarations; the seed is recorded, so the
         same population redraws the same sample."""
-        self.validate_draw_spot_check(action)
+        self._check_draw_spot_check(action)
         seed = workflow.random().getrandbits(63)
         check = SpotCheck(
             check_id=len(self._p.spot_checks) + 1,
@@ -676,6 +710,10 @@ class RoundWorkflow:
 
     @draw_spot_check.validator
     def validate_draw_spot_check(self, action: DrawSpotCheck) -> None:
+        self._authenticate("draw_spot_check", action)
+        self._check_draw_spot_check(action)
+
+    def _check_draw_spot_check(self, action: DrawSpotCheck) -> None:
         self._check_open()
         _require(action.actor, Role.supervisor)
         if not any(batch.ended for batch in self._p.batches):
@@ -712,6 +750,7 @@ class RoundWorkflow:
 
     @record_spot_check_result.validator
     def validate_record_spot_check_result(self, action: SpotCheckResult) -> None:
+        self._authenticate("record_spot_check_result", action)
         self._finding_check(action)
 
     def _finding_check(self, action: SpotCheckResult) -> SpotCheck:
@@ -727,18 +766,22 @@ class RoundWorkflow:
 
     @workflow.update
     async def refresh_statistics(self, action: RoundAction) -> OperationAccepted:
-        self.validate_refresh_statistics(action)
+        self._check_refresh_statistics(action)
         return self._queue(OperationKind.refresh_statistics, action.actor, {})
 
     @refresh_statistics.validator
     def validate_refresh_statistics(self, action: RoundAction) -> None:
+        self._authenticate("refresh_statistics", action)
+        self._check_refresh_statistics(action)
+
+    def _check_refresh_statistics(self, action: RoundAction) -> None:
         self._check_open()
 
     @workflow.update
     async def close(self, action: RoundAction) -> RoundState:
         """End the round once its queued operations are done (revocations after that are
         a new round's, or an operator's, business)."""
-        self.validate_close(action)
+        self._check_close(action)
         self._p.closing = True
         self._event("close", action.actor, {"note": action.note})
         self._publish()
@@ -746,6 +789,10 @@ class RoundWorkflow:
 
     @close.validator
     def validate_close(self, action: RoundAction) -> None:
+        self._authenticate("close", action)
+        self._check_close(action)
+
+    def _check_close(self, action: RoundAction) -> None:
         self._check_open()
         _require(action.actor, Role.supervisor)
 

@@ -305,6 +305,7 @@ async def create_declaration(page: ApplicantPage, form: CheckedForm) -> Response
             await portal.temporal(),
             declaration,
             settings.task_queue,
+            signer=portal.signer,
             engine=portal.engine(),
             before_start=bind,
         )

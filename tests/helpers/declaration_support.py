@@ -23,6 +23,7 @@ from models.round import RoundConfig
 from rules.calendar_source import build_calendar
 from rules.recommendation import RECOMMENDATION_OPINION
 from tests.helpers.samples import sample_declaration_input
+from tests.helpers.signing import signed
 from workflows.declaration import DeclarationWorkflow
 
 SECOND = timedelta(seconds=1)
@@ -75,9 +76,11 @@ async def start(
 async def act(
     handle: WorkflowHandle[Any, Any], action: str, role: str, **fields: Any
 ) -> DeclarationState:
-    """Send one action as the named role, the way a reviewer's client does."""
+    """Send one action as the named role, signed, the way the portal sends a reviewer's."""
     payload = {"actor": {"role": role, "id": f"{role}-1"}, **fields}
-    return await handle.execute_update(action, payload, result_type=DeclarationState)
+    return await handle.execute_update(
+        action, await signed(handle, action, payload), result_type=DeclarationState
+    )
 
 
 async def state(handle: WorkflowHandle[Any, Any]) -> DeclarationState:

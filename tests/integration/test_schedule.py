@@ -29,6 +29,7 @@ from models.round import ListingSource, OperationStatus, RoundInput, RoundLaunch
 from rules.calendar_source import build_calendar
 from rules.timezone import SHANGHAI, shanghai_iso
 from tests.helpers.declaration_support import round_around, start, state
+from tests.helpers.signing import TEST_SIGNER
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -160,6 +161,7 @@ async def test_round_lists_declarations_by_search_attributes(
             "submission_closes_at": new_close.isoformat(),
             "review_opens_at": new_close.isoformat(),
         },
+        signer=TEST_SIGNER,
     )
     operation = await wait_for_operation(client, year, accepted["operation_id"])
     assert operation.status is OperationStatus.done, operation

@@ -59,6 +59,7 @@ from tests.helpers.declaration_support import (
     to_publicity,
 )
 from tests.helpers.samples import SAMPLE_MOBILE, sample_declaration_input
+from tests.helpers.signing import TEST_SIGNER, signed
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -88,7 +89,7 @@ async def round_for(env: WorkflowEnvironment, **fields: Any) -> RoundInput:
 
 async def round_update(env: WorkflowEnvironment, year: int, update: str, **fields: Any) -> Any:
     handle = env.client.get_workflow_handle(f"round-{year}")
-    return await handle.execute_update(update, fields)
+    return await handle.execute_update(update, await signed(handle, update, fields))
 
 
 async def round_refused(env: WorkflowEnvironment, year: int, update: str, **fields: Any) -> str:
@@ -472,7 +473,9 @@ async def test_a_declaration_started_during_a_window_change_gets_it(
     )
     await finished(time_env, year, accepted)  # nothing to list yet: the new one is not there
     declaration = sample_declaration_input(round=stale, applicant_key=uuid.uuid4().hex[:16])
-    handle = await start_declaration_in_round(time_env.client, declaration, time_worker.task_queue)
+    handle = await start_declaration_in_round(
+        time_env.client, declaration, time_worker.task_queue, signer=TEST_SIGNER
+    )
     current = await state(handle)
     assert datetime.fromisoformat(current.deadlines["submission_closes_at"]) == new_close
     assert [entry.action for entry in current.timeline][-1] == "change_windows"
