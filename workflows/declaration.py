@@ -56,9 +56,7 @@ with workflow.unsafe.imports_passed_through():
         ROUND_YEAR,
         STAGE,
     )
-    from rules import actor_keys
     from rules.actions import Refused, action_refusal, allowed_in
-    from rules.actor_signature import verify as verify_actor
     from rules.calendar import CalendarYearUnknown
     from rules.committee import tally_vote
     from rules.deadlines import correction_deadline, payment_deadline, window_refusal
@@ -69,6 +67,7 @@ with workflow.unsafe.imports_passed_through():
     from rules.timezone import shanghai_date, shanghai_iso
     from workflows import calls, patches
     from workflows import documents as docs
+    from workflows.authentication import actor_refusal
     from workflows.records import (
         notifications,
         record_rejection,
@@ -459,14 +458,7 @@ class DeclarationWorkflow:
         """The actor must be signed for this workflow and this update, recently, by a key the
         worker installed (rules/actor_signature.py, rules/actor_keys.py): else
         `Unauthenticated`, and nothing is recorded."""
-        refused = verify_actor(
-            actor_keys.verifying_keys(),
-            workflow.info().workflow_id,
-            update,
-            action.actor,
-            action.signature,
-            workflow.now(),
-        )
+        refused = actor_refusal(update, action.actor, action.signature)
         if refused is not None:
             raise _refuse(refused)
 

@@ -57,9 +57,7 @@ with workflow.unsafe.imports_passed_through():
         SpotCheckResult,
         WindowChange,
     )
-    from rules import actor_keys
     from rules.actions import Refused
-    from rules.actor_signature import verify as verify_actor
     from rules.calendar import CalendarYearUnknown
     from rules.committee import tally_vote
     from rules.defense import defense_average
@@ -69,6 +67,7 @@ with workflow.unsafe.imports_passed_through():
     from rules.timezone import shanghai_date, shanghai_iso
     from workflows import calls, patches
     from workflows import documents as docs
+    from workflows.authentication import actor_refusal
     from workflows.records import round_event
     from workflows.round_checks import finding_check, votes_session
     from workflows.windows import boundary_refusal, changed_config
@@ -516,14 +515,7 @@ class RoundWorkflow:
     def _authenticate(self, update: str, action: RoundAction) -> None:
         """The actor must be signed for round-{year} and this update (rules/actor_signature.py,
         rules/actor_keys.py): else `Unauthenticated`, and nothing is recorded."""
-        refused = verify_actor(
-            actor_keys.verifying_keys(),
-            workflow.info().workflow_id,
-            update,
-            action.actor,
-            action.signature,
-            workflow.now(),
-        )
+        refused = actor_refusal(update, action.actor, action.signature)
         if refused is not None:
             raise _refused(refused)
 
