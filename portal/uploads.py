@@ -234,32 +234,47 @@ def pdf_scale(sizes: list[tuple[float, float]]) -> float:
     return min(RENDER_DPI / 72, MAX_RENDER_SIDE / largest) * (1 - 1e-6)
 
 
-def page_images(data: bytes, media_type: str) -> tuple[list[Image.Image], float]:
-    """Every page as an RGB image, and the resolution (dots per inch) they were rendered at.
+def _page_points(document: pdfium.PdfDocument) -> list[tuple[float, float]]:
+    """Each page's size in points (call it holding PDFIUM_LOCK)."""
+    points = []
+    for index in range(len(document)):
+        page = document[index]
+        points.append(page.get_size())
+        page.close()
+    return points
 
-    An image is one page, turned as its EXIF orientation says (as a browser shows it) and on
-    white where it was transparent: the boxes the applicant draws on what the browser shows
-    are burned into exactly these pixels."""
-    if media_type == PDF:
-        with PDFIUM_LOCK:
-            document = pdfium.PdfDocument(data)
-            try:
-                pages = [document[i] for i in range(len(document))]
-                scale = pdf_scale([p.get_size() for p in pages])
-                images = [p.render(scale=scale).to_pil().convert("RGB") for p in pages]
-                for p in pages:
-                    p.close()
-            finally:
-                document.close()
-        return images, scale * 72
+
+def _image_page(data: bytes) -> Image.Image:
+    """An image upload as its one page: turned as its EXIF orientation says (as a browser
+    shows it) and on white where it was transparent."""
     with Image.open(io.BytesIO(data)) as opened:
         image = ImageOps.exif_transpose(opened)
         if image.mode in ("RGBA", "LA", "P"):
             rgba = image.convert("RGBA")
             flat = Image.new("RGB", rgba.size, "white")
             flat.paste(rgba, mask=rgba.getchannel("A"))
-            return [flat], 72.0
-        return [image.convert("RGB")], 72.0
+            return flat
+        return image.convert("RGB")
+
+
+def page_images(data: bytes, media_type: str) -> tuple[list[Image.Image], float]:
+    """Every page as an RGB image, and the resolution (dots per inch) they were rendered at:
+    the boxes the applicant draws on what the browser shows are burned into exactly these
+    pixels."""
+    if media_type == PDF:
+        with PDFIUM_LOCK:
+            document = pdfium.PdfDocument(data)
+            try:
+                scale = pdf_scale(_page_points(document))
+                images = []
+                for index in range(len(document)):
+                    page = document[index]
+                    images.append(page.render(scale=scale).to_pil().convert("RGB"))
+                    page.close()
+            finally:
+                document.close()
+        return images, scale * 72
+    return [_image_page(data)], 72.0
 
 
 def page_pixel_sizes(data: bytes, media_type: str) -> tuple[list[tuple[int, int]], float]:
@@ -274,11 +289,7 @@ def page_pixel_sizes(data: bytes, media_type: str) -> tuple[list[tuple[int, int]
     with PDFIUM_LOCK:
         document = pdfium.PdfDocument(data)
         try:
-            points = []
-            for i in range(len(document)):
-                page = document[i]
-                points.append(page.get_size())
-                page.close()
+            points = _page_points(document)
         finally:
             document.close()
     scale = pdf_scale(points)
@@ -287,13 +298,25 @@ def page_pixel_sizes(data: bytes, media_type: str) -> tuple[list[tuple[int, int]
 
 def each_page_image(data: bytes, media_type: str) -> Iterator[Image.Image]:
     """The pages of page_images one at a time, so that only one is in memory (the masking
-    tool burns and writes each before the next is rendered)."""
+    tool burns and writes each before the next is rendered). The document is opened once;
+    PDFium's lock is held for each call only, not while the caller works on a page."""
     if media_type != PDF:
-        yield page_images(data, media_type)[0][0]
+        yield _image_page(data)
         return
-    sizes, _ = page_pixel_sizes(data, media_type)
-    for index in range(len(sizes)):
-        yield page_image(data, media_type, index)
+    with PDFIUM_LOCK:
+        document = pdfium.PdfDocument(data)
+        count = len(document)
+        scale = pdf_scale(_page_points(document))
+    try:
+        for index in range(count):
+            with PDFIUM_LOCK:
+                page = document[index]
+                image = page.render(scale=scale).to_pil().convert("RGB")
+                page.close()
+            yield image
+    finally:
+        with PDFIUM_LOCK:
+            document.close()
 
 
 def page_image(data: bytes, media_type: str, index: int) -> Image.Image:
@@ -304,20 +327,16 @@ def page_image(data: bytes, media_type: str, index: int) -> Image.Image:
             try:
                 if not 0 <= index < len(document):
                     raise IndexError(index)
-                sizes = []
-                for i in range(len(document)):
-                    page = document[i]
-                    sizes.append(page.get_size())
-                    page.close()
+                scale = pdf_scale(_page_points(document))
                 page = document[index]
-                image = page.render(scale=pdf_scale(sizes)).to_pil().convert("RGB")
+                image = page.render(scale=scale).to_pil().convert("RGB")
                 page.close()
             finally:
                 document.close()
         return image
     if index != 0:
         raise IndexError(index)
-    return page_images(data, media_type)[0][0]
+    return _image_page(data)
 
 
 def png_bytes(image: Image.Image) -> bytes:

@@ -616,7 +616,6 @@ class DeclarationWorkflow:
     def _check_start_publicity(self, action: Action) -> None:
         self._check("start_publicity", action.actor)
         self._check_submission_window()
-        self._publicity_end_from_now()  # the calendar must know the publicity's days
         try:
             too_late = late_publicity_refusal(self._round, workflow.now())  # R10, R13
         except CalendarYearUnknown as exc:
