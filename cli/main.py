@@ -38,12 +38,19 @@ async def run(argv: Sequence[str]) -> int:
         return Exit.bad_input
 
 
-def one_line_warning(message: Warning | str, category: type[Warning], *_: object) -> str:
+def one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    line: str | None = None,
+) -> str:
+    """warnings.formatwarning for people: the message alone, no file or line of ours."""
     return f"warning: {message}\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    warnings.formatwarning = one_line_warning  # type: ignore[assignment]
+    warnings.formatwarning = one_line_warning
     try:
         return asyncio.run(run(sys.argv[1:] if argv is None else argv))
     except KeyboardInterrupt:

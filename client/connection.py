@@ -108,7 +108,7 @@ def connect_config(
             f"Temporal client configuration: {exc} (TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE)"
         ) from None
     given = settings.model_fields_set
-    config: dict[str, Any] = dict(profile.to_client_connect_config())
+    config: ClientConnectConfig = profile.to_client_connect_config()
     if "temporal_address" in given or "target_host" not in config:
         config["target_host"] = settings.temporal_address
     if "temporal_namespace" in given or "namespace" not in config:
@@ -117,7 +117,7 @@ def connect_config(
         config["api_key"] = settings.temporal_api_key
     # An API key goes over TLS (as the SDK has it), unless TLS is switched off.
     config["tls"] = tls_config(settings, profile.tls, api_key=bool(config.get("api_key")))
-    return config  # type: ignore[return-value]
+    return config
 
 
 async def connect(

@@ -159,7 +159,8 @@ async def checked_form(request: Request) -> dict[str, str]:
     """The form's text fields, after its CSRF token matched the session's (403 otherwise).
     Its files stay in `await request.form()` (read once; Starlette keeps it)."""
     form = await request.form()
-    if not csrf_matches(request.session.get("csrf"), form.get("csrf_token")):  # type: ignore[arg-type]
+    token = form.get("csrf_token")  # a file under that name is no token
+    if not isinstance(token, str) or not csrf_matches(request.session.get("csrf"), token):
         raise HTTPException(403, "CSRF token missing or wrong")
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
