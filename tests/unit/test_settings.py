@@ -25,6 +25,7 @@ from settings import (
     get_settings,
     load_settings,
 )
+from tests.helpers.samples import OTHER_PRODUCTION_SECRETS
 
 
 @pytest.fixture
@@ -447,10 +448,8 @@ def test_worker_versioning(env: pytest.MonkeyPatch) -> None:
 
 # --- secrets outside development (docs/security.md, "Secrets") ---------------------------
 
-GOOD_SECRETS = {  # four different values of 48 bytes
-    "ZHICHENG_APPLICANT_KEY_SECRET": "a" * 48,
-    "PORTAL_SECRET": "p" * 48,
-    "ZHICHENG_ACTOR_SIGNING_KEY": "s" * 48,
+GOOD_SECRETS = {  # four different values of at least 32 bytes
+    **OTHER_PRODUCTION_SECRETS,
     "ZHICHENG_CODEC_KEYS": "k1:" + base64.b64encode(b"c" * 32).decode(),  # id:key, 47 bytes
 }
 SHIPPED = {  # a value the repository ships for each, which is no secret
