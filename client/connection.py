@@ -32,6 +32,7 @@ from temporalio.service import TLSConfig
 
 from client.codec import EncryptionCodec
 from client.errors import ClientConfigError
+from client.payloads import StrictPayloadConverter
 from settings import Settings, environment_names
 
 if TYPE_CHECKING:
@@ -43,12 +44,14 @@ if TYPE_CHECKING:
 def data_converter(settings: Settings) -> DataConverter:
     """The one data converter of every client and worker of the project (the worker, the
     replayer, the command line, the portal, the benchmarks, the tests' environments):
-    pydantic models in and out of every workflow, activity, update and query; every payload
+    pydantic models in and out of every workflow, activity, update and query, decoded strictly
+    (client/payloads.py); every payload
     encrypted with the settings' codec keys (client/codec.py); failure messages and stack
     traces moved into an encoded (so encrypted) attribute. Payloads written before the codec
     decode as they are."""
     return dataclasses.replace(
         pydantic_data_converter,
+        payload_converter_class=StrictPayloadConverter,
         payload_codec=EncryptionCodec.from_settings(settings),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )

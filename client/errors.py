@@ -34,6 +34,9 @@ from rules.calendar import CalendarYearUnknown
 from rules.eligibility import Refusal as RuleRefusal
 from store.config_files import InputError
 
+# What the SDK says when a workflow cannot decode an update's argument (its cause says why).
+UNDECODABLE = "Failed decoding arguments"
+
 
 class Refusal(StrEnum):
     """What kind of failure it is, for whoever has to tell a person."""
@@ -118,6 +121,11 @@ def classify(exc: BaseException) -> Classified:
             return Classified(kind, str(exc), "ActionTimeout")
         case WorkflowUpdateFailedError():
             cause = exc.cause
+            if isinstance(cause, ApplicationError) and cause.message == UNDECODABLE:
+                # the worker's decoder refused the argument (client/payloads.py): its reason
+                inner = cause.cause
+                detail = inner.message if isinstance(inner, ApplicationError) else cause.message
+                return Classified(Refusal.invalid_input, detail, "InvalidArgument")
             if isinstance(cause, ApplicationError):
                 return Classified(Refusal.refused, cause.message, cause.type or None)
             return Classified(Refusal.failed, str(cause), "UpdateFailed")

@@ -26,10 +26,20 @@ from models.round import (
     SpotCheckResult,
     WindowChange,
 )
-from models.validation import validation_summary
+from models.validation import strictly, validation_summary
 from rules.actions import ACTIONS
 from rules.identity import applicant_key
 from store.config_files import InputError
+
+
+class PayloadInvalid(InputError):
+    """An action's payload that its model refuses: the one-line summary (the field's path and
+    what is wrong) as the message, pydantic's errors for whoever shows them field by field."""
+
+    def __init__(self, exc: ValidationError) -> None:
+        super().__init__(validation_summary(exc))
+        self.errors = exc.errors(include_url=False)
+
 
 # What an operator's declaration file holds: DeclarationInput without what the system adds.
 SYSTEM_FIELDS = {
@@ -48,6 +58,12 @@ DeclarationFile: type[Strict] = create_model(  # derived, so the two shapes neve
 )
 
 
+def declaration_file(data: Mapping[str, Any]) -> Strict:
+    """The applicant's part, validated strictly (models.validation.strictly); ValidationError
+    names each wrong field (the portal shows each beside its field)."""
+    return strictly(DeclarationFile, dict(data))
+
+
 def declaration_input(
     data: Mapping[str, Any], round_config: RoundConfig, where: str, key_secret: str
 ) -> DeclarationInput:
@@ -56,7 +72,7 @@ def declaration_input(
         if name in data:
             raise InputError(f"{where}: {name}: leave it out of the file ({why})")
     try:
-        part = DeclarationFile.model_validate(data)
+        part = declaration_file(data)
     except ValidationError as exc:
         raise InputError(f"{where}: {validation_summary(exc)}") from None
     fields = dict(part)
@@ -126,6 +142,6 @@ def _validated_payload(
     if "signature" in data:
         raise InputError("signature: added when the action is sent (client/signing.py)")
     try:
-        return model.model_validate({**data, "actor": {"role": role, "id": actor_id}})
+        return strictly(model, {**data, "actor": {"role": role, "id": actor_id}})
     except ValidationError as exc:
-        raise InputError(validation_summary(exc)) from None
+        raise PayloadInvalid(exc) from None

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from client.errors import Classified, Refusal, classify
+from models.text import storable
 
 if TYPE_CHECKING:  # the command line imports this module: no database library until used
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -62,7 +63,9 @@ async def note_refusal(
 ) -> Classified:
     """Classify `failure` (or take its classification); if it is a refusal, append it to
     refused_attempts. Returns the classification. Never raises for the record: a record
-    database that cannot be written is logged, and the refusal goes on to the person."""
+    database that cannot be written is logged, and the refusal goes on to the person.
+    Characters the database cannot keep are replaced (models/text.py): a NUL in an actor id
+    is refused, and its refusal still recorded."""
     classified = failure if isinstance(failure, Classified) else classify(failure)
     if classified.kind not in REFUSED_KINDS:
         return classified
@@ -74,12 +77,12 @@ async def note_refusal(
             engine,
             at=at or datetime.now(UTC),
             source=attempt.source,
-            actor_role=attempt.actor_role[:32],
-            actor_id=attempt.actor_id[:128],
-            action=attempt.action[:64],
-            workflow_id=attempt.workflow_id[:200],
-            kind=kind[:64],
-            message=recorded_message(classified.message),
+            actor_role=storable(attempt.actor_role[:32]),
+            actor_id=storable(attempt.actor_id[:128]),
+            action=storable(attempt.action[:64]),
+            workflow_id=storable(attempt.workflow_id[:200]),
+            kind=storable(kind[:64]),
+            message=storable(recorded_message(classified.message)),
         )
     except Exception as exc:  # the refusal matters more than its record
         log.warning(

@@ -16,11 +16,11 @@ class YearCalendar(Strict):
     `workdays`: weekend days that are make-up working days 调休 (e.g. 2025-09-28).
     """
 
-    holidays: list[date] = Field(default_factory=list)
-    workdays: list[date] = Field(default_factory=list)
+    holidays: list[date] = Field(default_factory=list, max_length=366)
+    workdays: list[date] = Field(default_factory=list, max_length=366)
 
 
 class WorkingCalendar(Strict):
     """Known years only; a date in any other year is an error, never a Monday–Friday guess."""
 
-    years: dict[int, YearCalendar] = Field(default_factory=dict)
+    years: dict[int, YearCalendar] = Field(default_factory=dict, max_length=100)

@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from models.text import check_storable
 
 
 class Strict(BaseModel):
-    """Base for every model: unknown fields are an error, so a typo in a JSON file is caught."""
+    """Base for every model: unknown fields are an error, so a typo in a JSON file is caught;
+    no text may hold a character the database cannot keep (models/text.py).
+
+    Types are strict where a payload crosses a boundary (client/payloads.py: the data
+    converter, the command line's and the portal's checks), not here: code builds models
+    from Python values (a datetime, an enum member) and stays readable."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_text(cls, value: Any) -> Any:
+        check_storable(value)
+        return value
 
 
 class Level(StrEnum):

@@ -11,13 +11,15 @@ from stdnum.cn import ric, uscc
 
 from models.common import Actor, ActorSignature, Jurisdiction, Level, Role, Stage, Strict
 from models.documents import DeclarationDocument
-from models.round import RoundConfig
+from models.round import MAX_COMMITTEE_MEMBERS, RoundConfig
 
 
 class Employer(Strict):
     name: str = Field(min_length=1, max_length=200)
     uscc: str  # 统一社会信用代码
-    competent_unit: str | None = None  # 主管单位, R14: recommend through it where there is one
+    competent_unit: str | None = Field(
+        default=None, max_length=200
+    )  # 主管单位, R14: recommend through it where there is one
 
     @field_validator("uscc")
     @classmethod
@@ -104,15 +106,20 @@ class EligibilityFacts(Strict):
     employment_status: EmploymentStatus = EmploymentStatus.in_service  # R2
     employer_kind: EmployerKind = EmployerKind.enterprise  # R2
     dispatched_from_out_of_town_private_enterprise: bool = False  # R3
-    months_working_in_urumqi: int = Field(default=0, ge=0)  # R3
+    months_working_in_urumqi: int = Field(default=0, ge=0, le=1200)  # R3
     continuing_education_completed: bool = False  # R4
     village_stationed_months_this_year: int = Field(default=0, ge=0, le=12)  # R4, R19
     current_level: Level | None = None  # R5
     current_level_basis: TitleBasis = TitleBasis.professional_title  # R5
-    years_at_current_level: float = Field(default=0, ge=0)  # R5: former + current specialty
-    consecutive_village_years: int = Field(default=0, ge=0)  # R6
-    consecutive_excellent_assessments: int = Field(default=0, ge=0)  # R6
+    years_at_current_level: float = Field(default=0, ge=0, le=80)  # R5: former + current specialty
+    consecutive_village_years: int = Field(default=0, ge=0, le=80)  # R6
+    consecutive_excellent_assessments: int = Field(default=0, ge=0, le=80)  # R6
     integrity_blocked_until: date | None = None  # R8: end of an integrity-archive record
+
+
+# Far more than any declaration has; a bound, so that no payload outgrows a page or a record.
+MAX_ACHIEVEMENTS = 50
+MAX_MATERIALS = 50
 
 
 class Material(Strict):
@@ -131,11 +138,11 @@ class DeclarationInput(Strict):
     applicant: Applicant
     level: Level
     jurisdiction: Jurisdiction
-    series: str = "engineering"  # R1
-    specialty: str = "pv_silicon"  # R1: 光伏硅基
+    series: str = Field(default="engineering", max_length=100)  # R1
+    specialty: str = Field(default="pv_silicon", max_length=100)  # R1: 光伏硅基
     eligibility: EligibilityFacts = Field(default_factory=EligibilityFacts)
-    achievements: list[Achievement] = Field(default_factory=list)
-    materials: list[Material] = Field(default_factory=list)
+    achievements: list[Achievement] = Field(default_factory=list, max_length=MAX_ACHIEVEMENTS)
+    materials: list[Material] = Field(default_factory=list, max_length=MAX_MATERIALS)
 
 
 # --- update arguments: one model per update, each with the actor ---------------------------
@@ -150,7 +157,8 @@ class Action(Strict):
 
 
 class SubmitAction(Action):
-    materials: list[Material] | None = None  # replaces the materials when given
+    # replaces the materials when given
+    materials: list[Material] | None = Field(default=None, max_length=MAX_MATERIALS)
 
 
 class ReturnAction(Action):
@@ -168,9 +176,9 @@ class ResolveObjectionAction(Action):
 
 
 class RecommendAction(Action):
-    opinion: str  # R14: must be exactly the mandated text
-    publicity_original_ref: str = Field(min_length=1)  # attachment 2 scan
-    publicity_result_ref: str = Field(min_length=1)  # attachment 3 scan
+    opinion: str = Field(max_length=2000)  # R14: must be exactly the mandated text
+    publicity_original_ref: str = Field(min_length=1, max_length=300)  # attachment 2 scan
+    publicity_result_ref: str = Field(min_length=1, max_length=300)  # attachment 3 scan
 
 
 class CompetentUnitOpinionAction(Action):
@@ -205,9 +213,9 @@ class WindowChangeAction(Action):
 
 class CommitteeVoteAction(Action):
     session_id: str = Field(min_length=1, max_length=100)
-    members: int = Field(ge=1)
-    attending: int = Field(ge=0)
-    yes_votes: int = Field(ge=0)
+    members: int = Field(ge=1, le=MAX_COMMITTEE_MEMBERS)
+    attending: int = Field(ge=0, le=MAX_COMMITTEE_MEMBERS)
+    yes_votes: int = Field(ge=0, le=MAX_COMMITTEE_MEMBERS)
 
 
 # --- query result ----------------------------------------------------------------------------

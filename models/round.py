@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 from itertools import pairwise
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import AwareDatetime, Field, model_validator
 
@@ -74,7 +74,9 @@ class RoundConfig(Strict):
     recommendation_lead_days: int = Field(default=1, ge=0)  # round plan: time left to recommend
     quorum_ratio: Ratio = TWO_THIRDS  # R20
     pass_ratio: Ratio = TWO_THIRDS  # R20
-    conditions: dict[Level, LevelCondition] = Field(default_factory=default_conditions)
+    conditions: dict[Level, LevelCondition] = Field(
+        default_factory=default_conditions, max_length=len(Level)
+    )
     calendar: WorkingCalendar = Field(default_factory=WorkingCalendar)
 
     @model_validator(mode="after")
@@ -96,8 +98,12 @@ class RoundConfig(Strict):
 # --- the Round workflow: its input, its actions, its state -------------------------
 
 
+MAX_COMMITTEE_MEMBERS = 200
+MemberId = Annotated[str, Field(min_length=1, max_length=64)]
+
+
 class CommitteeMember(Strict):
-    id: str = Field(min_length=1, max_length=64)
+    id: MemberId
     name: str = Field(min_length=1, max_length=100)
 
 
@@ -105,7 +111,7 @@ class Committee(Strict):
     """R20: the evaluation committee; a session's attendance is checked against it."""
 
     name: str = Field(default="工程系列光伏硅基专业职称评审委员会", min_length=1, max_length=200)
-    members: list[CommitteeMember] = Field(min_length=1)
+    members: list[CommitteeMember] = Field(min_length=1, max_length=MAX_COMMITTEE_MEMBERS)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Committee:
@@ -131,7 +137,8 @@ class RoundInput(Strict):
     """The one argument of the `Round` workflow (`round-{year}`)."""
 
     config: RoundConfig  # windows, payment deadline, readings, the working-day calendar
-    specialty: str = "pv_silicon"  # R1, R19: the specialty whose defenses are averaged
+    # R1, R19: the specialty whose defenses are averaged
+    specialty: str = Field(default="pv_silicon", max_length=100)
     committee: Committee | None = None  # R20: may also be set later (`set_committee`)
     document_number_prefix: str = Field(default="乌人社职称", min_length=1, max_length=50)  # R21
     defense_opens_at: AwareDatetime | None = None  # R18: the defense period, when announced
@@ -333,12 +340,12 @@ class SetCommittee(RoundAction):
 
 class OpenSession(RoundAction):
     session_id: str = Field(min_length=1, max_length=100)
-    attending: list[str]  # member ids
+    attending: list[MemberId] = Field(max_length=MAX_COMMITTEE_MEMBERS)
 
 
 class Vote(Strict):
     workflow_id: str = Field(min_length=1, max_length=200)
-    yes_votes: int = Field(ge=0)
+    yes_votes: int = Field(ge=0, le=MAX_COMMITTEE_MEMBERS)
 
 
 class CommitteeVotes(RoundAction):

@@ -1,8 +1,14 @@
-"""Pydantic validation errors as one line for a person: the field's path and the message."""
+"""Validating what a person or a client sends: strictly, as the workers do (`strictly`); and
+pydantic's errors as one line for a person (the field's path and the message)."""
 
 from __future__ import annotations
 
-from pydantic import ValidationError
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import to_json
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def location(loc: tuple[int | str, ...]) -> str:
@@ -24,3 +30,14 @@ def validation_summary(exc: ValidationError) -> str:
         more = len(errors) - 1
         text += f" (and {more} more error{'s' if more > 1 else ''})"
     return text
+
+
+def strictly(model: type[M], data: Any) -> M:
+    """`data` (parsed JSON, a form's values) as `model`, validated as the workers validate a
+    payload (client/payloads.py): JSON types taken strictly, so "yes" is not a boolean, true
+    not a number, "6" not a number. Raises ValidationError, each error at its field's path.
+
+    Validated as Python first: that names a text that cannot be stored (models/text.py) at
+    its field, where a lone surrogate could not even be written as JSON."""
+    model.model_validate(data)
+    return model.model_validate_json(to_json(data), strict=True)

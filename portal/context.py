@@ -24,7 +24,7 @@ from temporalio.service import RPCError
 from client.declarations import act, declaration_state
 from client.errors import ActionTimeout, classify
 from client.errors import Refusal as RefusalKind
-from client.inputs import action_payload, round_action_payload
+from client.inputs import PayloadInvalid, action_payload, round_action_payload
 from client.refused import Attempt, note_refusal
 from client.rounds import round_act
 from client.signing import ActorSigner
@@ -38,6 +38,7 @@ from models.common import (
     Stage,
 )
 from models.declaration import DeclarationState
+from portal.field_errors import FIELD_LABELS_ZH, field_errors, refusal_sentence
 from portal.security import new_csrf_token
 from rules.actor_signature import UNAUTHENTICATED
 from rules.identity import round_workflow_id
@@ -137,11 +138,19 @@ DEADLINE_NAMES_ZH = {
 
 class Refusal(Exception):
     """An action refused (by the workflow's validator, or by the payload check): a Chinese
-    sentence for the page and the short English detail."""
+    sentence for the page and the short English detail; `fields`: what is wrong with each
+    form field, in Chinese, shown beside it (templates/portal/macros.html, field_error)."""
 
-    def __init__(self, text: str, detail: str = "", status: int = 409) -> None:
+    def __init__(
+        self,
+        text: str,
+        detail: str = "",
+        status: int = 409,
+        fields: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(text)
         self.text, self.detail, self.status = text, detail, status
+        self.fields = fields or {}
 
 
 def refusal_from(exc: BaseException) -> Refusal:
@@ -257,10 +266,14 @@ class Portal:
     ) -> Any:
         """An action's payload (action_payload / round_action_payload) with the session's
         account as its actor; a form that does not make a valid payload is a Refusal (400),
-        on the record."""
+        on the record, each wrong field named beside it."""
         role = Role(attempt.actor_role)
         try:
             return build(attempt.action, role, attempt.actor_id, data)
+        except PayloadInvalid as exc:
+            await note_refusal(self.engine(), attempt, exc)
+            fields = field_errors(exc.errors, FIELD_LABELS_ZH)
+            raise Refusal(refusal_sentence(fields), str(exc), 400, fields) from None
         except InputError as exc:
             await note_refusal(self.engine(), attempt, exc)
             raise Refusal("填写的内容不完整或格式不对。", str(exc), status=400) from None

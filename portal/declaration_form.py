@@ -1,6 +1,7 @@
 """The applicant's declaration form (`/applicant/new`): one entry per field, named by its
 path in the declaration (applicant.employer.uscc, achievements[0].kind); the form's fields
-as the declaration's applicant part, and pydantic's errors under their fields in Chinese.
+as the declaration's applicant part (numbers as numbers: it is validated strictly), and
+pydantic's errors under their fields in Chinese (portal/field_errors.py).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pydantic import ValidationError
 
 from models.common import JURISDICTION_NAMES_ZH, LEVEL_NAMES_ZH
 from models.declaration import AchievementKind, EmploymentStatus
-from models.validation import location
+from portal.field_errors import field_errors, number
 from rules.eligibility import BASIS_ZH, EMPLOYER_KIND_ZH
 
 ACHIEVEMENT_ROWS = 3
@@ -90,37 +91,11 @@ FIELD_MESSAGES = {  # a field's own message for what its validator refuses
     "applicant.email": "电子邮箱格式不正确。",
     "applicant.employer.uscc": "统一社会信用代码无效：请核对18位代码。",
 }
-TYPE_MESSAGES = {  # pydantic's error types, in Chinese
-    "missing": "此项必填。",
-    "string_too_short": "此项必填。",
-    "string_too_long": "内容过长（最多{max_length}个字）。",
-    "enum": "请从列表中选择。",
-    "literal_error": "请从列表中选择。",
-    "int_parsing": "请填写整数。",
-    "int_from_float": "请填写整数。",
-    "float_parsing": "请填写数字。",
-    "greater_than_equal": "不能小于{ge}。",
-    "less_than_equal": "不能大于{le}。",
-    "bool_parsing": "请选择是或否。",
-}
 
 
-def field_errors(exc: ValidationError) -> dict[str, str]:
+def declaration_errors(exc: ValidationError) -> dict[str, str]:
     """Each error under its form field's name, in Chinese (the first error of a field wins)."""
-    errors: dict[str, str] = {}
-    for error in exc.errors(include_url=False):
-        name = location(tuple(error["loc"]))
-        if name not in FIELDS:
-            name = "_form"
-        kind = str(error["type"])
-        if name in FIELD_MESSAGES and kind == "value_error":
-            message = FIELD_MESSAGES[name]
-        elif kind in TYPE_MESSAGES:
-            message = TYPE_MESSAGES[kind].format(**(error.get("ctx") or {}))
-        else:
-            message = "填写有误：" + str(error["msg"]).removeprefix("Value error, ")
-        errors.setdefault(name, message)
-    return errors
+    return field_errors(exc.errors(include_url=False), FIELDS, FIELD_MESSAGES)
 
 
 def declaration_data(form: dict[str, str]) -> dict[str, Any]:
@@ -140,6 +115,8 @@ def declaration_data(form: dict[str, str]) -> dict[str, Any]:
         raw = form.get(spec.name, "").strip()
         if spec.kind == "check":
             put(spec.name, spec.name in form)
+        elif spec.kind == "number" and raw:
+            put(spec.name, number(raw))
         elif raw or spec.required:
             put(spec.name, raw)  # an empty required field: pydantic names it
         # an empty optional one is left out: its default (None, 0) applies

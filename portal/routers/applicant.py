@@ -27,13 +27,13 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from client.declarations import declaration_state, open_declaration
 from client.errors import ArchiveUnavailable, DeclarationRefused
-from client.inputs import DeclarationFile, declaration_input
+from client.inputs import declaration_file, declaration_input
 from client.rounds import running_round_config
 from models.common import Stage
 from models.declaration import DeclarationInput, DeclarationState
 from models.round import RoundConfig
 from portal.context import QUERY_TIMEOUT, Portal, Refusal, log
-from portal.declaration_form import FIELDS, FORM, declaration_data, field_errors
+from portal.declaration_form import FIELDS, FORM, declaration_data, declaration_errors
 from portal.deps import (
     ApplicantPage,
     CheckedForm,
@@ -287,9 +287,9 @@ async def create_declaration(page: ApplicantPage, form: CheckedForm) -> Response
 
     data = declaration_data(form)
     try:
-        DeclarationFile.model_validate(data)
+        declaration_file(data)
     except ValidationError as exc:
-        return refused(field_errors(exc))
+        return refused(declaration_errors(exc))
     settings = portal.settings
     declaration = declaration_input(data, round_config, "form", settings.applicant_key_secret)
     key = declaration.applicant_key

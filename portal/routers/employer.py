@@ -27,6 +27,7 @@ from models.common import Stage
 from portal.context import Refusal
 from portal.deps import CheckedForm, CurrentEmployer, EmployerPage, Page, PortalDep, Uploads
 from portal.documents import ATTACHMENTS, attachment_download
+from portal.field_errors import boolean, number
 from portal.uploads import UploadConfig, UploadRefused, store_form_file
 from rules.recommendation import RECOMMENDATION_OPINION
 from store.tables import DeclarationRow
@@ -148,8 +149,8 @@ async def employer_act(
             action, data = (
                 "resolve_objection",
                 {
-                    "objection_id": form.get("objection_id", ""),
-                    "upheld": form.get("upheld", ""),
+                    "objection_id": number(form.get("objection_id", "")),
+                    "upheld": boolean(form.get("upheld", "")),
                     "resolution": form.get("resolution", "").strip(),
                 },
             )

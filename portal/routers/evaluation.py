@@ -29,6 +29,7 @@ from models.common import Role, Stage
 from portal.blind import blind_item, blind_refusal, blind_rows
 from portal.context import Portal, Refusal
 from portal.deps import BlindDeclaration, CheckedForm, EvaluationBodyPage, Page
+from portal.field_errors import number
 from portal.routers.materials import material_list
 from rules.timezone import SHANGHAI
 from store.tables import AuditEvent
@@ -181,7 +182,7 @@ async def evaluation_act(
             },
         )
     elif what == "score":
-        action, data = "record_defense_score", {"score": form.get("score", "").strip()}
+        action, data = "record_defense_score", {"score": number(form.get("score", ""))}
     else:
         raise HTTPException(404)
     try:

@@ -152,6 +152,19 @@ UPDATE_EVENTS = {
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED,
 }
 
+
+def no_trace_left(before: list[EventType.ValueType], after: list[EventType.ValueType]) -> bool:
+    """Whether refused updates left the history as it was (`settled_event_types` before and
+    after): no update event, nothing new but the speculative workflow task a rejected update
+    ran in, which the Java test server logs and the real server drops (tests/integration/
+    test_dev_server.py shows an unchanged history there)."""
+    return (
+        after[: len(before)] == before
+        and set(after[len(before) :]) <= WORKFLOW_TASK_EVENTS
+        and not UPDATE_EVENTS & set(after[len(before) :])
+    )
+
+
 HISTORIES = Path(__file__).parent.parent / "replay" / "histories"
 
 

@@ -166,7 +166,19 @@ async def test_employer_return_needs_a_reason(
         f"/employer/{handle.id}/return", data={"csrf_token": token, "reason": " "}
     )
     assert response.status_code == 400
-    assert "填写的内容不完整或格式不对" in response.text
+    assert "“原因”此项必填。" in response.text  # at the top, and beside the field:
+    assert '<span class="field-error" role="alert">此项必填。</span>' in response.text
+    assert (await state(handle)).stage is Stage.employer_review
+    # a NUL (a form passes %00 through): refused beside the field, nothing recorded
+    response = await browser.post(
+        f"/employer/{handle.id}/return",
+        content=f"csrf_token={token}&reason=%E4%B8%8D%00%E6%B8%85",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 400
+    beside = "含有无法保存的控制字符（第2个字符），请删除后重新填写。"
+    assert f"“原因”{beside}" in response.text
+    assert f'<span class="field-error" role="alert">{beside}</span>' in response.text
     assert (await state(handle)).stage is Stage.employer_review
     response = await browser.post(
         f"/employer/{handle.id}/return", data={"csrf_token": token, "reason": "学历证书不清晰"}

@@ -353,6 +353,40 @@ async def test_unknown_action_is_named_before_anything_is_sent(offline: Cli):
     assert one_line(err).startswith("error: unknown action 'approve_everything'; known: submit, ")
 
 
+@pytest.mark.parametrize(
+    ("action", "data", "named"),
+    [
+        ("employer_return", '{"reason": "a\\u0000b"}', "reason: contains a control character"),
+        ("submit", '{"note": "\\u001b[31m"}', "note: contains a control character"),
+        ("resolve_objection", '{"objection_id": 1, "upheld": "yes", "resolution": "r"}',
+         "upheld: Input should be a valid boolean"),
+        ("record_defense_score", '{"score": "6"}', "score: Input should be a valid number"),
+        ("record_defense_score", '{"score": true}', "score: Input should be a valid number"),
+    ],
+)  # fmt: skip
+async def test_a_payload_is_checked_strictly_before_anything_is_sent(
+    offline: Cli, action: str, data: str, named: str
+):
+    """Nothing listens at the Temporal address: the command line refuses before connecting,
+    naming the field."""
+    code, out, err = await offline(
+        "declaration", "act", "decl-2025-x", action, "--role", "employer", "--actor-id", "hr-01",
+        "--data", data,
+    )  # fmt: skip
+    assert code == starter.EXIT_BAD_INPUT
+    assert out == ""
+    assert one_line(err).startswith(f"error: --data: {named}"), err
+
+
+async def test_an_actor_id_that_cannot_be_stored_is_refused(offline: Cli):
+    code, _, err = await offline(
+        "declaration", "act", "decl-2025-x", "submit", "--role", "applicant", "--actor-id",
+        "li\x00ming",
+    )  # fmt: skip
+    assert code == starter.EXIT_BAD_INPUT
+    assert "actor.id: contains a control character (U+0000) at character 3" in one_line(err)
+
+
 async def test_bad_role(offline: Cli):
     code, _, err = await offline(
         "declaration", "act", "decl-2025-x", "submit", "--role", "boss", "--actor-id", "b"
