@@ -17,7 +17,7 @@ from models.round import (
     RoundConfig,
     RoundInput,
 )
-from models.validation import validation_summary
+from models.validation import strictly, validation_summary
 from rules.calendar import CalendarYearUnknown
 from rules.calendar_source import build_calendar, load_overrides
 from rules.round_plan import default_round_config
@@ -90,7 +90,7 @@ def round_config_for(year: int, settings: Settings) -> RoundConfig:
     if data.setdefault("year", year) != year:
         raise InputError(f"{path}: year: {data['year']!r} does not match the file name")
     try:
-        return RoundConfig.model_validate(data | {"calendar": calendar})
+        return strictly(RoundConfig, data | {"calendar": calendar})
     except ValidationError as exc:
         raise InputError(f"{path}: {validation_summary(exc)}") from None
 
@@ -112,7 +112,7 @@ def round_input_for(
     if committee_file is not None or path.exists():
         data = read_json_object(path)
         try:
-            committee = Committee.model_validate(data)
+            committee = strictly(Committee, data)
         except ValidationError as exc:
             raise InputError(f"{path}: {validation_summary(exc)}") from None
     try:
