@@ -36,7 +36,13 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 from temporalio.exceptions import ApplicationError
 
-from models.common import JURISDICTION_NAMES_ZH, LEVEL_NAMES_ZH, Level
+from models.common import (
+    JURISDICTION_NAMES_ZH,
+    LEVEL_NAMES_ZH,
+    SKILL_LEVEL_NAMES_ZH,
+    Level,
+    VocationalSkillLevel,
+)
 from models.declaration import TitleBasis
 from models.documents import (
     FONT_MISSING,
@@ -236,6 +242,7 @@ environment.filters.update(
     title_zh=_title_zh,
     jurisdiction_zh=lambda value: JURISDICTION_NAMES_ZH[value],
     basis_zh=lambda value: BASIS_ZH[TitleBasis(value)],
+    skill_zh=lambda value: SKILL_LEVEL_NAMES_ZH[VocationalSkillLevel(value)],
     achievement_zh=lambda value: ACHIEVEMENT_KINDS_ZH[str(value)],
 )
 

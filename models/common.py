@@ -42,6 +42,22 @@ LEVEL_NAMES_ZH = {
 }
 
 
+class VocationalSkillLevel(StrEnum):
+    """R25: the vocational skill levels of high-skilled talent (高技能人才), which count as a
+    basis for a title level (RoundConfig.skill_level_equivalents)."""
+
+    senior_worker = "senior_worker"  # 高级工
+    technician = "technician"  # 技师
+    senior_technician = "senior_technician"  # 高级技师
+
+
+SKILL_LEVEL_NAMES_ZH = {
+    VocationalSkillLevel.senior_worker: "高级工",
+    VocationalSkillLevel.technician: "技师",
+    VocationalSkillLevel.senior_technician: "高级技师",
+}
+
+
 class Jurisdiction(StrEnum):
     """R1: where the declaration is evaluated."""
 

@@ -9,7 +9,16 @@ import phonenumbers
 from pydantic import AwareDatetime, EmailStr, Field, field_validator
 from stdnum.cn import ric, uscc
 
-from models.common import Actor, ActorSignature, Jurisdiction, Level, Role, Stage, Strict
+from models.common import (
+    Actor,
+    ActorSignature,
+    Jurisdiction,
+    Level,
+    Role,
+    Stage,
+    Strict,
+    VocationalSkillLevel,
+)
 from models.documents import DeclarationDocument
 from models.round import MAX_COMMITTEE_MEMBERS, RoundConfig
 
@@ -82,6 +91,7 @@ class TitleBasis(StrEnum):
     professional_title = "title"  # 职称
     qualification = "qualification"  # 职业资格
     outside_city_title = "outside_city_title"  # 市外取得的职称
+    vocational_skill = "vocational_skill"  # R25: 职业技能等级（高技能人才）
 
 
 class AchievementKind(StrEnum):
@@ -111,6 +121,9 @@ class EligibilityFacts(Strict):
     village_stationed_months_this_year: int = Field(default=0, ge=0, le=12)  # R4, R19
     current_level: Level | None = None  # R5
     current_level_basis: TitleBasis = TitleBasis.professional_title  # R5
+    # R25: with the vocational_skill basis, the skill level held; its title level comes from
+    # the round's table (RoundConfig.skill_level_equivalents)
+    vocational_skill_level: VocationalSkillLevel | None = None
     years_at_current_level: float = Field(default=0, ge=0, le=80)  # R5: former + current specialty
     consecutive_village_years: int = Field(default=0, ge=0, le=80)  # R6
     consecutive_excellent_assessments: int = Field(default=0, ge=0, le=80)  # R6

@@ -113,6 +113,7 @@ class EmployerPublicity(Strict):
     jurisdiction: Jurisdiction
     current_level: Level | None = None
     current_level_basis: str = "title"  # models.declaration.TitleBasis's value
+    vocational_skill_level: str | None = None  # R25: models.common.VocationalSkillLevel's value
     years_at_current_level: float = 0
     village_stationed_months: int = 0
     village_route: bool = False  # R6

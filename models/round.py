@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, Field, model_validator
 
 from models.calendar import WorkingCalendar
-from models.common import Actor, ActorSignature, Level, Strict
+from models.common import Actor, ActorSignature, Level, Strict, VocationalSkillLevel
 
 
 class Ratio(Strict):
@@ -39,6 +39,16 @@ class LevelCondition(Strict):
     prerequisite: Level | None = None  # the title (or equivalent qualification, R5) needed
     min_years_at_prerequisite: int = Field(default=0, ge=0)
     min_achievements: int = Field(default=0, ge=0)  # R7: any achievement type counts
+
+
+def default_skill_level_equivalents() -> dict[VocationalSkillLevel, Level]:
+    """R25 (interp., documented in docs/requirements.md): 高级工 -> junior, 技师 ->
+    intermediate, 高级技师 -> associate senior; a round may configure its own."""
+    return {
+        VocationalSkillLevel.senior_worker: Level.junior,
+        VocationalSkillLevel.technician: Level.intermediate,
+        VocationalSkillLevel.senior_technician: Level.associate_senior,
+    }
 
 
 def default_conditions() -> dict[Level, LevelCondition]:
@@ -78,6 +88,11 @@ class RoundConfig(Strict):
         default_factory=default_conditions, max_length=len(Level)
     )
     calendar: WorkingCalendar = Field(default_factory=WorkingCalendar)
+    # R25: the title level each vocational skill level counts as (a skill level left out
+    # counts as none)
+    skill_level_equivalents: dict[VocationalSkillLevel, Level] = Field(
+        default_factory=default_skill_level_equivalents, max_length=len(VocationalSkillLevel)
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> RoundConfig:

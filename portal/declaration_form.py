@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from models.common import JURISDICTION_NAMES_ZH, LEVEL_NAMES_ZH
+from models.common import JURISDICTION_NAMES_ZH, LEVEL_NAMES_ZH, SKILL_LEVEL_NAMES_ZH
 from models.declaration import AchievementKind, EmploymentStatus
 from portal.field_errors import field_errors, number
 from rules.eligibility import BASIS_ZH, EMPLOYER_KIND_ZH
@@ -56,7 +56,7 @@ FORM: list[FormField] = [
     FormField("jurisdiction", "评审范围", "select", True, _options(JURISDICTION_NAMES_ZH)),
     FormField("eligibility.employment_status", "在职状态", "select", True,
               {EmploymentStatus.in_service.value: "在职", EmploymentStatus.retired.value: "已退休"},
-              section="申报条件（R2–R6）"),
+              section="申报条件"),
     FormField("eligibility.employer_kind", "单位性质", "select", True,
               _options(EMPLOYER_KIND_ZH)),
     FormField("eligibility.dispatched_from_out_of_town_private_enterprise",
@@ -70,6 +70,9 @@ FORM: list[FormField] = [
               options={"": "无"} | _options(LEVEL_NAMES_ZH)),
     FormField("eligibility.current_level_basis", "取得方式", "select", True,
               _options(BASIS_ZH)),
+    FormField("eligibility.vocational_skill_level", "职业技能等级", "select",
+              options={"": "无"} | _options(SKILL_LEVEL_NAMES_ZH),
+              hint="高技能人才以职业技能等级申报的填写：高级工对应初级、技师对应中级、高级技师对应副高级"),
     FormField("eligibility.years_at_current_level", "现级别任职年限", "number",
               hint="转换岗位的，原专业和现专业年限累计"),
     FormField("eligibility.consecutive_village_years", "连续驻村年数", "number"),

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
-from models.common import LEVEL_NAMES_ZH, Level
+from models.common import LEVEL_NAMES_ZH, SKILL_LEVEL_NAMES_ZH, Level
 from models.declaration import (
     DeclarationInput,
     EligibilityFacts,
@@ -14,6 +14,7 @@ from models.declaration import (
     EmploymentStatus,
     TitleBasis,
 )
+from models.round import RoundConfig
 
 SERIES = "engineering"  # R1: 工程系列
 SPECIALTY = "pv_silicon"  # R1: 光伏硅基专业
@@ -30,8 +31,23 @@ BASIS_ZH = {
     TitleBasis.professional_title: "职称",
     TitleBasis.qualification: "职业资格",
     TitleBasis.outside_city_title: "市外取得的职称",
+    TitleBasis.vocational_skill: "职业技能等级（高技能人才）",  # R25
 }
 ACHIEVEMENT_KINDS_ZH = "论文、专利成果、技术突破、工艺流程、标准开发、成果转化均可"
+
+
+# The conditions of the notice by the names a person knows them by (pages never show "R5").
+CONDITION_NAMES_ZH = {
+    "R1": "申报范围",
+    "R2": "申报对象",
+    "R3": "派驻人员在乌工作年限",
+    "R4": "继续教育",
+    "R5": "现有职称（职业资格）及任职年限",
+    "R6": "驻村专业技术人员申报",
+    "R7": "业绩成果",
+    "R8": "诚信档案",
+    "R25": "高技能人才申报",
+}
 
 
 @dataclass(frozen=True)
@@ -39,6 +55,11 @@ class Refusal:
     rule: str  # "R1" … "R8"
     reason: str  # English, for operators
     reason_zh: str  # Chinese, shown to the applicant
+
+    @property
+    def condition_zh(self) -> str:
+        """The condition's Chinese name, for the applicant."""
+        return CONDITION_NAMES_ZH.get(self.rule, "申报条件")
 
 
 def check_eligibility(declaration: DeclarationInput, today: date) -> list[Refusal]:
@@ -48,9 +69,20 @@ def check_eligibility(declaration: DeclarationInput, today: date) -> list[Refusa
         *_scope(declaration),
         *_employment(facts),
         *_continuing_education(facts),
+        *_skill_level(declaration),
         *_level_and_achievements(declaration),
         *_integrity_archive(facts, today),
     ]
+
+
+def effective_current_level(facts: EligibilityFacts, config: RoundConfig) -> Level | None:
+    """R5, R25: the level the applicant holds. With the vocational skill basis it is the title
+    level the round's table gives the skill level (高级工, 技师, 高级技师); else the one
+    declared."""
+    if facts.current_level_basis is not TitleBasis.vocational_skill:
+        return facts.current_level
+    skill = facts.vocational_skill_level
+    return config.skill_level_equivalents.get(skill) if skill is not None else None
 
 
 def village_route_applies(facts: EligibilityFacts, level: Level) -> bool:
@@ -130,12 +162,44 @@ def _continuing_education(facts: EligibilityFacts) -> Iterator[Refusal]:
         )
 
 
+def _skill_level(declaration: DeclarationInput) -> Iterator[Refusal]:
+    facts = declaration.eligibility
+    if facts.current_level_basis is not TitleBasis.vocational_skill:
+        return
+    skill = facts.vocational_skill_level
+    if skill is None:  # R25
+        yield Refusal(
+            "R25",
+            "the vocational skill basis needs the vocational skill level held",
+            "以职业技能等级申报的，须填写所取得的职业技能等级（高级工、技师或高级技师）",
+        )
+        return
+    equivalent = effective_current_level(facts, declaration.round)
+    if equivalent is None:  # R25: the round's table leaves this skill level out
+        yield Refusal(
+            "R25",
+            f"the {skill.value} skill level counts as no title level in this round",
+            f"本轮评审中{SKILL_LEVEL_NAMES_ZH[skill]}不对应任何职称级别",
+        )
+    elif facts.current_level is not None and facts.current_level is not equivalent:  # R25
+        yield Refusal(
+            "R25",
+            f"the {skill.value} skill level counts as the {_en(equivalent)} level, not the"
+            f" {_en(facts.current_level)} level declared",
+            f"{SKILL_LEVEL_NAMES_ZH[skill]}对应{LEVEL_NAMES_ZH[equivalent]}职称，"
+            f"与填写的现有级别{LEVEL_NAMES_ZH[facts.current_level]}不一致",
+        )
+
+
 def _level_and_achievements(declaration: DeclarationInput) -> Iterator[Refusal]:
     facts, level = declaration.eligibility, declaration.level
     condition = declaration.round.conditions.get(level)
     if condition is None:
         return  # refused under R1 by _scope
-    current, prerequisite = facts.current_level, condition.prerequisite
+    current, prerequisite = (
+        effective_current_level(facts, declaration.round),
+        condition.prerequisite,
+    )
     level_zh = LEVEL_NAMES_ZH[level]
     if current is not None and _rank(current) >= _rank(level):  # R5
         yield Refusal(

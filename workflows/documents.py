@@ -28,7 +28,11 @@ from models.documents import (
     PublishRequest,
 )
 from models.round import ResultBatch, RoundConfig
-from rules.eligibility import MIN_VILLAGE_MONTHS_FOR_EXEMPTION, village_route_applies
+from rules.eligibility import (
+    MIN_VILLAGE_MONTHS_FOR_EXEMPTION,
+    effective_current_level,
+    village_route_applies,
+)
 from rules.recommendation import RECOMMENDATION_OPINION
 
 # --- the request and how it went ------------------------------------------------------------
@@ -84,8 +88,11 @@ def employer_publicity(
         round_year=round_config.year,
         applicant=person,
         jurisdiction=declaration.jurisdiction,
-        current_level=facts.current_level,
+        current_level=effective_current_level(facts, round_config),  # R5, R25
         current_level_basis=facts.current_level_basis.value,
+        vocational_skill_level=(
+            facts.vocational_skill_level.value if facts.vocational_skill_level else None
+        ),
         years_at_current_level=facts.years_at_current_level,
         village_stationed_months=facts.village_stationed_months_this_year,
         village_route=village_route_applies(facts, declaration.level),

@@ -3,7 +3,7 @@ from typing import Any
 
 import pytest
 
-from models.common import Level
+from models.common import Level, VocationalSkillLevel
 from models.declaration import (
     Achievement,
     AchievementKind,
@@ -17,6 +17,7 @@ from rules.eligibility import (
     check_eligibility,
     defense_exempt,
     defense_required,
+    effective_current_level,
     village_route_applies,
 )
 from tests.helpers.samples import sample_declaration_input, sample_round_config
@@ -91,9 +92,63 @@ def test_r5_years_at_the_prerequisite_level() -> None:
     assert refusals(facts(years_at_current_level=4)) == []
 
 
-@pytest.mark.parametrize("basis", list(TitleBasis))
+@pytest.mark.parametrize("basis", sorted(set(TitleBasis) - {TitleBasis.vocational_skill}))
 def test_r5_any_basis_counts_the_same(basis: TitleBasis) -> None:
     assert refusals(facts(current_level_basis=basis)) == []
+
+
+SKILL = TitleBasis.vocational_skill
+
+
+@pytest.mark.parametrize(
+    ("skill", "level", "prior"),
+    [
+        (VocationalSkillLevel.senior_worker, Level.intermediate, Level.junior),
+        (VocationalSkillLevel.technician, Level.associate_senior, Level.intermediate),
+    ],
+)
+def test_r25_a_vocational_skill_level_counts_as_its_title_level(
+    skill: VocationalSkillLevel, level: Level, prior: Level
+) -> None:
+    """高级工 counts as junior (so intermediate may be applied for after 4 years), 技师 as
+    intermediate: no title needs to be declared."""
+    held = facts(
+        current_level=None,
+        current_level_basis=SKILL,
+        vocational_skill_level=skill,
+        years_at_current_level=5,
+    )
+    two = achievements(AchievementKind.patent, AchievementKind.standard)
+    assert refusals(held, level=level, achievements=two) == []
+    assert effective_current_level(held, sample_round_config()) is prior
+
+
+def test_r25_the_skill_level_is_needed_and_must_match_a_declared_level() -> None:
+    found = refusals(facts(current_level=None, current_level_basis=SKILL))
+    assert [r.rule for r in found] == ["R25", "R5"]  # and so no prerequisite level is held
+    assert "高级工、技师或高级技师" in found[0].reason_zh
+    assert found[0].condition_zh == "高技能人才申报"
+    mismatch = facts(
+        current_level=Level.intermediate,
+        current_level_basis=SKILL,
+        vocational_skill_level=VocationalSkillLevel.senior_worker,
+    )
+    refusal = only(refusals(mismatch), "R25")
+    assert "高级工对应初级职称，与填写的现有级别中级不一致" in refusal.reason_zh
+
+
+def test_r25_the_table_is_the_rounds() -> None:
+    """A round that counts 高级工 as nothing refuses it (the table is configurable)."""
+    config = sample_round_config()
+    del config.skill_level_equivalents[VocationalSkillLevel.senior_worker]
+    held = facts(
+        current_level=None,
+        current_level_basis=SKILL,
+        vocational_skill_level=VocationalSkillLevel.senior_worker,
+    )
+    found = refusals(held, round=config)
+    assert [r.rule for r in found] == ["R25", "R5"]  # and so no prerequisite level is held
+    assert found[0].reason_zh == "本轮评审中高级工不对应任何职称级别"
 
 
 def test_r5_the_prerequisite_level_is_needed() -> None:
