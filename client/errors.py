@@ -62,6 +62,9 @@ class Classified:
     # declaration's refusal (DeclarationRefused.reason), an RPC status name for `failed`,
     # QueryFailed / UpdateFailed, ConnectFailed, ActionTimeout. None when there is nothing more.
     reason: str | None = None
+    # The refusal's facts (rules.actions.Refused.facts: the window or deadline it is outside
+    # of), for a person's sentence; None when it has none.
+    facts: dict[str, str] | None = None
 
 
 class ActionTimeout(TimeoutError):
@@ -127,10 +130,10 @@ def classify(exc: BaseException) -> Classified:
                 detail = inner.message if isinstance(inner, ApplicationError) else cause.message
                 return Classified(Refusal.invalid_input, detail, "InvalidArgument")
             if isinstance(cause, ApplicationError):
-                return Classified(Refusal.refused, cause.message, cause.type or None)
+                return _refused(cause)
             return Classified(Refusal.failed, str(cause), "UpdateFailed")
         case ApplicationError():
-            return Classified(Refusal.refused, exc.message, exc.type or None)
+            return _refused(exc)
         case WorkflowAlreadyStartedError():
             return Classified(Refusal.conflict, str(exc), "AlreadyStarted")
         case ScheduleAlreadyRunningError():
@@ -154,6 +157,12 @@ def classify(exc: BaseException) -> Classified:
         case ConnectionError():
             return Classified(Refusal.unavailable, str(exc), "ConnectFailed")
     return Classified(Refusal.failed, f"{type(exc).__name__}: {exc}")
+
+
+def _refused(exc: ApplicationError) -> Classified:
+    details = exc.details
+    facts = details[0] if details and isinstance(details[0], dict) else None
+    return Classified(Refusal.refused, exc.message, exc.type or None, facts)
 
 
 def _rpc(exc: RPCError) -> Classified:

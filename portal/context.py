@@ -39,6 +39,7 @@ from models.common import (
 )
 from models.declaration import DeclarationState
 from portal.field_errors import FIELD_LABELS_ZH, field_errors, refusal_sentence
+from portal.refusal_text import refused_text
 from portal.security import new_csrf_token
 from rules.actor_signature import UNAUTHENTICATED
 from rules.identity import round_workflow_id
@@ -106,6 +107,7 @@ REFUSALS_ZH = {
     "WrongStage": "该申报当前所处阶段不能办理此事项（可能已被他人办理）。",
     "OutsideWindow": "不在规定的办理时间内（时间窗口尚未开放或已经截止）。",
     "Invalid": "提交的内容不符合要求。",
+    "ObjectionsOpen": "公示期间登记的异议尚未核实处理，请先处理异议，再推荐。",
     "UnknownAction": "未知的办理事项。",
     "Closed": "本年度评审轮次正在结束，不再受理该事项。",
     "CalendarUnknown": "该年度的工作日历尚未载入，无法计算公示期限，请联系管理员。",
@@ -118,6 +120,7 @@ REFUSED_KINDS_ZH = {
     "WrongStage": "所处阶段不能办理",
     "OutsideWindow": "不在办理时间内",
     "Invalid": "内容不符合要求",
+    "ObjectionsOpen": "异议尚未处理",
     "InvalidInput": "填写内容不完整或格式不对",
     "UnknownAction": "未知的办理事项",
     "Closed": "评审轮次正在结束",
@@ -160,7 +163,8 @@ def refusal_from(exc: BaseException) -> Refusal:
     if found.kind is RefusalKind.refused:
         kind = found.reason or "Invalid"
         status = 403 if kind == UNAUTHENTICATED else 409
-        return Refusal(REFUSALS_ZH.get(kind, "操作被拒绝。"), f"{kind}: {found.message}", status)
+        text = refused_text(kind, found.facts) or REFUSALS_ZH.get(kind, "操作被拒绝。")
+        return Refusal(text, f"{kind}: {found.message}", status)
     return Refusal("操作未能完成，请稍后重试。", type(exc).__name__, status=503)
 
 

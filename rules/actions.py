@@ -64,8 +64,13 @@ ACTIONS: Mapping[str, Mapping[Stage, frozenset[Role]]] = {
 
 @dataclass(frozen=True)
 class Refused:
-    kind: str  # UnknownAction | WrongStage | WrongRole | OutsideWindow | Invalid
-    message: str
+    kind: str  # UnknownAction | WrongStage | WrongRole | OutsideWindow | Invalid | ...
+    message: str  # English, one line, for operators and logs
+    # What a person is told beside the kind, as named facts (the refusal's details): for
+    # OutsideWindow the window ("window": submission | review, "opens_at", "closes_at") or
+    # the deadline ("deadline": correction | payment | publicity_start, "closes_at" or
+    # "latest_start"), ISO 8601 in Beijing time. The portal says them in Chinese.
+    facts: dict[str, str] | None = None
 
 
 def action_refusal(action: str, role: Role, stage: Stage) -> Refused | None:

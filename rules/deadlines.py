@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from models.round import RoundConfig
+from rules.actions import Refused
 from rules.timezone import shanghai_iso, to_shanghai
 
 
@@ -20,11 +21,30 @@ def payment_deadline(round_config: RoundConfig, accepted_at: datetime) -> dateti
     return max(to_shanghai(round_config.payment_closes_at), grace_end)
 
 
-def window_refusal(name: str, at: datetime, opens_at: datetime, closes_at: datetime) -> str | None:
-    """R9: None inside [opens_at, closes_at), else a message naming the window."""
+def window_refusal(
+    name: str, at: datetime, opens_at: datetime, closes_at: datetime
+) -> Refused | None:
+    """R9: None inside [opens_at, closes_at), else OutsideWindow naming the window."""
     if opens_at <= at < closes_at:
         return None
-    return (
+    message = (
         f"outside the {name} window: {shanghai_iso(opens_at)} – {shanghai_iso(closes_at)}"
         f" (now {shanghai_iso(at)})"
+    )
+    facts = {
+        "window": name,
+        "opens_at": shanghai_iso(opens_at),
+        "closes_at": shanghai_iso(closes_at),
+    }
+    return Refused("OutsideWindow", message, facts)
+
+
+def deadline_refusal(name: str, at: datetime, deadline: datetime) -> Refused | None:
+    """R15, R17: None before `deadline`, else OutsideWindow naming it (`name`: correction,
+    payment)."""
+    if at < deadline:
+        return None
+    message = f"the {name} deadline {shanghai_iso(deadline)} has passed"
+    return Refused(
+        "OutsideWindow", message, {"deadline": name, "closes_at": shanghai_iso(deadline)}
     )

@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from models.calendar import WorkingCalendar
 from models.common import Strict
 from models.round import RoundConfig
+from rules.actions import Refused
 from rules.calendar import ONE_DAY, CalendarYearUnknown, latest_day_to_count_from
 from rules.publicity import publicity_ends_at, round_publicity_ends_at
 from rules.timezone import shanghai_date, shanghai_iso, start_of_day
@@ -72,7 +73,7 @@ def latest_publicity_start(config: RoundConfig) -> date:
     return latest_day_to_count_from(config.calendar, last_end_day, config.publicity_working_days)
 
 
-def late_publicity_refusal(config: RoundConfig, starts_at: datetime) -> str | None:
+def late_publicity_refusal(config: RoundConfig, starts_at: datetime) -> Refused | None:
     """Why a publicity started at `starts_at` cannot succeed in time (R10, R13), naming the
     latest day it could have started; None when it can. Said at the start, not discovered when
     the declaration ends `not_submitted`."""
@@ -90,10 +91,12 @@ def late_publicity_refusal(config: RoundConfig, starts_at: datetime) -> str | No
         else f" ({config.recommendation_lead_days} day(s) before submission closes "
         f"{shanghai_iso(config.submission_closes_at)}, to leave time to recommend)"
     )
-    return (
+    message = (
         f"a publicity started now ends {shanghai_iso(ends)}, after "
         f"{shanghai_iso(must_end_by)}{lead}; the latest start was {latest}"
     )
+    facts = {"deadline": "publicity_start", "latest_start": latest, "ends_at": shanghai_iso(ends)}
+    return Refused("OutsideWindow", message, facts)
 
 
 def plan_round(config: RoundConfig) -> RoundPlan:

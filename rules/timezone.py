@@ -37,12 +37,30 @@ def closing_day(instant: datetime) -> tuple[date, bool]:
     return (local - timedelta(days=1)).date() if at_midnight else local.date(), at_midnight
 
 
+def _local(value: str | datetime) -> datetime:
+    return to_shanghai(datetime.fromisoformat(value) if isinstance(value, str) else value)
+
+
+def _zone(local: datetime) -> str:
+    offset = local.strftime("%z")  # +0800
+    return f"（北京时间 UTC{offset[:3]}:{offset[3:]}）"
+
+
+def _cn_end(local: datetime) -> str:
+    day, at_midnight = closing_day(local)
+    return f"{day:%Y年%m月%d日} {'24:00' if at_midnight else f'{local:%H:%M}'}"
+
+
 def cn_datetime(value: str | datetime) -> str:
     """'2025-10-03T06:00:00Z' -> '2025年10月03日 14:00（北京时间 UTC+08:00）'. A deadline at
     midnight reads as 24:00 of the day before, as official notices write it (R13: 'ends at
     24:00 of the 5th working day')."""
-    local = to_shanghai(datetime.fromisoformat(value) if isinstance(value, str) else value)
-    offset = local.strftime("%z")  # +0800
-    zone = f"（北京时间 UTC{offset[:3]}:{offset[3:]}）"
-    day, at_midnight = closing_day(local)
-    return f"{day:%Y年%m月%d日} {'24:00' if at_midnight else f'{local:%H:%M}'}{zone}"
+    local = _local(value)
+    return _cn_end(local) + _zone(local)
+
+
+def cn_window(opens_at: str | datetime, closes_at: str | datetime) -> str:
+    """A window as people read it, the offset said once: '2025年09月01日 00:00至2025年09月29日
+    24:00（北京时间 UTC+08:00）' (a close at midnight is 24:00 of the day before)."""
+    opens, closes = _local(opens_at), _local(closes_at)
+    return f"{opens:%Y年%m月%d日 %H:%M}至{_cn_end(closes)}{_zone(closes)}"

@@ -59,7 +59,12 @@ with workflow.unsafe.imports_passed_through():
     from rules.actions import Refused, action_refusal, allowed_in
     from rules.calendar import CalendarYearUnknown
     from rules.committee import tally_vote
-    from rules.deadlines import correction_deadline, payment_deadline, window_refusal
+    from rules.deadlines import (
+        correction_deadline,
+        deadline_refusal,
+        payment_deadline,
+        window_refusal,
+    )
     from rules.eligibility import check_eligibility, defense_exempt, defense_required
     from rules.publicity import round_publicity_ends_at
     from rules.recommendation import RECOMMENDATION_OPINION
@@ -74,6 +79,7 @@ with workflow.unsafe.imports_passed_through():
         record_retry_delay,
         transition_record,
     )
+    from workflows.refusals import invalid, refusal_error
     from workflows.windows import changed_config, window_changes
 
 
@@ -92,12 +98,7 @@ EVALUATION_BODY_NAME = "评审机构"
 SUPERVISOR_NAME = "甘泉堡经济技术开发区（工业区）人力资源服务中心"
 
 
-def _refuse(refused: Refused) -> ApplicationError:
-    return ApplicationError(refused.message, type=refused.kind, non_retryable=True)
-
-
-def _invalid(message: str) -> ApplicationError:
-    return _refuse(Refused("Invalid", message))
+_refuse, _invalid = refusal_error, invalid  # the short names the checks below use
 
 
 @workflow.defn(name="Declaration")
@@ -468,18 +469,19 @@ class DeclarationWorkflow:
             raise _refuse(refused)
 
     def _check_window(self, name: str, opens_at: datetime, closes_at: datetime) -> None:
-        message = window_refusal(name, workflow.now(), opens_at, closes_at)
-        if message is not None:
-            raise _refuse(Refused("OutsideWindow", message))
+        refused = window_refusal(name, workflow.now(), opens_at, closes_at)
+        if refused is not None:
+            raise _refuse(refused)
 
     def _check_submission_window(self) -> None:
         r = self._round  # R9, R10: everything before the evaluation body happens in it
         self._check_window("submission", r.submission_opens_at, r.submission_closes_at)
 
-    def _check_before(self, deadline: datetime | None, what: str) -> None:
+    def _check_before(self, deadline: datetime | None, name: str) -> None:
         assert deadline is not None
-        if workflow.now() >= deadline:
-            raise _refuse(Refused("OutsideWindow", f"{what} {shanghai_iso(deadline)} has passed"))
+        refused = deadline_refusal(name, workflow.now(), deadline)
+        if refused is not None:
+            raise _refuse(refused)
 
     def _open_objections(self) -> list[Objection]:
         return [o for o in self._objections if o.upheld is None]
@@ -535,7 +537,7 @@ class DeclarationWorkflow:
 
     def _check_resubmit(self, action: SubmitAction) -> None:
         self._check("resubmit", action.actor)
-        self._check_before(self._correction_deadline, "the correction deadline")  # R15
+        self._check_before(self._correction_deadline, "correction")  # R15
         self._check_materials(action)
 
     @workflow.update
@@ -620,8 +622,8 @@ class DeclarationWorkflow:
             too_late = late_publicity_refusal(self._round, workflow.now())  # R10, R13
         except CalendarYearUnknown as exc:
             raise _refuse(Refused("CalendarUnknown", str(exc))) from None
-        if too_late:
-            raise _refuse(Refused("OutsideWindow", too_late))
+        if too_late is not None:
+            raise _refuse(too_late)
 
     def _publicity_end_from_now(self) -> datetime:
         try:
@@ -729,9 +731,11 @@ class DeclarationWorkflow:
         self._check_submission_window()
         if self._open_objections():  # R13
             ids = ", ".join(str(o.id) for o in self._open_objections())
-            raise _invalid(f"objections still open: {ids}; resolve them before recommending")
+            message = f"objections still open: {ids}; resolve them before recommending"
+            raise _refuse(Refused("ObjectionsOpen", message))
         if action.opinion != RECOMMENDATION_OPINION:  # R14
-            raise _invalid(f"the opinion must read exactly 「{RECOMMENDATION_OPINION}」")
+            message = f"the opinion must read exactly 「{RECOMMENDATION_OPINION}」"
+            raise _invalid(message, "opinion_wording", opinion=RECOMMENDATION_OPINION)
 
     # --- competent unit -------------------------------------------------------------------
 
@@ -880,7 +884,7 @@ class DeclarationWorkflow:
 
     def _check_confirm_payment(self, action: PaymentAction) -> None:
         self._check("confirm_payment", action.actor)
-        self._check_before(self._payment_due_at, "the payment deadline")  # R17
+        self._check_before(self._payment_due_at, "payment")  # R17
 
     @workflow.update
     async def arrange_defense(self, action: DefenseArrangementAction) -> DeclarationState:
@@ -907,7 +911,9 @@ class DeclarationWorkflow:
         if self._defense_exempt:
             raise _invalid("this applicant is exempt from the on-site defense (R19)")
         if action.starts_at <= workflow.now():
-            raise _invalid(f"the defense time {shanghai_iso(action.starts_at)} is in the past")
+            starts_at = shanghai_iso(action.starts_at)
+            message = f"the defense time {starts_at} is in the past"
+            raise _invalid(message, "defense_in_past", starts_at=starts_at)
 
     @workflow.update
     async def record_defense_score(self, action: DefenseScoreAction) -> DeclarationState:

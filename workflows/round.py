@@ -69,6 +69,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import documents as docs
     from workflows.authentication import actor_refusal
     from workflows.records import round_event
+    from workflows.refusals import invalid, refusal_error
     from workflows.round_checks import finding_check, votes_session
     from workflows.windows import boundary_refusal, changed_config
 
@@ -83,7 +84,7 @@ def _refuse(kind: str, message: str) -> ApplicationError:
 
 
 def _refused(refused: Refused) -> ApplicationError:
-    return _refuse(refused.kind, refused.message)
+    return refusal_error(refused)
 
 
 def _require(actor: Actor, *roles: Role) -> None:
@@ -644,7 +645,8 @@ class RoundWorkflow:
         if self._p.committee is None:
             raise _refuse("Invalid", "no committee composition yet: set_committee first")
         if any(s.session_id == action.session_id for s in self._p.sessions):
-            raise _refuse("Invalid", f"session {action.session_id} is already recorded")
+            message = f"session {action.session_id} is already recorded"
+            raise invalid(message, "session_recorded", session_id=action.session_id)
         members = {member.id for member in self._p.committee.members}
         unknown = sorted(set(action.attending) - members)
         if unknown:

@@ -48,7 +48,9 @@ def boundary_refusal(
             return Refused(
                 "OutsideWindow",
                 f"{name} {shanghai_iso(before)} has passed: a past boundary cannot move",
+                {"boundary": name, "passed_at": shanghai_iso(before)},
             )
         if at <= now:
-            return Refused("Invalid", f"{name} {shanghai_iso(at)} is in the past")
+            facts = {"problem": "boundary_in_past", "boundary": name, "at": shanghai_iso(at)}
+            return Refused("Invalid", f"{name} {shanghai_iso(at)} is in the past", facts)
     return None

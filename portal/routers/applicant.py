@@ -322,7 +322,8 @@ def declaration_refusal(exc: DeclarationRefused, year: int) -> Refusal:
     """What the applicant reads when their declaration cannot be opened (nothing started)."""
     if exc.reason == "Ineligible":
         return Refusal(
-            "不符合申报条件：" + "；".join(f"{r.rule} {r.reason_zh}" for r in exc.refusals),
+            "不符合申报条件："
+            + "；".join(f"{r.condition_zh}：{r.reason_zh}" for r in exc.refusals),
             "; ".join(f"{r.rule}: {r.reason}" for r in exc.refusals),
             400,
         )

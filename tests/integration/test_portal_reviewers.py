@@ -255,7 +255,8 @@ async def test_employer_objection_recommendation_and_attachments(
         before = await snapshot(own)
         response = await hr.post(f"/employer/{own.id}/recommend", data=form, files=files)
         assert response.status_code == 409
-        assert "提交的内容不符合要求" in response.text and "objections still open" in response.text
+        assert "异议尚未核实处理，请先处理异议，再推荐" in response.text
+        assert "objections still open" not in response.text  # the English detail is not shown
         assert await snapshot(own) == before
 
         # resolved, not upheld: attachment 3 is produced
@@ -277,7 +278,8 @@ async def test_employer_objection_recommendation_and_attachments(
             data=form | {"opinion": "同意推荐"},
             files=files,
         )
-        assert response.status_code == 409 and "the opinion must read exactly" in response.text
+        assert response.status_code == 409
+        assert f"推荐意见须为规定的表述：「{RECOMMENDATION_OPINION}」。" in response.text
         response = await hr.post(
             f"/employer/{own.id}/recommend",
             data=form,
@@ -540,7 +542,8 @@ async def test_evaluation_body_payment_defense_and_blind_view(
         )
         past = {**arrangement, "starts_at": local_input(starts - timedelta(days=30))}
         response = await post(f"/evaluation/{code['defense']}/arrange", past, 409)
-        assert "提交的内容不符合要求" in response.text and "in the past" in response.text
+        assert "已经过去，请填写今后的时间" in response.text
+        assert cn_datetime(starts - timedelta(days=30)) in response.text
         await post(f"/evaluation/{code['defense']}/score", {"score": "120"}, 400)
         await post(f"/evaluation/{code['defense']}/score", {"score": "86.5"}, 303)
         current = await state(defense)
@@ -704,8 +707,8 @@ async def test_committee_sessions_tally_preview_and_votes(
         response = await clerk.post(
             "/committee/sessions", data=pairs(*base, ("session_id", "S1"), *attendance(7))
         )
-        assert response.status_code == 409 and "提交的内容不符合要求" in response.text
-        assert "already recorded" in response.text
+        assert response.status_code == 409
+        assert "会议S1已经登记过，不能重复登记。" in response.text
 
         # 7 of 9, with a forged actor: valid, recorded by the session's account
         forged = list(FORGED.items())

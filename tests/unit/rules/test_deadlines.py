@@ -2,7 +2,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from rules.deadlines import correction_deadline, payment_deadline, window_refusal
+from rules.deadlines import (
+    correction_deadline,
+    deadline_refusal,
+    payment_deadline,
+    window_refusal,
+)
 from rules.timezone import SHANGHAI
 from tests.helpers.samples import sample_round_config
 
@@ -49,10 +54,25 @@ def test_inside_the_window(at: datetime) -> None:
 
 def test_after_the_window_names_it() -> None:
     at = datetime(2025, 10, 2, 2, tzinfo=UTC)
-    assert window_refusal("submission", at, OPENS, CLOSES) == (
+    refused = window_refusal("submission", at, OPENS, CLOSES)
+    assert refused is not None and refused.kind == "OutsideWindow"
+    assert refused.message == (
         "outside the submission window: 2025-09-01T00:00:00+08:00 – 2025-09-30T00:00:00+08:00"
         " (now 2025-10-02T10:00:00+08:00)"
     )
+    assert refused.facts == {  # what the portal says in Chinese
+        "window": "submission",
+        "opens_at": "2025-09-01T00:00:00+08:00",
+        "closes_at": "2025-09-30T00:00:00+08:00",
+    }
+
+
+def test_a_passed_deadline_names_it() -> None:
+    assert deadline_refusal("payment", OPENS, CLOSES) is None
+    refused = deadline_refusal("payment", CLOSES, CLOSES)
+    assert refused is not None
+    assert refused.message == "the payment deadline 2025-09-30T00:00:00+08:00 has passed"
+    assert refused.facts == {"deadline": "payment", "closes_at": "2025-09-30T00:00:00+08:00"}
 
 
 def test_the_close_itself_is_outside_and_so_is_before_opening() -> None:
@@ -60,5 +80,5 @@ def test_the_close_itself_is_outside_and_so_is_before_opening() -> None:
     opening = datetime(2025, 8, 31, 16, tzinfo=UTC)  # exactly 00:00 on Sept 1 in Shanghai
     assert window_refusal("review", opening, OPENS, CLOSES) is None
     early = window_refusal("review", datetime(2025, 8, 31, 15, 59, tzinfo=UTC), OPENS, CLOSES)
-    assert early is not None and early.startswith("outside the review window:")
-    assert early.endswith("(now 2025-08-31T23:59:00+08:00)")
+    assert early is not None and early.message.startswith("outside the review window:")
+    assert early.message.endswith("(now 2025-08-31T23:59:00+08:00)")

@@ -66,8 +66,13 @@ def test_a_publicity_that_cannot_end_in_time_is_refused_with_the_latest_start() 
     too_late = datetime(2025, 9, 23, 9, 0, tzinfo=SHANGHAI)
     refusal = late_publicity_refusal(config, too_late)
     assert refusal is not None
-    assert "ends 2025-09-30T00:00:00+08:00, after 2025-09-29T00:00:00+08:00" in refusal
-    assert "the latest start was 2025-09-22" in refusal
+    assert "ends 2025-09-30T00:00:00+08:00, after 2025-09-29T00:00:00+08:00" in refusal.message
+    assert "the latest start was 2025-09-22" in refusal.message
+    assert refusal.facts == {
+        "deadline": "publicity_start",
+        "latest_start": "2025-09-22",
+        "ends_at": "2025-09-30T00:00:00+08:00",
+    }
 
 
 def test_a_drill_publicity_names_the_latest_start_instant() -> None:
@@ -75,4 +80,5 @@ def test_a_drill_publicity_names_the_latest_start_instant() -> None:
     must_end_by = datetime(2025, 9, 30, tzinfo=SHANGHAI)  # the close itself: no lead in a drill
     assert late_publicity_refusal(config, must_end_by - timedelta(seconds=600)) is None
     refusal = late_publicity_refusal(config, must_end_by - timedelta(seconds=599))
-    assert refusal is not None and "the latest start was 2025-09-29T23:50:00+08:00" in refusal
+    assert refusal is not None
+    assert "the latest start was 2025-09-29T23:50:00+08:00" in refusal.message
