@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
@@ -22,6 +23,8 @@ from models.declaration import DeclarationInput, DeclarationState
 from models.round import RoundConfig
 from rules.calendar_source import build_calendar
 from rules.recommendation import RECOMMENDATION_OPINION
+from store.db import get_engine
+from store.tables import OutboxMessage
 from tests.helpers.samples import sample_declaration_input
 from tests.helpers.signing import signed
 from workflows.declaration import DeclarationWorkflow
@@ -85,6 +88,18 @@ async def act(
 
 async def state(handle: WorkflowHandle[Any, Any]) -> DeclarationState:
     return await handle.query("state", result_type=DeclarationState)
+
+
+async def outbox_events(workflow_id: str, database_url: str | None = None) -> list[str]:
+    """The events of the declaration's messages in the notification outbox (one row per
+    message, each transition's own key), in key order; DATABASE_URL's database unless told."""
+    async with get_engine(database_url).connect() as conn:
+        rows = await conn.execute(
+            select(OutboxMessage.event)
+            .where(OutboxMessage.workflow_id == workflow_id)
+            .order_by(OutboxMessage.key)
+        )
+        return list(rows.scalars())
 
 
 async def to_publicity(handle: WorkflowHandle[Any, Any]) -> DeclarationState:
