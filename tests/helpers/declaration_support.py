@@ -121,6 +121,26 @@ async def to_evaluation_review(env: WorkflowEnvironment, handle: WorkflowHandle[
     await sleep_until(env, datetime.fromisoformat(current.deadlines["review_opens_at"]), SECOND)
 
 
+async def to_defense(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any]) -> None:
+    """Through publicity; the round then opens the review window a second later (R9, as
+    `change_windows` from the round), rather than the declaration waiting for it; accepted
+    and paid: the declaration waits for its defense (R18). With a drill publicity
+    (RoundConfig.drill_publicity_seconds) this takes seconds of real time (the dev server)."""
+    await through_publicity(env, handle)
+    opens = (await env.get_current_time() + SECOND).isoformat()
+    await act(
+        handle,
+        "change_windows",
+        "system",
+        reason="评审机构审核提前开始",
+        submission_closes_at=opens,
+        review_opens_at=opens,
+    )
+    await sleep_until(env, datetime.fromisoformat(opens), SECOND)
+    await act(handle, "accept_materials", "evaluation_body")
+    await act(handle, "confirm_payment", "evaluation_body", receipt_no="R-1")
+
+
 async def sleep_until(
     env: WorkflowEnvironment, instant: datetime, slack: timedelta = timedelta(0)
 ) -> None:
