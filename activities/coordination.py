@@ -47,6 +47,7 @@ from models.round import ListingSource, RoundInput, RoundStatistics
 from rules.calendar import CalendarYearUnknown
 from rules.spot_check import draw_sample, integrity_blocked_until, population_digest, sample_size
 from rules.timezone import shanghai_date
+from rules.update_ids import coordination_update_id
 from settings import Settings
 from store.config_files import InputError, round_input_for
 from store.db import insert_unless_exists
@@ -131,7 +132,11 @@ class CoordinationActivities:
     @activity.defn(name=ACT_ON_DECLARATIONS)
     async def act_on_declarations(self, batch: DeclarationBatch) -> BatchResult:
         """Send one Declaration update to each declaration of one page. A refusal (wrong
-        stage, not applicable, ended) counts as skipped: running a page twice is harmless."""
+        stage, not applicable, ended) counts as skipped: running a page twice is harmless.
+        Each update's id names this page (this activity of this run of the round, which every
+        retry of it keeps: rules/update_ids.py) and its declaration, so a retried page applies
+        nothing twice and counts what the first attempt did as done."""
+        page = activity.info()
         if batch.targets is not None:
             targets, cursor = batch.targets, None
         else:
@@ -149,7 +154,7 @@ class CoordinationActivities:
 
         async def one(target: Target) -> None:
             async with semaphore:
-                outcome, message, state = await self._update(batch, target)
+                outcome, message, state = await self._update(batch, target, page)
             if outcome == "done" and state is not None:
                 result.done += 1
                 result.outcomes[state.stage.value] = result.outcomes.get(state.stage.value, 0) + 1
@@ -170,16 +175,23 @@ class CoordinationActivities:
         return result
 
     async def _update(
-        self, batch: DeclarationBatch, target: Target
+        self, batch: DeclarationBatch, target: Target, page: activity.Info
     ) -> tuple[str, str, DeclarationState | None]:
         handle = self._client.get_workflow_handle(target.workflow_id)
+        update_id = coordination_update_id(
+            page.workflow_id or "",  # the Round's (the SDK allows for activities without one)
+            page.workflow_run_id or "",
+            page.activity_id,
+            target.workflow_id,
+            batch.update,
+        )
         try:
             async with asyncio.timeout(UPDATE_TIMEOUT.total_seconds()):
                 payload = await self._sign(
                     target.workflow_id, batch.update, batch.payload | target.payload
                 )
                 state = await handle.execute_update(
-                    batch.update, payload, result_type=DeclarationState
+                    batch.update, payload, id=update_id, result_type=DeclarationState
                 )
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause

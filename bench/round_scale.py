@@ -30,6 +30,7 @@ from client.declarations import start_declaration
 from client.rounds import round_act, round_state, start_round, wait_for_operation
 from client.signing import ActorSigner
 from models.round import ListingSource, OperationStatus, RoundInput
+from rules.update_ids import cli_update_id, new_request_id
 from settings import ROOT, load_settings
 from store.db import dispose_engines, ensure_schema
 from worker import build_worker
@@ -94,6 +95,9 @@ async def bench(args: argparse.Namespace, client: Client) -> None:
                 "review_opens_at": new_close.isoformat(),
             },
             signer=ActorSigner.from_settings(settings),
+            update_id=cli_update_id(
+                "supervisor:bench", f"round-{year}", "change_windows", new_request_id()
+            ),
         )
         operation = await wait_for_operation(
             client,

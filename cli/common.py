@@ -4,8 +4,10 @@ kinds of client/errors.py), reading an action's data, and naming the record data
 from __future__ import annotations
 
 import argparse
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, suppress
+import asyncio
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -67,15 +69,45 @@ TEMPORAL_FAILURES = (
 )
 
 
+# The failures after which an update may still be applied (or already was): the line names
+# the request id to repeat it with (docs/operations.md, "Request ids").
+UNCERTAIN = frozenset({Refusal.timeout, Refusal.unavailable, Refusal.unrecorded})
+
+
 @asynccontextmanager
 async def temporal_errors(
-    client: Client, settings: Settings, workflow_id: str | None = None
+    client: Client,
+    settings: Settings,
+    workflow_id: str | None = None,
+    *,
+    request_id: str | None = None,
 ) -> AsyncIterator[None]:
-    """Turn what the client raises into one line and an exit code."""
+    """Turn what the client raises into one line and an exit code; with the `request_id` of
+    an update, a line that leaves it uncertain says how to repeat it."""
     try:
         yield
     except TEMPORAL_FAILURES as exc:
-        raise await cli_error(classify(exc), client, settings, workflow_id) from None
+        failure = classify(exc)
+        error = await cli_error(failure, client, settings, workflow_id)
+        if request_id is not None and failure.kind in UNCERTAIN:
+            error = CliError(f"{error.line}; {repeat_hint(request_id)}", error.code)
+        raise error from None
+
+
+def repeat_hint(request_id: str) -> str:
+    return f"to repeat it safely (applied once): --request-id {request_id}"
+
+
+@contextmanager
+def request_id_told(request_id: str) -> Iterator[None]:
+    """Around sending an update: on success, the request id on stderr (one line, stdout keeps
+    the result); interrupted (Ctrl-C) while it was in flight, the id to repeat it with."""
+    try:
+        yield
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        print(f"request id: {request_id} ({repeat_hint(request_id)})", file=sys.stderr)
+        raise
+    print(f"request id: {request_id}", file=sys.stderr)
 
 
 async def cli_error(

@@ -20,6 +20,7 @@ from cli.common import (
     no_worker,
     note_refused,
     read_action_data,
+    request_id_told,
     temporal_errors,
 )
 from cli.exits import EXIT_OK, CliError, bad_input, refused
@@ -42,6 +43,7 @@ from models.declaration import DeclarationState
 from rules.actions import ACTIONS
 from rules.identity import declaration_workflow_id
 from rules.timezone import SHANGHAI, shanghai_iso
+from rules.update_ids import cli_update_id, new_request_id
 from settings import Settings
 from store.config_files import InputError, read_json_object, round_config_for
 
@@ -104,17 +106,22 @@ async def cmd_act(args: argparse.Namespace, settings: Settings) -> int:
     except InputError as exc:
         await note_refused(settings, attempt, exc)
         raise bad_input(f"{where}: {exc}") from None
+    # a fresh request id, or the operator's to repeat one: the same id is applied once
+    request_id = args.request_id or new_request_id()
+    actor = f"{args.role}:{args.actor_id}"
     client = await client_for(settings)
-    async with temporal_errors(client, settings, args.workflow_id):
+    async with temporal_errors(client, settings, args.workflow_id, request_id=request_id):
         try:
-            state = await act(
-                client,
-                args.workflow_id,
-                args.action,
-                payload.model_dump(mode="json"),
-                signer=ActorSigner.from_settings(settings),  # for the operator who runs it
-                timeout=UPDATE_TIMEOUT,
-            )
+            with request_id_told(request_id):
+                state = await act(
+                    client,
+                    args.workflow_id,
+                    args.action,
+                    payload.model_dump(mode="json"),
+                    signer=ActorSigner.from_settings(settings),  # for the operator who runs it
+                    update_id=cli_update_id(actor, args.workflow_id, args.action, request_id),
+                    timeout=UPDATE_TIMEOUT,
+                )
         except TEMPORAL_FAILURES as exc:
             await note_refused(settings, attempt, exc)  # if it is a refusal (client/refused.py)
             if isinstance(exc, RPCError) and classify(exc).kind is Refusal.ended:

@@ -29,6 +29,7 @@ from models.delivery import Channel
 from models.round import ListingSource
 from rules.actions import ACTIONS
 from rules.schedule import DEFAULT_DAY, DEFAULT_HOUR, DEFAULT_MINUTE, DEFAULT_MONTH, SCHEDULE_ID
+from rules.update_ids import BadRequestId, checked_request_id
 
 # Who an operator may act as: the people's roles. `system` (the round's own updates) is signed
 # by the worker alone (docs/security.md, "Signed actors").
@@ -85,6 +86,19 @@ def positive(text: str) -> int:
     return value
 
 
+def request_id(text: str) -> str:
+    try:
+        return checked_request_id(text)
+    except BadRequestId as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+REQUEST_ID_HELP = (
+    "repeat an earlier request: the id it printed (`request id: ...`); a request sent again "
+    "with its id is applied once and answers with the first result (default: a fresh id)"
+)
+
+
 def build_parser() -> Parser:
     fmt = argparse.RawDescriptionHelpFormatter
     common: HelpLayout = {"epilog": EPILOG, "formatter_class": fmt}
@@ -132,6 +146,7 @@ def build_parser() -> Parser:
     data.add_argument("--data", metavar="JSON", help="the action's fields as a JSON object")
     data.add_argument("--data-file", metavar="FILE", help="the action's fields from a JSON file")
     act.add_argument("--json", action="store_true", help="print the new state as JSON")
+    act.add_argument("--request-id", type=request_id, metavar="ID", help=REQUEST_ID_HELP)
 
     handler: Handler  # not the first loop's coroutine-function type: a later loop reuses it
     for name, help_text, handler in [
@@ -242,6 +257,7 @@ def build_parser() -> Parser:
     round_act.add_argument(
         "--wait", action="store_true", help="wait until the operation it starts is done"
     )
+    round_act.add_argument("--request-id", type=request_id, metavar="ID", help=REQUEST_ID_HELP)
 
     schedule_group = groups.add_parser(
         "schedule", help="the yearly Schedule that starts each round", **common

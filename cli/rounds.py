@@ -17,6 +17,7 @@ from cli.common import (
     client_for,
     note_refused,
     read_action_data,
+    request_id_told,
     temporal_errors,
 )
 from cli.exits import EXIT_FAILED, EXIT_OK, bad_input, refused
@@ -29,6 +30,7 @@ from models.round import ListingSource, OperationStatus
 from rules.identity import round_workflow_id
 from rules.round_plan import plan_round, try_out_round_dates
 from rules.timezone import SHANGHAI
+from rules.update_ids import cli_update_id, new_request_id
 from settings import Settings
 from store.config_files import InputError, round_config_for, round_config_path, round_input_for
 
@@ -126,11 +128,17 @@ async def cmd_round_act(args: argparse.Namespace, settings: Settings) -> int:
     except InputError as exc:
         await note_refused(settings, attempt, exc)
         raise bad_input(f"{where}: {exc}") from None
+    # a fresh request id, or the operator's to repeat one: the same id is applied once
+    request_id = args.request_id or new_request_id()
+    update_id = cli_update_id(f"{args.role}:{args.actor_id}", workflow_id, args.action, request_id)
     client = await client_for(settings)
-    async with temporal_errors(client, settings, workflow_id):
+    async with temporal_errors(client, settings, workflow_id, request_id=request_id):
         signer = ActorSigner.from_settings(settings)  # for the operator who runs it
         try:
-            result = await round_act(client, args.year, args.action, payload, signer=signer)
+            with request_id_told(request_id):
+                result = await round_act(
+                    client, args.year, args.action, payload, signer=signer, update_id=update_id
+                )
         except TEMPORAL_FAILURES as exc:
             await note_refused(settings, attempt, exc)  # if it is a refusal (client/refused.py)
             raise

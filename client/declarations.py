@@ -38,6 +38,7 @@ from models.search_attributes import (
 from rules.eligibility import check_eligibility
 from rules.identity import declaration_workflow_id, round_workflow_id
 from rules.timezone import SHANGHAI, shanghai_date, shanghai_iso
+from rules.update_ids import request_update_id
 from store.db import ensure_schema, get_engine
 from store.tables import IntegrityArchiveEntry
 from workflows.declaration import DeclarationWorkflow
@@ -163,7 +164,19 @@ async def start_declaration_in_round(
             **changes,
         )
         await act(
-            client, handle.id, "change_windows", payload.model_dump(mode="json"), signer=signer
+            client,
+            handle.id,
+            "change_windows",
+            payload.model_dump(mode="json"),
+            signer=signer,
+            # one catch-up per run of the declaration: sent again, it is applied once
+            update_id=request_update_id(
+                "open",
+                f"{Role.system.value}:{payload.actor.id}",
+                handle.id,
+                "change_windows",
+                handle.result_run_id or "",
+            ),
         )
     return handle
 
@@ -212,11 +225,17 @@ async def act(
     payload: dict[str, Any],
     *,
     signer: ActorSigner,
+    update_id: str,
     timeout: timedelta | None = None,
 ) -> DeclarationState:
     """Send one reviewer or applicant action (a Temporal Update) and wait for its result.
     The payload: client.inputs.action_payload's JSON; `signer` signs its actor for this
     workflow and action (client/signing.py) just before it is sent.
+
+    `update_id` (rules/update_ids.py) makes a retry safe: the server keeps one update per id
+    in the workflow's run, so the same request sent again (after a time-out, a lost answer,
+    a double-submitted form) is applied once, and every call gets the first one's result
+    (its validator is not run again; the new signature is not looked at).
 
     With `timeout`, each phase (accepted by the worker, then recorded) gets that long and
     ActionTimeout says which did not finish. An RPC timeout alone would not do: the client
@@ -224,12 +243,15 @@ async def act(
     handle = client.get_workflow_handle(workflow_id)
     payload = await signer.signed(client, workflow_id, action, payload)
     if timeout is None:
-        return await handle.execute_update(action, payload, result_type=DeclarationState)
+        return await handle.execute_update(
+            action, payload, id=update_id, result_type=DeclarationState
+        )
     try:
         async with asyncio.timeout(timeout.total_seconds()):
             update = await handle.start_update(
                 action,
                 payload,
+                id=update_id,
                 wait_for_stage=WorkflowUpdateStage.ACCEPTED,
                 result_type=DeclarationState,
             )

@@ -60,16 +60,24 @@ async def round_state(
 
 
 async def round_act(
-    client: Client, year: int, action: str, payload: Any, *, signer: ActorSigner
+    client: Client,
+    year: int,
+    action: str,
+    payload: Any,
+    *,
+    signer: ActorSigner,
+    update_id: str,
 ) -> Any:
     """Send one round update; returns its JSON result (an accepted operation, a session...).
     The payload: client.inputs.round_action_payload (or its JSON); `signer` signs its actor
-    for round-{year} and this action (client/signing.py) just before it is sent."""
+    for round-{year} and this action (client/signing.py) just before it is sent.
+    `update_id` (rules/update_ids.py): the same request sent again is applied once and
+    answered with the first one's result (client.declarations.act)."""
     workflow_id = round_workflow_id(year)
     data = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else dict(payload)
     handle = client.get_workflow_handle(workflow_id)
     return await handle.execute_update(
-        action, await signer.signed(client, workflow_id, action, data)
+        action, await signer.signed(client, workflow_id, action, data), id=update_id
     )
 
 

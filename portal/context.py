@@ -44,6 +44,7 @@ from portal.security import new_csrf_token
 from rules.actor_signature import UNAUTHENTICATED
 from rules.identity import round_workflow_id
 from rules.timezone import cn_datetime
+from rules.update_ids import BadRequestId, checked_form_token, new_form_token, portal_update_id
 from settings import Settings
 from store.config_files import InputError
 from store.db import get_engine
@@ -203,6 +204,9 @@ def portal_templates() -> Jinja2Templates:
         REFUSED_KIND=lambda k: REFUSED_KINDS_ZH.get(k, k),
         SHANGHAI=_shanghai,
         TEMPORAL_UI=TEMPORAL_UI,
+        # every action form's hidden `request_token`, fresh each time a page is rendered
+        # (Portal._update_id: the same form posted twice is applied once)
+        request_token=new_form_token,
     )
     return templates
 
@@ -282,12 +286,37 @@ class Portal:
             await note_refusal(self.engine(), attempt, exc)
             raise Refusal("填写的内容不完整或格式不对。", str(exc), status=400) from None
 
-    async def send(self, account: Any, workflow_id: str, action: str, data: dict[str, Any]) -> None:
+    async def _update_id(self, attempt: Attempt, request_token: object) -> str:
+        """The update id of a posted form (rules/update_ids.py): a hash of the account, the
+        workflow, the action and the form's request token, which every action form carries
+        (made when the page is rendered). The same form posted twice is one update, applied
+        once. A form without a valid token is refused (400, on the record), never sent
+        without an id; its fields are checked first (their errors say more to a person)."""
+        try:
+            token = checked_form_token(request_token)
+        except BadRequestId as exc:
+            await note_refusal(self.engine(), attempt, InputError(str(exc)))
+            raise Refusal(
+                "页面已过期或表单不完整（缺少提交标识），请刷新页面后重新提交。", str(exc), 400
+            ) from None
+        return portal_update_id(attempt.actor_id, attempt.workflow_id, attempt.action, token)
+
+    async def send(
+        self,
+        account: Any,
+        workflow_id: str,
+        action: str,
+        data: dict[str, Any],
+        *,
+        request_token: object,
+    ) -> None:
         """One update as the logged-in account (the actor from the session, never the form),
-        its actor signed (client/signing.py). A refusal is a `Refusal`, and it goes on the
-        record (client/refused.py)."""
+        its actor signed (client/signing.py), its id from the form's `request_token`
+        (`_update_id`). A refusal is a `Refusal`, and it goes on the record
+        (client/refused.py)."""
         attempt = Attempt("portal", workflow_id, action, account.role, actor_id_of(account))
-        payload = await self._payload(action_payload, attempt, data)
+        payload = await self._payload(action_payload, attempt, data)  # its errors first
+        update_id = await self._update_id(attempt, request_token)
         try:
             await act(
                 await self.temporal(),
@@ -295,6 +324,7 @@ class Portal:
                 action,
                 payload.model_dump(mode="json", exclude_none=True),
                 signer=self.signer,
+                update_id=update_id,
                 timeout=UPDATE_TIMEOUT,
             )
         except WorkflowUpdateFailedError as exc:
@@ -305,17 +335,32 @@ class Portal:
             log.warning("%s on %s: %s", action, workflow_id, exc)
             raise Refusal("系统暂时无法办理，请稍后重试。", type(exc).__name__, 503) from None
 
-    async def send_round(self, account: Any, year: int, action: str, data: dict[str, Any]) -> Any:
+    async def send_round(
+        self,
+        account: Any,
+        year: int,
+        action: str,
+        data: dict[str, Any],
+        *,
+        request_token: object,
+    ) -> Any:
         """One update of the Round workflow `round-{year}` as the logged-in account (the
-        actor from the session); returns the update's JSON result. Refusal like `send`."""
+        actor from the session); returns the update's JSON result. Its id and a refusal
+        like `send`."""
         attempt = Attempt(
             "portal", round_workflow_id(year), action, account.role, actor_id_of(account)
         )
         payload = await self._payload(round_action_payload, attempt, data)
+        update_id = await self._update_id(attempt, request_token)
         try:
             async with asyncio.timeout(UPDATE_TIMEOUT.total_seconds()):
                 return await round_act(
-                    await self.temporal(), year, action, payload, signer=self.signer
+                    await self.temporal(),
+                    year,
+                    action,
+                    payload,
+                    signer=self.signer,
+                    update_id=update_id,
                 )
         except WorkflowUpdateFailedError as exc:
             await note_refusal(self.engine(), attempt, exc)

@@ -507,7 +507,9 @@ async def upload_page(
 # --- submission and resubmission ----------------------------------------------------------
 
 
-async def send_materials(page: Page, action: str, note: str | None) -> Response:
+async def send_materials(
+    page: Page, action: str, note: str | None, request_token: str | None
+) -> Response:
     current, problem = await find_current(page)
     if problem is not None:
         return await applicant_page(page, problem)
@@ -530,7 +532,9 @@ async def send_materials(page: Page, action: str, note: str | None) -> Response:
     # An empty list leaves the declaration's own materials (one started from a file)
     data = {"note": note or None, "materials": materials or None}
     try:
-        await page.portal.send(page.account, current.workflow_id, action, data)
+        await page.portal.send(
+            page.account, current.workflow_id, action, data, request_token=request_token
+        )
     except Refusal as refusal:
         if "no materials" in refusal.detail:
             refusal = Refusal("请先上传材料并完成遮盖后再提交。", refusal.detail, 409)
@@ -540,9 +544,13 @@ async def send_materials(page: Page, action: str, note: str | None) -> Response:
 
 @router.post("/applicant/submit", response_class=HTMLResponse)
 async def applicant_submit(page: ApplicantPage, form: CheckedForm) -> Response:
-    return await send_materials(page, "submit", form.get("note", "").strip())
+    return await send_materials(
+        page, "submit", form.get("note", "").strip(), form.get("request_token")
+    )
 
 
 @router.post("/applicant/resubmit", response_class=HTMLResponse)
 async def applicant_resubmit(page: ApplicantPage, form: CheckedForm) -> Response:
-    return await send_materials(page, "resubmit", form.get("note", "").strip())
+    return await send_materials(
+        page, "resubmit", form.get("note", "").strip(), form.get("request_token")
+    )

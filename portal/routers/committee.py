@@ -150,7 +150,9 @@ async def committee_open_session(page: CommitteePage, form: CheckedForm) -> Resp
     attending = [str(v) for v in (await page.request.form()).getlist("attending")]
     data = {"session_id": form.get("session_id", "").strip(), "attending": attending}
     try:
-        await page.portal.send_round(page.account, year, "open_session", data)
+        await page.portal.send_round(
+            page.account, year, "open_session", data, request_token=form.get("request_token")
+        )
     except Refusal as refusal:
         return await committee_page(page, year, refusal)
     return RedirectResponse(f"/committee?year={year}", 303)
@@ -248,7 +250,13 @@ async def committee_votes(page: CommitteePage, form: CheckedForm) -> Response:
             raise Refusal("；".join(problems), status=400)
         votes = [{"workflow_id": r["workflow_id"], "yes_votes": r["yes"]} for r in rows]
         data = {"session_id": session.session_id, "votes": votes}
-        await page.portal.send_round(page.account, year, "committee_votes", data)
+        await page.portal.send_round(
+            page.account,
+            year,
+            "committee_votes",
+            data,
+            request_token=form.get("request_token"),
+        )
     except Refusal as refusal:
         return await committee_page(page, year, refusal)
     return RedirectResponse(f"/committee?year={year}", 303)

@@ -217,7 +217,9 @@ async def competent_unit_act(
         else:
             raise HTTPException(404)
         stripped = {k: v.strip() for k, v in data.items()}
-        await page.portal.send(page.account, workflow_id, action, stripped)
+        await page.portal.send(
+            page.account, workflow_id, action, stripped, request_token=form.get("request_token")
+        )
     except Refusal as refusal:
         return await queue_page(page, inputs, refusal, workflow_id)
     return RedirectResponse("/competent-unit", 303)

@@ -159,7 +159,9 @@ async def employer_act(
             action, data = "recommend", {"opinion": opinion} | await scan_refs(page, uploads)
         else:
             raise HTTPException(404)
-        await page.portal.send(page.account, workflow_id, action, data)
+        await page.portal.send(
+            page.account, workflow_id, action, data, request_token=form.get("request_token")
+        )
     except Refusal as refusal:
         if what in ("approve", "return"):
             return await employer_page(page, refusal, workflow_id)

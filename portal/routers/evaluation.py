@@ -156,7 +156,13 @@ async def evaluation_defense_averages(page: EvaluationBodyPage, form: CheckedFor
     except ValueError:
         raise HTTPException(400, "year") from None
     try:
-        await page.portal.send_round(page.account, year, "supply_defense_averages", {})
+        await page.portal.send_round(
+            page.account,
+            year,
+            "supply_defense_averages",
+            {},
+            request_token=form.get("request_token"),
+        )
     except Refusal as refusal:
         return await evaluation_page(page, refusal)
     return RedirectResponse("/evaluation", 303)
@@ -186,7 +192,9 @@ async def evaluation_act(
     else:
         raise HTTPException(404)
     try:
-        await page.portal.send(page.account, row.workflow_id, action, data)
+        await page.portal.send(
+            page.account, row.workflow_id, action, data, request_token=form.get("request_token")
+        )
     except Refusal as refusal:
         return await evaluation_page(page, refusal, code)
     return RedirectResponse("/evaluation", 303)

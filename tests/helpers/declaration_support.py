@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
@@ -22,6 +23,8 @@ from models.declaration import DeclarationInput, DeclarationState
 from models.round import RoundConfig
 from rules.calendar_source import build_calendar
 from rules.recommendation import RECOMMENDATION_OPINION
+from store.db import get_engine
+from store.tables import OutboxMessage
 from tests.helpers.samples import sample_declaration_input
 from tests.helpers.signing import signed
 from workflows.declaration import DeclarationWorkflow
@@ -87,6 +90,18 @@ async def state(handle: WorkflowHandle[Any, Any]) -> DeclarationState:
     return await handle.query("state", result_type=DeclarationState)
 
 
+async def outbox_events(workflow_id: str, database_url: str | None = None) -> list[str]:
+    """The events of the declaration's messages in the notification outbox (one row per
+    message, each transition's own key), in key order; DATABASE_URL's database unless told."""
+    async with get_engine(database_url).connect() as conn:
+        rows = await conn.execute(
+            select(OutboxMessage.event)
+            .where(OutboxMessage.workflow_id == workflow_id)
+            .order_by(OutboxMessage.key)
+        )
+        return list(rows.scalars())
+
+
 async def to_publicity(handle: WorkflowHandle[Any, Any]) -> DeclarationState:
     await act(handle, "submit", "applicant")
     return await act(handle, "start_publicity", "employer")
@@ -104,6 +119,26 @@ async def to_evaluation_review(env: WorkflowEnvironment, handle: WorkflowHandle[
     await through_publicity(env, handle)
     current = await state(handle)
     await sleep_until(env, datetime.fromisoformat(current.deadlines["review_opens_at"]), SECOND)
+
+
+async def to_defense(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any]) -> None:
+    """Through publicity; the round then opens the review window a second later (R9, as
+    `change_windows` from the round), rather than the declaration waiting for it; accepted
+    and paid: the declaration waits for its defense (R18). With a drill publicity
+    (RoundConfig.drill_publicity_seconds) this takes seconds of real time (the dev server)."""
+    await through_publicity(env, handle)
+    opens = (await env.get_current_time() + SECOND).isoformat()
+    await act(
+        handle,
+        "change_windows",
+        "system",
+        reason="评审机构审核提前开始",
+        submission_closes_at=opens,
+        review_opens_at=opens,
+    )
+    await sleep_until(env, datetime.fromisoformat(opens), SECOND)
+    await act(handle, "accept_materials", "evaluation_body")
+    await act(handle, "confirm_payment", "evaluation_body", receipt_no="R-1")
 
 
 async def sleep_until(

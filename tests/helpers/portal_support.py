@@ -14,6 +14,7 @@ from temporalio.worker import Worker
 
 from models.common import Role
 from models.declaration import Applicant, Employer
+from rules.update_ids import new_form_token
 from store.accounts import create_account
 from store.db import get_engine
 from tests.helpers.declaration_support import act, start
@@ -42,6 +43,23 @@ def csrf_of(html: str) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert found, "no CSRF token on the page"
     return found.group(1)
+
+
+def rendered_form(html: str, action: str) -> dict[str, str]:
+    """The hidden fields of the page's form that posts to `action`, as rendered: its CSRF
+    token and its request token."""
+    found = re.search(
+        rf'<form method="post" action="{re.escape(action)}"[^>]*>(.*?)</form>', html, re.S
+    )
+    assert found, f"no form for {action} on the page"
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', found.group(1)))
+
+
+def action_form(csrf: str, **fields: Any) -> dict[str, Any]:
+    """What an action form posts, as its page renders it: the session's CSRF token, the
+    form's own request token (a fresh one: the portal applies one token's update once,
+    portal/context.py) and its fields."""
+    return {"csrf_token": csrf, "request_token": new_form_token(), **fields}
 
 
 async def browser_for(portal: FastAPI) -> httpx.AsyncClient:

@@ -10,12 +10,8 @@ import contextlib
 import email
 import email.policy
 import json
-import os
 import random
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -33,8 +29,6 @@ from aiosmtpd.smtp import SMTP
 from aiosmtplib.protocol import SMTPProtocol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
-from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.workflowservice.v1 import ResetStickyTaskQueueRequest
 from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
@@ -78,6 +72,7 @@ from tests.helpers.declaration_support import start as start_declaration
 from tests.helpers.samples import NOTIFICATION_COMMON as COMMON
 from tests.helpers.samples import NOTIFICATION_SAMPLES as SAMPLES
 from tests.helpers.samples import SAMPLE_ID_CARD, SAMPLE_USCC
+from tests.helpers.worker_process import WorkerProcess, reset_sticky
 from worker import build_worker
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -964,48 +959,6 @@ async def test_a_lost_smtp_reply_leaves_the_email_uncertain_not_resent(
 # --- a worker killed (SIGKILL) at each step of sending ---------------------------------------
 
 
-@dataclass
-class WorkerProcess:
-    """`worker.py` in a process of its own, on the dev server and a task queue of the test's,
-    with the settings pointing at the fake servers: killed with SIGKILL when the test says."""
-
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    @classmethod
-    def start(
-        cls, env: WorkflowEnvironment, servers: Servers, task_queue: str, log: Path
-    ) -> WorkerProcess:
-        environ = (
-            os.environ
-            | servers.environ
-            | {
-                "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
-                "TEMPORAL_NAMESPACE": env.client.namespace,
-                "ZHICHENG_TASK_QUEUE": task_queue,
-            }
-        )
-        with log.open("wb") as output:
-            process = subprocess.Popen(
-                [sys.executable, str(ROOT / "worker.py")],
-                cwd=ROOT,
-                env=environ,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-        return cls(process, log)
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-        assert self.process.returncode == -signal.SIGKILL, self.log.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-
 KILLED_ATTEMPT_TIMEOUT = timedelta(seconds=3)  # how long Temporal waits for a killed attempt
 
 
@@ -1027,11 +980,7 @@ async def taken_over(
     workflow's next task comes to the next worker at once (not after the sticky timeout).
     Yields the delivery's result while that worker still runs."""
     workflow_id = delivery_workflow_id(key)
-    await env.client.workflow_service.reset_sticky_task_queue(
-        ResetStickyTaskQueueRequest(
-            namespace=env.client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
-        )
-    )
+    await reset_sticky(env, workflow_id)
     async with build_worker(env.client, task_queue, settings=load_settings()):
         handle = env.client.get_workflow_handle(workflow_id, result_type=DeliveryResult)
         async with asyncio.timeout(60):
@@ -1051,7 +1000,7 @@ async def test_a_worker_killed_between_send_and_record(
     servers.wechat.hold_reply.add(key)
     task_queue = f"delivery-kill-{uuid.uuid4().hex[:8]}"
     await start_delivery_to_kill(dev_env, key, task_queue)
-    worker = WorkerProcess.start(dev_env, servers, task_queue, tmp_path / "worker.log")
+    worker = WorkerProcess.start(dev_env, task_queue, tmp_path / "worker.log", servers.environ)
     try:
         async with asyncio.timeout(60):
             await servers.wechat.held.wait()
@@ -1100,7 +1049,7 @@ async def test_a_worker_killed_before_the_end_of_the_data_sends_the_email_once(
     before = servers.smtp.hold_at("RCPT") if phase == "body" else None
     task_queue = f"delivery-kill-{uuid.uuid4().hex[:8]}"
     await start_delivery_to_kill(dev_env, key, task_queue)
-    worker = WorkerProcess.start(dev_env, servers, task_queue, tmp_path / "worker.log")
+    worker = WorkerProcess.start(dev_env, task_queue, tmp_path / "worker.log", servers.environ)
     try:
         async with contextlib.AsyncExitStack() as stack:
             if before is not None:
@@ -1148,7 +1097,7 @@ async def test_a_worker_killed_after_the_end_of_the_data_leaves_the_email_uncert
     at_the_end = servers.smtp.hold_at("end")
     task_queue = f"delivery-kill-{uuid.uuid4().hex[:8]}"
     await start_delivery_to_kill(dev_env, key, task_queue)
-    worker = WorkerProcess.start(dev_env, servers, task_queue, tmp_path / "worker.log")
+    worker = WorkerProcess.start(dev_env, task_queue, tmp_path / "worker.log", servers.environ)
     try:
         await at_the_end.wait_reached()
         row = (await channels(key))["email"]

@@ -22,6 +22,7 @@ from tests.helpers.portal_support import (
     OTHER_EMPLOYER,
     PASSWORD,
     account,
+    action_form,
     browser_for,
     csrf_of,
     login,
@@ -126,7 +127,7 @@ async def test_employer_acts_on_its_own_staff_only(
     # another employer's declaration: 404, nothing changed
     for what, data in (("approve", {}), ("return", {"reason": "不应成功"})):
         response = await browser.post(
-            f"/employer/{other.id}/{what}", data={"csrf_token": token, **data}
+            f"/employer/{other.id}/{what}", data=action_form(token, **data)
         )
         assert response.status_code == 404
     assert (await state(other)).stage is Stage.employer_review
@@ -134,9 +135,10 @@ async def test_employer_acts_on_its_own_staff_only(
     # approve its own, with a forged actor in the form: the session's account acts
     response = await browser.post(
         f"/employer/{own.id}/approve",
-        data={"csrf_token": token, "actor": "supervisor", "actor_role": "supervisor",
-              "actor_id": "forged", "role": "supervisor"},
-    )  # fmt: skip
+        data=action_form(
+            token, actor="supervisor", actor_role="supervisor", actor_id="forged", role="supervisor"
+        ),
+    )
     assert response.status_code == 303, response.text
     current = await state(own)
     assert current.stage is Stage.publicity
@@ -144,7 +146,7 @@ async def test_employer_acts_on_its_own_staff_only(
     assert current.timeline[-1].actor.id.startswith("employer:employer-")
 
     # approving again: the workflow refuses (WrongStage), shown inline in Chinese
-    response = await browser.post(f"/employer/{own.id}/approve", data={"csrf_token": token})
+    response = await browser.post(f"/employer/{own.id}/approve", data=action_form(token))
     assert response.status_code == 409
     assert "当前所处阶段不能办理此事项" in response.text
     assert "WrongStage" not in response.text  # the English detail is not shown
@@ -163,7 +165,7 @@ async def test_employer_return_needs_a_reason(
         browser, await account(database_url, Role.employer, employer_uscc=SAMPLE_USCC)
     )
     response = await browser.post(
-        f"/employer/{handle.id}/return", data={"csrf_token": token, "reason": " "}
+        f"/employer/{handle.id}/return", data=action_form(token, reason=" ")
     )
     assert response.status_code == 400
     assert "“原因”此项必填。" in response.text  # at the top, and beside the field:
@@ -181,7 +183,7 @@ async def test_employer_return_needs_a_reason(
     assert f'<span class="field-error" role="alert">{beside}</span>' in response.text
     assert (await state(handle)).stage is Stage.employer_review
     response = await browser.post(
-        f"/employer/{handle.id}/return", data={"csrf_token": token, "reason": "学历证书不清晰"}
+        f"/employer/{handle.id}/return", data=action_form(token, reason="学历证书不清晰")
     )
     assert response.status_code == 303
     assert (await state(handle)).stage is Stage.draft
@@ -203,7 +205,7 @@ async def test_csrf_missing_or_wrong_refused_nothing_changed(
     other = await browser_for(portal)
     async with other:
         foreign = csrf_of((await other.get("/login")).text)
-    response = await browser.post(f"/employer/{handle.id}/approve", data={"csrf_token": foreign})
+    response = await browser.post(f"/employer/{handle.id}/approve", data=action_form(foreign))
     assert response.status_code == 403
     assert (await state(handle)).stage is Stage.employer_review
 
@@ -232,14 +234,12 @@ async def test_blind_review_return_resubmit_accept(
 
         # an unknown code, and a workflow id in place of a code: 404
         for target in ("RFFFFFFFFFF", handle.id):
-            response = await evaluator.post(
-                f"/evaluation/{target}/accept", data={"csrf_token": token}
-            )
+            response = await evaluator.post(f"/evaluation/{target}/accept", data=action_form(token))
             assert response.status_code == 404
         assert (await state(handle)).stage is Stage.evaluation_review
 
         response = await evaluator.post(
-            f"/evaluation/{code}/return", data={"csrf_token": token, "reason": "缺少继续教育证明"}
+            f"/evaluation/{code}/return", data=action_form(token, reason="缺少继续教育证明")
         )
         assert response.status_code == 303, response.text
         assert (await state(handle)).stage is Stage.correction
@@ -260,21 +260,21 @@ async def test_blind_review_return_resubmit_accept(
             assert "缺少继续教育证明" in page
             assert "退回补正" in page and "小时" in page and "+08:00" in page
             response = await person.post(
-                "/applicant/resubmit", data={"csrf_token": token_a, "actor_role": "evaluation_body"}
+                "/applicant/resubmit", data=action_form(token_a, actor_role="evaluation_body")
             )
             assert response.status_code == 303, response.text
             current = await state(handle)
             assert current.stage is Stage.evaluation_review
             assert current.timeline[-1].actor.role is Role.applicant
             # resubmitting again: refused inline (WrongStage)
-            response = await person.post("/applicant/resubmit", data={"csrf_token": token_a})
+            response = await person.post("/applicant/resubmit", data=action_form(token_a))
             assert response.status_code == 409
             assert "当前所处阶段不能办理此事项" in response.text
 
         page = (await evaluator.get("/evaluation")).text
         row = page[page.index(f'<tr id="{code}">') :]
         assert "1 / 3" in row[: row.index("</tr>")]  # the return count
-        response = await evaluator.post(f"/evaluation/{code}/accept", data={"csrf_token": token})
+        response = await evaluator.post(f"/evaluation/{code}/accept", data=action_form(token))
         assert response.status_code == 303
         assert (await state(handle)).stage is Stage.payment
 

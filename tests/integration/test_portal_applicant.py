@@ -51,6 +51,7 @@ from tests.helpers.portal_applicant_support import (
     png_of,
     portal_round,
 )
+from tests.helpers.portal_support import action_form
 
 SECRET = "applicant-portal-test-secret"
 MAX_BYTES = 400_000
@@ -444,7 +445,7 @@ async def test_materials_masking_submission_and_blind_download(
     assert "学历证书" in page and "未遮盖" in page
 
     # submission refused while a material is unmasked: by the portal and by the workflow
-    response = await client.post("/applicant/submit", data={"csrf_token": token})
+    response = await client.post("/applicant/submit", data=action_form(token))
     assert response.status_code == 409 and "尚未遮盖" in response.text
     with pytest.raises(WorkflowUpdateFailedError):
         unmasked = [{"name": "学历证书", "sha256": pdf_item.sha256, "masked": False}]
@@ -504,7 +505,7 @@ async def test_materials_masking_submission_and_blind_download(
     assert sum(1 for r, g, _ in title if r > 120 and g < 90) > 20  # the red title is still there
 
     # submitted, with the masked copies
-    response = await client.post("/applicant/submit", data={"csrf_token": token})
+    response = await client.post("/applicant/submit", data=action_form(token))
     assert response.status_code == 303, response.text
     assert (await state(handle)).stage is Stage.employer_review
     held = await accepted_materials(time_env.client, workflow_id)
@@ -573,16 +574,14 @@ async def test_materials_masking_submission_and_blind_download(
     response = await upload(client, token, "专利证书（清晰）", "p2.png", clearer, "image/png")
     assert response.status_code == 303
     *_, new_item = await materials(database_url, workflow_id)
-    response = await client.post("/applicant/resubmit", data={"csrf_token": token})
+    response = await client.post("/applicant/resubmit", data=action_form(token))
     assert response.status_code == 409 and "专利证书（清晰）" in response.text  # unmasked
     response = await client.post(
         f"/applicant/materials/{new_item.id}/mask",
         data={"csrf_token": token, "boxes": json.dumps(png_boxes)},
     )
     assert response.status_code == 303
-    response = await client.post(
-        "/applicant/resubmit", data={"csrf_token": token, "note": "已重新扫描"}
-    )
+    response = await client.post("/applicant/resubmit", data=action_form(token, note="已重新扫描"))
     assert response.status_code == 303, response.text
     assert (await state(handle)).stage is Stage.evaluation_review
     *_, new_item = await materials(database_url, workflow_id)

@@ -40,6 +40,7 @@ from portal.uploads import UploadConfig
 from rules.calendar_source import build_calendar
 from rules.recommendation import RECOMMENDATION_OPINION
 from rules.timezone import SHANGHAI, cn_datetime
+from rules.update_ids import new_form_token
 from store.accounts import Account
 from store.db import get_engine
 from store.tables import AuditEvent, DeclarationRow
@@ -47,6 +48,7 @@ from tests.helpers.declaration_support import (
     RECOMMENDATION,
     SECOND,
     act,
+    outbox_events,
     round_around,
     sleep_until,
     start,
@@ -57,9 +59,11 @@ from tests.helpers.portal_support import (
     OTHER_EMPLOYER,
     OTHER_USCC,
     account,
+    action_form,
     browser_for,
     login,
     other_employer_applicant,
+    rendered_form,
     submitted,
 )
 from tests.helpers.samples import SAMPLE_ID_CARD, SAMPLE_MOBILE, SAMPLE_USCC
@@ -177,7 +181,7 @@ async def test_employer_objection_recommendation_and_attachments(
     stranger = await account(database_url, Role.employer, employer_uscc=OTHER_USCC)
     async with await browser_for(portal) as hr:
         token = await login(hr, employer)
-        response = await hr.post(f"/employer/{own.id}/approve", data={"csrf_token": token})
+        response = await hr.post(f"/employer/{own.id}/approve", data=action_form(token))
         assert response.status_code == 303
         assert (await state(own)).stage is Stage.publicity
         page = (await hr.get(f"/employer/{own.id}")).text
@@ -186,7 +190,7 @@ async def test_employer_objection_recommendation_and_attachments(
         # an objection during the publicity, with a forged actor: the session's account acts
         response = await hr.post(
             f"/employer/{own.id}/object",
-            data={"csrf_token": token, "summary": "业绩材料存疑", **FORGED},
+            data=action_form(token, summary="业绩材料存疑", **FORGED),
         )
         assert response.status_code == 303, response.text
         current = await state(own)
@@ -227,7 +231,7 @@ async def test_employer_objection_recommendation_and_attachments(
                 ("approve", {}),
             ):
                 response = await outsider.post(
-                    f"/employer/{own.id}/{what}", data={"csrf_token": foreign, **data}
+                    f"/employer/{own.id}/{what}", data=action_form(foreign, **data)
                 )
                 assert response.status_code == 404, what
             assert await snapshot(own) == before
@@ -251,7 +255,7 @@ async def test_employer_objection_recommendation_and_attachments(
             "publicity_original": ("公示原件.pdf", scan, "application/pdf"),
             "publicity_result": ("公示结果.png", png_bytes(), "image/png"),
         }
-        form = {"csrf_token": token, "opinion": RECOMMENDATION_OPINION}
+        form = action_form(token, opinion=RECOMMENDATION_OPINION)
         before = await snapshot(own)
         response = await hr.post(f"/employer/{own.id}/recommend", data=form, files=files)
         assert response.status_code == 409
@@ -262,9 +266,10 @@ async def test_employer_objection_recommendation_and_attachments(
         # resolved, not upheld: attachment 3 is produced
         response = await hr.post(
             f"/employer/{own.id}/resolve",
-            data={"csrf_token": token, "objection_id": "1", "upheld": "false",
-                  "resolution": "经核实，材料真实"},
-        )  # fmt: skip
+            data=action_form(
+                token, objection_id="1", upheld="false", resolution="经核实，材料真实"
+            ),
+        )
         assert response.status_code == 303, response.text
         assert (await state(own)).objections[0].upheld is False
         await published(own, DocumentKind.publicity_result)
@@ -319,14 +324,15 @@ async def test_an_upheld_objection_ends_the_declaration(
         token = await login(hr, username)
         response = await hr.post(
             f"/employer/{handle.id}/resolve",
-            data={"csrf_token": token, "objection_id": "1", "upheld": "", "resolution": "x"},
+            data=action_form(token, objection_id="1", upheld="", resolution="x"),
         )
         assert response.status_code == 400  # upheld or not must be chosen
         response = await hr.post(
             f"/employer/{handle.id}/resolve",
-            data={"csrf_token": token, "objection_id": "1", "upheld": "true",
-                  "resolution": "经核实，学历证书系伪造"},
-        )  # fmt: skip
+            data=action_form(
+                token, objection_id="1", upheld="true", resolution="经核实，学历证书系伪造"
+            ),
+        )
         assert response.status_code == 303
         current = await state(handle)
         assert current.stage is Stage.rejected
@@ -372,7 +378,7 @@ async def test_competent_unit_acts_on_its_own_employers_only(
         for what, data in (("recommend", {"opinion": "同意"}), ("return", {"reason": "x"}),
                            ("preview", {"opinion": "同意"})):  # fmt: skip
             response = await cu.post(
-                f"/competent-unit/{other.id}/{what}", data={"csrf_token": token, **data}
+                f"/competent-unit/{other.id}/{what}", data=action_form(token, **data)
             )
             assert response.status_code == 404, what
         assert (await cu.get(f"/competent-unit/{other.id}/attachments/2")).status_code == 404
@@ -401,12 +407,12 @@ async def test_competent_unit_acts_on_its_own_employers_only(
         # return to the employer, who recommends again; then recommend (forged actor ignored)
         response = await cu.post(
             f"/competent-unit/{own.id}/return",
-            data={"csrf_token": token, "reason": "请补充公示结果证明"},
+            data=action_form(token, reason="请补充公示结果证明"),
         )
         assert response.status_code == 303
         assert (await state(own)).stage is Stage.recommendation
         response = await cu.post(
-            f"/competent-unit/{own.id}/recommend", data={"csrf_token": token, "opinion": "同意"}
+            f"/competent-unit/{own.id}/recommend", data=action_form(token, opinion="同意")
         )
         assert response.status_code == 409 and "当前所处阶段不能办理此事项" in response.text
         await act(
@@ -419,7 +425,7 @@ async def test_competent_unit_acts_on_its_own_employers_only(
         )
         response = await cu.post(
             f"/competent-unit/{own.id}/recommend",
-            data={"csrf_token": token, "opinion": "经审核，同意推荐。", **FORGED},
+            data=action_form(token, opinion="经审核，同意推荐。", **FORGED),
         )
         assert response.status_code == 303, response.text
         current = await state(own)
@@ -485,7 +491,7 @@ async def test_evaluation_body_payment_defense_and_blind_view(
             return response
 
         async def post(path: str, data: dict[str, str], status: int) -> httpx.Response:
-            response = await evaluator.post(path, data={"csrf_token": token, **data})
+            response = await evaluator.post(path, data=action_form(token, **data))
             assert response.status_code == status, (path, response.text)
             seen.append((f"POST {path}", response.content))
             return response
@@ -559,9 +565,7 @@ async def test_evaluation_body_payment_defense_and_blind_view(
         before = await snapshot(review)
         await post(f"/evaluation/{code['review']}/payment", {"receipt_no": "X"}, 409)
         for target in (review.id, "RFFFFFFFFFF"):
-            response = await evaluator.post(
-                f"/evaluation/{target}/accept", data={"csrf_token": token}
-            )
+            response = await evaluator.post(f"/evaluation/{target}/accept", data=action_form(token))
             assert response.status_code == 404
             assert (await evaluator.get(f"/evaluation/{target}")).status_code == 404
         # missing CSRF: 403
@@ -579,14 +583,62 @@ async def test_evaluation_body_payment_defense_and_blind_view(
                      "/employer", "/competent-unit", f"/competent-unit/{review.id}/attachments/2",
                      "/supervisor", "/committee", "/applicant"):  # fmt: skip
             assert (await evaluator.get(path)).status_code == 403, path
-        response = await evaluator.post(
-            f"/employer/{review.id}/approve", data={"csrf_token": token}
-        )
+        response = await evaluator.post(f"/employer/{review.id}/approve", data=action_form(token))
         assert response.status_code == 403
         assert await snapshot(review) == before
 
 
 # --- committee ---------------------------------------------------------------------------------
+
+
+async def test_a_form_posted_twice_is_applied_once(
+    portal: FastAPI, database_url: str, time_env: WorkflowEnvironment, time_worker: Worker
+) -> None:
+    """The same form, with the request token its page rendered in it, posted twice (a double
+    click, a browser sending it again): one defense arrangement in the timeline and one
+    notice in the outbox, and the second post answered as the first. A form without a valid
+    token is refused and sends nothing; the page rendered again is a new request."""
+    handle = await start(time_env, time_worker)
+    await to_review_together(time_env, handle)
+    await act(handle, "accept_materials", "evaluation_body")
+    await act(handle, "confirm_payment", "evaluation_body", receipt_no="R-2")
+    path = f"/evaluation/{blind_code(handle.id, SECRET)}/arrange"
+    starts = (await time_env.get_current_time()) + timedelta(days=3)
+    fields = {
+        "starts_at": local_input(starts),
+        "place": "甘泉堡经开区人力资源服务中心",
+        "form": "现场答辩",
+    }
+
+    async def arranged() -> tuple[int, int]:
+        timeline = (await state(handle)).timeline
+        notices = (await outbox_events(handle.id, database_url)).count("defense_arranged")
+        return [t.action for t in timeline].count("arrange_defense"), notices
+
+    async with await browser_for(portal) as evaluator:
+        await login(evaluator, await account(database_url, Role.evaluation_body))
+        form = rendered_form((await evaluator.get("/evaluation")).text, path) | fields
+        assert set(form) >= {"csrf_token", "request_token"}
+        first = await evaluator.post(path, data=form)
+        second = await evaluator.post(path, data=form)
+        assert (first.status_code, second.status_code) == (303, 303), second.text
+        assert first.headers["location"] == second.headers["location"]
+        assert await arranged() == (1, 1)
+
+        before = await snapshot(handle)
+        for token in ({}, {"request_token": ""}, {"request_token": "not-a-token"}):
+            refused = {k: v for k, v in form.items() if k != "request_token"} | token
+            response = await evaluator.post(path, data=refused)
+            assert response.status_code == 400, response.text
+            assert "请刷新页面后重新提交" in response.text
+        assert await snapshot(handle) == before and await arranged() == (1, 1)
+
+        # the page again: its form has a new token, and a new arrangement is made
+        again = rendered_form((await evaluator.get("/evaluation")).text, path)
+        assert again["request_token"] != form["request_token"]
+        response = await evaluator.post(path, data=again | fields | {"place": "三楼会议室"})
+        assert response.status_code == 303, response.text
+        assert await arranged() == (2, 2)
 
 
 async def test_committee_sessions_tally_preview_and_votes(
@@ -652,7 +704,7 @@ async def test_committee_sessions_tally_preview_and_votes(
         evaluation = (await other.get("/evaluation")).text
         assert f'name="year" value="{year}"' in evaluation and "计算现场答辩平均分" in evaluation
         response = await other.post(
-            "/evaluation/defense-averages", data={"csrf_token": token, "year": str(year)}
+            "/evaluation/defense-averages", data=action_form(token, year=str(year))
         )
         assert response.status_code == 303, response.text
         progress = (await round_state(time_env.client, year)).progress
@@ -665,7 +717,7 @@ async def test_committee_sessions_tally_preview_and_votes(
         current = await state(village)
         assert (current.stage, current.defense_score) == (Stage.committee, 88)
         response = await other.post(
-            "/evaluation/defense-averages", data={"csrf_token": token, "year": "1999"}
+            "/evaluation/defense-averages", data=action_form(token, year="1999")
         )
         assert response.status_code == 409 and "1999年度评审轮次未在运行" in response.text
 
@@ -687,13 +739,16 @@ async def test_committee_sessions_tally_preview_and_votes(
         assert response.status_code == 403
         assert await round_now() == before
 
+        def fresh() -> tuple[str, str]:  # each form as its page renders it: a token of its own
+            return ("request_token", new_form_token())
+
         def attendance(count: int) -> list[tuple[str, str]]:
             return [("attending", f"expert-{n}") for n in range(1, count + 1)]
 
         base = [("csrf_token", token), ("year", str(year))]
         # 5 of 9: recorded as not valid (R20); its votes are refused before any preview
         response = await clerk.post(
-            "/committee/sessions", data=pairs(*base, ("session_id", "S1"), *attendance(5))
+            "/committee/sessions", data=pairs(*base, fresh(), ("session_id", "S1"), *attendance(5))
         )
         assert response.status_code == 303
         committee_html = (await clerk.get(f"/committee?year={year}")).text
@@ -705,7 +760,7 @@ async def test_committee_sessions_tally_preview_and_votes(
         assert response.status_code == 400 and "会议无效" in response.text
         # the same session twice: the round refuses, shown inline
         response = await clerk.post(
-            "/committee/sessions", data=pairs(*base, ("session_id", "S1"), *attendance(7))
+            "/committee/sessions", data=pairs(*base, fresh(), ("session_id", "S1"), *attendance(7))
         )
         assert response.status_code == 409
         assert "会议S1已经登记过，不能重复登记。" in response.text
@@ -713,7 +768,8 @@ async def test_committee_sessions_tally_preview_and_votes(
         # 7 of 9, with a forged actor: valid, recorded by the session's account
         forged = list(FORGED.items())
         response = await clerk.post(
-            "/committee/sessions", data=pairs(*base, ("session_id", "S2"), *attendance(7), *forged)
+            "/committee/sessions",
+            data=pairs(*base, fresh(), ("session_id", "S2"), *attendance(7), *forged),
         )
         assert response.status_code == 303, response.text
         [_, session] = (await round_state(time_env.client, year)).progress.sessions

@@ -28,6 +28,7 @@ from models.calendar import YearCalendar
 from models.round import ListingSource, OperationStatus, RoundInput, RoundLaunched
 from rules.calendar_source import build_calendar
 from rules.timezone import SHANGHAI, shanghai_iso
+from rules.update_ids import cli_update_id
 from tests.helpers.declaration_support import round_around, start, state
 from tests.helpers.signing import TEST_SIGNER
 
@@ -162,6 +163,7 @@ async def test_round_lists_declarations_by_search_attributes(
             "review_opens_at": new_close.isoformat(),
         },
         signer=TEST_SIGNER,
+        update_id=cli_update_id("supervisor:hr-centre", f"round-{year}", "change_windows", "r1"),
     )
     operation = await wait_for_operation(client, year, accepted["operation_id"])
     assert operation.status is OperationStatus.done, operation
@@ -206,6 +208,18 @@ async def test_round_commands(
     )  # fmt: skip
     assert code == 0
     assert '"status": "done"' in capsys.readouterr().out
+    # repeated with its request id: the same operation, not a second one
+    refresh = ["round", "act", "2031", "refresh_statistics", "--role", "supervisor",
+               "--actor-id", "hr-centre"]  # fmt: skip
+    assert await starter.run(refresh) == 0
+    first, err = capsys.readouterr()
+    request_id = err.removeprefix("request id: ").strip()
+    assert await starter.run([*refresh, "--request-id", request_id]) == 0
+    assert capsys.readouterr() == (first, err)
+    kinds = [
+        op.kind.value for op in (await query_round_state(dev_env.client, 2031)).progress.operations
+    ]
+    assert kinds.count("refresh_statistics") == 2  # the --wait one and this one
     code = await starter.run(
         ["round", "act", "2031", "close", "--role", "employer", "--actor-id", "hr-01"]
     )

@@ -42,7 +42,7 @@ from tests.helpers.declaration_support import (
     start,
     state,
 )
-from tests.helpers.portal_support import account, browser_for, login, submitted
+from tests.helpers.portal_support import account, action_form, browser_for, login, submitted
 from tests.helpers.samples import SAMPLE_USCC
 from tests.helpers.signing import TEST_ACTOR_SIGNING_KEY, signed
 
@@ -189,7 +189,7 @@ async def test_a_portal_actor_signed_for_one_declaration_is_refused_on_another(
             token = await login(
                 browser, await account(database_url, Role.employer, employer_uscc=SAMPLE_USCC)
             )
-            response = await browser.post(f"/employer/{a.id}/approve", data={"csrf_token": token})
+            response = await browser.post(f"/employer/{a.id}/approve", data=action_form(token))
             assert response.status_code == 303, response.text
     finally:
         portal.state.portal.signer = original
@@ -267,21 +267,19 @@ async def test_refused_portal_and_command_line_actions_are_on_the_record_and_the
         token = await login(browser, employer)
         # invalid input: a return needs a reason (checked before anything is sent)
         response = await browser.post(
-            f"/employer/{handle.id}/return", data={"csrf_token": token, "reason": " "}
+            f"/employer/{handle.id}/return", data=action_form(token, reason=" ")
         )
         assert response.status_code == 400
         # accepted, then the same again: WrongStage
         for expected in (303, 409):
-            response = await browser.post(
-                f"/employer/{handle.id}/approve", data={"csrf_token": token}
-            )
+            response = await browser.post(f"/employer/{handle.id}/approve", data=action_form(token))
             assert response.status_code == expected, response.text
         # a portal holding another key than the worker's: Unauthenticated
         original = portal.state.portal.signer
         portal.state.portal.signer = ActorSigner(OTHER_KEY)
         try:
             response = await browser.post(
-                f"/employer/{handle.id}/return", data={"csrf_token": token, "reason": "补充"}
+                f"/employer/{handle.id}/return", data=action_form(token, reason="补充")
             )
         finally:
             portal.state.portal.signer = original
@@ -292,9 +290,8 @@ async def test_refused_portal_and_command_line_actions_are_on_the_record_and_the
         # a round action through the portal: a member who is not on the committee
         response = await browser.post(
             "/committee/sessions",
-            data={"csrf_token": token, "year": str(ROUND_YEAR), "session_id": "s-1",
-                  "attending": ["nobody"]},
-        )  # fmt: skip
+            data=action_form(token, year=str(ROUND_YEAR), session_id="s-1", attending=["nobody"]),
+        )
         assert response.status_code == 409, response.text
 
     cli = cli_for(dev_env, monkeypatch, capsys)

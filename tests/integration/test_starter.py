@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 import socket
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,11 +17,16 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+import cli.declarations
 import starter
+from client.declarations import start_declaration
 from rules.actions import ACTIONS
 from rules.identity import applicant_key
 from rules.timezone import SHANGHAI, to_shanghai
-from settings import ROOT, load_settings
+from settings import ROOT, Settings, load_settings
+from tests.helpers.declaration_support import round_around, start, state
+from tests.helpers.samples import sample_declaration_input
+from worker import build_worker
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -242,6 +249,65 @@ async def test_a_declaration_from_start_to_withdrawal(online: Cli):
     assert "withdrawn" in one_line(err)
 
 
+def request_id_of(err: str) -> str:
+    """The request id a successful `act` prints on stderr (its only line there)."""
+    found = re.fullmatch(r"request id: ([0-9a-f]{24})\n", err)
+    assert found, err
+    return found.group(1)
+
+
+async def test_a_request_repeated_with_its_id_is_applied_once(
+    online: Cli, dev_env: WorkflowEnvironment, dev_worker: Worker
+):
+    """Each `act` is a request of its own, with an id it prints; `--request-id` repeats one:
+    the second run answers with the first one's result and makes no second transition."""
+    handle = await start(dev_env, dev_worker)
+    submit = ["declaration", "act", handle.id, "submit", "--role", "applicant", "--actor-id", "lm"]
+    code, out, err = await online(*submit)
+    assert code == 0, err
+    request_id = request_id_of(err)
+    assert (await online(*submit, "--request-id", request_id)) == (0, out, err)
+    assert [t.action for t in (await state(handle)).timeline] == ["start", "submit"]
+    # without its id the same command is a new request, which the workflow refuses
+    code, _, err = await online(*submit)
+    assert code == starter.EXIT_REFUSED
+    assert one_line(err).startswith("refused (WrongStage): submit is not allowed")
+    # the id is the operator's request for this action as this actor: as another, it is new
+    code, _, err = await online(*submit[:-1], "someone-else", "--request-id", request_id)
+    assert code == starter.EXIT_REFUSED and "WrongStage" in one_line(err)
+
+
+async def test_an_act_that_timed_out_is_repeated_with_its_request_id(
+    online: Cli,
+    dev_env: WorkflowEnvironment,
+    session_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """No worker on the declaration's task queue: `act` gives up, and its one line says how
+    to repeat it. Repeated with that id once a worker is up, it is applied once."""
+    queue = f"no-worker-{uuid.uuid4().hex[:8]}"
+    declaration = sample_declaration_input(
+        round=round_around(await dev_env.get_current_time()), applicant_key=uuid.uuid4().hex[:16]
+    )
+    handle = await start_declaration(dev_env.client, declaration, queue)
+    monkeypatch.setattr(cli.declarations, "UPDATE_TIMEOUT", timedelta(seconds=1))
+    submit = ["declaration", "act", handle.id, "submit", "--role", "applicant", "--actor-id", "lm"]
+    code, out, err = await online(*submit)
+    assert (code, out) == (starter.EXIT_UNAVAILABLE, "")
+    line = one_line(err)
+    assert "submit not accepted by any worker within 1 s" in line
+    found = re.search(r"to repeat it safely \(applied once\): --request-id ([0-9a-f]{24})$", line)
+    assert found, line
+    request_id = found.group(1)
+
+    monkeypatch.setattr(cli.declarations, "UPDATE_TIMEOUT", timedelta(seconds=30))
+    async with build_worker(dev_env.client, queue, settings=session_settings):
+        code, out, err = await online(*submit, "--request-id", request_id)
+        assert code == 0, err
+        assert "submit: now employer_review" in out and request_id_of(err) == request_id
+        assert [t.action for t in (await state(handle)).timeline] == ["start", "submit"]
+
+
 async def test_start_after_submission_closed_is_refused(online: Cli, tmp_path: Path):
     """R10: such a declaration could only end as not_submitted, using up the applicant's one
     declaration of the round, so nothing is started."""
@@ -385,6 +451,20 @@ async def test_an_actor_id_that_cannot_be_stored_is_refused(offline: Cli):
     )  # fmt: skip
     assert code == starter.EXIT_BAD_INPUT
     assert "actor.id: contains a control character (U+0000) at character 3" in one_line(err)
+
+
+async def test_a_malformed_request_id_is_refused_before_anything_is_sent(offline: Cli):
+    for command in (
+        ["declaration", "act", "decl-2025-x", "submit"],
+        ["round", "act", "2025", "refresh_statistics"],
+    ):
+        code, out, err = await offline(
+            *command, "--role", "applicant", "--actor-id", "a", "--request-id", "申报 1"
+        )
+        assert (code, out) == (starter.EXIT_BAD_INPUT, "")
+        assert "argument --request-id: '申报 1' is not a request id: 1 to 64 characters" in (
+            one_line(err)
+        )
 
 
 async def test_bad_role(offline: Cli):
