@@ -76,7 +76,8 @@ def test_an_invalid_refusal_names_its_problem() -> None:
     refused = boundary_refusal(config, {"review_closes_at": later}, later + timedelta(days=1))
     assert refused is not None and refused.kind == "Invalid"
     assert chinese(refused_text(refused.kind, refused.facts)) == (
-        "评审机构审核截止时间不能调整到已经过去的时间（2025年09月28日 24:00（北京时间 UTC+08:00））。"
+        "评审机构审核截止时间不能调整到已经过去的时间"
+        "（2025年09月28日 24:00（北京时间 UTC+08:00））。"
     )
     assert refused_text("Invalid", {"problem": "session_recorded", "session_id": "S1"}) == (
         "会议S1已经登记过，不能重复登记。"
