@@ -43,7 +43,7 @@ from portal.refusal_text import refused_text
 from portal.security import new_csrf_token
 from rules.actor_signature import UNAUTHENTICATED
 from rules.identity import round_workflow_id
-from rules.timezone import cn_datetime
+from rules.timezone import cn_datetime, cn_window
 from rules.update_ids import BadRequestId, checked_form_token, new_form_token, portal_update_id
 from settings import Settings
 from store.config_files import InputError
@@ -203,6 +203,7 @@ def portal_templates() -> Jinja2Templates:
         ACTION=lambda a: ACTION_NAMES_ZH.get(a, a),
         REFUSED_KIND=lambda k: REFUSED_KINDS_ZH.get(k, k),
         SHANGHAI=_shanghai,
+        WINDOW=cn_window,
         TEMPORAL_UI=TEMPORAL_UI,
         # every action form's hidden `request_token`, fresh each time a page is rendered
         # (Portal._update_id: the same form posted twice is applied once)

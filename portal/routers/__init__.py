@@ -13,6 +13,7 @@ from portal.routers import (
     employer,
     evaluation,
     materials,
+    notice,
     supervisor,
 )
 
@@ -26,5 +27,6 @@ for role_router in (
     committee.router,
     supervisor.router,
     materials.router,
+    notice.router,
 ):
     router.include_router(role_router)

@@ -14,7 +14,7 @@ a return the reason, the 48-hour countdown and resubmission (with replaced mater
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
@@ -31,7 +31,15 @@ from client.inputs import declaration_file, declaration_input
 from client.rounds import running_round_config
 from models.common import Stage
 from models.declaration import DeclarationInput, DeclarationState
+from models.documents import DocumentKind
 from models.round import RoundConfig
+from portal.applicant_guide import (
+    GENERAL_MATERIALS_ZH,
+    WHAT_FOLLOWS_ZH,
+    declaration_path,
+    level_requirements,
+)
+from portal.audit import recorded_details
 from portal.context import QUERY_TIMEOUT, Portal, Refusal, log
 from portal.declaration_form import FIELDS, FORM, declaration_data, declaration_errors
 from portal.deps import (
@@ -43,6 +51,7 @@ from portal.deps import (
     Uploads,
     checked_form,
 )
+from portal.documents import document_pdf, pdf_download, published_pdf
 from portal.masking import BoxesRefused, masked_copy_bounded
 from portal.uploads import (
     MULTIPART_OVERHEAD,
@@ -60,12 +69,13 @@ from portal.uploads import (
     upload_config,
 )
 from rules.calendar import CalendarYearUnknown
-from rules.identity import declaration_workflow_id
-from rules.timezone import SHANGHAI, shanghai_iso
+from rules.identity import declaration_workflow_id, round_workflow_id
+from rules.timezone import SHANGHAI, cn_datetime, shanghai_iso
 from store.accounts import Account
 from store.config_files import InputError, round_config_for
 from store.tables import DeclarationRow
 from store.uploads import DeclarationMaterial, Upload
+from workflows import documents as docs
 
 router = APIRouter()
 
@@ -75,11 +85,6 @@ MAX_MATERIALS = 30
 
 def shanghai_now() -> datetime:
     return datetime.now(SHANGHAI)
-
-
-def _when(instant: datetime) -> str:
-    local = instant.astimezone(SHANGHAI)
-    return f"{local.year}年{local.month}月{local.day}日{local:%H:%M}"
 
 
 # --- the applicant's current declaration -----------------------------------------------------
@@ -168,7 +173,27 @@ async def applicant_page(page: Page, refusal: Refusal | None = None) -> HTMLResp
             remaining = f"{seconds // 3600}小时{seconds % 3600 // 60}分钟"
         materials = await materials_of(page, current.workflow_id)
     this_year = shanghai_now().year
+    round_config, round_note = None, None
+    if current is None:  # before declaring: the round's dates and what each level needs
+        try:
+            round_config = await open_round(page.portal)
+        except Refusal as closed:
+            round_note = closed.text
+    defense = None
+    if current is not None and current.state.stage is Stage.defense:  # R18: the latest one
+        arranged = await recorded_details(
+            page.portal, current.workflow_id, ["arrange_defense"], ("starts_at", "place", "form")
+        )
+        defense = arranged[-1] if arranged else None
     context = {
+        "path": declaration_path(state),
+        "round": round_config,
+        "round_note": round_note,
+        "requirements": level_requirements(round_config) if round_config else {},
+        "general_materials": GENERAL_MATERIALS_ZH,
+        "what_follows": WHAT_FOLLOWS_ZH.get(state.stage) if state else None,
+        "defense": defense,
+        "contact": page.portal.settings.document_contact,
         "declaration": current,
         "state": state,
         "return_reason": return_reason,
@@ -211,6 +236,22 @@ async def applicant_home(page: ApplicantPage) -> Response:
     return await applicant_page(page)
 
 
+@router.get("/applicant/material-requirements")
+async def material_requirements_pdf(page: ApplicantPage) -> Response:
+    """Attachment 1 (网上申报材料填写要求) of this year's round: as the round published it,
+    else rendered from the round's configuration (the same template)."""
+    try:
+        config = await open_round(page.portal)
+    except Refusal as closed:
+        return await applicant_page(page, closed)
+    scope = round_workflow_id(config.year)
+    data = await published_pdf(page.portal, scope, DocumentKind.material_requirements)
+    if data is None:
+        request = docs.material_requirements(config, scope, datetime.now(UTC))
+        data = await document_pdf(request, page.portal.settings)
+    return pdf_download(data, f"附件1-{config.year}年度网上申报材料填写要求.pdf")
+
+
 # --- creating it ---------------------------------------------------------------------------
 
 
@@ -232,7 +273,7 @@ async def open_round(portal: Portal) -> RoundConfig:
             raise Refusal(f"{year}年度的职称评审尚未开放，请留意通知。", str(exc), 409) from None
     if shanghai_now() >= config.submission_closes_at:
         raise Refusal(
-            f"{year}年度网上申报已于{_when(config.submission_closes_at)}截止，"
+            f"{year}年度网上申报已于{cn_datetime(config.submission_closes_at)}截止，"
             "目前没有开放申报的评审年度。",
             f"round {year}: submission closed at {shanghai_iso(config.submission_closes_at)}",
             409,
@@ -252,8 +293,8 @@ def new_page(
         "values": values,
         "errors": errors or {},
         "round": round_config,
-        "opens": round_config and _when(round_config.submission_opens_at),
-        "closes": round_config and _when(round_config.submission_closes_at),
+        "opens": round_config and cn_datetime(round_config.submission_opens_at),
+        "closes": round_config and cn_datetime(round_config.submission_closes_at),
     }
     response = page.render("applicant_new.html", context, refusal)
     if errors and refusal is None:

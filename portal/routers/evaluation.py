@@ -22,17 +22,16 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 from starlette.routing import NoMatchFound
 
 from models.common import Role, Stage
+from portal.audit import recorded_details
 from portal.blind import blind_item, blind_refusal, blind_rows
 from portal.context import Portal, Refusal
 from portal.deps import BlindDeclaration, CheckedForm, EvaluationBodyPage, Page
 from portal.field_errors import number
 from portal.routers.materials import material_list
 from rules.timezone import SHANGHAI
-from store.tables import AuditEvent
 
 router = APIRouter()
 
@@ -101,18 +100,8 @@ async def evaluation_page(
 
 async def own_records(portal: Portal, workflow_id: str) -> list[dict[str, Any]]:
     """What this body recorded on the declaration: receipt, defense arrangements, score."""
-    query = (
-        select(AuditEvent.at, AuditEvent.action, AuditEvent.details)
-        .where(AuditEvent.workflow_id == workflow_id, AuditEvent.action.in_(OWN_RECORDS))
-        .order_by(AuditEvent.seq)
-    )
-    async with portal.engine().connect() as conn:
-        found = (await conn.execute(query)).all()
     keep = ("receipt_no", "starts_at", "place", "form", "score")
-    return [
-        {"at": r.at, "action": r.action, **{k: r.details[k] for k in keep if k in r.details}}
-        for r in found
-    ]
+    return await recorded_details(portal, workflow_id, OWN_RECORDS, keep)
 
 
 async def blind_detail(portal: Portal, item: dict[str, Any]) -> dict[str, Any]:

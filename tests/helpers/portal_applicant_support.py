@@ -22,6 +22,7 @@ from stdnum.cn import ric
 from models.calendar import YearCalendar
 from models.common import Role
 from models.round import RoundConfig
+from portal.context import ROLE_NAMES_ZH
 from rules.calendar import CalendarYearUnknown
 from rules.calendar_source import year_from_package
 from rules.identity import applicant_key
@@ -158,7 +159,7 @@ async def make_account(database_url: str, role: Role, **fields: Any) -> tuple[st
         role=role,
         username=username,
         password=PASSWORD,
-        display_name=f"测试{role.value}",
+        display_name=f"测试{ROLE_NAMES_ZH[role]}",  # a page shows it: Chinese
         **fields,
     )
     assert created

@@ -14,6 +14,7 @@ from temporalio.worker import Worker
 
 from models.common import Role
 from models.declaration import Applicant, Employer
+from portal.context import ROLE_NAMES_ZH
 from rules.update_ids import new_form_token
 from store.accounts import create_account
 from store.db import get_engine
@@ -32,7 +33,7 @@ async def account(database_url: str, role: Role, **fields: Any) -> str:
         role=role,
         username=username,
         password=PASSWORD,
-        display_name=f"测试{role.value}",
+        display_name=f"测试{ROLE_NAMES_ZH[role]}",  # a page shows it: Chinese
         **fields,
     )
     assert created

@@ -301,6 +301,41 @@ async def test_good_creation_binds_the_account_and_starts_once(
         assert await bound_key(database_url, account_id) == key_of(id_card)
 
 
+# Latin words a page may show a person: file formats, sizes, the UTC offset.
+ALLOWED_LATIN = {"PDF", "JPG", "PNG", "MB", "KB", "UTC", "X"}
+
+
+def latin_words(html: str) -> set[str]:
+    """The Latin-letter words of a page's visible text (no tags, scripts or styles)."""
+    visible = re.sub(r"<(script|style)\b.*?</\1>|<[^>]+>", " ", html, flags=re.S)
+    return set(re.findall(r"[A-Za-z]{2,}", visible)) - ALLOWED_LATIN
+
+
+async def test_the_home_before_declaring_shows_the_way(portal: FastAPI, database_url: str) -> None:
+    """Not an error: the steps, the round's dates, what each level needs, the notice and
+    attachment 1; all in Chinese."""
+    username, _ = await unbound_applicant(database_url)
+    async with browser(portal) as client:
+        await login(client, username)
+        page = (await client.get("/applicant")).text
+        assert "尚未找到" not in page
+        assert '<li class="current">填写申报、上传并遮盖材料</li>' in page
+        assert page.count('<li class="todo">') == 9  # the rest of the path ahead
+        assert "网上材料申报时间：" in page and "（北京时间 UTC+08:00）" in page
+        assert (
+            "申报中级职称" in page
+            and "须具备初级职称（或相应职业资格、市外职称、高级工职业技能等级）满4年" in page
+        )
+        assert "开始填写申报" in page and 'href="/notice"' in page
+        assert latin_words(page) == set(), latin_words(page)
+
+        attachment = await client.get("/applicant/material-requirements")
+        assert attachment.status_code == 200 and attachment.content.startswith(b"%PDF")
+        assert "attachment" in attachment.headers["content-disposition"]
+        notice = await client.get("/notice")
+        assert notice.status_code == 200 and "网上材料申报时间: 9月1日—9月29日" in notice.text
+
+
 async def test_no_open_round_is_said_clearly(
     portal: FastAPI, database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
