@@ -103,8 +103,13 @@ TIMER = Timer()
 Step = Update | Timer
 
 
+# The defense starts a moment after it is arranged: its score, sent right after, is refused
+# until then (OutsideWindow: no score before the defense, R18) and sent again shortly.
+DEFENSE_LEAD = timedelta(seconds=1)
+
+
 def _defense(n: int) -> dict[str, Any]:
-    starts = datetime.now(UTC) + timedelta(days=2)
+    starts = datetime.now(UTC) + DEFENSE_LEAD  # made once a seat is free (Drive.update)
     return {
         "starts_at": starts.isoformat(),
         "place": "甘泉堡经开区人力资源服务中心",
@@ -437,15 +442,17 @@ class Drive:
         self,
         handle: WorkflowHandle[Any, Any],
         name: str,
-        payload: Any,
+        make_payload: Callable[[], Awaitable[Any]],
         result_type: type,
         step: str,
     ) -> Any:
-        """Send one update as a reviewer does; a refusal because a timer or window has not
-        passed yet (the reviewer was a moment early) is sent again shortly."""
+        """Send one update as a reviewer does, its payload made (and signed) once a seat is
+        free; a refusal because a timer or window has not passed yet (the reviewer was a
+        moment early) is sent again shortly."""
         give_up = time.monotonic() + RETRY_FOR
         while True:
             async with self.seats:
+                payload = await make_payload()
                 began = time.perf_counter()
                 try:
                     result = await handle.execute_update(name, payload, result_type=result_type)
@@ -558,10 +565,16 @@ async def drive(
                 if ends is not None:
                     await asyncio.sleep(max(0.0, (ends - datetime.now(UTC)).total_seconds()))
                 continue
-            name, payload = side.update_name(step), side.payload(step, n)
-            if side.sign is not None:
-                payload = await side.sign(client, handle.id, name, payload)
-            state = await reviewers.update(handle, name, payload, side.result_type, step.name)
+            name = side.update_name(step)
+
+            async def make_payload(step: Update = step, name: str = name) -> Any:
+                assert handle is not None
+                payload = side.payload(step, n)
+                if side.sign is not None:
+                    payload = await side.sign(client, handle.id, name, payload)
+                return payload
+
+            state = await reviewers.update(handle, name, make_payload, side.result_type, step.name)
 
     try:
         try:

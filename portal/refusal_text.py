@@ -37,6 +37,7 @@ def _day_or_moment(value: str) -> str:
 PROBLEMS_ZH = {  # an Invalid refusal's problem (workflows/refusals.py `invalid`)
     "opinion_wording": "推荐意见须为规定的表述：「{opinion}」。",  # R14
     "defense_in_past": "答辩时间{starts_at}已经过去，请填写今后的时间。",  # R18
+    "defense_not_started": "答辩定于{starts_at}开始，答辩开始后才能录入答辩成绩。",  # R18
     "session_recorded": "会议{session_id}已经登记过，不能重复登记。",  # R20
     "boundary_in_past": "{boundary}不能调整到已经过去的时间（{at}）。",  # R9
 }

@@ -119,6 +119,7 @@ class DeclarationWorkflow:
         self._review_overdue = False
         self._defense_exempt = defense_exempt(declaration.eligibility)  # R19
         self._defense_score: float | None = None
+        self._defense_starts_at: datetime | None = None  # R18: the latest arrangement's time
         self._committee_result: dict[str, Any] | None = None
         self._ending_reason: str | None = None
         self._timeline: list[TimelineEntry] = []
@@ -889,6 +890,7 @@ class DeclarationWorkflow:
     @workflow.update
     async def arrange_defense(self, action: DefenseArrangementAction) -> DeclarationState:
         self._check_arrange_defense(action)
+        self._defense_starts_at = action.starts_at
         starts = shanghai_iso(action.starts_at)
         seq = self._transition(
             Stage.defense,
@@ -917,7 +919,10 @@ class DeclarationWorkflow:
 
     @workflow.update
     async def record_defense_score(self, action: DefenseScoreAction) -> DeclarationState:
-        self._check_record_defense_score(action)
+        # a score before the arranged defense starts is refused since this patch; a score
+        # recorded before it replays as it ran
+        after_start = workflow.patched(patches.DEFENSE_SCORE_AFTER_START)
+        self._check_record_defense_score(action, after_start=after_start)
         return await self._scored(action, "record_defense_score")
 
     @record_defense_score.validator
@@ -925,13 +930,21 @@ class DeclarationWorkflow:
         self._authenticate("record_defense_score", action)
         self._check_record_defense_score(action)
 
-    def _check_record_defense_score(self, action: DefenseScoreAction) -> None:
+    def _check_record_defense_score(
+        self, action: DefenseScoreAction, *, after_start: bool = True
+    ) -> None:
         self._check("record_defense_score", action.actor)
         if self._defense_exempt:
             raise _invalid(
                 "this applicant is exempt from the on-site defense (R19): "
                 "their score is the average supplied by the round"
             )
+        starts_at = self._defense_starts_at
+        if after_start and starts_at is not None and workflow.now() < starts_at:  # R18
+            starts = shanghai_iso(starts_at)
+            message = f"the defense starts at {starts}: no score before it"
+            facts = {"problem": "defense_not_started", "starts_at": starts}
+            raise _refuse(Refused("OutsideWindow", message, facts))
 
     @workflow.update
     async def supply_defense_average(self, action: DefenseScoreAction) -> DeclarationState:

@@ -35,6 +35,10 @@ MATERIAL_REQUIREMENTS = "attachment-1-v1"
 # written again on a backing-off timer; before, the record was retried without end.
 RECORD_FAILURES = "record-failures-v1"
 
+# 2026-12-02 — Declaration: a defense score is refused before the arranged defense starts
+# (R18; the validator refuses it too). Scores recorded before this replay as they ran.
+DEFENSE_SCORE_AFTER_START = "defense-score-after-start-v1"
+
 ALL = (
     DOCUMENTS,
     NEXT_DEADLINE,
@@ -43,4 +47,5 @@ ALL = (
     COMPETENT_UNIT_OPINION,
     MATERIAL_REQUIREMENTS,
     RECORD_FAILURES,
+    DEFENSE_SCORE_AFTER_START,
 )

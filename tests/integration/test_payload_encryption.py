@@ -196,14 +196,16 @@ async def walk_happy_path(env: WorkflowEnvironment, declaration: DeclarationInpu
     await sleep_until(env, datetime.fromisoformat(current.deadlines["review_opens_at"]), SECOND)
     await act(handle, "accept_materials", "evaluation_body")
     await act(handle, "confirm_payment", "evaluation_body", receipt_no="R-1")
+    starts = await env.get_current_time() + 2 * SECOND  # real time: a defense soon
     await act(
         handle,
         "arrange_defense",
         "evaluation_body",
-        starts_at=(await env.get_current_time() + timedelta(days=2)).isoformat(),
+        starts_at=starts.isoformat(),
         place="甘泉堡经开区人力资源服务中心三楼会议室",
         form="现场答辩",
     )
+    await sleep_until(env, starts, SECOND)  # scored once it has begun (R18)
     await act(handle, "record_defense_score", "evaluation_body", score=82.5)
     current = await act(
         handle, "committee_vote", "committee", session_id="S1", members=9, attending=7, yes_votes=5

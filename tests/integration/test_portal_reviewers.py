@@ -551,6 +551,11 @@ async def test_evaluation_body_payment_defense_and_blind_view(
         assert "已经过去，请填写今后的时间" in response.text
         assert cn_datetime(starts - timedelta(days=30)) in response.text
         await post(f"/evaluation/{code['defense']}/score", {"score": "120"}, 400)
+        # no score before the defense starts (R18): refused, naming its start
+        response = await post(f"/evaluation/{code['defense']}/score", {"score": "86.5"}, 409)
+        assert f"答辩定于{cn_datetime(starts)}开始，答辩开始后才能录入答辩成绩。" in response.text
+        assert (await state(defense)).stage is Stage.defense
+        await sleep_until(time_env, starts, SECOND)
         await post(f"/evaluation/{code['defense']}/score", {"score": "86.5"}, 303)
         current = await state(defense)
         assert (current.stage, current.defense_score) == (Stage.committee, 86.5)

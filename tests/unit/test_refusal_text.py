@@ -85,3 +85,12 @@ def test_an_invalid_refusal_names_its_problem() -> None:
     # a fact missing, or an unknown problem: the kind's general sentence instead
     assert refused_text("Invalid", {"problem": "session_recorded"}) is None
     assert refused_text("Invalid", {"problem": "no_such_problem"}) is None
+
+
+def test_a_score_before_the_defense_names_its_start() -> None:
+    """R18: the workflow refuses a score before the arranged defense starts (workflows/
+    declaration.py `_check_record_defense_score`), naming its start."""
+    facts = {"problem": "defense_not_started", "starts_at": "2026-10-12T10:00:00+08:00"}
+    assert chinese(refused_text("OutsideWindow", facts)) == (
+        "答辩定于2026年10月12日 10:00（北京时间 UTC+08:00）开始，答辩开始后才能录入答辩成绩。"
+    )

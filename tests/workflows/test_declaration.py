@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -16,7 +16,7 @@ from models.common import Level, Stage
 from models.declaration import EligibilityFacts, Employer, EmploymentStatus, Material
 from rules.publicity import publicity_ends_at
 from rules.round_plan import latest_publicity_start
-from rules.timezone import shanghai_date, start_of_day
+from rules.timezone import SHANGHAI, shanghai_date, start_of_day
 from tests.helpers.declaration_support import (
     RECOMMENDATION,
     UPDATE_EVENTS,
@@ -61,14 +61,16 @@ async def to_committee(env, handle, level: Level) -> None:
     await to_payment(env, handle)
     await act(handle, "confirm_payment", "evaluation_body", receipt_no="R-1")
     if level is not Level.junior:
+        starts = await env.get_current_time() + timedelta(hours=2)
         await act(
             handle,
             "arrange_defense",
             "evaluation_body",
-            starts_at=(await env.get_current_time() + timedelta(days=2)).isoformat(),
+            starts_at=starts.isoformat(),
             place="甘泉堡经开区人力资源服务中心三楼会议室",
             form="现场答辩",
         )
+        await sleep_until(env, starts, SECOND)  # the score comes after the defense (R18)
         await act(handle, "record_defense_score", "evaluation_body", score=82.5)
 
 
@@ -432,6 +434,39 @@ async def test_village_stationed_takes_the_average(
     assert "exempt" in message
     current = await act(handle, "supply_defense_average", "system", score=78.25)
     assert (current.stage, current.defense_score) == (Stage.committee, 78.25)
+
+
+async def test_no_defense_score_before_the_defense_starts(
+    time_env: WorkflowEnvironment, time_worker: Worker
+):
+    """R18: the score of a defense arranged for later is refused until it starts (the
+    validator: no trace in the history); from its start it is recorded."""
+    handle = await start(time_env, time_worker, level=Level.intermediate)
+    await to_payment(time_env, handle)
+    await act(handle, "confirm_payment", "evaluation_body", receipt_no="R-4")
+    starts = (await time_env.get_current_time() + timedelta(hours=3)).replace(microsecond=0)
+    await act(
+        handle,
+        "arrange_defense",
+        "evaluation_body",
+        starts_at=starts.isoformat(),
+        place="甘泉堡经开区人力资源服务中心三楼会议室",
+        form="现场答辩",
+    )
+    before = await settled_event_types(handle)
+    with pytest.raises(WorkflowUpdateFailedError) as info:
+        await act(handle, "record_defense_score", "evaluation_body", score=88)
+    cause = info.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "OutsideWindow", cause
+    assert cause.details[0] == {
+        "problem": "defense_not_started",
+        "starts_at": starts.astimezone(SHANGHAI).isoformat(),
+    }
+    assert no_trace_left(before, await settled_event_types(handle))
+    assert (await state(handle)).stage is Stage.defense
+    await sleep_until(time_env, starts, SECOND)
+    current = await act(handle, "record_defense_score", "evaluation_body", score=88)
+    assert (current.stage, current.defense_score) == (Stage.committee, 88)
 
 
 async def test_unpaid_after_payment_deadline(time_env: WorkflowEnvironment, time_worker: Worker):
