@@ -24,6 +24,7 @@ from store.tables import DeclarationRow
 
 # The stages in which a declaration is with the evaluation body (its queue, its materials).
 BLIND_STAGES = (Stage.evaluation_review, Stage.correction, Stage.payment, Stage.defense)
+COMMITTEE_STAGES = (Stage.committee,)  # with the committee: its blind dossier before the vote
 WORKFLOW_ID = re.compile(r"decl-\d{4}-[0-9a-f]+")
 
 
@@ -53,15 +54,15 @@ def blind_item(row: Any, secret: str, now: datetime) -> dict[str, Any]:
     }
 
 
-async def blind_rows(portal: Portal) -> list[Any]:
-    """The projection rows of the declarations with the evaluation body."""
-    return await portal.rows(DeclarationRow.stage.in_([s.value for s in BLIND_STAGES]))
+async def blind_rows(portal: Portal, stages: tuple[Stage, ...] = BLIND_STAGES) -> list[Any]:
+    """The projection rows of the declarations with the evaluation body (or in `stages`)."""
+    return await portal.rows(DeclarationRow.stage.in_([s.value for s in stages]))
 
 
-async def blind_row(portal: Portal, code: str) -> Any:
-    """The declaration behind an anonymous code, among those with the evaluation body (404
-    otherwise)."""
-    for row in await blind_rows(portal):
+async def blind_row(portal: Portal, code: str, stages: tuple[Stage, ...] = BLIND_STAGES) -> Any:
+    """The declaration behind an anonymous code, among those with the evaluation body (or
+    in `stages`; 404 otherwise)."""
+    for row in await blind_rows(portal, stages):
         if hmac.compare_digest(blind_code(row.workflow_id, portal.secret), code):
             return row
     raise HTTPException(404, "没有这份申报")

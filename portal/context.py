@@ -302,6 +302,14 @@ class Portal:
             ) from None
         return portal_update_id(attempt.actor_id, attempt.workflow_id, attempt.action, token)
 
+    async def check(
+        self, account: Any, workflow_id: str, action: str, data: dict[str, Any]
+    ) -> None:
+        """What `send` checks of a form before anything is sent (a Refusal, 400, each wrong
+        field named), for a confirm step that asks only about a valid form."""
+        attempt = Attempt("portal", workflow_id, action, account.role, actor_id_of(account))
+        await self._payload(action_payload, attempt, data)
+
     async def send(
         self,
         account: Any,

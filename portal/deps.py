@@ -4,7 +4,8 @@ login throttle, the client's address (`ClientAddress`), the upload store; for ea
 signed-in account (`CurrentEmployer`, ...: nobody is sent to the login page, another role gets
 403) and its `Page` (`EmployerPage`, ...: the request, the context and the account, for
 rendering; `AccountPage` for any role's); a form whose CSRF token matched the session's
-(`CheckedForm`, 403 otherwise); the declaration behind a blind code (`BlindDeclaration`).
+(`CheckedForm`, 403 otherwise); the declaration behind a blind code (`BlindDeclaration`, and
+`CommitteeDeclaration` for the committee's).
 
 A route states its dependencies in the order they are checked: the account (or its page)
 first, then the form (so a stranger is sent to the login page before any form is read), then
@@ -24,7 +25,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
 from models.common import Role
-from portal.blind import blind_row
+from portal.blind import COMMITTEE_STAGES, blind_row
 from portal.context import Portal, Refusal
 from portal.security import LoginThrottle, client_address, csrf_matches
 from portal.sessions import Sessions
@@ -175,3 +176,12 @@ async def blind_declaration(code: str, portal: PortalDep) -> Any:
 
 
 BlindDeclaration = Annotated[Any, Depends(blind_declaration)]
+
+
+async def committee_declaration(code: str, portal: PortalDep) -> Any:
+    """The declaration behind the path's anonymous `code`, among those waiting for the
+    committee; 404 otherwise."""
+    return await blind_row(portal, code, COMMITTEE_STAGES)
+
+
+CommitteeDeclaration = Annotated[Any, Depends(committee_declaration)]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from urllib.parse import quote
 
 from fastapi import HTTPException
 from fastapi.responses import Response
@@ -17,6 +16,7 @@ from documents import render
 from documents.publication import publication_dir
 from models.documents import DocumentKind, PublishRequest
 from portal.context import Portal, Refusal, log
+from portal.viewer import download
 from settings import Settings
 from store.document_tables import DocumentPublication
 
@@ -40,10 +40,7 @@ async def document_pdf(request: PublishRequest, settings: Settings) -> bytes:
 
 def pdf_download(data: bytes, file_name: str) -> Response:
     """A PDF as a download; `file_name` may be Chinese (RFC 6266 filename*)."""
-    fallback = "".join(c if (c.isascii() and c.isalnum()) or c in "-_." else "_" for c in file_name)
-    disposition = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(file_name)}"
-    headers = {"Content-Disposition": disposition, "Cache-Control": "no-store"}
-    return Response(data, media_type="application/pdf", headers=headers)
+    return download(data, "application/pdf", file_name)
 
 
 async def attachment_download(

@@ -60,14 +60,13 @@ from portal.uploads import (
     UploadRefused,
     find_own_by_sha256,
     find_upload,
-    page_image,
-    png_bytes,
     read_upload,
     set_masked,
     store_form_file,
     store_upload,
     upload_config,
 )
+from portal.viewer import page_png
 from rules.calendar import CalendarYearUnknown
 from rules.identity import declaration_workflow_id, round_workflow_id
 from rules.timezone import SHANGHAI, cn_datetime, shanghai_iso
@@ -534,15 +533,7 @@ async def upload_page(
     """A page of one's own upload (an original or its masked copy) as PNG: what the
     masking tool shows and burns (portal.uploads.page_images)."""
     upload = await find_upload(portal.engine(), upload_id, owner_account_id=account.id)
-    if upload is None or not 0 <= index < upload.pages:
-        raise HTTPException(404, "没有这一页")
-    data = await run_in_threadpool(read_upload, uploads.directory, upload.sha256)
-    image = await run_in_threadpool(page_image, data, upload.media_type, index)
-    return Response(
-        await run_in_threadpool(png_bytes, image),
-        media_type="image/png",
-        headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
-    )
+    return await page_png(uploads, upload, index)
 
 
 # --- submission and resubmission ----------------------------------------------------------

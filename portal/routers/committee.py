@@ -12,6 +12,14 @@
   be entered too, as a check of the count: given, yes + against + abstain must equal the
   members attending (each casts one ballot); only the yes votes are sent.
 
+- `/committee/declarations/{code}`: the blind dossier of a declaration waiting for the
+  committee, linked from the vote pages: the form's answers without the applicant part, the
+  achievements, continuing education or its exemption, the village route, the defense and
+  its score (portal/dossier.py), the masked materials viewable on the page
+  (`/committee/declarations/{code}/materials/{n}`, portal/routers/files.py).
+- Recording the votes is confirmed: `POST /committee/votes` without `confirmed=yes` answers
+  with the preview again, its consequence said and a checkbox to tick (portal/feedback.py).
+
 Blind like the evaluation body's view (R11): declarations appear by their anonymous code
 (portal.security.blind_code, the same code the evaluation body sees), level and defense
 score; the codes are mapped back to workflows on the server. Default year: the newest round
@@ -34,7 +42,11 @@ from models.common import Stage
 from models.round import CommitteeSession, OperationKind, RoundState
 from portal.blind import blind_refusal
 from portal.context import QUERY_TIMEOUT, Portal, Refusal, log
-from portal.deps import CheckedForm, CommitteePage, Page
+from portal.deps import CheckedForm, CommitteeDeclaration, CommitteePage, CurrentCommittee, Page
+from portal.dossier import dossier
+from portal.feedback import confirmed, done_text, votes_confirmation
+from portal.materials import materials_with_files, read_held
+from portal.routers.files import add_blind_routes, material_views
 from portal.security import blind_code
 from rules.committee import tally_vote
 from rules.timezone import shanghai_date
@@ -134,6 +146,7 @@ async def committee_page(page: Page, year: int, refusal: Refusal | None = None) 
         "batches": progress.batches if progress else [],
         "items": await waiting(portal, year),
         "next_session": f"{year}-{len(progress.sessions) + 1 if progress else 1}",
+        "notice": done_text(page.request),
     }
     blind = blind_refusal(refusal, portal.secret) if refusal else None
     return page.render("committee.html", context, blind)
@@ -142,6 +155,36 @@ async def committee_page(page: Page, year: int, refusal: Refusal | None = None) 
 @router.get("/committee", response_class=HTMLResponse)
 async def committee_home(page: CommitteePage) -> Response:
     return await committee_page(page, await year_of(page))
+
+
+@router.get("/committee/declarations/{code}", response_class=HTMLResponse)
+async def committee_declaration(
+    page: CommitteePage, row: CommitteeDeclaration, code: str
+) -> Response:
+    """The blind dossier of a declaration waiting for the committee (R11, R20)."""
+    portal = page.portal
+    try:
+        state = await portal.state(row.workflow_id)
+        held = await read_held(portal, row.workflow_id)
+    except Refusal as unavailable:
+        return await committee_page(page, row.round_year, unavailable)
+    files = await materials_with_files(portal, row, held)
+    item = {
+        "code": code,
+        "round_year": row.round_year,
+        "defense_score": state.defense_score,
+        "defense_exempt": state.defense_exempt,
+        "dossier": dossier(held.declaration, blind=True),
+        "materials": material_views(
+            files, f"/committee/declarations/{code}/materials", blind_as=code
+        ),
+    }
+    return page.render("committee_declaration.html", {"item": item})
+
+
+add_blind_routes(
+    router, "/committee/declarations/{code}/materials", CurrentCommittee, CommitteeDeclaration
+)
 
 
 @router.post("/committee/sessions", response_class=HTMLResponse)
@@ -155,7 +198,7 @@ async def committee_open_session(page: CommitteePage, form: CheckedForm) -> Resp
         )
     except Refusal as refusal:
         return await committee_page(page, year, refusal)
-    return RedirectResponse(f"/committee?year={year}", 303)
+    return RedirectResponse(f"/committee?year={year}&done=open_session", 303)
 
 
 def ballots(
@@ -235,8 +278,20 @@ async def committee_votes_preview(page: CommitteePage, form: CheckedForm) -> Res
         session, rows, problems = await counted_votes(page.portal, form, year)
     except Refusal as uncounted:
         return await committee_page(page, year, uncounted)
+    return preview_page(page, year, session, rows, problems)
+
+
+def preview_page(
+    page: Page,
+    year: int,
+    session: CommitteeSession,
+    rows: list[dict[str, Any]],
+    problems: list[str],
+) -> HTMLResponse:
+    """The votes' tally before they are recorded, with the confirmation to record them."""
     refusal = Refusal("；".join(problems), status=400) if problems else None
-    context = {"year": year, "session": session, "rows": rows}
+    ask = votes_confirmation(f"/committee?year={year}")
+    context = {"year": year, "session": session, "rows": rows, "ask": ask}
     return page.render("committee_preview.html", context, refusal)
 
 
@@ -248,6 +303,8 @@ async def committee_votes(page: CommitteePage, form: CheckedForm) -> Response:
         session, rows, problems = await counted_votes(page.portal, form, year)
         if problems:
             raise Refusal("；".join(problems), status=400)
+        if not confirmed(form):  # the preview again, the checkbox to tick
+            return preview_page(page, year, session, rows, [])
         votes = [{"workflow_id": r["workflow_id"], "yes_votes": r["yes"]} for r in rows]
         data = {"session_id": session.session_id, "votes": votes}
         await page.portal.send_round(
@@ -259,4 +316,4 @@ async def committee_votes(page: CommitteePage, form: CheckedForm) -> Response:
         )
     except Refusal as refusal:
         return await committee_page(page, year, refusal)
-    return RedirectResponse(f"/committee?year={year}", 303)
+    return RedirectResponse(f"/committee?year={year}&done=committee_votes", 303)

@@ -1,9 +1,14 @@
 """The competent unit's pages (主管单位, R14): the declarations its employers recommended to
-it, soonest deadline first; give the opinion (attachment 4) and recommend to the evaluation
-body, or return to the employer with a reason.
+it, soonest deadline first; on each declaration's page everything it reviews beside the
+actions (not blind: the declaration form's answers, the achievements, each material's
+original and masked copy on the page, the employer's recommendation with the signed scans
+of attachments 2 and 3, the timeline); give the opinion (attachment 4) and recommend to the
+evaluation body, or return to the employer with a reason.
 
     GET  /competent-unit                                   the queue
+    GET  /competent-unit/{id}                              one declaration and its actions
     GET  /competent-unit/{id}/attachments/{n}              attachment 2 or 3 (the publicity)
+    GET  /competent-unit/{id}/materials/..., /scans/...    the files (portal/routers/files.py)
     POST /competent-unit/{id}/preview, /recommend, /return attachment 4 / the updates
 
 Binding (no migration; docs/portal.md, Accounts): a competent-unit account stands for the unit
@@ -15,9 +20,10 @@ The accounts table has no other field for it, and the display name of such an ac
 the unit's name anyway (the header shows it), so a nullable column would only repeat it.
 
 A declaration's competent unit is in the workflow's input only (the record's projection has
-no column for it): it is read once from the start event of the workflow's history and kept
-in the app (`BoundInputs`, `app.state.bound_inputs`: it never changes). A declaration of
-another competent unit is 404 on every route, whatever its stage (`OurDeclaration`).
+no column for it): it is read once from the start event of the workflow's history
+(portal/materials.py `declaration_input`) and kept in the app (`BoundInputs`,
+`app.state.bound_inputs`: it never changes). A declaration of another competent unit is 404
+on every route, whatever its stage (`OurDeclaration`).
 
 Deadline: everything before the evaluation body has to be done by the close of submission
 (R10), so that is the queue's order and the deadline shown.
@@ -35,11 +41,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from temporalio.service import RPCError
 
 from models.common import Level, Stage
-from models.declaration import DeclarationInput
 from models.documents import CompetentUnitOpinion, DocumentPerson, PublishRequest
 from portal.context import Portal, Refusal, log
 from portal.deps import CheckedForm, CompetentUnitPage, CurrentCompetentUnit, Page, PortalDep
 from portal.documents import ATTACHMENTS, attachment_download, document_pdf, pdf_download
+from portal.feedback import done_text
+from portal.materials import declaration_input
+from portal.routers.files import add_material_routes, open_dossier
 from store.tables import DeclarationRow
 
 router = APIRouter()
@@ -75,15 +83,8 @@ class BoundInputs:
         """The declaration's competent unit (and names for attachment 4)."""
         if workflow_id in self._cache:
             return self._cache[workflow_id]
-        client = await portal.temporal()
-        handle = client.get_workflow_handle(workflow_id)
         try:
-            async for event in handle.fetch_history_events(page_size=1):
-                payloads = event.workflow_execution_started_event_attributes.input.payloads
-                [declaration] = await client.data_converter.decode(payloads, [DeclarationInput])
-                break
-            else:
-                raise RuntimeError("empty history")
+            declaration = await declaration_input(await portal.temporal(), workflow_id)
         except (RPCError, RuntimeError, ValueError) as exc:
             log.warning("input of %s: %s", workflow_id, exc)
             raise Refusal("暂时无法读取申报信息，请稍后刷新。", type(exc).__name__, 503) from None
@@ -128,24 +129,37 @@ def is_ours(account: Any, of: Bound) -> bool:
     return of.competent_unit is not None and of.competent_unit == unit_name(account.display_name)
 
 
+@dataclass(frozen=True)
+class Ours:
+    row: Any  # the projection row
+    of: Bound
+
+
 async def our_declaration(
     workflow_id: str, account: CurrentCompetentUnit, portal: PortalDep, inputs: Inputs
-) -> Bound:
-    """The declaration's input, if its employer's competent unit is this account's (404
-    otherwise)."""
-    if await portal.row(workflow_id) is None:
+) -> Ours:
+    """The declaration, if its employer's competent unit is this account's (404 otherwise)."""
+    row = await portal.row(workflow_id)
+    if row is None:
         raise HTTPException(404, "没有这份申报")
     of = await inputs.get(portal, workflow_id)
     if not is_ours(account, of):
         raise HTTPException(404, "没有这份申报")
-    return of
+    return Ours(row, of)
 
 
-OurDeclaration = Annotated[Bound, Depends(our_declaration)]
+OurDeclaration = Annotated[Ours, Depends(our_declaration)]
+
+
+async def our_row(ours: OurDeclaration) -> Any:
+    return ours.row
+
+
+OurRow = Annotated[Any, Depends(our_row)]
 
 
 async def queue_page(
-    page: Page, inputs: BoundInputs, refusal: Refusal | None = None, target: str | None = None
+    page: Page, inputs: BoundInputs, refusal: Refusal | None = None
 ) -> HTMLResponse:
     portal = page.portal
     rows = await portal.rows(DeclarationRow.stage == Stage.competent_unit_review.value)
@@ -159,23 +173,22 @@ async def queue_page(
         if is_ours(page.account, of):
             items.append({"row": row, "of": of})
     items.sort(key=lambda i: i["row"].deadlines.get("submission_closes_at", ""))
-    recommendations: dict[str, Any] = {}
-    for item in items:  # the employer's recommendation: its opinion and scans (R14)
-        try:
-            state = await portal.state(item["row"].workflow_id)
-        except Refusal as unavailable:
-            refusal = refusal or unavailable
-            continue
-        recommend = [t for t in state.timeline if t.action == "recommend"]
-        recommendations[item["row"].workflow_id] = recommend[-1] if recommend else None
-    context = {
-        "items": items,
-        "recommendations": recommendations,
-        "target": target,
-        "default_opinion": DEFAULT_OPINION,
+    return page.render("competent_unit.html", {"items": items}, refusal)
+
+
+async def declaration_page(page: Page, ours: Ours, refusal: Refusal | None = None) -> HTMLResponse:
+    base = f"/competent-unit/{ours.row.workflow_id}"
+    context, unavailable = await open_dossier(page.portal, ours.row, base)
+    state = context["state"]
+    recommended = [t for t in state.timeline if t.action == "recommend"] if state else []
+    context |= {
+        "of": ours.of,
+        "recommendation": recommended[-1] if recommended else None,
         "attachments": {n: name for n, (_, name) in ATTACHMENTS.items()},
+        "default_opinion": DEFAULT_OPINION,
+        "notice": done_text(page.request),
     }
-    return page.render("competent_unit.html", context, refusal)
+    return page.render("competent_unit_declaration.html", context, refusal or unavailable)
 
 
 @router.get("/competent-unit", response_class=HTMLResponse)
@@ -183,26 +196,34 @@ async def competent_unit_queue(page: CompetentUnitPage, inputs: Inputs) -> Respo
     return await queue_page(page, inputs)
 
 
+@router.get("/competent-unit/{workflow_id}", response_class=HTMLResponse)
+async def competent_unit_declaration(page: CompetentUnitPage, ours: OurDeclaration) -> Response:
+    return await declaration_page(page, ours)
+
+
 @router.get("/competent-unit/{workflow_id}/attachments/{number}")
 async def competent_unit_attachment(
-    page: CompetentUnitPage, of: OurDeclaration, inputs: Inputs, workflow_id: str, number: int
+    page: CompetentUnitPage, ours: OurDeclaration, workflow_id: str, number: int
 ) -> Response:
     """Attachments 2 and 3 of a declaration before it (to review the publicity)."""
     try:
-        return await attachment_download(page.portal, workflow_id, number, of.applicant_name)
+        return await attachment_download(page.portal, workflow_id, number, ours.of.applicant_name)
     except Refusal as refusal:
-        return await queue_page(page, inputs, refusal, workflow_id)
+        return await declaration_page(page, ours, refusal)
+
+
+add_material_routes(router, "/competent-unit/{workflow_id}", CurrentCompetentUnit, OurRow)
 
 
 @router.post("/competent-unit/{workflow_id}/{what}", response_class=HTMLResponse)
 async def competent_unit_act(
     page: CompetentUnitPage,
     form: CheckedForm,
-    of: OurDeclaration,
-    inputs: Inputs,
+    ours: OurDeclaration,
     workflow_id: str,
     what: str,
 ) -> Response:
+    of = ours.of
     try:
         if what == "preview":  # attachment 4 with this opinion; nothing is sent
             opinion = form.get("opinion", "").strip() or DEFAULT_OPINION
@@ -221,5 +242,5 @@ async def competent_unit_act(
             page.account, workflow_id, action, stripped, request_token=form.get("request_token")
         )
     except Refusal as refusal:
-        return await queue_page(page, inputs, refusal, workflow_id)
-    return RedirectResponse("/competent-unit", 303)
+        return await declaration_page(page, ours, refusal)
+    return RedirectResponse(f"/competent-unit/{workflow_id}?done={action}", 303)

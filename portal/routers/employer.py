@@ -1,12 +1,18 @@
 """The employer's pages: its own staff's declarations only (by unified social credit code).
 
-- `/employer`: the queue; approve (start the publicity, R13: its end by the working-day
-  calendar) or return with a reason (R12).
-- `/employer/{id}`: one declaration: its deadlines, objections, attachments and timeline;
-  record an objection raised during the publicity and resolve it (upheld ends the
-  declaration, R13); recommend (R14) with the mandated opinion prefilled and the signed scans
-  of attachments 2 and 3 uploaded (portal/uploads.py: checked by content, kept by SHA-256;
-  the workflow gets `upload:<sha256>` as `publicity_original_ref` / `publicity_result_ref`).
+- `/employer`: the queue, each declaration linked to its page.
+- `/employer/{id}`: one declaration, everything the employer reviews beside the actions:
+  every answer of the declaration form (portal/dossier.py), the achievements, each material
+  the workflow holds, its original and its masked copy viewable on the page (the inline
+  viewer, portal/viewer.py; routes: portal/routers/files.py), attachments 2 and 3 and, once
+  recommended, their signed scans, the objections and the timeline. The actions of the
+  stage: approve (start the publicity, R13: its end by the working-day calendar; asked for
+  confirmation first, portal/feedback.py) or return with a reason (R12); record an objection
+  raised during the publicity and resolve it (upheld ends the declaration, R13: confirmed
+  first); recommend (R14) with the mandated opinion prefilled and the signed scans of
+  attachments 2 and 3 uploaded (portal/uploads.py: checked by content, kept by SHA-256; the
+  workflow gets `upload:<sha256>` as `publicity_original_ref` / `publicity_result_ref`).
+  After an action the page says what was done (`?done=`).
 - `/employer/{id}/attachments/2` and `/3`: the filled attachment 2 (推荐单位公示) and 3
   (推荐单位公示结果) as PDF: the file the workflow published (activities/publish.py), or, if
   that file is not in this portal's publication store, rendered again from the recorded
@@ -17,6 +23,7 @@ Another employer's declaration is 404 on every route, downloads included (`OwnDe
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException
@@ -27,16 +34,29 @@ from models.common import Stage
 from portal.context import Refusal
 from portal.deps import CheckedForm, CurrentEmployer, EmployerPage, Page, PortalDep, Uploads
 from portal.documents import ATTACHMENTS, attachment_download
+from portal.dossier import SCAN_REFS, UPLOAD_REF
+from portal.feedback import (
+    confirm_page,
+    confirmed,
+    done_text,
+    publicity_confirmation,
+    upheld_confirmation,
+)
 from portal.field_errors import boolean, number
+from portal.materials import read_held
+from portal.routers.files import add_material_routes, open_dossier
 from portal.uploads import UploadConfig, UploadRefused, store_form_file
+from rules.calendar import CalendarYearUnknown
+from rules.publicity import round_publicity_ends_at
 from rules.recommendation import RECOMMENDATION_OPINION
+from rules.timezone import cn_datetime
 from store.tables import DeclarationRow
 
 router = APIRouter()
 
 SCANS = {  # the recommend form's file fields -> the workflow's reference fields (R14)
-    "publicity_original": "publicity_original_ref",  # the signed attachment 2
-    "publicity_result": "publicity_result_ref",  # the signed attachment 3
+    "publicity_original": SCAN_REFS[2],  # the signed attachment 2
+    "publicity_result": SCAN_REFS[3],  # the signed attachment 3
 }
 SCAN_NAMES_ZH = {
     "publicity_original": "公示原件（附件2）",
@@ -46,7 +66,7 @@ SCAN_NAMES_ZH = {
 
 def upload_ref(sha256: str) -> str:
     """How a recommendation names an uploaded scan (the upload store's content address)."""
-    return f"upload:{sha256}"
+    return f"{UPLOAD_REF}{sha256}"
 
 
 async def own_declaration(workflow_id: str, account: CurrentEmployer, portal: PortalDep) -> Any:
@@ -60,32 +80,35 @@ async def own_declaration(workflow_id: str, account: CurrentEmployer, portal: Po
 OwnDeclaration = Annotated[Any, Depends(own_declaration)]
 
 
-async def employer_page(
-    page: Page, refusal: Refusal | None = None, target: str | None = None
-) -> HTMLResponse:
+async def employer_page(page: Page, refusal: Refusal | None = None) -> HTMLResponse:
     items = await page.portal.rows(DeclarationRow.employer_uscc == page.account.employer_uscc)
     items.sort(key=lambda r: (Stage(r.stage).is_ending, r.updated_at))
-    return page.render("employer.html", {"items": items, "target": target}, refusal)
+    return page.render("employer.html", {"items": items}, refusal)
+
+
+def done_facts(state: Any) -> dict[str, str]:
+    """What the page says after an action, from the declaration's state."""
+    ends = state.deadlines.get("publicity_ends_at") if state else None
+    to = "主管单位" if state and state.stage is Stage.competent_unit_review else "评审机构"
+    return {"ends": f"，公示至{cn_datetime(ends)}结束" if ends else "", "to": to}
 
 
 async def declaration_page(page: Page, row: Any, refusal: Refusal | None = None) -> HTMLResponse:
-    state = None
-    try:
-        state = await page.portal.state(row.workflow_id)
-    except Refusal as unavailable:
-        refusal = refusal or unavailable
+    base = f"/employer/{row.workflow_id}"
+    context, unavailable = await open_dossier(page.portal, row, base)
+    state = context["state"]
     published = {d.kind: d for d in state.documents} if state else {}
     attachments = [
         (number, name, published.get(kind)) for number, (kind, name) in ATTACHMENTS.items()
     ]
-    context = {
-        "row": row,
-        "state": state,
+    context |= {
         "attachments": attachments,
         "opinion": RECOMMENDATION_OPINION,
         "scan_names": SCAN_NAMES_ZH,
+        "publicity": publicity_confirmation(base, None),
+        "notice": done_text(page.request, **done_facts(state)),
     }
-    return page.render("employer_declaration.html", context, refusal)
+    return page.render("employer_declaration.html", context, refusal or unavailable)
 
 
 @router.get("/employer", response_class=HTMLResponse)
@@ -108,6 +131,9 @@ async def employer_attachment(
         return await declaration_page(page, row, refusal)
 
 
+add_material_routes(router, "/employer/{workflow_id}", CurrentEmployer, OwnDeclaration)
+
+
 async def scan_refs(page: Page, uploads: UploadConfig) -> dict[str, str]:
     """The recommend form's two scans, stored; their references for the workflow."""
     form = await page.request.form()  # already read (and CSRF-checked) by checked_form
@@ -127,6 +153,15 @@ async def scan_refs(page: Page, uploads: UploadConfig) -> dict[str, str]:
     return refs
 
 
+async def publicity_ends_if_now(page: Page, row: Any) -> str | None:
+    """When a publicity started now would end (R13), as people read it; None if unknown."""
+    try:
+        held = await read_held(page.portal, row.workflow_id)
+        return cn_datetime(round_publicity_ends_at(held.declaration.round, datetime.now(UTC)))
+    except (Refusal, CalendarYearUnknown):
+        return None
+
+
 @router.post("/employer/{workflow_id}/{what}", response_class=HTMLResponse)
 async def employer_act(
     page: EmployerPage,
@@ -136,21 +171,28 @@ async def employer_act(
     workflow_id: str,
     what: str,
 ) -> Response:
-    back = f"/employer/{workflow_id}"
+    here = f"/employer/{workflow_id}"
     try:
         if what == "approve":
-            action, data, back = "start_publicity", {}, "/employer"
+            if not confirmed(form):
+                ends = await publicity_ends_if_now(page, row)
+                return confirm_page(
+                    page, f"{here}/approve", form, publicity_confirmation(here, ends)
+                )
+            action, data = "start_publicity", {}
         elif what == "return":
-            reason = form.get("reason", "").strip()
-            action, data, back = "employer_return", {"reason": reason}, "/employer"
+            action, data = "employer_return", {"reason": form.get("reason", "").strip()}
         elif what == "object":
             action, data = "raise_objection", {"summary": form.get("summary", "").strip()}
         elif what == "resolve":
+            upheld = boolean(form.get("upheld", ""))
+            if upheld is True and not confirmed(form):
+                return confirm_page(page, f"{here}/resolve", form, upheld_confirmation(here))
             action, data = (
                 "resolve_objection",
                 {
                     "objection_id": number(form.get("objection_id", "")),
-                    "upheld": boolean(form.get("upheld", "")),
+                    "upheld": upheld,
                     "resolution": form.get("resolution", "").strip(),
                 },
             )
@@ -163,7 +205,5 @@ async def employer_act(
             page.account, workflow_id, action, data, request_token=form.get("request_token")
         )
     except Refusal as refusal:
-        if what in ("approve", "return"):
-            return await employer_page(page, refusal, workflow_id)
         return await declaration_page(page, row, refusal)
-    return RedirectResponse(back, 303)
+    return RedirectResponse(f"{here}?done={action}", 303)

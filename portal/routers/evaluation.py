@@ -2,17 +2,24 @@
 of the declaration, nothing that names or locates the applicant.
 
 - `/evaluation`: the queue of declarations with the evaluation body (review, correction,
-  payment, defense), soonest current deadline first, with the return count (R15); accept or
-  return for correction, confirm the fee (receipt number, R17), announce the defense's time,
-  place and form (R18) and record its score; for village-stationed applicants (R19) the round
-  supplies the average of the year's on-site defenses (`supply_defense_averages`).
-- `/evaluation/{code}`: one declaration: its deadlines, this body's own return reasons, the
-  payment and defense records, the link to its materials (`/materials/{code}`, the masked
-  copies, portal/routers/materials.py; shown only when the app has that route:
-  `serves_materials`).
+  payment, defense), soonest current deadline first, with the return count (R15), each
+  linked to its page; for village-stationed applicants (R19) the round supplies the average
+  of the year's on-site defenses (`supply_defense_averages`).
+- `/evaluation/{code}`: one declaration, everything the body judges beside the actions: its
+  deadlines, the blind dossier (portal/dossier.py: the form's answers without the applicant
+  part, the achievements, continuing education or its exemption, the village route, the
+  defense or its exemption), the masked materials viewable on the page (the inline viewer,
+  portal/routers/files.py; the list and downloads: portal/routers/materials.py, shown only
+  when the app has that route: `serves_materials`), this body's own return reasons, the
+  payment and defense records. The actions of the stage: accept or return for correction
+  (both asked for confirmation first, the return with its count: portal/feedback.py), confirm
+  the fee (receipt number, R17), announce the defense's time, place and form (R18) and
+  record its score (confirmed first; the workflow refuses it before the defense starts).
+  After an action the page says what was done (`?done=`).
 
-The templates get only the dictionaries built here from `blind_item`, never a projection row
-or a `state`; refusals are shown through `blind_refusal`.
+The templates get only the dictionaries built here from `blind_item` and the blind dossier,
+never a projection row, a `state` or the declaration's input; refusals are shown through
+`blind_refusal`.
 """
 
 from __future__ import annotations
@@ -26,12 +33,24 @@ from starlette.routing import NoMatchFound
 
 from models.common import Role, Stage
 from portal.audit import recorded_details
-from portal.blind import blind_item, blind_refusal, blind_rows
+from portal.blind import BLIND_STAGES, blind_item, blind_refusal, blind_rows
 from portal.context import Portal, Refusal
 from portal.deps import BlindDeclaration, CheckedForm, EvaluationBodyPage, Page
+from portal.dossier import dossier
+from portal.feedback import (
+    Confirmation,
+    accept_confirmation,
+    confirm_page,
+    confirmed,
+    done_text,
+    return_confirmation,
+    score_confirmation,
+)
 from portal.field_errors import number
+from portal.materials import Held, materials_with_files, read_held
+from portal.routers.files import material_views
 from portal.routers.materials import material_list
-from rules.timezone import SHANGHAI
+from rules.timezone import SHANGHAI, cn_datetime
 
 router = APIRouter()
 
@@ -79,9 +98,7 @@ async def defense_facts(portal: Portal, items: list[dict[str, Any]]) -> Refusal 
     return None
 
 
-async def evaluation_page(
-    page: Page, refusal: Refusal | None = None, target: str | None = None
-) -> HTMLResponse:
+async def evaluation_page(page: Page, refusal: Refusal | None = None) -> HTMLResponse:
     portal = page.portal
     items = await blind_items(portal)
     unavailable = await defense_facts(portal, items)
@@ -89,10 +106,9 @@ async def evaluation_page(
     exempt_years = sorted({i["round_year"] for i in items if i.get("defense_exempt")})
     context = {
         "items": items,
-        "target": target,
         "exempt_years": exempt_years,
-        "defense_forms": DEFENSE_FORMS,
         "materials_linked": serves_materials(page.request.app),
+        "notice": done_text(page.request),
     }
     blind = blind_refusal(refusal, portal.secret) if refusal else None
     return page.render("evaluation.html", context, blind)
@@ -104,20 +120,77 @@ async def own_records(portal: Portal, workflow_id: str) -> list[dict[str, Any]]:
     return await recorded_details(portal, workflow_id, OWN_RECORDS, keep)
 
 
-async def blind_detail(portal: Portal, item: dict[str, Any]) -> dict[str, Any]:
+def arrangement_text(records: list[dict[str, Any]]) -> str:
+    """The latest defense arrangement, as the page says it: '：时间，地点，形式'."""
+    arranged = [r for r in records if r["action"] == "arrange_defense"]
+    if not arranged:
+        return ""
+    latest = arranged[-1]
+    return f"：{cn_datetime(latest['starts_at'])}，{latest['place']}，{latest['form']}"
+
+
+async def blind_detail(portal: Portal, item: dict[str, Any], row: Any) -> dict[str, Any]:
+    """What the page of one declaration shows, all of it blind (strings and numbers)."""
     state = await portal.state(item["workflow_id"])
+    held = await read_held(portal, item["workflow_id"])
     returns = [
         {"at": t.at, "reason": t.reason}
         for t in state.timeline
         if t.action == "return_for_correction" and t.actor.role is Role.evaluation_body
     ]
-    return item | {
-        "review_overdue": state.review_overdue,
-        "defense_exempt": state.defense_exempt,
-        "defense_score": state.defense_score,
-        "returns": returns,
-        "records": await own_records(portal, item["workflow_id"]),
+    records = await own_records(portal, item["workflow_id"])
+    files = await materials_with_files(portal, row, held)
+    return (
+        item
+        | limits(held)
+        | {
+            "review_overdue": state.review_overdue,
+            "defense_exempt": state.defense_exempt,
+            "defense_score": state.defense_score,
+            "returns": returns,
+            "records": records,
+            "arrangement": arrangement_text(records),
+            "dossier": dossier(held.declaration, blind=True),
+            "materials": material_views(files, f"/materials/{item['code']}", blind_as=item["code"]),
+        }
+    )
+
+
+def limits(held: Held) -> dict[str, int]:
+    """The round's R15 limits the return's confirmation names."""
+    rules = held.declaration.round
+    return {"max_returns": rules.max_returns, "correction_hours": rules.correction_hours}
+
+
+def confirmations(detail: dict[str, Any], back: str) -> dict[str, Confirmation]:
+    """What each action of the page asks before it is sent (portal/feedback.py)."""
+    return {
+        "accept": accept_confirmation(back),
+        "return": return_confirmation(
+            back, detail["return_count"], detail["max_returns"], detail["correction_hours"]
+        ),
+        "score": score_confirmation(back),
     }
+
+
+async def detail_page(
+    page: Page, row: Any, code: str, refusal: Refusal | None = None
+) -> HTMLResponse:
+    portal = page.portal
+    item = blind_item(row, portal.secret, datetime.now(UTC))
+    try:
+        detail = await blind_detail(portal, item, row)
+    except Refusal as unavailable:
+        return await evaluation_page(page, refusal or unavailable)
+    context = {
+        "item": detail,
+        "ask": confirmations(detail, f"/evaluation/{code}"),
+        "defense_forms": DEFENSE_FORMS,
+        "materials_linked": serves_materials(page.request.app),
+        "notice": done_text(page.request, arrangement=detail["arrangement"]),
+    }
+    blind = blind_refusal(refusal, portal.secret) if refusal else None
+    return page.render("evaluation_detail.html", context, blind)
 
 
 @router.get("/evaluation", response_class=HTMLResponse)
@@ -127,13 +200,7 @@ async def evaluation_queue(page: EvaluationBodyPage) -> Response:
 
 @router.get("/evaluation/{code}", response_class=HTMLResponse)
 async def evaluation_detail(page: EvaluationBodyPage, row: BlindDeclaration, code: str) -> Response:
-    item = blind_item(row, page.portal.secret, datetime.now(UTC))
-    try:
-        detail = await blind_detail(page.portal, item)
-    except Refusal as refusal:
-        return await evaluation_page(page, refusal, code)
-    context = {"item": detail, "materials_linked": serves_materials(page.request.app)}
-    return page.render("evaluation_detail.html", context)
+    return await detail_page(page, row, code)
 
 
 @router.post("/evaluation/defense-averages", response_class=HTMLResponse)
@@ -154,13 +221,17 @@ async def evaluation_defense_averages(page: EvaluationBodyPage, form: CheckedFor
         )
     except Refusal as refusal:
         return await evaluation_page(page, refusal)
-    return RedirectResponse("/evaluation", 303)
+    return RedirectResponse("/evaluation?done=supply_defense_averages", 303)
+
+
+CONFIRMED_ACTIONS = ("accept", "return", "score")  # each asks first (`confirmations`)
 
 
 @router.post("/evaluation/{code}/{what}", response_class=HTMLResponse)
 async def evaluation_act(
     page: EvaluationBodyPage, form: CheckedForm, row: BlindDeclaration, code: str, what: str
 ) -> Response:
+    here = f"/evaluation/{code}"
     if what == "accept":
         action, data = "accept_materials", {}
     elif what == "return":
@@ -181,9 +252,16 @@ async def evaluation_act(
     else:
         raise HTTPException(404)
     try:
+        if what in CONFIRMED_ACTIONS and not confirmed(form):
+            await page.portal.check(page.account, row.workflow_id, action, data)
+            held = await read_held(page.portal, row.workflow_id)
+            item = blind_item(row, page.portal.secret, datetime.now(UTC)) | limits(held)
+            return confirm_page(page, f"{here}/{what}", form, confirmations(item, here)[what])
         await page.portal.send(
             page.account, row.workflow_id, action, data, request_token=form.get("request_token")
         )
     except Refusal as refusal:
-        return await evaluation_page(page, refusal, code)
-    return RedirectResponse("/evaluation", 303)
+        return await detail_page(page, row, code, refusal)
+    after = await page.portal.row(row.workflow_id)
+    still_here = after is not None and Stage(after.stage) in BLIND_STAGES
+    return RedirectResponse(f"{here if still_here else '/evaluation'}?done={action}", 303)

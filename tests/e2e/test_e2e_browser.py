@@ -29,6 +29,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,11 +38,13 @@ import httpx
 import pypdfium2 as pdfium
 import pytest
 import pytest_asyncio
+from PIL import ImageDraw
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from models.common import Role, Stage
+from models.declaration import Applicant, Employer
 from portal.materials import accepted_materials
 from portal.security import blind_code
 from portal.uploads import read_upload
@@ -50,7 +53,7 @@ from rules.timezone import SHANGHAI
 from settings import ROOT
 from store.db import get_engine
 from store.uploads import Upload
-from tests.helpers.declaration_support import SECOND, sleep_until, state
+from tests.helpers.declaration_support import SECOND, act, sleep_until, start, state, to_review_open
 from tests.helpers.portal_applicant_support import (
     EMPLOYER_NAME,
     EMPLOYER_USCC,
@@ -64,6 +67,7 @@ from tests.helpers.portal_applicant_support import (
     png_of,
     portal_round,
 )
+from tests.helpers.portal_support import Scanned, forbidden_texts, keep_material
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -78,13 +82,20 @@ CHROMIUM_ARGS = [
 ]
 SECRET = "e2e-portal-secret"
 APPLICANT = "欧阳修远"
+E2E_EMAIL = "ouyang@example.com"
 NAME_BOX = (55, 145, 260, 45)  # x, y, w, h on the certificate (tests/portal_applicant_support)
 EMPLOYER_BOX = (55, 215, 460, 45)
-DOCS = {  # the screenshots README shows
+DOCS = {  # the screenshots docs/portal.md shows
     "05-masking-tool.png": "portal-masking-tool.png",
     "08-employer-queue.png": "portal-employer-queue.png",
     "11-blind-view.png": "portal-blind-view.png",
     "14-applicant-correction.png": "portal-applicant-correction.png",
+    # each reviewer's page of a declaration (the tests after the walk)
+    "21-employer-dossier.png": "screenshots/employer-dossier.png",
+    "22-employer-confirm-publicity.png": "screenshots/employer-confirm-publicity.png",
+    "31-evaluation-confirm-return.png": "screenshots/evaluation-confirm-return.png",
+    "41-evaluation-blind-dossier.png": "screenshots/evaluation-blind-dossier.png",
+    "51-committee-blind-dossier.png": "screenshots/committee-blind-dossier.png",
 }
 
 pytestmark = pytest.mark.skipif(
@@ -245,6 +256,32 @@ async def masked_copy_of(database_url: str, uploads: Path) -> bytes:
     return copies[0]
 
 
+async def confirmed(page: Any, button: str, shot: tuple[Shots, str] | None = None) -> str:
+    """Click an action's button; on the confirm page it leads to (portal/feedback.py), tick
+    the box and confirm (its screenshot first, when asked); the consequence it said."""
+    await page.click(button)
+    await page.wait_for_selector("#consequence")
+    said = await page.inner_text("#consequence")
+    if shot is not None:
+        await shot[0](page, shot[1])
+    await page.check('input[name="confirmed"]')
+    await page.click("#confirm")
+    await page.wait_for_selector("#notice")
+    return said
+
+
+async def images_loaded(page: Any) -> None:
+    """Every page image of the inline viewer loaded (decoded, not broken), those below the
+    fold too (they load lazily)."""
+    await page.evaluate(
+        "document.querySelectorAll('.pages-view img').forEach(i => i.loading = 'eager')"
+    )
+    await page.wait_for_function(
+        "() => [...document.querySelectorAll('.pages-view img')]"
+        ".every(i => i.complete && i.naturalWidth > 0)"
+    )
+
+
 async def wait_for_stage(handle: Any, stage: Stage) -> None:
     for _ in range(200):
         if (await state(handle)).stage is stage:
@@ -280,7 +317,7 @@ async def test_one_declaration_in_the_browser(
             # --- the applicant creates the declaration --------------------------------------
             page = await log_in(browser, base, applicant)
             await shots(page, "01-applicant-home.png")
-            await page.click("text=填写申报")
+            await page.click('a[href="/applicant/new"]')  # the path's first step says 填写申报 too
             form = declaration_form(id_card, APPLICANT, **{"applicant.mobile": "1380013800"})
             await fill_declaration(page, form)
             await page.click("#create")
@@ -329,8 +366,9 @@ async def test_one_declaration_in_the_browser(
             row = hr.locator(f'tr[id="{workflow_id}"]')
             assert APPLICANT in await row.inner_text()
             await shots(hr, "08-employer-queue.png")
-            await row.locator("text=审核通过，开始公示").click()
-            await hr.wait_for_load_state()
+            await row.locator(f'a[href="/employer/{workflow_id}"]').first.click()
+            await hr.wait_for_url(f"{base}/employer/{workflow_id}")
+            await confirmed(hr, "#approve")
             current = await state(handle)
             assert current.stage is Stage.publicity
 
@@ -370,11 +408,9 @@ async def test_one_declaration_in_the_browser(
             download = await waiting.value
             assert download.suggested_filename == f"{code}-1.pdf"
             assert Path(await download.path()).read_bytes() == masked
-            await review.goto(f"{base}/evaluation")
-            row = review.locator(f'tr[id="{code}"]')
-            await row.locator('input[name="reason"]').fill("学历证书缺少毕业年份页")
-            await row.locator("text=退回补正").click()
-            await review.wait_for_load_state()
+            await review.goto(f"{base}/evaluation/{code}")
+            await review.fill('input[name="reason"]', "学历证书缺少毕业年份页")
+            await confirmed(review, "#return")
             await shots(review, "13-returned.png")
             assert (await state(handle)).stage is Stage.correction
 
@@ -389,9 +425,8 @@ async def test_one_declaration_in_the_browser(
             assert "评审机构审核" in await page.inner_text("#stage")
 
             # --- the evaluation body accepts ------------------------------------------------
-            await review.goto(f"{base}/evaluation")
-            await review.locator(f'tr[id="{code}"]').locator("text=材料齐全，受理").click()
-            await review.wait_for_load_state()
+            await review.goto(f"{base}/evaluation/{code}")
+            await confirmed(review, "#accept")
             await shots(review, "15-accepted.png")
             assert (await state(handle)).stage is Stage.payment
         finally:
@@ -401,6 +436,151 @@ async def test_one_declaration_in_the_browser(
     held = await accepted_materials(time_env.client, workflow_id)
     assert [(m.name, m.masked) for m in held] == [("学历证书", True)]
     print(f"\nscreenshots: {shots.directory}")
-    if os.environ.get("ZHICHENG_UPDATE_SCREENSHOTS") == "1":
-        for name, target in DOCS.items():
-            shutil.copyfile(shots.directory / name, ROOT / "docs" / target)
+    update_docs(shots)
+
+
+def update_docs(shots: Shots) -> None:
+    """With ZHICHENG_UPDATE_SCREENSHOTS=1, copy the screenshots docs/portal.md shows."""
+    if os.environ.get("ZHICHENG_UPDATE_SCREENSHOTS") != "1":
+        return
+    for taken in shots.taken:
+        if taken.name in DOCS:
+            target = ROOT / "docs" / DOCS[taken.name]
+            target.parent.mkdir(exist_ok=True)
+            shutil.copyfile(taken, target)
+
+
+# --- each reviewer's page of a declaration: the dossier beside the actions -------------------
+# After the walk above (they skip days of the test server's clock: its drill round is over).
+
+
+def scanned(title: str = "学历证书") -> Scanned:
+    """A certificate naming the applicant and the employer, and its masked copy (the boxes
+    the masking tool burns, where the walk drags them)."""
+    original = certificate(APPLICANT, EMPLOYER_NAME)
+    copy = original.copy()
+    draw = ImageDraw.Draw(copy)
+    for x, y, w, h in (NAME_BOX, EMPLOYER_BOX):
+        draw.rectangle((x, y, x + w, y + h), fill="black")
+    return Scanned(title, pdf_of(original), pdf_of(copy))
+
+
+async def with_material(
+    served: dict[str, Any],
+    database_url: str,
+    time_env: WorkflowEnvironment,
+    worker: Worker,
+    **fields: Any,
+) -> Any:
+    """A declaration (this test's applicant) whose material is in the portal's upload store."""
+    scan = scanned()
+    applicant = Applicant(
+        name=APPLICANT, id_card=new_id_card(), mobile="13800138000", email=E2E_EMAIL,
+        employer=Employer(name=EMPLOYER_NAME, uscc=EMPLOYER_USCC),
+    )  # fmt: skip
+    handle = await start(time_env, worker, applicant=applicant, materials=[scan.material], **fields)
+    await keep_material(database_url, served["uploads"], handle, scan)
+    return handle
+
+
+@asynccontextmanager
+async def signed_in(base: str, username: str) -> AsyncIterator[Any]:
+    """A page of a new browser logged in as `username`; no browser problem on the way."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        try:
+            yield await log_in(browser, base, username)
+        finally:
+            await browser.close()
+    assert not BROWSER_PROBLEMS, "\n".join(BROWSER_PROBLEMS)
+
+
+async def assert_blind_page(page: Any, handle: Any, forbidden: list[str]) -> None:
+    content = await page.content()
+    for text in [*forbidden, APPLICANT, EMPLOYER_NAME, E2E_EMAIL, handle.id]:
+        assert text not in content, f"{page.url} shows {text!r}"
+
+
+async def test_the_employer_reviews_the_materials_before_the_publicity(
+    served: dict[str, Any], time_env: WorkflowEnvironment, time_worker: Worker, database_url: str
+) -> None:
+    base, shots = served["base"], Shots(served["shots"])
+    handle = await with_material(served, database_url, time_env, time_worker)
+    await act(handle, "submit", "applicant")
+    employer, _ = await make_account(database_url, Role.employer, employer_uscc=EMPLOYER_USCC)
+    async with signed_in(base, employer) as hr:
+        await hr.locator(f'tr[id="{handle.id}"] a').first.click()
+        await hr.wait_for_url(f"{base}/employer/{handle.id}")
+        await images_loaded(hr)
+        text = await hr.inner_text("main")
+        for shown in (APPLICANT, EMPLOYER_NAME, E2E_EMAIL, "现级别任职年限", "专利成果",
+                      "材料1：学历证书", "原件", "遮盖副本（评审机构看到的）"):  # fmt: skip
+            assert shown in text, shown
+        assert await hr.locator(".pages-view img").count() == 2  # original and copy
+        await shots(hr, "21-employer-dossier.png")
+        said = await confirmed(hr, "#approve", (shots, "22-employer-confirm-publicity.png"))
+        assert "公示5个工作日" in said and "不可撤回" in said
+        assert "单位内部公示已开始" in await hr.inner_text("#notice")
+        assert (await state(handle)).stage is Stage.publicity
+    update_docs(shots)
+
+
+async def test_the_return_confirmation_names_the_count_and_the_dossier_is_blind(
+    served: dict[str, Any], time_env: WorkflowEnvironment, time_worker: Worker, database_url: str
+) -> None:
+    base, shots = served["base"], Shots(served["shots"])
+    handle = await with_material(served, database_url, time_env, time_worker)
+    await to_review_open(time_env, handle)
+    await act(handle, "return_for_correction", "evaluation_body", reason="学历证书不清晰")
+    await act(handle, "resubmit", "applicant")
+    code = blind_code(handle.id, SECRET)
+    reviewer, _ = await make_account(database_url, Role.evaluation_body)
+    forbidden = await forbidden_texts()
+    async with signed_in(base, reviewer) as review:
+        await review.goto(f"{base}/evaluation")
+        await review.locator(f'tr[id="{code}"] a[href="/evaluation/{code}"]').first.click()
+        await review.wait_for_url(f"{base}/evaluation/{code}")
+        await images_loaded(review)
+        text = await review.inner_text("main")
+        for shown in ("申报级别", "现级别任职年限", "专利成果", "继续教育", "专业水平答辩",
+                      f"{code}-1", "1 / 3"):  # fmt: skip
+            assert shown in text, shown
+        await assert_blind_page(review, handle, forbidden)
+        await shots(review, "41-evaluation-blind-dossier.png")
+        await review.fill('input[name="reason"]', "继续教育证明缺少盖章页")
+        said = await confirmed(review, "#return", (shots, "31-evaluation-confirm-return.png"))
+        assert "这是第2次退回（共3次）；第4次退回将锁定申报，申报人不能再提交" in said
+        assert "已退回补正" in await review.inner_text("#notice")
+        await assert_blind_page(review, handle, forbidden)
+        current = await state(handle)
+        assert (current.stage, current.return_count) == (Stage.correction, 2)
+    update_docs(shots)
+
+
+async def test_a_committee_member_sees_a_blind_dossier(
+    served: dict[str, Any], time_env: WorkflowEnvironment, time_worker: Worker, database_url: str
+) -> None:
+    base, shots = served["base"], Shots(served["shots"])
+    handle = await with_material(served, database_url, time_env, time_worker)
+    await to_review_open(time_env, handle)
+    await act(handle, "accept_materials", "evaluation_body")
+    await act(handle, "confirm_payment", "evaluation_body", receipt_no="R-9")
+    await act(handle, "record_defense_score", "evaluation_body", score=88.5)
+    code = blind_code(handle.id, SECRET)
+    secretary, _ = await make_account(database_url, Role.committee)
+    forbidden = await forbidden_texts()
+    async with signed_in(base, secretary) as clerk:
+        await clerk.goto(f"{base}/committee?year={(await state(handle)).round_year}")
+        await clerk.click(f'a[href="/committee/declarations/{code}"]')
+        await clerk.wait_for_url(f"{base}/committee/declarations/{code}")
+        await images_loaded(clerk)
+        text = await clerk.inner_text("main")
+        for shown in ("88.5", "申报级别", "现级别任职年限", "专利成果", f"{code}-1"):
+            assert shown in text, shown
+        await assert_blind_page(clerk, handle, forbidden)
+        await shots(clerk, "51-committee-blind-dossier.png")
+    update_docs(shots)

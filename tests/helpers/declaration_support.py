@@ -121,11 +121,10 @@ async def to_evaluation_review(env: WorkflowEnvironment, handle: WorkflowHandle[
     await sleep_until(env, datetime.fromisoformat(current.deadlines["review_opens_at"]), SECOND)
 
 
-async def to_defense(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any]) -> None:
+async def to_review_open(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any]) -> None:
     """Through publicity; the round then opens the review window a second later (R9, as
-    `change_windows` from the round), rather than the declaration waiting for it; accepted
-    and paid: the declaration waits for its defense (R18). With a drill publicity
-    (RoundConfig.drill_publicity_seconds) this takes seconds of real time (the dev server)."""
+    `change_windows` from the round), rather than the declaration waiting for it: the
+    declaration is with the evaluation body, its review window open."""
     await through_publicity(env, handle)
     opens = (await env.get_current_time() + SECOND).isoformat()
     await act(
@@ -137,8 +136,32 @@ async def to_defense(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any])
         review_opens_at=opens,
     )
     await sleep_until(env, datetime.fromisoformat(opens), SECOND)
+
+
+async def to_defense(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any]) -> None:
+    """With the evaluation body (`to_review_open`), accepted and paid: the declaration waits
+    for its defense (R18). With a drill publicity (RoundConfig.drill_publicity_seconds) this
+    takes seconds of real time (the dev server)."""
+    await to_review_open(env, handle)
     await act(handle, "accept_materials", "evaluation_body")
     await act(handle, "confirm_payment", "evaluation_body", receipt_no="R-1")
+
+
+async def arrange_defense(
+    env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any], lead: timedelta
+) -> datetime:
+    """The evaluation body arranges the defense `lead` from now (R18); its start, before
+    which its score is refused."""
+    starts = (await env.get_current_time() + lead).replace(microsecond=0) + SECOND
+    await act(
+        handle,
+        "arrange_defense",
+        "evaluation_body",
+        starts_at=starts.isoformat(),
+        place="甘泉堡经开区人力资源服务中心三楼会议室",
+        form="现场答辩",
+    )
+    return starts
 
 
 async def sleep_until(

@@ -42,6 +42,7 @@ from tests.helpers.declaration_support import (
     RECOMMENDATION,
     SECOND,
     act,
+    arrange_defense,
     round_around,
     sleep_until,
 )
@@ -196,15 +197,7 @@ async def walk_happy_path(env: WorkflowEnvironment, declaration: DeclarationInpu
     await sleep_until(env, datetime.fromisoformat(current.deadlines["review_opens_at"]), SECOND)
     await act(handle, "accept_materials", "evaluation_body")
     await act(handle, "confirm_payment", "evaluation_body", receipt_no="R-1")
-    starts = await env.get_current_time() + 2 * SECOND  # real time: a defense soon
-    await act(
-        handle,
-        "arrange_defense",
-        "evaluation_body",
-        starts_at=starts.isoformat(),
-        place="甘泉堡经开区人力资源服务中心三楼会议室",
-        form="现场答辩",
-    )
+    starts = await arrange_defense(env, handle, SECOND)  # real time: a defense soon
     await sleep_until(env, starts, SECOND)  # scored once it has begun (R18)
     await act(handle, "record_defense_score", "evaluation_body", score=82.5)
     current = await act(

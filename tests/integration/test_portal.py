@@ -136,7 +136,12 @@ async def test_employer_acts_on_its_own_staff_only(
     response = await browser.post(
         f"/employer/{own.id}/approve",
         data=action_form(
-            token, actor="supervisor", actor_role="supervisor", actor_id="forged", role="supervisor"
+            token,
+            actor="supervisor",
+            actor_role="supervisor",
+            actor_id="forged",
+            role="supervisor",
+            confirmed="yes",
         ),
     )
     assert response.status_code == 303, response.text
@@ -146,7 +151,9 @@ async def test_employer_acts_on_its_own_staff_only(
     assert current.timeline[-1].actor.id.startswith("employer:employer-")
 
     # approving again: the workflow refuses (WrongStage), shown inline in Chinese
-    response = await browser.post(f"/employer/{own.id}/approve", data=action_form(token))
+    response = await browser.post(
+        f"/employer/{own.id}/approve", data=action_form(token, confirmed="yes")
+    )
     assert response.status_code == 409
     assert "当前所处阶段不能办理此事项" in response.text
     assert "WrongStage" not in response.text  # the English detail is not shown
@@ -239,7 +246,8 @@ async def test_blind_review_return_resubmit_accept(
         assert (await state(handle)).stage is Stage.evaluation_review
 
         response = await evaluator.post(
-            f"/evaluation/{code}/return", data=action_form(token, reason="缺少继续教育证明")
+            f"/evaluation/{code}/return",
+            data=action_form(token, reason="缺少继续教育证明", confirmed="yes"),
         )
         assert response.status_code == 303, response.text
         assert (await state(handle)).stage is Stage.correction
@@ -274,7 +282,9 @@ async def test_blind_review_return_resubmit_accept(
         page = (await evaluator.get("/evaluation")).text
         row = page[page.index(f'<tr id="{code}">') :]
         assert "1 / 3" in row[: row.index("</tr>")]  # the return count
-        response = await evaluator.post(f"/evaluation/{code}/accept", data=action_form(token))
+        response = await evaluator.post(
+            f"/evaluation/{code}/accept", data=action_form(token, confirmed="yes")
+        )
         assert response.status_code == 303
         assert (await state(handle)).stage is Stage.payment
 

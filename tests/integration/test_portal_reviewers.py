@@ -33,10 +33,8 @@ from models.common import Level, Role, Stage
 from models.declaration import Applicant, DeclarationState, EligibilityFacts, Employer
 from models.documents import DocumentKind, DocumentStatus
 from models.round import Committee, CommitteeMember, ListingSource, OperationStatus, RoundInput
-from portal.app import create_app
 from portal.routers.evaluation import serves_materials
-from portal.security import LoginThrottle, blind_code
-from portal.uploads import UploadConfig
+from portal.security import blind_code
 from rules.calendar_source import build_calendar
 from rules.recommendation import RECOMMENDATION_OPINION
 from rules.timezone import SHANGHAI, cn_datetime
@@ -45,7 +43,6 @@ from store.accounts import Account
 from store.db import get_engine
 from store.tables import AuditEvent, DeclarationRow
 from tests.helpers.declaration_support import (
-    RECOMMENDATION,
     SECOND,
     act,
     outbox_events,
@@ -53,23 +50,30 @@ from tests.helpers.declaration_support import (
     sleep_until,
     start,
     state,
-    to_publicity,
 )
 from tests.helpers.portal_support import (
+    APPLICANT_NAME,
+    EMPLOYER_NAME,
     OTHER_EMPLOYER,
     OTHER_USCC,
     account,
     action_form,
+    assert_blind,
     browser_for,
+    forbidden_texts,
+    local_input,
     login,
     other_employer_applicant,
+    publicized_together,
     rendered_form,
+    reviewers_app,
+    snapshot,
     submitted,
+    to_review_together,
 )
 from tests.helpers.samples import SAMPLE_ID_CARD, SAMPLE_MOBILE, SAMPLE_USCC
 
 SECRET = "portal-reviewers-secret"
-APPLICANT_NAME, EMPLOYER_NAME = "张三", "新疆示例硅业有限公司"  # tests.helpers.samples
 FORGED = {"actor": "supervisor", "actor_role": "supervisor", "actor_id": "forged", "role": "x"}
 COMMITTEE_YEAR = 2081  # a round of its own (tests/workflows/test_round.py uses 2091 on)
 COMMITTEE = Committee(
@@ -81,14 +85,7 @@ COMMITTEE = Committee(
 async def portal(
     time_env: WorkflowEnvironment, time_worker: Worker, database_url: str, session_dir: Path
 ) -> FastAPI:
-    app = create_app(
-        client=time_env.client,
-        database_url=database_url,
-        secret=SECRET,
-        throttle=LoginThrottle(per_account=50, per_address=1000, window=900),
-    )
-    app.state.uploads = UploadConfig(session_dir / "uploads", 2 * 1024 * 1024)
-    return app
+    return reviewers_app(time_env, database_url, SECRET, session_dir / "uploads")
 
 
 @pytest_asyncio.fixture
@@ -120,31 +117,6 @@ def png_bytes() -> bytes:
 def pdf_text(data: bytes) -> str:
     reader = PdfReader(io.BytesIO(data))
     return "".join("".join((page.extract_text() or "").split()) for page in reader.pages)
-
-
-async def publicized_together(
-    env: WorkflowEnvironment, *handles: WorkflowHandle[Any, Any]
-) -> list[DeclarationState]:
-    """Several declarations publicized at once, then recommended by their employers (one at
-    a time, the clock would pass the others' submission close). Their states after it."""
-    ends = [(await to_publicity(h)).deadlines["publicity_ends_at"] for h in handles]
-    await sleep_until(env, max(datetime.fromisoformat(end) for end in ends), SECOND)
-    return [await act(handle, "recommend", "employer", **RECOMMENDATION) for handle in handles]
-
-
-async def to_review_together(env: WorkflowEnvironment, *handles: WorkflowHandle[Any, Any]) -> None:
-    """Several declarations to the evaluation body's open review window."""
-    opens = []
-    for current in await publicized_together(env, *handles):
-        assert current.stage is Stage.evaluation_review
-        opens.append(datetime.fromisoformat(current.deadlines["review_opens_at"]))
-    await sleep_until(env, max(opens), SECOND)
-
-
-async def snapshot(handle: WorkflowHandle[Any, Any]) -> tuple[Stage, int, list[Any]]:
-    """What a refused request must leave as it was."""
-    current = await state(handle)
-    return current.stage, len(current.timeline), current.objections
 
 
 async def published(handle: WorkflowHandle[Any, Any], kind: DocumentKind) -> DeclarationState:
@@ -181,7 +153,9 @@ async def test_employer_objection_recommendation_and_attachments(
     stranger = await account(database_url, Role.employer, employer_uscc=OTHER_USCC)
     async with await browser_for(portal) as hr:
         token = await login(hr, employer)
-        response = await hr.post(f"/employer/{own.id}/approve", data=action_form(token))
+        response = await hr.post(
+            f"/employer/{own.id}/approve", data=action_form(token, confirmed="yes")
+        )
         assert response.status_code == 303
         assert (await state(own)).stage is Stage.publicity
         page = (await hr.get(f"/employer/{own.id}")).text
@@ -327,11 +301,15 @@ async def test_an_upheld_objection_ends_the_declaration(
             data=action_form(token, objection_id="1", upheld="", resolution="x"),
         )
         assert response.status_code == 400  # upheld or not must be chosen
+        upheld = {"objection_id": "1", "upheld": "true", "resolution": "经核实，学历证书系伪造"}
+        # an upheld objection ends the declaration: asked first, nothing sent
         response = await hr.post(
-            f"/employer/{handle.id}/resolve",
-            data=action_form(
-                token, objection_id="1", upheld="true", resolution="经核实，学历证书系伪造"
-            ),
+            f"/employer/{handle.id}/resolve", data=action_form(token, **upheld)
+        )
+        assert response.status_code == 200 and "异议成立的，申报即终止，不能恢复" in response.text
+        assert (await state(handle)).stage is Stage.publicity
+        response = await hr.post(
+            f"/employer/{handle.id}/resolve", data=action_form(token, confirmed="yes", **upheld)
         )
         assert response.status_code == 303
         current = await state(handle)
@@ -371,7 +349,9 @@ async def test_competent_unit_acts_on_its_own_employers_only(
         token = await login(cu, username)
         page = (await cu.get("/competent-unit")).text
         assert own.id in page and other.id not in page and OTHER_EMPLOYER not in page
+        page = (await cu.get(f"/competent-unit/{own.id}")).text
         assert RECOMMENDATION_OPINION in page  # the employer's recommendation
+        assert (await cu.get(f"/competent-unit/{other.id}")).status_code == 404
 
         # a declaration outside its units: 404 for everything, nothing changed
         before = await snapshot(other)
@@ -436,28 +416,6 @@ async def test_competent_unit_acts_on_its_own_employers_only(
 
 
 # --- evaluation body ---------------------------------------------------------------------------
-
-
-def local_input(instant: datetime) -> str:
-    """A datetime-local form value (Asia/Shanghai wall time, no offset)."""
-    return instant.astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M")
-
-
-async def forbidden_texts() -> list[str]:
-    """Everything that names or locates any applicant the record database knows of."""
-    texts = {APPLICANT_NAME, EMPLOYER_NAME, SAMPLE_ID_CARD, SAMPLE_MOBILE, "+8613800138000",
-             SAMPLE_USCC, OTHER_EMPLOYER, OTHER_USCC, "王五", "decl-"}  # fmt: skip
-    async with get_engine().connect() as conn:
-        for row in await conn.execute(select(DeclarationRow.__table__)):
-            texts |= {row.applicant_name, row.employer_name, row.employer_uscc, row.workflow_id}
-            texts |= {row.applicant_key}
-    return sorted(texts)
-
-
-def assert_blind(where: str, body: bytes, forbidden: list[str]) -> None:
-    decoded = body.decode("utf-8", errors="replace")
-    for text in forbidden:
-        assert text.encode() not in body and text not in decoded, f"{where} shows {text!r}"
 
 
 async def test_evaluation_body_payment_defense_and_blind_view(
@@ -552,17 +510,20 @@ async def test_evaluation_body_payment_defense_and_blind_view(
         assert cn_datetime(starts - timedelta(days=30)) in response.text
         await post(f"/evaluation/{code['defense']}/score", {"score": "120"}, 400)
         # no score before the defense starts (R18): refused, naming its start
-        response = await post(f"/evaluation/{code['defense']}/score", {"score": "86.5"}, 409)
+        score = {"score": "86.5", "confirmed": "yes"}
+        response = await post(f"/evaluation/{code['defense']}/score", score, 409)
         assert f"答辩定于{cn_datetime(starts)}开始，答辩开始后才能录入答辩成绩。" in response.text
         assert (await state(defense)).stage is Stage.defense
         await sleep_until(time_env, starts, SECOND)
-        await post(f"/evaluation/{code['defense']}/score", {"score": "86.5"}, 303)
+        await post(f"/evaluation/{code['defense']}/score", score, 303)
         current = await state(defense)
         assert (current.stage, current.defense_score) == (Stage.committee, 86.5)
 
         # the village-stationed applicant takes no on-site score (R19): refused inline
         before = await snapshot(exempt)
-        response = await post(f"/evaluation/{code['exempt']}/score", {"score": "90"}, 409)
+        response = await post(
+            f"/evaluation/{code['exempt']}/score", {"score": "90", "confirmed": "yes"}, 409
+        )
         assert "提交的内容不符合要求" in response.text
         assert await snapshot(exempt) == before
 
@@ -622,7 +583,8 @@ async def test_a_form_posted_twice_is_applied_once(
 
     async with await browser_for(portal) as evaluator:
         await login(evaluator, await account(database_url, Role.evaluation_body))
-        form = rendered_form((await evaluator.get("/evaluation")).text, path) | fields
+        detail = f"/evaluation/{blind_code(handle.id, SECRET)}"
+        form = rendered_form((await evaluator.get(detail)).text, path) | fields
         assert set(form) >= {"csrf_token", "request_token"}
         first = await evaluator.post(path, data=form)
         second = await evaluator.post(path, data=form)
@@ -639,7 +601,7 @@ async def test_a_form_posted_twice_is_applied_once(
         assert await snapshot(handle) == before and await arranged() == (1, 1)
 
         # the page again: its form has a new token, and a new arrangement is made
-        again = rendered_form((await evaluator.get("/evaluation")).text, path)
+        again = rendered_form((await evaluator.get(detail)).text, path)
         assert again["request_token"] != form["request_token"]
         response = await evaluator.post(path, data=again | fields | {"place": "三楼会议室"})
         assert response.status_code == 303, response.text
@@ -812,9 +774,14 @@ async def test_committee_sessions_tally_preview_and_votes(
             assert "确认并记录表决结果" not in response.text
         assert await round_now() == before
 
-        # confirmed: the round's committee_votes, as the secretary
+        # recording needs its confirmation: without it, the preview again, nothing recorded
         confirm = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', preview)
         response = await clerk.post("/committee/votes", data=pairs(*confirm))
+        assert response.status_code == 200 and "表决结果不能更改" in response.text
+        assert await round_now() == before
+        # confirmed: the round's committee_votes, as the secretary
+        confirm = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', response.text)
+        response = await clerk.post("/committee/votes", data=pairs(*confirm, ("confirmed", "yes")))
         assert response.status_code == 303, response.text
         progress = (await round_state(time_env.client, year)).progress
         [operation] = [op for op in progress.operations if op.kind.value == "committee_votes"]

@@ -189,7 +189,9 @@ async def test_a_portal_actor_signed_for_one_declaration_is_refused_on_another(
             token = await login(
                 browser, await account(database_url, Role.employer, employer_uscc=SAMPLE_USCC)
             )
-            response = await browser.post(f"/employer/{a.id}/approve", data=action_form(token))
+            response = await browser.post(
+                f"/employer/{a.id}/approve", data=action_form(token, confirmed="yes")
+            )
             assert response.status_code == 303, response.text
     finally:
         portal.state.portal.signer = original
@@ -272,7 +274,9 @@ async def test_refused_portal_and_command_line_actions_are_on_the_record_and_the
         assert response.status_code == 400
         # accepted, then the same again: WrongStage
         for expected in (303, 409):
-            response = await browser.post(f"/employer/{handle.id}/approve", data=action_form(token))
+            response = await browser.post(
+                f"/employer/{handle.id}/approve", data=action_form(token, confirmed="yes")
+            )
             assert response.status_code == expected, response.text
         # a portal holding another key than the worker's: Unauthenticated
         original = portal.state.portal.signer

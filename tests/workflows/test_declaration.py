@@ -21,6 +21,7 @@ from tests.helpers.declaration_support import (
     RECOMMENDATION,
     UPDATE_EVENTS,
     act,
+    arrange_defense,
     keep_history,
     no_trace_left,
     outcome,
@@ -61,15 +62,7 @@ async def to_committee(env, handle, level: Level) -> None:
     await to_payment(env, handle)
     await act(handle, "confirm_payment", "evaluation_body", receipt_no="R-1")
     if level is not Level.junior:
-        starts = await env.get_current_time() + timedelta(hours=2)
-        await act(
-            handle,
-            "arrange_defense",
-            "evaluation_body",
-            starts_at=starts.isoformat(),
-            place="甘泉堡经开区人力资源服务中心三楼会议室",
-            form="现场答辩",
-        )
+        starts = await arrange_defense(env, handle, timedelta(hours=2))
         await sleep_until(env, starts, SECOND)  # the score comes after the defense (R18)
         await act(handle, "record_defense_score", "evaluation_body", score=82.5)
 
@@ -444,15 +437,7 @@ async def test_no_defense_score_before_the_defense_starts(
     handle = await start(time_env, time_worker, level=Level.intermediate)
     await to_payment(time_env, handle)
     await act(handle, "confirm_payment", "evaluation_body", receipt_no="R-4")
-    starts = (await time_env.get_current_time() + timedelta(hours=3)).replace(microsecond=0)
-    await act(
-        handle,
-        "arrange_defense",
-        "evaluation_body",
-        starts_at=starts.isoformat(),
-        place="甘泉堡经开区人力资源服务中心三楼会议室",
-        form="现场答辩",
-    )
+    starts = await arrange_defense(time_env, handle, timedelta(hours=3))
     before = await settled_event_types(handle)
     with pytest.raises(WorkflowUpdateFailedError) as info:
         await act(handle, "record_defense_score", "evaluation_body", score=88)

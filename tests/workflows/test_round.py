@@ -50,6 +50,7 @@ from tests.helpers.declaration_support import (
     RECOMMENDATION,
     SECOND,
     act,
+    arrange_defense,
     keep_history,
     outcome,
     round_around,
@@ -257,17 +258,10 @@ async def test_a_round_walks_the_year(time_env: WorkflowEnvironment, time_worker
     for handle in walking:
         await act(handle, "accept_materials", "evaluation_body")
         await act(handle, "confirm_payment", "evaluation_body", receipt_no="R-1")
-    defense_at = await env.get_current_time() + timedelta(hours=2)
-    for handle in (intermediate, senior):
-        await act(
-            handle,
-            "arrange_defense",
-            "evaluation_body",
-            starts_at=defense_at.isoformat(),
-            place="甘泉堡经开区人力资源服务中心",
-            form="现场答辩",
-        )
-    await sleep_until(env, defense_at, SECOND)  # scored once the defense has begun (R18)
+    starts = [
+        await arrange_defense(env, handle, timedelta(hours=2)) for handle in (intermediate, senior)
+    ]
+    await sleep_until(env, max(starts), SECOND)  # scored once the defense has begun (R18)
     for handle, score in ((intermediate, 80), (senior, 91)):
         await act(handle, "record_defense_score", "evaluation_body", score=score)
     assert (await state(village)).stage is Stage.defense
