@@ -94,7 +94,8 @@ async def read_held(portal: Portal, workflow_id: str) -> Held:
     try:
         return await held_declaration(await portal.temporal(), workflow_id)
     except (RPCError, RuntimeError, ValueError) as exc:
-        log.warning("input of %s: %s", workflow_id, exc)
+        # the failure's kind only: a decoding error could quote the input (personal data)
+        log.warning("input of %s not read: %s", workflow_id, type(exc).__name__)
         raise Refusal("暂时无法读取申报信息，请稍后刷新。", type(exc).__name__, 503) from None
 
 

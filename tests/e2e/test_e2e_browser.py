@@ -38,7 +38,6 @@ import httpx
 import pypdfium2 as pdfium
 import pytest
 import pytest_asyncio
-from PIL import ImageDraw
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -55,8 +54,10 @@ from store.db import get_engine
 from store.uploads import Upload
 from tests.helpers.declaration_support import SECOND, act, sleep_until, start, state, to_review_open
 from tests.helpers.portal_applicant_support import (
+    EMPLOYER_BOX,
     EMPLOYER_NAME,
     EMPLOYER_USCC,
+    NAME_BOX,
     PASSWORD,
     certificate,
     declaration_form,
@@ -67,7 +68,7 @@ from tests.helpers.portal_applicant_support import (
     png_of,
     portal_round,
 )
-from tests.helpers.portal_support import Scanned, forbidden_texts, keep_material
+from tests.helpers.portal_support import forbidden_texts, keep_material, scanned
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -83,8 +84,6 @@ CHROMIUM_ARGS = [
 SECRET = "e2e-portal-secret"
 APPLICANT = "欧阳修远"
 E2E_EMAIL = "ouyang@example.com"
-NAME_BOX = (55, 145, 260, 45)  # x, y, w, h on the certificate (tests/portal_applicant_support)
-EMPLOYER_BOX = (55, 215, 460, 45)
 DOCS = {  # the screenshots docs/portal.md shows
     "05-masking-tool.png": "portal-masking-tool.png",
     "08-employer-queue.png": "portal-employer-queue.png",
@@ -454,17 +453,6 @@ def update_docs(shots: Shots) -> None:
 # After the walk above (they skip days of the test server's clock: its drill round is over).
 
 
-def scanned(title: str = "学历证书") -> Scanned:
-    """A certificate naming the applicant and the employer, and its masked copy (the boxes
-    the masking tool burns, where the walk drags them)."""
-    original = certificate(APPLICANT, EMPLOYER_NAME)
-    copy = original.copy()
-    draw = ImageDraw.Draw(copy)
-    for x, y, w, h in (NAME_BOX, EMPLOYER_BOX):
-        draw.rectangle((x, y, x + w, y + h), fill="black")
-    return Scanned(title, pdf_of(original), pdf_of(copy))
-
-
 async def with_material(
     served: dict[str, Any],
     database_url: str,
@@ -473,7 +461,7 @@ async def with_material(
     **fields: Any,
 ) -> Any:
     """A declaration (this test's applicant) whose material is in the portal's upload store."""
-    scan = scanned()
+    scan = scanned(APPLICANT, EMPLOYER_NAME)
     applicant = Applicant(
         name=APPLICANT, id_card=new_id_card(), mobile="13800138000", email=E2E_EMAIL,
         employer=Employer(name=EMPLOYER_NAME, uscc=EMPLOYER_USCC),

@@ -123,6 +123,10 @@ def _font(size: int) -> Any:
     return ImageFont.load_default()
 
 
+NAME_BOX = (55, 145, 260, 45)  # x, y, w, h of the holder's name on `certificate`
+EMPLOYER_BOX = (55, 215, 460, 45)  # and of the employer
+
+
 def certificate(name: str, employer: str, size: tuple[int, int] = (600, 420)) -> Image.Image:
     """A scanned certificate: a title, the holder's name and employer at known places."""
     image = Image.new("RGB", size, (250, 248, 240))
@@ -133,6 +137,15 @@ def certificate(name: str, employer: str, size: tuple[int, int] = (600, 420)) ->
     draw.text((60, 220), f"单位：{employer}", fill="black", font=_font(28))
     draw.text((60, 300), "专业：光伏材料  2010年7月毕业", fill="black", font=_font(24))
     return image
+
+
+def blacked_out(image: Image.Image, *boxes: tuple[int, int, int, int]) -> Image.Image:
+    """The image with the boxes (x, y, w, h) burned black, as the masking tool does."""
+    copy = image.copy()
+    draw = ImageDraw.Draw(copy)
+    for x, y, w, h in boxes:
+        draw.rectangle((x, y, x + w, y + h), fill="black")
+    return copy
 
 
 def pdf_of(*images: Image.Image) -> bytes:

@@ -38,6 +38,13 @@ from tests.helpers.declaration_support import (
     state,
     to_publicity,
 )
+from tests.helpers.portal_applicant_support import (
+    EMPLOYER_BOX,
+    NAME_BOX,
+    blacked_out,
+    certificate,
+    pdf_of,
+)
 from tests.helpers.samples import SAMPLE_ID_CARD, SAMPLE_MOBILE, SAMPLE_USCC
 
 PASSWORD = "correct-horse-battery"
@@ -196,6 +203,14 @@ class Scanned:
         return Material(
             name=self.title, sha256=hashlib.sha256(self.masked).hexdigest(), masked=True
         )
+
+
+def scanned(name: str, employer: str, title: str = "学历证书") -> Scanned:
+    """A certificate naming the applicant and the employer, and its copy with both burned
+    black where the masking tool's boxes would be; each a PDF."""
+    original = certificate(name, employer)
+    copy = blacked_out(original, NAME_BOX, EMPLOYER_BOX)
+    return Scanned(title, pdf_of(original), pdf_of(copy))
 
 
 async def keep_material(

@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 import pytest_asyncio
 from fastapi import FastAPI
-from PIL import Image, ImageDraw
+from PIL import Image
 from sqlalchemy import update
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -57,7 +57,6 @@ from tests.helpers.portal_support import (
     EMPLOYER_NAME,
     OTHER_USCC,
     SAMPLE_EMAIL,
-    Scanned,
     account,
     action_form,
     assert_blind,
@@ -68,6 +67,7 @@ from tests.helpers.portal_support import (
     login,
     rendered_form,
     reviewers_app,
+    scanned,
     snapshot,
     to_review_together,
 )
@@ -88,16 +88,6 @@ async def portal(
 async def browser(portal: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with await browser_for(portal) as client:
         yield client
-
-
-def scanned(title: str = "学历证书") -> Scanned:
-    """A certificate naming the applicant and the employer, and its copy with both blacked
-    out (as the masking tool burns them); each a PDF of its own content."""
-    original = certificate(APPLICANT_NAME, f"{EMPLOYER_NAME}{uuid.uuid4().hex[:4]}")
-    copy = original.copy()
-    draw = ImageDraw.Draw(copy)
-    draw.rectangle((55, 145, 560, 260), fill="black")
-    return Scanned(title, pdf_of(original), pdf_of(copy))
 
 
 def png_size(response: httpx.Response) -> tuple[int, int]:
@@ -127,7 +117,7 @@ async def test_employer_and_competent_unit_see_the_whole_dossier(
         email=SAMPLE_EMAIL,
         employer=Employer(name=EMPLOYER_NAME, uscc=SAMPLE_USCC, competent_unit=unit),
     )
-    scan = scanned()
+    scan = scanned(APPLICANT_NAME, EMPLOYER_NAME)
     handle = await start(time_env, time_worker, applicant=applicant, materials=[scan.material])
     original, masked = await keep_material(
         database_url, portal.state.uploads.directory, handle, scan
@@ -288,7 +278,8 @@ async def test_evaluation_and_committee_see_a_blind_dossier(
     portal: FastAPI, database_url: str, time_env: WorkflowEnvironment, time_worker: Worker
 ) -> None:
     store = portal.state.uploads.directory
-    plain_scan, village_scan = scanned(), scanned("专利证书")
+    plain_scan = scanned(APPLICANT_NAME, EMPLOYER_NAME)
+    village_scan = scanned(APPLICANT_NAME, EMPLOYER_NAME, "专利证书")
     plain = await start(time_env, time_worker, materials=[plain_scan.material])
     village = await start(
         time_env,
