@@ -70,7 +70,9 @@ from portal.uploads import (
 )
 from rules.calendar import CalendarYearUnknown
 from rules.identity import declaration_workflow_id, round_workflow_id
+from rules.publicity import publicity_end_explained
 from rules.timezone import SHANGHAI, cn_datetime, shanghai_iso
+from settings import Settings
 from store.accounts import Account
 from store.config_files import InputError, round_config_for
 from store.tables import DeclarationRow
@@ -158,6 +160,28 @@ async def materials_of(page: Page, workflow_id: str) -> list[dict[str, Any]]:
     return [material_view(row) for row in found]
 
 
+def deadline_explanations(state: DeclarationState, settings: Settings) -> dict[str, str]:
+    """How the publicity's end (R13: the working days counted, the holidays skipped, the
+    make-up workdays counted) and the correction deadline (R15: clock hours) were computed."""
+    explained: dict[str, str] = {}
+    deadlines = state.deadlines
+    started = [t.at for t in state.timeline if t.action == "start_publicity"]
+    if started and "publicity_ends_at" in deadlines:
+        try:
+            config = round_config_for(state.round_year, settings)
+            explained["publicity_ends_at"] = publicity_end_explained(
+                config.calendar, started[-1], config.publicity_working_days
+            )
+        except (InputError, CalendarYearUnknown):
+            pass  # the deadline stands; only its explanation is missing
+    returned = [t.at for t in state.timeline if t.action == "return_for_correction"]
+    if returned and "correction_deadline" in deadlines:
+        explained["correction_deadline"] = (
+            f"自退回时（{cn_datetime(returned[-1])}）起计48小时，夜间和节假日照常计算"
+        )
+    return explained
+
+
 async def applicant_page(page: Page, refusal: Refusal | None = None) -> HTMLResponse:
     current, problem = await find_current(page)
     refusal = refusal or problem
@@ -187,6 +211,7 @@ async def applicant_page(page: Page, refusal: Refusal | None = None) -> HTMLResp
         defense = arranged[-1] if arranged else None
     context = {
         "path": declaration_path(state),
+        "explained": deadline_explanations(state, page.portal.settings) if state else {},
         "round": round_config,
         "round_note": round_note,
         "requirements": level_requirements(round_config) if round_config else {},

@@ -557,6 +557,10 @@ async def test_materials_masking_submission_and_blind_download(
 
     # employer, publicity, recommendation: to the evaluation body
     current = await act(handle, "start_publicity", "employer")
+    page = (await client.get("/applicant")).text  # the end, and how it was counted (R13)
+    assert re.search(
+        r'<small class="explained">自\d{4}年\d+月\d+日起计5个工作日[^<]*24:00止</small>', page
+    )
     await sleep_until(
         time_env, datetime.fromisoformat(current.deadlines["publicity_ends_at"]), SECOND
     )
