@@ -153,8 +153,7 @@ async def queue_page(
     for row in rows:
         try:
             of = await inputs.get(portal, row.workflow_id)
-        except Refusal as unavailable:
-            refusal = refusal or unavailable
+        except Refusal:  # unreadable now: its row is shown without the recommendation
             continue
         if is_ours(page.account, of):
             items.append({"row": row, "of": of})
@@ -163,8 +162,7 @@ async def queue_page(
     for item in items:  # the employer's recommendation: its opinion and scans (R14)
         try:
             state = await portal.state(item["row"].workflow_id)
-        except Refusal as unavailable:
-            refusal = refusal or unavailable
+        except Refusal:  # unreadable now: its row is shown without the recommendation
             continue
         recommend = [t for t in state.timeline if t.action == "recommend"]
         recommendations[item["row"].workflow_id] = recommend[-1] if recommend else None

@@ -67,16 +67,17 @@ async def blind_items(portal: Portal) -> list[dict[str, Any]]:
     return items
 
 
-async def defense_facts(portal: Portal, items: list[dict[str, Any]]) -> Refusal | None:
-    """Whether each declaration in defense is exempt from the on-site defense (R19)."""
+async def defense_facts(portal: Portal, items: list[dict[str, Any]]) -> None:
+    """Whether each declaration in defense is exempt from the on-site defense (R19). One
+    that cannot be read now is marked so (`unreadable`); the rest of the queue is shown."""
     for item in items:
         if item["stage"] == Stage.defense:
             try:
                 state = await portal.state(item["workflow_id"])
-            except Refusal as unavailable:
-                return unavailable
+            except Refusal:
+                item["unreadable"] = True
+                continue
             item["defense_exempt"] = state.defense_exempt
-    return None
 
 
 async def evaluation_page(
@@ -84,8 +85,7 @@ async def evaluation_page(
 ) -> HTMLResponse:
     portal = page.portal
     items = await blind_items(portal)
-    unavailable = await defense_facts(portal, items)
-    refusal = refusal or unavailable
+    await defense_facts(portal, items)
     exempt_years = sorted({i["round_year"] for i in items if i.get("defense_exempt")})
     context = {
         "items": items,

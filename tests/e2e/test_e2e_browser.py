@@ -280,7 +280,7 @@ async def test_one_declaration_in_the_browser(
             # --- the applicant creates the declaration --------------------------------------
             page = await log_in(browser, base, applicant)
             await shots(page, "01-applicant-home.png")
-            await page.click("text=填写申报")
+            await page.click("text=开始填写申报")
             form = declaration_form(id_card, APPLICANT, **{"applicant.mobile": "1380013800"})
             await fill_declaration(page, form)
             await page.click("#create")
