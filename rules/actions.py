@@ -64,7 +64,7 @@ ACTIONS: Mapping[str, Mapping[Stage, frozenset[Role]]] = {
 
 @dataclass(frozen=True)
 class Refused:
-    kind: str  # UnknownAction | WrongStage | WrongRole | OutsideWindow | Invalid
+    kind: str  # UnknownAction | WrongStage | WrongRole | OutsideWindow | Invalid | IdentifyingTitle
     message: str
 
 

@@ -57,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         STAGE,
     )
     from rules.actions import Refused, action_refusal, allowed_in
+    from rules.blind_review import first_identifying_title
     from rules.calendar import CalendarYearUnknown
     from rules.committee import tally_vote
     from rules.deadlines import correction_deadline, payment_deadline, window_refusal
@@ -516,6 +517,17 @@ class DeclarationWorkflow:
                 "materials not masked (name and employer must be covered for blind review): "
                 + ", ".join(unmasked)
             )
+        if self._titles_checked():  # R11: titles are shown to the evaluation body
+            found = first_identifying_title([m.name for m in materials], self._in.applicant)
+            if found is not None:  # the kind found, never the value
+                index, kind = found
+                message = f"materials[{index}]: the title identifies the applicant ({kind})"
+                raise _refuse(Refused("IdentifyingTitle", message))
+
+    def _titles_checked(self) -> bool:
+        """Validators always check titles (they never run on replay); handlers from the
+        patch on, so that the submissions of older histories replay as they ran."""
+        return workflow.unsafe.is_read_only() or workflow.patched(patches.IDENTIFYING_TITLES)
 
     @workflow.update
     async def resubmit(self, action: SubmitAction) -> DeclarationState:
