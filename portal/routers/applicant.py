@@ -43,7 +43,7 @@ from portal.deps import (
     Uploads,
     checked_form,
 )
-from portal.masking import BoxesRefused, masked_copy_bounded
+from portal.masking import MIN_BOX_PERCENT, MIN_BOX_PIXELS, BoxesRefused, masked_copy_bounded
 from portal.materials import started_input
 from portal.uploads import (
     MULTIPART_OVERHEAD,
@@ -468,6 +468,7 @@ async def mask_page(page: Page, material_id: int, refusal: Refusal | None = None
         "upload": upload,
         "masked": masked,
         "editable": current.state.stage in EDITABLE,
+        "min_box": {"percent": MIN_BOX_PERCENT, "pixels": MIN_BOX_PIXELS},
     }
     return page.render("applicant_mask.html", context, refusal)
 

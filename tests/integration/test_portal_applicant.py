@@ -459,6 +459,33 @@ async def test_a_title_that_identifies_the_applicant_is_refused_in_chinese(
     await client.aclose()
 
 
+async def test_a_mask_box_below_the_minimum_does_not_count(
+    portal: FastAPI, database_url: str, time_env: WorkflowEnvironment
+) -> None:
+    """R11: one 1×1 box is refused in Chinese; no copy is made, so the material is not
+    masked and the submission is refused."""
+    client, token, workflow_id, _ = await created(portal, database_url, "郑板桥")
+    scan = pdf_of(certificate("郑板桥", EMPLOYER_NAME))  # 600×420: at least 5 px a side
+    response = await upload(client, token, "学历证书", "a.pdf", scan, "application/pdf")
+    assert response.status_code == 303
+    [item] = await materials(database_url, workflow_id)
+    tool = (await client.get(f"/applicant/materials/{item.id}/mask")).text
+    assert 'data-min-percent="1" data-min-pixels="5"' in tool and "过小的框选不计入遮盖" in tool
+    for tiny in ({"x": 60, "y": 150, "w": 1, "h": 1}, {"x": 60, "y": 150, "w": 260, "h": 4}):
+        boxes = json.dumps([{"page": 0, **NAME_BOX}, {"page": 0, **tiny}])
+        response = await client.post(
+            f"/applicant/materials/{item.id}/mask", data={"csrf_token": token, "boxes": boxes}
+        )
+        assert response.status_code == 400
+        assert "第2处遮盖区域过小" in response.text and "至少要5像素" in response.text
+    [item] = await materials(database_url, workflow_id)
+    assert item.masked_sha256 is None
+    response = await client.post("/applicant/submit", data={"csrf_token": token})
+    assert response.status_code == 409 and "尚未遮盖" in response.text
+    assert (await state(time_env.client.get_workflow_handle(workflow_id))).stage is Stage.draft
+    await client.aclose()
+
+
 async def test_the_blind_list_hides_a_title_accepted_before_the_check(
     portal: FastAPI, time_env: WorkflowEnvironment, time_worker: Worker
 ) -> None:
