@@ -1,20 +1,26 @@
 """R11 on the Declaration workflow (time-skipping test server): a material whose title
 identifies the applicant is refused at submit and resubmit, by the validator, leaving no
-history event; the refusal names the material's position and the kind, never the value."""
+history event; the refusal names the material's position and the kind, never the value. A
+return because the masking is incomplete counts toward R15's limit only where the round says
+so (RoundConfig.masking_return_counts)."""
 
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from models.common import Stage
-from models.declaration import Material
+from models.declaration import DeclarationState, Material
+from store.db import get_engine
+from store.tables import AuditEvent, OutboxMessage
 from tests.helpers.declaration_support import (
     act,
     no_trace_left,
+    round_around,
     settled_event_types,
     start,
     state,
@@ -86,3 +92,85 @@ async def test_an_identifying_title_is_refused_at_resubmit(
     assert no_trace_left(before, await settled_event_types(handle))
     current = await act(handle, "resubmit", "applicant", materials=[material("业绩证明（补页）")])
     assert current.stage is Stage.evaluation_review
+
+
+# --- a return because the masking is incomplete (R11, R15) ----------------------------------
+
+
+async def masking_return(handle) -> DeclarationState:
+    return await act(
+        handle,
+        "return_for_correction",
+        "evaluation_body",
+        reason="第2页单位公章未遮盖",
+        masking_incomplete=True,
+    )
+
+
+async def test_a_masking_return_does_not_count_by_default(
+    time_env: WorkflowEnvironment, time_worker: Worker
+):
+    handle = await start(time_env, time_worker)
+    await to_evaluation_review(time_env, handle)
+    for n in range(1, 4):  # three counted returns: the limit
+        current = await act(handle, "return_for_correction", "evaluation_body", reason=f"第{n}次")
+        assert current.return_count == n
+        await act(handle, "resubmit", "applicant")
+    for n in range(1, 3):  # masking returns beyond it neither count nor lock
+        current = await masking_return(handle)
+        assert (current.stage, current.return_count) == (Stage.correction, 3)
+        assert current.masking_return_count == n
+        assert "correction_deadline" in current.deadlines  # the same 48 hours to correct
+        await act(handle, "resubmit", "applicant")
+    current = await act(handle, "return_for_correction", "evaluation_body", reason="第4次")
+    assert (current.stage, current.return_count) == (Stage.locked, 4)
+
+    async with get_engine().connect() as conn:
+        audit = (
+            await conn.execute(
+                select(AuditEvent.details)
+                .where(AuditEvent.workflow_id == handle.id)
+                .where(AuditEvent.action == "return_for_correction")
+                .order_by(AuditEvent.seq)
+            )
+        ).all()
+        bodies = (
+            await conn.execute(
+                select(OutboxMessage.body)
+                .where(OutboxMessage.workflow_id == handle.id)
+                .where(OutboxMessage.event == "returned_for_correction")
+                .order_by(OutboxMessage.created_at)
+            )
+        ).all()
+    flags = [(d.get("masking_incomplete"), d.get("counted")) for (d,) in audit]
+    assert flags == [(None, None)] * 3 + [(True, False)] * 2 + [(None, None)]
+    assert "第1次退回" in bodies[0].body and "本次退回不计入退回次数" in bodies[3].body
+    assert "重新遮盖" in bodies[3].body and "本次退回不计入" not in bodies[2].body
+
+
+async def test_a_masking_return_counts_where_the_round_says_so(
+    time_env: WorkflowEnvironment, time_worker: Worker
+):
+    now = await time_env.get_current_time()
+    handle = await start(time_env, time_worker, round_around(now, masking_return_counts=True))
+    await to_evaluation_review(time_env, handle)
+    for n in range(1, 4):
+        current = await masking_return(handle)
+        assert (current.return_count, current.masking_return_count) == (n, n)
+        await act(handle, "resubmit", "applicant")
+    current = await masking_return(handle)  # the 4th counted return locks (R15)
+    assert (current.stage, current.return_count, current.masking_return_count) == (
+        Stage.locked,
+        4,
+        4,
+    )
+
+
+async def test_only_the_evaluation_body_s_return_takes_the_masking_flag(
+    time_env: WorkflowEnvironment, time_worker: Worker
+):
+    handle = await start(time_env, time_worker)
+    await act(handle, "submit", "applicant")
+    with pytest.raises(WorkflowUpdateFailedError):  # not a field of the employer's return
+        await act(handle, "employer_return", "employer", reason="x", masking_incomplete=True)
+    assert (await state(handle)).stage is Stage.employer_review
