@@ -31,7 +31,9 @@ What counts as identifying (each rule is marked `# R11` where it is applied):
 
 Pure (no I/O); importable in the workflow sandbox. `pypinyin` loads its dictionaries when it
 is imported, so the worker passes it through the sandbox (worker.py PASSTHROUGH_MODULES) and
-workflows import this module inside `imports_passed_through`.
+workflows import this module inside `imports_passed_through`. They cost each process that
+imports this module (worker, portal, command line) about 50 MB and 0.2–0.7 s at start,
+measured 2026-12-02 (its phrase dictionary, unused here, is most of it).
 """
 
 from __future__ import annotations
