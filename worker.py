@@ -46,11 +46,19 @@ from workflows.round import RoundLauncherWorkflow, RoundWorkflow
 WORKFLOWS = [DeclarationWorkflow, RoundWorkflow, RoundLauncherWorkflow, DeliveryWorkflow]
 
 # Validation libraries used by the models import parts of themselves lazily; pass them
-# through so the sandbox does not re-import them per workflow run. rules.actor_keys holds the
-# key the update validators verify actors with (installed by build_worker): passed through,
-# the sandboxed workflows see this same module, key included (why that is deterministic-safe:
-# the module's docstring).
-PASSTHROUGH_MODULES = ("email_validator", "idna", "phonenumbers", "stdnum", "rules.actor_keys")
+# through so the sandbox does not re-import them per workflow run (pypinyin, which
+# rules/blind_review.py uses, reads its dictionaries from files when imported: once, here).
+# rules.actor_keys holds the key the update validators verify actors with (installed by
+# build_worker): passed through, the sandboxed workflows see this same module, key included
+# (why that is deterministic-safe: the module's docstring).
+PASSTHROUGH_MODULES = (
+    "email_validator",
+    "idna",
+    "phonenumbers",
+    "stdnum",
+    "pypinyin",
+    "rules.actor_keys",
+)
 
 log = logging.getLogger("zhicheng.worker")
 

@@ -61,6 +61,7 @@ async def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
     hints = {
         "SubmissionClosed": f" (to try the system now: {PROG} round try-out {year})",
         "AlreadyDeclared": f" (see: {PROG} declaration state {workflow_id})",
+        "IdentifyingTitle": " (blind review, R11: rename that material in the file)",
     }
     async with temporal_errors(client, settings, workflow_id):
         try:

@@ -35,6 +35,7 @@ from models.search_attributes import (
     ROUND_YEAR,
     STAGE,
 )
+from rules.blind_review import first_identifying_title
 from rules.eligibility import check_eligibility
 from rules.identity import declaration_workflow_id, round_workflow_id
 from rules.timezone import SHANGHAI, shanghai_date, shanghai_iso
@@ -69,13 +70,15 @@ async def open_declaration(
     2. submission must not have closed (R10: it could only end as not_submitted);
     3. a record of the integrity archive in force counts over what the applicant declared (R8;
        the archive is read from `engine`, else DATABASE_URL's);
-    4. the eligibility check (R1–R8, rules/eligibility.py), as the workflow would make it.
+    4. the eligibility check (R1–R8, rules/eligibility.py), as the workflow would make it;
+    5. no material's title may identify the applicant (R11, rules/blind_review.py: the
+       workflow refuses to submit it).
 
     Then `before_start` (the portal binds the applicant to the account), and the start with
     the window catch-up of start_declaration_in_round (signed with `signer`). Refused:
-    DeclarationRefused with reason SubmissionClosed, Ineligible or AlreadyDeclared (one
-    declaration per applicant per round, ever); ArchiveUnavailable when the archive cannot be
-    read. Temporal's own failures pass through (client.errors.classify)."""
+    DeclarationRefused with reason SubmissionClosed, Ineligible, IdentifyingTitle or
+    AlreadyDeclared (one declaration per applicant per round, ever); ArchiveUnavailable when
+    the archive cannot be read. Temporal's own failures pass through (client.errors.classify)."""
     year = declaration.round.year
     workflow_id = declaration_workflow_id(year, declaration.applicant_key)
     running = await running_round_config(client, year)
@@ -105,6 +108,14 @@ async def open_declaration(
             f"not eligible ({rules}); nothing started",
             workflow_id=workflow_id,
             refusals=refusals,
+        )
+    found = first_identifying_title([m.name for m in declaration.materials], declaration.applicant)
+    if found is not None:  # R11: the workflow refuses to submit it; said now instead
+        index, kind = found
+        raise DeclarationRefused(
+            "IdentifyingTitle",
+            f"materials[{index}]: the title identifies the applicant ({kind}); nothing started",
+            workflow_id=workflow_id,
         )
     if before_start is not None:
         await before_start(declaration)

@@ -178,6 +178,14 @@ class ReturnAction(Action):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+class CorrectionReturnAction(ReturnAction):
+    """The evaluation body's return for correction (R15). `masking_incomplete`: returned
+    because the masking of name and employer is incomplete (R11); it counts toward the
+    return limit only where the round says so (`RoundConfig.masking_return_counts`)."""
+
+    masking_incomplete: bool = False
+
+
 class ObjectionAction(Action):
     summary: str = Field(min_length=1, max_length=2000)
 
@@ -267,7 +275,7 @@ class DeclarationState(Strict):
     stage: Stage
     level: Level
     jurisdiction: Jurisdiction
-    return_count: int  # R15 returns by the evaluation body
+    return_count: int  # R15 returns by the evaluation body (those that count toward the limit)
     employer_return_count: int  # R12, not counted toward R15
     deadlines: dict[str, str]
     allowed_actions: list[AllowedAction]
@@ -283,3 +291,6 @@ class DeclarationState(Strict):
     # Why the record database refuses the latest transition, while it does (the transition
     # stands in the workflow and is written again on a timer); None when all is recorded.
     record_failure: str | None = None
+    # R11: returns because the masking was incomplete (counted in return_count only where the
+    # round's masking_return_counts says so)
+    masking_return_count: int = 0

@@ -110,6 +110,8 @@ REFUSALS_ZH = {
     "Invalid": "提交的内容不符合要求。",
     "ObjectionsOpen": "公示期间登记的异议尚未核实处理，请先处理异议，再推荐。",
     "UnknownAction": "未知的办理事项。",
+    "IdentifyingTitle": "材料名称含有申报人的个人信息（姓名、身份证号码、手机号码、电子邮箱或"
+    "工作单位），盲评材料不能提交，请修改材料名称。",
     "Closed": "本年度评审轮次正在结束，不再受理该事项。",
     "CalendarUnknown": "该年度的工作日历尚未载入，无法计算公示期限，请联系管理员。",
     "Unauthenticated": "系统未能确认办理人身份（操作签名无效或已过期），本次操作未被受理，"
@@ -124,6 +126,7 @@ REFUSED_KINDS_ZH = {
     "ObjectionsOpen": "异议尚未处理",
     "InvalidInput": "填写内容不完整或格式不对",
     "UnknownAction": "未知的办理事项",
+    "IdentifyingTitle": "材料名称含个人信息（盲评）",
     "Closed": "评审轮次正在结束",
     "CalendarUnknown": "工作日历未载入",
     "Unauthenticated": "身份签名无效（未签名、伪造、过期或用于其他申报）",

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         AllowedAction,
         CommitteeVoteAction,
         CompetentUnitOpinionAction,
+        CorrectionReturnAction,
         DeclarationInput,
         DeclarationState,
         DefenseArrangementAction,
@@ -57,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
         STAGE,
     )
     from rules.actions import Refused, action_refusal, allowed_in
+    from rules.blind_review import first_identifying_title
     from rules.calendar import CalendarYearUnknown
     from rules.committee import tally_vote
     from rules.deadlines import (
@@ -110,6 +112,7 @@ class DeclarationWorkflow:
         self._materials = list(declaration.materials)
         self._stage = Stage.draft
         self._return_count = 0  # R15
+        self._masking_return_count = 0  # R11: returns because the masking was incomplete
         self._employer_return_count = 0  # R12
         self._objections: list[Objection] = []
         self._publicity_ends_at: datetime | None = None
@@ -518,6 +521,17 @@ class DeclarationWorkflow:
                 "materials not masked (name and employer must be covered for blind review): "
                 + ", ".join(unmasked)
             )
+        if self._titles_checked():  # R11: titles are shown to the evaluation body
+            found = first_identifying_title([m.name for m in materials], self._in.applicant)
+            if found is not None:  # the kind found, never the value
+                index, kind = found
+                message = f"materials[{index}]: the title identifies the applicant ({kind})"
+                raise _refuse(Refused("IdentifyingTitle", message))
+
+    def _titles_checked(self) -> bool:
+        """Validators always check titles (they never run on replay); handlers from the
+        patch on, so that the submissions of older histories replay as they ran."""
+        return workflow.unsafe.is_read_only() or workflow.patched(patches.IDENTIFYING_TITLES)
 
     @workflow.update
     async def resubmit(self, action: SubmitAction) -> DeclarationState:
@@ -820,17 +834,27 @@ class DeclarationWorkflow:
         self._check_review_open()
 
     @workflow.update
-    async def return_for_correction(self, action: ReturnAction) -> DeclarationState:
+    async def return_for_correction(self, action: CorrectionReturnAction) -> DeclarationState:
         self._check_return_for_correction(action)
-        self._return_count += 1
-        if self._return_count > self._round.max_returns:  # R15: the 4th return locks
+        # R11: a return for incomplete masking counts toward R15 only where the round says so.
+        # No patch: only an update carrying masking_incomplete (none before it existed) takes
+        # the new branch; every other return is decided and recorded exactly as before.
+        counted = not action.masking_incomplete or self._round.masking_return_counts
+        masking: dict[str, Any] = {}
+        if action.masking_incomplete:
+            self._masking_return_count += 1
+            masking = {"masking_incomplete": True, "counted": counted}
+        if counted:
+            self._return_count += 1
+        if counted and self._return_count > self._round.max_returns:  # R15: the 4th locks
             seq = self._transition(
                 Stage.locked,
                 "return_for_correction",
                 action.actor,
                 reason=action.reason,
                 notify=NotificationEvent.locked,
-                context={"return_count": self._return_count, "reason": action.reason},
+                context={"return_count": self._return_count, "reason": action.reason} | masking,
+                details=masking or None,
             )
         else:
             self._correction_deadline = correction_deadline(
@@ -848,17 +872,18 @@ class DeclarationWorkflow:
                     "correction_deadline": deadline,
                     "return_count": self._return_count,
                     "max_returns": self._round.max_returns,
-                },
-                details={"correction_deadline": deadline},
+                }
+                | masking,
+                details={"correction_deadline": deadline} | masking,
             )
         return await self._recorded(seq)
 
     @return_for_correction.validator
-    def validate_return_for_correction(self, action: ReturnAction) -> None:
+    def validate_return_for_correction(self, action: CorrectionReturnAction) -> None:
         self._authenticate("return_for_correction", action)
         self._check_return_for_correction(action)
 
-    def _check_return_for_correction(self, action: ReturnAction) -> None:
+    def _check_return_for_correction(self, action: CorrectionReturnAction) -> None:
         self._check("return_for_correction", action.actor)
         self._check_review_open()
 
@@ -1112,4 +1137,5 @@ class DeclarationWorkflow:
             timeline=list(self._timeline),
             documents=list(self._documents.values()),
             record_failure=self._record_failure,
+            masking_return_count=self._masking_return_count,
         )

@@ -35,6 +35,11 @@ MATERIAL_REQUIREMENTS = "attachment-1-v1"
 # written again on a backing-off timer; before, the record was retried without end.
 RECORD_FAILURES = "record-failures-v1"
 
+# 2026-12-02 — Declaration: the submit and resubmit handlers refuse a material whose title
+# identifies the applicant (R11, rules/blind_review.py), as their validators do; the
+# submissions of older histories were accepted without that check and replay as they ran.
+IDENTIFYING_TITLES = "identifying-titles-v1"
+
 ALL = (
     DOCUMENTS,
     NEXT_DEADLINE,
@@ -43,4 +48,5 @@ ALL = (
     COMPETENT_UNIT_OPINION,
     MATERIAL_REQUIREMENTS,
     RECORD_FAILURES,
+    IDENTIFYING_TITLES,
 )

@@ -3,7 +3,9 @@ of the declaration, nothing that names or locates the applicant.
 
 - `/evaluation`: the queue of declarations with the evaluation body (review, correction,
   payment, defense), soonest current deadline first, with the return count (R15); accept or
-  return for correction, confirm the fee (receipt number, R17), announce the defense's time,
+  return for correction (or return because the masking is incomplete, R11: it counts toward
+  the return limit only where the round says so), confirm the fee (receipt number, R17),
+  announce the defense's time,
   place and form (R18) and record its score; for village-stationed applicants (R19) the round
   supplies the average of the year's on-site defenses (`supply_defense_averages`).
 - `/evaluation/{code}`: one declaration: its deadlines, this body's own return reasons, the
@@ -38,6 +40,7 @@ router = APIRouter()
 # What the evaluation body itself recorded (audit details), shown on the detail page.
 OWN_RECORDS = ("confirm_payment", "arrange_defense", "record_defense_score")
 DEFENSE_FORMS = ("现场答辩", "线上答辩")
+MASKING = "masking_incomplete"  # the return button's kind and the update's field (R11)
 
 
 def shanghai_input(value: str) -> str:
@@ -104,14 +107,25 @@ async def own_records(portal: Portal, workflow_id: str) -> list[dict[str, Any]]:
     return await recorded_details(portal, workflow_id, OWN_RECORDS, keep)
 
 
+async def masking_returns(portal: Portal, workflow_id: str) -> dict[int, bool]:
+    """R11: the returns (by seq) made because the masking was incomplete, and whether each
+    counted toward the return limit (the round's masking_return_counts)."""
+    found = await recorded_details(
+        portal, workflow_id, ["return_for_correction"], (MASKING, "counted")
+    )
+    return {r["seq"]: bool(r.get("counted")) for r in found if r.get(MASKING)}
+
+
 async def blind_detail(portal: Portal, item: dict[str, Any]) -> dict[str, Any]:
     state = await portal.state(item["workflow_id"])
+    masking = await masking_returns(portal, item["workflow_id"])
     returns = [
-        {"at": t.at, "reason": t.reason}
+        {"at": t.at, "reason": t.reason, "masking_counted": masking.get(t.seq)}
         for t in state.timeline
         if t.action == "return_for_correction" and t.actor.role is Role.evaluation_body
     ]
     return item | {
+        "masking_return_count": state.masking_return_count,
         "review_overdue": state.review_overdue,
         "defense_exempt": state.defense_exempt,
         "defense_score": state.defense_score,
@@ -161,10 +175,13 @@ async def evaluation_defense_averages(page: EvaluationBodyPage, form: CheckedFor
 async def evaluation_act(
     page: EvaluationBodyPage, form: CheckedForm, row: BlindDeclaration, code: str, what: str
 ) -> Response:
+    data: dict[str, Any]
     if what == "accept":
         action, data = "accept_materials", {}
     elif what == "return":
         action, data = "return_for_correction", {"reason": form.get("reason", "").strip()}
+        if form.get("kind") == MASKING:  # R11: sent only when set (older workers lack it)
+            data[MASKING] = True
     elif what == "payment":
         action, data = "confirm_payment", {"receipt_no": form.get("receipt_no", "").strip()}
     elif what == "arrange":

@@ -588,6 +588,44 @@ async def test_evaluation_body_payment_defense_and_blind_view(
         assert await snapshot(review) == before
 
 
+async def test_a_masking_incomplete_return_is_its_own_button(
+    portal: FastAPI, database_url: str, time_env: WorkflowEnvironment, time_worker: Worker
+) -> None:
+    """R11: the evaluation body returns a declaration because its masking is incomplete; by
+    default that return does not count toward the 3 (R15), and its pages say so in Chinese."""
+    handle = await start(time_env, time_worker)
+    await to_review_together(time_env, handle)
+    code = blind_code(handle.id, SECRET)
+    reviewer = await account(database_url, Role.evaluation_body)
+    forbidden = await forbidden_texts()
+    async with await browser_for(portal) as evaluator:
+        token = await login(evaluator, reviewer)
+        page = await evaluator.get("/evaluation")
+        row = page.text[page.text.index(f'<tr id="{code}"') :]
+        row = row[: row.index("</tr>")]
+        assert 'name="kind" value="masking_incomplete"' in row and "遮盖不完整，退回重新遮盖" in row
+        form = {"reason": "第2页单位公章未遮盖", "kind": "masking_incomplete"}
+        response = await evaluator.post(
+            f"/evaluation/{code}/return", data=action_form(token, **form)
+        )
+        assert response.status_code == 303, response.text
+        current = await state(handle)
+        assert (current.stage, current.return_count, current.masking_return_count) == (
+            Stage.correction,
+            0,
+            1,
+        )
+        assert await audit_details(handle.id, "return_for_correction") == [
+            {"correction_deadline": current.deadlines["correction_deadline"],
+             "masking_incomplete": True, "counted": False}
+        ]  # fmt: skip
+        detail = await evaluator.get(f"/evaluation/{code}")
+        assert "第2页单位公章未遮盖（遮盖不完整，不计入退回次数）" in detail.text
+        assert "0 / 3；因遮盖不完整退回1次" in detail.text
+        for where, body in (("/evaluation", page.content), ("detail", detail.content)):
+            assert_blind(where, body, forbidden)
+
+
 # --- committee ---------------------------------------------------------------------------------
 
 

@@ -384,6 +384,32 @@ async def test_an_ineligible_applicant_is_refused_and_nothing_starts(
     assert code == starter.EXIT_UNAVAILABLE, err
 
 
+async def test_a_material_title_naming_the_applicant_is_refused_at_start(
+    online: Cli, dev_env: WorkflowEnvironment, tmp_path: Path
+):
+    """R11: a material's title is shown to the evaluation body, so a declaration file whose
+    material names the applicant or the employer starts nothing (client/declarations.py
+    open_declaration); the refusal says where and what kind, never the value."""
+    from temporalio.service import RPCError, RPCStatusCode
+
+    id_card = "650102199203041233"
+    data = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+    data["applicant"]["id_card"] = id_card
+    data["materials"][1]["name"] = "李 明（新疆示例硅业）专利证书.pdf"
+    path = tmp_path / "named.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    code, out, err = await online("declaration", "start", str(path), "--year", str(online.year))
+    assert code == starter.EXIT_REFUSED
+    assert out == ""
+    assert one_line(err) == (
+        "refused (IdentifyingTitle): materials[1]: the title identifies the applicant (name); "
+        "nothing started (blind review, R11: rename that material in the file)"
+    )
+    with pytest.raises(RPCError) as raised:
+        await dev_env.client.get_workflow_handle(f"decl-{online.year}-{key_of(id_card)}").describe()
+    assert raised.value.status == RPCStatusCode.NOT_FOUND
+
+
 async def test_round_try_out_opens_the_window_today(offline: Cli):
     code, out, err = await offline("round", "try-out", "2025")
     assert code == 0, err
