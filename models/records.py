@@ -51,6 +51,10 @@ class NotificationRequest(Strict):
     event: NotificationEvent
     recipient_role: Role
     recipient_name: str
+    # The recipient organisation's key in the recipients file (models/recipients.py): the
+    # employer's USCC, the competent unit's name; None for the applicant (whose addresses
+    # follow) and for the evaluation body and the supervisor (one entry each).
+    organisation: str | None = Field(default=None, max_length=200)
     mobile: str | None = None
     email: str | None = None
     context: dict[str, Any] = Field(default_factory=dict)

@@ -20,9 +20,11 @@ from temporalio.testing import ActivityEnvironment
 from activities.notify import NotificationActivities
 from activities.record import RecordActivities
 from delivery.outbox import TEMPLATE_ERROR, TEMPLATES, outbox_row
+from delivery.recipients import Recipients
 from models.common import Actor, Jurisdiction, Level, Role, Stage
 from models.records import NotificationEvent, NotificationRequest, TransitionRecord
 from rules.timezone import cn_datetime
+from settings import ROOT
 from store.db import (
     get_engine,
     insert_unless_exists,
@@ -42,6 +44,7 @@ class Activities:
 
     engine: AsyncEngine
     started: list[str] = field(default_factory=list)
+    recipients: Recipients | None = None
 
     async def start_deliveries(self, keys: Sequence[str]) -> int:
         self.started.extend(keys)
@@ -49,11 +52,15 @@ class Activities:
 
     @property
     def record_transition(self) -> Any:
-        return RecordActivities(self.engine, self.start_deliveries).record_transition
+        return RecordActivities(
+            self.engine, self.start_deliveries, self.recipients
+        ).record_transition
 
     @property
     def queue_notification(self) -> Any:
-        return NotificationActivities(self.engine, self.start_deliveries).queue_notification
+        return NotificationActivities(
+            self.engine, self.start_deliveries, self.recipients
+        ).queue_notification
 
     async def rows(self, entity: Any) -> list[Any]:
         """This test's rows only."""
@@ -170,6 +177,40 @@ async def test_notification_queued_twice_gives_one_outbox_row(activities: Activi
         "新疆专业技术人员管理平台",
     ):
         assert expected in body
+
+
+async def test_an_organisations_message_gets_its_addresses_from_the_recipients_file(
+    activities: Activities,
+) -> None:
+    """The employer's and the evaluation body's messages are addressed when they are written
+    (examples/recipients.json); the applicant's keep the declaration's own."""
+    activities.recipients = Recipients(ROOT / "examples" / "recipients.json")
+    employer = _request(NotificationEvent.review_overdue).model_copy(
+        update={
+            "key": f"{WORKFLOW_ID}/7/review_overdue/employer",
+            "recipient_role": Role.employer,
+            "recipient_name": "新疆示例硅业有限公司",
+            "organisation": "91110000802100433B",
+        }
+    )
+    record = _transition(7, Stage.evaluation_review, Stage.evaluation_review).model_copy(
+        update={
+            "notifications": [
+                _request(NotificationEvent.review_overdue),
+                employer,
+                _request(NotificationEvent.withdrawn),
+            ]
+        }
+    )
+    await ActivityEnvironment().run(activities.record_transition, record)
+    rows = {m["recipient_role"]: m for m in await activities.rows(OutboxMessage)}
+    assert (rows["employer"]["email"], rows["employer"]["mobile"]) == (
+        "hr@example.com",
+        "+8613700137000",
+    )
+    assert rows["evaluation_body"]["email"] == "pingshen@example.gov.cn"
+    assert rows["evaluation_body"]["recipient_name"] == "甘泉堡经开区职称评审机构"
+    assert rows["applicant"]["email"] == "zhangsan@example.com"
 
 
 async def test_insert_unless_exists_tells_whether_it_wrote(activities: Activities) -> None:
