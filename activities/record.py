@@ -39,8 +39,9 @@ class RecordActivities:
         so a transition is never recorded without them, nor they without it."""
         if record.at.utcoffset() is None:  # retrying would not fix the input
             raise ApplicationError("TransitionRecord.at must be timezone-aware", non_retryable=True)
-        messages = [  # rendered first
-            outbox_row(addressed(request, self._recipients)) for request in record.notifications
+        messages = [  # rendered first; made at the transition's moment (the workflow's clock)
+            outbox_row(addressed(request, self._recipients)) | {"created_at": record.at}
+            for request in record.notifications
         ]
         try:
             audited, projected = await self._write(record, messages)

@@ -211,6 +211,8 @@ async def test_an_organisations_message_gets_its_addresses_from_the_recipients_f
     assert rows["evaluation_body"]["email"] == "pingshen@example.gov.cn"
     assert rows["evaluation_body"]["recipient_name"] == "甘泉堡经开区职称评审机构"
     assert rows["applicant"]["email"] == "zhangsan@example.com"
+    # made at the transition's moment, not when the write happened to run
+    assert {m["created_at"] for m in rows.values()} == {record.at}
 
 
 async def test_insert_unless_exists_tells_whether_it_wrote(activities: Activities) -> None:
