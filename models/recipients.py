@@ -45,8 +45,9 @@ class RecipientDirectory(Strict):
         unit's name) for the roles that have many, else the role's one entry."""
         if role is Role.employer:
             return self.employers.get(organisation or "")
-        if role is Role.competent_unit:
-            return self.competent_units.get(organisation or "")
+        if role is Role.competent_unit:  # by name, surrounding blanks ignored (as the portal)
+            wanted = (organisation or "").strip()
+            return next((a for n, a in self.competent_units.items() if n.strip() == wanted), None)
         if role is Role.evaluation_body:
             return self.evaluation_body
         if role is Role.supervisor:

@@ -41,6 +41,20 @@ class NotificationEvent(StrEnum):
     withdrawn = "withdrawn"
     review_overdue = "review_overdue"  # R9: to the evaluation body and the supervisor
     revoked = "revoked"  # R22, R8: a granted title revoked after a spot check
+    # Work arriving, and the applicant's receipts (docs/delivery.md, "Who is told what")
+    submitted = "submitted"  # R11, R15: the applicant's receipt of a submission
+    declaration_submitted = "declaration_submitted"  # R12: to the employer
+    publicity_ended = "publicity_ended"  # R13, R14: to the employer: recommend now
+    recommended = "recommended"  # R14: to the applicant
+    recommendation_received = "recommendation_received"  # R14: to the competent unit
+    recommendation_returned = "recommendation_returned"  # R14: to the employer
+    declaration_arrived = "declaration_arrived"  # R9, R15: to the evaluation body, blind
+
+
+# R11: who reviews blind. Their messages name neither the applicant nor the employer, nor the
+# declaration's id (workflows/records.py common_context; their e-mail's headers carry a digest
+# of the key: delivery/email.py).
+BLIND_ROLES = frozenset({Role.evaluation_body, Role.committee})
 
 
 class NotificationRequest(Strict):

@@ -10,6 +10,7 @@ timeout of one `wait_condition`, i.e. a durable timer.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -69,6 +70,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import documents as docs
     from workflows.authentication import actor_refusal
     from workflows.records import (
+        Notice,
         notifications,
         record_rejection,
         record_retry_delay,
@@ -78,6 +80,9 @@ with workflow.unsafe.imports_passed_through():
 
 
 SYSTEM = Actor(role=Role.system, id="declaration-workflow")
+EMPLOYER_NAME_ZH = "用人单位"
+COMPETENT_UNIT_NAME_ZH = "主管单位"
+EVALUATION_BODY_NAME_ZH = "评审机构"
 
 
 # R10: stages that end as not_submitted when submission closes (publicity too, unless it ends
@@ -88,8 +93,6 @@ BEFORE_EVALUATION_BODY = (
     Stage.recommendation,
     Stage.competent_unit_review,
 )
-EVALUATION_BODY_NAME = "评审机构"
-SUPERVISOR_NAME = "甘泉堡经济技术开发区（工业区）人力资源服务中心"
 
 
 def _refuse(refused: Refused) -> ApplicationError:
@@ -209,7 +212,12 @@ class DeclarationWorkflow:
                 context={"submission_closes_at": shanghai_iso(self._round.submission_closes_at)},
             )
         elif stage is Stage.publicity:
-            self._transition(Stage.recommendation, "publicity_ended", SYSTEM)  # R13
+            self._transition(  # R13; the employer's to recommend now (R14)
+                Stage.recommendation,
+                "publicity_ended",
+                SYSTEM,
+                notices=[self._to_employer(NotificationEvent.publicity_ended)],
+            )
             self._publish_publicity_result()  # attachment 3
         elif stage is Stage.evaluation_review:
             # R9 (interp.): the reviewer's delay is flagged, never held against the applicant.
@@ -221,10 +229,7 @@ class DeclarationWorkflow:
                 SYSTEM,
                 reason="the evaluation body has not finished the review by the window's close",
                 notify=NotificationEvent.review_overdue,
-                recipients=[
-                    (Role.evaluation_body, EVALUATION_BODY_NAME),
-                    (Role.supervisor, SUPERVISOR_NAME),
-                ],
+                recipients=[Role.evaluation_body, Role.supervisor],
                 context=context,
             )
         elif stage is Stage.correction:
@@ -270,11 +275,14 @@ class DeclarationWorkflow:
         *,
         reason: str | None = None,
         notify: NotificationEvent | None = None,
-        recipients: list[tuple[Role, str]] | None = None,
+        recipients: list[Role] | None = None,
         context: dict[str, Any] | None = None,
         details: dict[str, Any] | None = None,
+        notices: Sequence[Notice] = (),
     ) -> int:
-        """Change the stage now; queue the record and notifications. Returns the seq."""
+        """Change the stage now; queue the record and notifications: `notify` to each of
+        `recipients` (default the applicant) with `context`, and the other `notices`.
+        Returns the seq."""
         self._seq += 1
         from_stage, self._stage = self._stage, to
         if to.is_ending and self._ending_reason is None:
@@ -290,17 +298,16 @@ class DeclarationWorkflow:
             reason=reason,
         )
         self._timeline.append(entry)
-        messages = []
         if notify is not None:
-            messages = notifications(
-                self._in,
-                notify,
-                workflow_id=workflow_id,
-                seq=self._seq,
-                round_year=self._round.year,
-                recipients=recipients,
-                context=context,
-            )
+            roles = recipients or [Role.applicant]
+            notices = [*(Notice(notify, role, context) for role in roles), *notices]
+        messages = notifications(
+            self._in,
+            notices,
+            workflow_id=workflow_id,
+            seq=self._seq,
+            round_year=self._round.year,
+        )
         record = transition_record(
             self._in,
             entry,
@@ -323,6 +330,51 @@ class DeclarationWorkflow:
             extra={"stage": to.value, "seq": self._seq},
         )
         return self._seq
+
+    # --- who is told that work arrived (docs/delivery.md, "Who is told what") ---------------
+
+    def _receipt(self, to_zh: str, context: dict[str, Any]) -> Notice:
+        """The applicant's receipt of a submission (R11) or a resubmission (R15)."""
+        return Notice(NotificationEvent.submitted, Role.applicant, {"to_zh": to_zh, **context})
+
+    def _to_employer(
+        self, event: NotificationEvent, context: dict[str, Any] | None = None
+    ) -> Notice:
+        """Work for the employer, to be done by the close of submission (R10)."""
+        closes = shanghai_iso(self._round.submission_closes_at)
+        return Notice(event, Role.employer, {"submission_closes_at": closes, **(context or {})})
+
+    def _arrived(self, context: dict[str, Any] | None = None) -> Notice:
+        """A declaration reached the evaluation body (blind, R11: no name, no id), with its
+        review window (R9)."""
+        r = self._round
+        window = {
+            "review_opens_at": shanghai_iso(r.review_opens_at),
+            "review_closes_at": shanghai_iso(r.review_closes_at),
+            "resubmission": False,
+        }
+        return Notice(
+            NotificationEvent.declaration_arrived, Role.evaluation_body, window | (context or {})
+        )
+
+    def _recommended(self, by_zh: str, via_competent_unit: bool) -> list[Notice]:
+        """R14: the applicant is told where the recommendation went; the competent unit or
+        the evaluation body that it arrived."""
+        to_zh = COMPETENT_UNIT_NAME_ZH if via_competent_unit else EVALUATION_BODY_NAME_ZH
+        told = Notice(
+            NotificationEvent.recommended, Role.applicant, {"by_zh": by_zh, "to_zh": to_zh}
+        )
+        if via_competent_unit:
+            closes = shanghai_iso(self._round.submission_closes_at)
+            return [
+                told,
+                Notice(
+                    NotificationEvent.recommendation_received,
+                    Role.competent_unit,
+                    {"submission_closes_at": closes},
+                ),
+            ]
+        return [told, self._arrived()]
 
     def _publish_progress(self) -> None:
         """Search attributes and UI details follow every transition."""
@@ -491,7 +543,17 @@ class DeclarationWorkflow:
         self._check_submit(action)
         if action.materials is not None:
             self._materials = list(action.materials)
-        seq = self._transition(Stage.employer_review, "submit", action.actor, reason=action.note)
+        again = {"resubmission": self._employer_return_count > 0}  # after an employer return
+        seq = self._transition(
+            Stage.employer_review,
+            "submit",
+            action.actor,
+            reason=action.note,
+            notices=[
+                self._receipt(EMPLOYER_NAME_ZH, again),
+                self._to_employer(NotificationEvent.declaration_submitted, again),  # R12
+            ],
+        )
         # attachment 5 (R4)
         self._publish_document(docs.exemption(self._in, self._round.year, self._document_person()))
         return await self._recorded(seq)
@@ -523,8 +585,13 @@ class DeclarationWorkflow:
         if action.materials is not None:
             self._materials = list(action.materials)
         self._correction_deadline = None
+        corrected = {"resubmission": True}
         seq = self._transition(
-            Stage.evaluation_review, "resubmit", action.actor, reason=action.note
+            Stage.evaluation_review,
+            "resubmit",
+            action.actor,
+            reason=action.note,
+            notices=[self._receipt(EVALUATION_BODY_NAME_ZH, corrected), self._arrived(corrected)],
         )
         return await self._recorded(seq)
 
@@ -712,6 +779,7 @@ class DeclarationWorkflow:
             "recommend",
             action.actor,
             reason=action.opinion,
+            notices=self._recommended(EMPLOYER_NAME_ZH, via_competent_unit),
             details={
                 "publicity_original_ref": action.publicity_original_ref,
                 "publicity_result_ref": action.publicity_result_ref,
@@ -745,6 +813,7 @@ class DeclarationWorkflow:
             "competent_unit_recommend",
             action.actor,
             reason=action.opinion,
+            notices=self._recommended(COMPETENT_UNIT_NAME_ZH, via_competent_unit=False),
         )
         competent_unit = self._in.applicant.employer.competent_unit
         if competent_unit and workflow.patched(patches.COMPETENT_UNIT_OPINION):
@@ -769,7 +838,15 @@ class DeclarationWorkflow:
         self._check_competent_unit_return(action)
         # The publicity stands; the employer mends its recommendation and sends it again.
         seq = self._transition(
-            Stage.recommendation, "competent_unit_return", action.actor, reason=action.reason
+            Stage.recommendation,
+            "competent_unit_return",
+            action.actor,
+            reason=action.reason,
+            notices=[
+                self._to_employer(
+                    NotificationEvent.recommendation_returned, {"reason": action.reason}
+                )
+            ],
         )
         return await self._recorded(seq)
 

@@ -22,7 +22,7 @@ from activities.record import RecordActivities
 from delivery.outbox import TEMPLATE_ERROR, TEMPLATES, outbox_row
 from delivery.recipients import Recipients
 from models.common import Actor, Jurisdiction, Level, Role, Stage
-from models.records import NotificationEvent, NotificationRequest, TransitionRecord
+from models.records import BLIND_ROLES, NotificationEvent, NotificationRequest, TransitionRecord
 from rules.timezone import cn_datetime
 from settings import ROOT
 from store.db import (
@@ -30,8 +30,8 @@ from store.db import (
     insert_unless_exists,
 )
 from store.tables import AuditEvent, DeclarationRow, OutboxMessage
-from tests.helpers.samples import NOTIFICATION_COMMON as COMMON
 from tests.helpers.samples import NOTIFICATION_SAMPLES as SAMPLES
+from tests.helpers.samples import notification_context, notification_recipient
 
 WORKFLOW_ID = "decl-2025-0123456789abcdef"
 T0 = datetime(2025, 10, 1, 2, 0, tzinfo=UTC)
@@ -137,16 +137,18 @@ async def test_older_seq_does_not_move_projection_back(activities: Activities) -
 
 
 def _request(event: NotificationEvent, **overrides: Any) -> NotificationRequest:
-    to_applicant = event is not NotificationEvent.review_overdue
+    role = notification_recipient(event)
+    to_applicant = role is Role.applicant
+    names = {Role.applicant: "张三", Role.evaluation_body: "评审机构"}
     return NotificationRequest(
-        key=f"{WORKFLOW_ID}/7/{event.value}/{'applicant' if to_applicant else 'evaluation_body'}",
+        key=f"{WORKFLOW_ID}/7/{event.value}/{role.value}",
         workflow_id=WORKFLOW_ID,
         event=event,
-        recipient_role=Role.applicant if to_applicant else Role.evaluation_body,
-        recipient_name="张三" if to_applicant else "评审机构",
+        recipient_role=role,
+        recipient_name=names.get(role, "新疆示例硅业有限公司"),
         mobile="+8613812345678" if to_applicant else None,
         email="zhangsan@example.com" if to_applicant else None,
-        context={**COMMON, **SAMPLES[event], **overrides},
+        context={**notification_context(event), **overrides},
     )
 
 
@@ -183,7 +185,8 @@ async def test_an_organisations_message_gets_its_addresses_from_the_recipients_f
     activities: Activities,
 ) -> None:
     """The employer's and the evaluation body's messages are addressed when they are written
-    (examples/recipients.json); the applicant's keep the declaration's own."""
+    (examples/recipients.json); the applicant's keep the declaration's own. A retried record
+    writes each of its messages once."""
     activities.recipients = Recipients(ROOT / "examples" / "recipients.json")
     employer = _request(NotificationEvent.review_overdue).model_copy(
         update={
@@ -203,6 +206,8 @@ async def test_an_organisations_message_gets_its_addresses_from_the_recipients_f
         }
     )
     await ActivityEnvironment().run(activities.record_transition, record)
+    await ActivityEnvironment().run(activities.record_transition, record)  # a retry
+    assert len(await activities.rows(OutboxMessage)) == 3  # each message once
     rows = {m["recipient_role"]: m for m in await activities.rows(OutboxMessage)}
     assert (rows["employer"]["email"], rows["employer"]["mobile"]) == (
         "hr@example.com",
@@ -235,8 +240,14 @@ async def test_every_event_has_a_template_that_renders(activities: Activities) -
     assert set(messages) == {event.value for event in NotificationEvent}
     for event, message in messages.items():
         assert "2025年度" in message["subject"], event
-        assert WORKFLOW_ID in message["body"] and "2025年度" in message["body"], event
+        assert "2025年度" in message["body"], event
         assert "{" not in message["body"] and "\n\n\n" not in message["body"], event
+        text = message["subject"] + message["body"]
+        if message["recipient_role"] in BLIND_ROLES:  # R11: no name, no employer, no id
+            assert WORKFLOW_ID not in text and "张三" not in text and "硅业" not in text, event
+            assert "/evaluation" in message["body"], event
+        else:
+            assert WORKFLOW_ID in message["body"], event
     assert "评审机构：" in messages["review_overdue"]["body"]
     assert "2025年11月20日 09:30（北京时间 UTC+08:00）" in messages["defense_arranged"]["body"]
 
