@@ -49,6 +49,11 @@ class NotificationEvent(StrEnum):
     recommendation_received = "recommendation_received"  # R14: to the competent unit
     recommendation_returned = "recommendation_returned"  # R14: to the employer
     declaration_arrived = "declaration_arrived"  # R9, R15: to the evaluation body, blind
+    # Reminders before a deadline (rules/reminders.py)
+    correction_reminder = "correction_reminder"  # R15: 24 h and 4 h before, to the applicant
+    payment_reminder = "payment_reminder"  # R17: 3 days before, to the applicant
+    review_closing = "review_closing"  # R9: 3 days before, to the evaluation body, blind
+    submission_closing = "submission_closing"  # R10: 3 days before, employer / competent unit
 
 
 # R11: who reviews blind. Their messages name neither the applicant nor the employer, nor the

@@ -64,6 +64,7 @@ with workflow.unsafe.imports_passed_through():
     from rules.eligibility import check_eligibility, defense_exempt, defense_required
     from rules.publicity import round_publicity_ends_at
     from rules.recommendation import RECOMMENDATION_OPINION
+    from rules.reminders import Reminder, next_reminder, stage_reminders
     from rules.round_plan import late_publicity_refusal
     from rules.timezone import shanghai_date, shanghai_iso
     from workflows import calls, patches
@@ -74,6 +75,7 @@ with workflow.unsafe.imports_passed_through():
         notifications,
         record_rejection,
         record_retry_delay,
+        reminder_notice,
         transition_record,
     )
     from workflows.windows import changed_config, window_changes
@@ -130,6 +132,8 @@ class DeclarationWorkflow:
         self._seq = 0
         self._recorded_seq = 0
         self._record_failure: str | None = None  # why the database refuses _pending[0]
+        self._stage_since = workflow.now()  # when the current stage was entered
+        self._reminded: list[str] = []  # the reminders sent (Reminder.id), each once
         # The start is decided here, not in run(): an update can arrive in the very first
         # workflow task, and its handler must find the declaration already started.
         refusals = check_eligibility(declaration, shanghai_date(workflow.now()))  # R1–R8
@@ -155,7 +159,12 @@ class DeclarationWorkflow:
             await self._write_pending()
             if self._stage.is_ending:
                 break
-            if not await self._next_change_before(self._next_deadline()):
+            deadline = self._next_deadline()
+            reminder = self._next_reminder(deadline)
+            if reminder is not None:  # due first: a timer of its own
+                if not await self._next_change_before(reminder.at):
+                    self._remind(reminder)
+            elif not await self._next_change_before(deadline):
                 self._on_deadline()
 
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -195,6 +204,39 @@ class DeclarationWorkflow:
         if self._stage is Stage.result_publicity and not self._open_objections():
             return self._result_publicity_ends_at  # R20
         return None
+
+    def _next_reminder(self, deadline: datetime | None) -> Reminder | None:
+        """The reminder to send before the stage's deadline, if any (rules/reminders.py).
+        The patch is asked for only in a stage that has reminders: a declaration's first
+        workflow task (in draft) stays as it was."""
+        r = self._round
+        reminders = stage_reminders(
+            self._stage,
+            submission_closes_at=r.submission_closes_at,
+            review_closes_at=None if self._review_overdue else r.review_closes_at,
+            correction_deadline=self._correction_deadline,
+            payment_due_at=self._payment_due_at,
+        )
+        if not reminders or not workflow.patched(patches.REMINDERS):
+            return None
+        found = next_reminder(reminders, self._reminded, self._stage_since, workflow.now())
+        if found is None or (deadline is not None and found.at >= deadline):
+            return None
+        return found
+
+    def _remind(self, reminder: Reminder) -> None:
+        """A same-stage transition with the reminder's message, once per reminder: recorded
+        like any other (audit, outbox under its own key), so a retry sends nothing twice."""
+        self._reminded.append(reminder.id)
+        deadline = shanghai_iso(reminder.deadline)
+        self._transition(
+            self._stage,
+            "reminder",
+            SYSTEM,
+            reason=f"{reminder.kind.value} reminder: the deadline is {deadline}",
+            notices=[reminder_notice(reminder, self._stage)],
+            details={"kind": reminder.kind.value, "to": reminder.to.value, "deadline": deadline},
+        )
 
     def _on_deadline(self) -> None:
         now = workflow.now()
@@ -285,6 +327,8 @@ class DeclarationWorkflow:
         Returns the seq."""
         self._seq += 1
         from_stage, self._stage = self._stage, to
+        if to is not from_stage:
+            self._stage_since = workflow.now()  # reminders due before it are not sent
         if to.is_ending and self._ending_reason is None:
             self._ending_reason = reason
         workflow_id = workflow.info().workflow_id

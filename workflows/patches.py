@@ -35,6 +35,12 @@ MATERIAL_REQUIREMENTS = "attachment-1-v1"
 # written again on a backing-off timer; before, the record was retried without end.
 RECORD_FAILURES = "record-failures-v1"
 
+# 2026-12-02 — Declaration: reminders before a deadline (rules/reminders.py): the main loop
+# waits for the next reminder's moment when it comes before the stage's deadline (a timer
+# of its own), then records it as a same-stage transition with its notification. Asked for
+# in the first wait of a stage that has reminders (a running declaration adopts them there).
+REMINDERS = "reminders-v1"
+
 ALL = (
     DOCUMENTS,
     NEXT_DEADLINE,
@@ -43,4 +49,5 @@ ALL = (
     COMPETENT_UNIT_OPINION,
     MATERIAL_REQUIREMENTS,
     RECORD_FAILURES,
+    REMINDERS,
 )

@@ -10,7 +10,14 @@ from typing import Any, NamedTuple
 
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from models.common import JURISDICTION_NAMES_ZH, LEVEL_NAMES_ZH, Actor, Role
+from models.common import (
+    JURISDICTION_NAMES_ZH,
+    LEVEL_NAMES_ZH,
+    STAGE_NAMES_ZH,
+    Actor,
+    Role,
+    Stage,
+)
 from models.coordination import RoundEventRecord
 from models.declaration import DeclarationInput, TimelineEntry
 from models.records import (
@@ -20,6 +27,8 @@ from models.records import (
     NotificationRequest,
     TransitionRecord,
 )
+from rules.reminders import Reminder, ReminderKind, lead_zh
+from rules.timezone import shanghai_iso
 
 
 def transition_record(
@@ -109,6 +118,25 @@ def common_context(
         "round_year": round_year,
         "declaration_id": workflow_id,
     }
+
+
+REMINDER_EVENTS = {
+    ReminderKind.correction_24h: NotificationEvent.correction_reminder,
+    ReminderKind.correction_4h: NotificationEvent.correction_reminder,
+    ReminderKind.payment: NotificationEvent.payment_reminder,
+    ReminderKind.review_closing: NotificationEvent.review_closing,
+    ReminderKind.submission_closing: NotificationEvent.submission_closing,
+}
+
+
+def reminder_notice(reminder: Reminder, stage: Stage) -> Notice:
+    """The message of a reminder falling due while the declaration waits in `stage`."""
+    context = {
+        "deadline": shanghai_iso(reminder.deadline),
+        "lead_zh": lead_zh(reminder.kind),
+        "stage_zh": STAGE_NAMES_ZH[stage],
+    }
+    return Notice(REMINDER_EVENTS[reminder.kind], reminder.to, context)
 
 
 def notifications(

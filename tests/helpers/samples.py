@@ -132,9 +132,31 @@ NOTIFICATION_SAMPLES: dict[NotificationEvent, dict[str, Any]] = {
         "review_closes_at": "2025-10-31T00:00:00+08:00",
         "resubmission": False,
     },
+    NotificationEvent.correction_reminder: {
+        "deadline": "2025-10-03T14:00:00+08:00",
+        "lead_zh": "4小时",
+        "stage_zh": "退回补正",
+    },
+    NotificationEvent.payment_reminder: {
+        "deadline": "2025-11-15T00:00:00+08:00",
+        "lead_zh": "3天",
+        "stage_zh": "待缴费",
+    },
+    NotificationEvent.review_closing: {
+        "deadline": "2025-10-31T00:00:00+08:00",
+        "lead_zh": "3天",
+        "stage_zh": "评审机构审核",
+    },
+    NotificationEvent.submission_closing: {
+        "deadline": "2025-09-30T00:00:00+08:00",
+        "lead_zh": "3天",
+        "stage_zh": "单位内部公示",
+    },
 }
 # Whom each event goes to (the first recipient where there are several); the rest: the applicant.
 NOTIFICATION_RECIPIENTS: dict[NotificationEvent, Role] = {
+    NotificationEvent.review_closing: Role.evaluation_body,
+    NotificationEvent.submission_closing: Role.employer,
     NotificationEvent.review_overdue: Role.evaluation_body,
     NotificationEvent.declaration_submitted: Role.employer,
     NotificationEvent.publicity_ended: Role.employer,
