@@ -177,7 +177,7 @@ def build_activities(
     delivery = DeliveryActivities(engine, settings)
     signer = ActorSigner.from_settings(settings)  # the round's updates to declarations
     coordination = CoordinationActivities(client, engine, partial(signer.signed, client))
-    round_activities = RoundActivities(engine, settings, start_deliveries)
+    round_activities = RoundActivities(engine, settings, start_deliveries, recipients)
     return [
         record.record_transition,
         notification.queue_notification,
@@ -194,6 +194,7 @@ def build_activities(
         round_activities.revoke_declaration,
         round_activities.record_round_event,
         round_activities.prepare_round,
+        round_activities.queue_evaluation_digest,
     ]
 
 

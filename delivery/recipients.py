@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from models.recipients import RecipientDirectory
-from models.records import NotificationRequest
+from models.records import DIGESTED_EVENTS, NotificationRequest
 from models.validation import strictly, validation_summary
 
 log = logging.getLogger("zhicheng.delivery")
@@ -85,7 +85,7 @@ class Recipients:
         if request.email or request.mobile:
             return request
         found = self.directory().address_of(request.recipient_role, request.organisation)
-        if found is None:
+        if found is None or (found.digest and request.event in DIGESTED_EVENTS):
             return request
         return request.model_copy(
             update={

@@ -25,6 +25,9 @@ class OrganisationAddress(Strict):
     name: str | None = Field(default=None, max_length=200)  # the To: name, if not the message's
     email: EmailStr | None = None
     mobile: str | None = None
+    # The evaluation body only: take the daily digest instead of a message per declaration
+    # (models.records.DIGESTED_EVENTS are then recorded without an address).
+    digest: bool = False
 
     @field_validator("mobile")
     @classmethod

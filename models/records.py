@@ -54,12 +54,20 @@ class NotificationEvent(StrEnum):
     payment_reminder = "payment_reminder"  # R17: 3 days before, to the applicant
     review_closing = "review_closing"  # R9: 3 days before, to the evaluation body, blind
     submission_closing = "submission_closing"  # R10: 3 days before, employer / competent unit
+    evaluation_digest = "evaluation_digest"  # the evaluation body's daily digest, blind
 
 
 # R11: who reviews blind. Their messages name neither the applicant nor the employer, nor the
 # declaration's id (workflows/records.py common_context; their e-mail's headers carry a digest
 # of the key: delivery/email.py).
 BLIND_ROLES = frozenset({Role.evaluation_body, Role.committee})
+# The evaluation body's messages per declaration that the daily digest sums up: with
+# `digest` set for it in the recipients file they are recorded without an address
+# (delivery/recipients.py), and only the digest is delivered.
+DIGESTED_EVENTS = frozenset(
+    {NotificationEvent.declaration_arrived, NotificationEvent.review_closing}
+)
+EVALUATION_BODY_NAME = "评审机构"  # how its messages address it (the recipients file may name it)
 
 
 class NotificationRequest(Strict):

@@ -13,11 +13,12 @@ its deadline, and not when its moment had already passed as the declaration ente
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import NamedTuple
 
 from models.common import Role, Stage
+from rules.timezone import SHANGHAI, to_shanghai
 
 
 class ReminderKind(StrEnum):
@@ -98,3 +99,19 @@ def next_reminder(
     down, a record that waited): it is sent as soon as it can be, before its deadline."""
     waiting = [r for r in reminders if r.id not in sent and r.at > since and now < r.deadline]
     return min(waiting, key=lambda r: r.at, default=None)
+
+
+# The evaluation body's daily digest (the Round workflow): each morning at 09:00 Beijing time,
+# from the opening of submission to the morning after the review window closes.
+DIGEST_TIME = time(9)
+DIGEST_PERIOD = timedelta(days=1)
+
+
+def next_digest(after: datetime, opens_at: datetime, closes_at: datetime) -> datetime | None:
+    """The first digest moment (09:00) later than `after` and than `opens_at`; None once past
+    the morning after `closes_at`."""
+    start = to_shanghai(max(after, opens_at))
+    moment = datetime.combine(start.date(), DIGEST_TIME, SHANGHAI)
+    if moment <= start:
+        moment += DIGEST_PERIOD
+    return moment if moment <= closes_at + DIGEST_PERIOD else None

@@ -41,6 +41,10 @@ RECORD_FAILURES = "record-failures-v1"
 # in the first wait of a stage that has reminders (a running declaration adopts them there).
 REMINDERS = "reminders-v1"
 
+# 2026-12-02 — Round: the evaluation body's daily digest (a timer each morning at 09:00 from
+# the opening of submission to the morning after the review closes, and its activity).
+EVALUATION_DIGEST = "evaluation-digest-v1"
+
 ALL = (
     DOCUMENTS,
     NEXT_DEADLINE,
@@ -50,4 +54,5 @@ ALL = (
     MATERIAL_REQUIREMENTS,
     RECORD_FAILURES,
     REMINDERS,
+    EVALUATION_DIGEST,
 )

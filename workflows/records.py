@@ -22,6 +22,7 @@ from models.coordination import RoundEventRecord
 from models.declaration import DeclarationInput, TimelineEntry
 from models.records import (
     BLIND_ROLES,
+    EVALUATION_BODY_NAME,
     RECORD_REJECTED,
     NotificationEvent,
     NotificationRequest,
@@ -69,7 +70,6 @@ def transition_record(
 
 
 # The organisations' names in their messages (the recipients file may give its own: To:).
-EVALUATION_BODY_NAME = "评审机构"
 SUPERVISOR_NAME = "甘泉堡经济技术开发区（工业区）人力资源服务中心"
 COMMITTEE_NAME = "评审委员会"
 

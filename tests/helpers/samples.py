@@ -152,9 +152,17 @@ NOTIFICATION_SAMPLES: dict[NotificationEvent, dict[str, Any]] = {
         "lead_zh": "3天",
         "stage_zh": "单位内部公示",
     },
+    NotificationEvent.evaluation_digest: {
+        "arrived": 12,
+        "open": 30,
+        "since": "2025-09-28T09:00:00+08:00",
+        "until": "2025-09-29T09:00:00+08:00",
+        "review_closes_at": "2025-10-31T00:00:00+08:00",
+    },
 }
 # Whom each event goes to (the first recipient where there are several); the rest: the applicant.
 NOTIFICATION_RECIPIENTS: dict[NotificationEvent, Role] = {
+    NotificationEvent.evaluation_digest: Role.evaluation_body,
     NotificationEvent.review_closing: Role.evaluation_body,
     NotificationEvent.submission_closing: Role.employer,
     NotificationEvent.review_overdue: Role.evaluation_body,

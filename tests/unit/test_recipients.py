@@ -109,3 +109,19 @@ def test_comments_are_dropped_at_every_level(tmp_path: Path) -> None:
     path = tmp_path / "recipients.json"
     write(path, {"employers": {"_note": "by USCC", SAMPLE_USCC: {"email": "hr@example.com"}}})
     assert list(read_directory(path).employers) == [SAMPLE_USCC]
+
+
+def test_with_the_digest_the_evaluation_body_gets_no_message_per_declaration(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "recipients.json"
+    write(path, {"evaluation_body": {"email": "pingshen@example.gov.cn", "digest": True}})
+    recipients = Recipients(path)
+
+    def to_body(event: NotificationEvent) -> NotificationRequest:
+        return request(Role.evaluation_body).model_copy(update={"event": event})
+
+    for event in (NotificationEvent.declaration_arrived, NotificationEvent.review_closing):
+        assert recipients.addressed(to_body(event)).email is None  # recorded, not delivered
+    for event in (NotificationEvent.evaluation_digest, NotificationEvent.review_overdue):
+        assert recipients.addressed(to_body(event)).email == "pingshen@example.gov.cn"

@@ -1,4 +1,5 @@
-"""rules/reminders.py: which reminders a stage has, and which one falls due next."""
+"""rules/reminders.py: which reminders a stage has, which one falls due next, and the
+evaluation body's digest mornings."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from rules.reminders import (
     Reminder,
     ReminderKind,
     lead_zh,
+    next_digest,
     next_reminder,
     stage_reminders,
 )
@@ -18,7 +20,7 @@ from rules.reminders import (
 T0 = datetime(2025, 10, 8, 2, 0, tzinfo=UTC)
 CLOSES = datetime(2025, 9, 29, 16, 0, tzinfo=UTC)  # 2025-09-30 00:00 Beijing
 REVIEW_CLOSES = datetime(2025, 10, 30, 16, 0, tzinfo=UTC)
-HOUR, DAY = timedelta(hours=1), timedelta(days=1)
+SECOND, HOUR, DAY = timedelta(seconds=1), timedelta(hours=1), timedelta(days=1)
 
 
 def of(stage: Stage, **fields: datetime | None) -> list[Reminder]:
@@ -89,3 +91,15 @@ def test_a_moved_deadline_has_its_own_reminder() -> None:
 
 def test_leads_read_as_the_messages_say_them() -> None:
     assert [lead_zh(kind) for kind in ReminderKind] == ["24小时", "4小时", "3天", "3天", "3天"]
+
+
+def test_the_digest_comes_each_morning_at_9_from_opening_to_the_morning_after_the_close() -> None:
+    opens = datetime(2025, 8, 31, 16, 0, tzinfo=UTC)  # 2025-09-01 00:00 Beijing
+    closes = REVIEW_CLOSES  # 2025-10-31 00:00 Beijing
+    nine = datetime(2025, 9, 1, 1, 0, tzinfo=UTC)  # 2025-09-01 09:00 Beijing
+    assert next_digest(opens - 30 * DAY, opens, closes) == nine  # before the opening
+    assert next_digest(nine - SECOND, opens, closes) == nine
+    assert next_digest(nine, opens, closes) == nine + DAY  # strictly later: once a day
+    last = datetime(2025, 10, 31, 1, 0, tzinfo=UTC)  # the morning after the close
+    assert next_digest(last - HOUR, opens, closes) == last
+    assert next_digest(last, opens, closes) is None
