@@ -516,4 +516,6 @@ async def test_the_evaluation_body_gets_a_daily_digest_of_what_reached_it(
     assert digest.created_at == morning and digest.recipient_role == "evaluation_body"
     assert "新报送1份，待审核1份" in digest.subject
     assert "张三" not in digest.body and handle.id not in digest.body
-    await time_env.client.get_workflow_handle(f"round-{year}").terminate("test over")
+    round_handle = time_env.client.get_workflow_handle(f"round-{year}")
+    await round_handle.terminate("test over")
+    await keep_history(round_handle, "round_daily_digest")
