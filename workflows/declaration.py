@@ -258,7 +258,7 @@ class DeclarationWorkflow:
                 Stage.recommendation,
                 "publicity_ended",
                 SYSTEM,
-                notices=[self._to_employer(NotificationEvent.publicity_ended)],
+                notices=[self._to_holder(NotificationEvent.publicity_ended)],
             )
             self._publish_publicity_result()  # attachment 3
         elif stage is Stage.evaluation_review:
@@ -381,12 +381,16 @@ class DeclarationWorkflow:
         """The applicant's receipt of a submission (R11) or a resubmission (R15)."""
         return Notice(NotificationEvent.submitted, Role.applicant, {"to_zh": to_zh, **context})
 
-    def _to_employer(
-        self, event: NotificationEvent, context: dict[str, Any] | None = None
+    def _to_holder(
+        self,
+        event: NotificationEvent,
+        context: dict[str, Any] | None = None,
+        role: Role = Role.employer,
     ) -> Notice:
-        """Work for the employer, to be done by the close of submission (R10)."""
+        """Work for the employer (or the competent unit), to be done by the close of
+        submission (R10)."""
         closes = shanghai_iso(self._round.submission_closes_at)
-        return Notice(event, Role.employer, {"submission_closes_at": closes, **(context or {})})
+        return Notice(event, role, {"submission_closes_at": closes, **(context or {})})
 
     def _arrived(self, context: dict[str, Any] | None = None) -> Notice:
         """A declaration reached the evaluation body (blind, R11: no name, no id), with its
@@ -409,15 +413,8 @@ class DeclarationWorkflow:
             NotificationEvent.recommended, Role.applicant, {"by_zh": by_zh, "to_zh": to_zh}
         )
         if via_competent_unit:
-            closes = shanghai_iso(self._round.submission_closes_at)
-            return [
-                told,
-                Notice(
-                    NotificationEvent.recommendation_received,
-                    Role.competent_unit,
-                    {"submission_closes_at": closes},
-                ),
-            ]
+            received = NotificationEvent.recommendation_received
+            return [told, self._to_holder(received, role=Role.competent_unit)]
         return [told, self._arrived()]
 
     def _publish_progress(self) -> None:
@@ -595,7 +592,7 @@ class DeclarationWorkflow:
             reason=action.note,
             notices=[
                 self._receipt(EMPLOYER_NAME_ZH, again),
-                self._to_employer(NotificationEvent.declaration_submitted, again),  # R12
+                self._to_holder(NotificationEvent.declaration_submitted, again),  # R12
             ],
         )
         # attachment 5 (R4)
@@ -887,7 +884,7 @@ class DeclarationWorkflow:
             action.actor,
             reason=action.reason,
             notices=[
-                self._to_employer(
+                self._to_holder(
                     NotificationEvent.recommendation_returned, {"reason": action.reason}
                 )
             ],
