@@ -220,6 +220,9 @@ class Settings(BaseSettings):
     wechat_templates: Path = _env("WECHAT_TEMPLATES", ROOT / "config" / "wechat_templates.json")
     wechat_bindings: Path = _env("WECHAT_BINDINGS", ROOT / "config" / "wechat_bindings.json")
     wechat_timeout: float = _env("WECHAT_TIMEOUT", 15.0, gt=0)
+    # The organisations' addresses (employers, competent units, the evaluation body, the
+    # supervisor: models/recipients.py), read when a message is queued; re-read when changed.
+    recipients_file: Path = _env("ZHICHENG_RECIPIENTS", ROOT / "config" / "recipients.json")
     # WeChat drops a second message with the same openid + client_msg_id for 10 minutes: a
     # send whose outcome is unknown is resent only within this window (margin included).
     wechat_dedup_window: float = _env("WECHAT_DEDUP_WINDOW_SECONDS", 540.0, ge=0)

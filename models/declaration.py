@@ -39,6 +39,24 @@ class Employer(Strict):
             raise ValueError(f"not a valid unified social credit code: {exc}") from None
 
 
+def e164_mobile(value: str) -> str:
+    """A mobile number (a WeChat account is bound to one, R16) in E.164 form; ValueError if
+    `value` is not a valid mobile number (China by default)."""
+    try:
+        number = phonenumbers.parse(value, "CN")
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"not a phone number: {exc}") from None
+    mobile_types = (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    )
+    if not phonenumbers.is_valid_number(number) or phonenumbers.number_type(number) not in (
+        mobile_types
+    ):
+        raise ValueError(f"not a valid mobile number: {value}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
 class Applicant(Strict):
     name: str = Field(min_length=1, max_length=100)
     id_card: str  # 居民身份证号; never used in workflow ids or search attributes
@@ -57,20 +75,7 @@ class Applicant(Strict):
     @field_validator("mobile")
     @classmethod
     def _valid_mobile(cls, value: str) -> str:
-        try:
-            number = phonenumbers.parse(value, "CN")
-        except phonenumbers.NumberParseException as exc:
-            raise ValueError(f"not a phone number: {exc}") from None
-        mobile_types = (
-            phonenumbers.PhoneNumberType.MOBILE,
-            phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
-        )
-        if (
-            not phonenumbers.is_valid_number(number)
-            or phonenumbers.number_type(number) not in mobile_types
-        ):
-            raise ValueError(f"not a valid mobile number: {value}")
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return e164_mobile(value)
 
 
 class EmploymentStatus(StrEnum):

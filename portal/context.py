@@ -92,6 +92,7 @@ ACTION_NAMES_ZH = {
     "result_publicity_ended": "结果公示期满",
     "submission_closed": "申报截止",
     "change_windows": "调整时间安排",
+    "reminder": "截止提醒",
     "revoke": "撤销职称",
     # the Round's actions (round-{year}): the refused attempts name them too
     "set_committee": "设置评审委员会",

@@ -144,6 +144,8 @@ class OutboxMessage(Base):
     )
     attempts: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     last_error: Mapped[str | None] = mapped_column(Text)
+    # When the message was made: its transition's moment (the workflow's clock, so a
+    # reminder's row says when it fell due); the write's wall clock for the others.
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     # The notification's template context (JSON): fills the WeChat template fields

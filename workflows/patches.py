@@ -40,6 +40,16 @@ RECORD_FAILURES = "record-failures-v1"
 # submissions of older histories were accepted without that check and replay as they ran.
 IDENTIFYING_TITLES = "identifying-titles-v1"
 
+# 2026-12-02 — Declaration: reminders before a deadline (rules/reminders.py): the main loop
+# waits for the next reminder's moment when it comes before the stage's deadline (a timer
+# of its own), then records it as a same-stage transition with its notification. Asked for
+# in the first wait of a stage that has reminders (a running declaration adopts them there).
+REMINDERS = "reminders-v1"
+
+# 2026-12-02 — Round: the evaluation body's daily digest (a timer each morning at 09:00 from
+# the opening of submission to the morning after the review closes, and its activity).
+EVALUATION_DIGEST = "evaluation-digest-v1"
+
 ALL = (
     DOCUMENTS,
     NEXT_DEADLINE,
@@ -49,4 +59,6 @@ ALL = (
     MATERIAL_REQUIREMENTS,
     RECORD_FAILURES,
     IDENTIFYING_TITLES,
+    REMINDERS,
+    EVALUATION_DIGEST,
 )
