@@ -87,7 +87,7 @@ async def test_correction_is_reminded_24_and_4_hours_before_its_deadline(
     timeline = (await state(handle)).timeline
     assert [t.action for t in timeline[-3:]] == ["reminder", "reminder", "correction_overdue"]
     assert {t.to_stage for t in timeline[-3:-1]} == {Stage.correction}  # same stage
-    await keep_history(handle, "reminders_correction_abandoned")
+    await keep_history(handle, "documents_reminders_correction_abandoned")
 
 
 async def test_no_correction_reminder_after_the_resubmission(

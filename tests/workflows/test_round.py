@@ -518,4 +518,4 @@ async def test_the_evaluation_body_gets_a_daily_digest_of_what_reached_it(
     assert "张三" not in digest.body and handle.id not in digest.body
     round_handle = time_env.client.get_workflow_handle(f"round-{year}")
     await round_handle.terminate("test over")
-    await keep_history(round_handle, "round_daily_digest")
+    await keep_history(round_handle, "documents_round_daily_digest")
