@@ -332,7 +332,7 @@ def visibility_query(
     if number is not None:
         parsed = parse_declaration_number(number)
         if parsed is None:
-            raise ValueError(f"not a declaration number (like 2026-000123): {number!r}")
+            raise ValueError("not a declaration number (like 2026-000123)")
         clauses.append(f"{DECLARATION_NUMBER.name} = '{declaration_number(*parsed)}'")
     if year is not None:
         clauses.append(f"{ROUND_YEAR.name} = {int(year)}")
