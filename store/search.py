@@ -236,3 +236,14 @@ async def unit_unknown(engine: AsyncEngine, found: Criteria) -> list[str]:
                 )
             ).scalars()
         )
+
+
+async def stage_level_counts(engine: AsyncEngine, scope: Scope) -> dict[tuple[str, str], int]:
+    """How many declarations in `scope` are in each (stage, level)."""
+    async with engine.connect() as conn:
+        counted = await conn.execute(
+            select(DeclarationRow.stage, DeclarationRow.level, func.count())
+            .where(scope.clause())
+            .group_by(DeclarationRow.stage, DeclarationRow.level)
+        )
+        return {(stage, level): count for stage, level, count in counted.all()}

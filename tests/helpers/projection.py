@@ -14,7 +14,8 @@ from store.db import get_engine
 from store.tables import DeclarationRow
 from tests.helpers.samples import SAMPLE_USCC
 
-NOW = datetime(2026, 9, 20, 4, 0, tzinfo=UTC)
+# the portal reads the clock (datetime.now): the rows' deadlines are relative to it
+NOW = datetime.now(UTC).replace(microsecond=0)
 EMPLOYER = "新疆示例硅业有限公司"
 UNIT = "甘泉堡经济技术开发区（工业区）管理委员会"
 
@@ -35,6 +36,12 @@ class Person:
     id_card: str
     workflow_id: str
     number: str | None
+
+    @property
+    def number_text(self) -> str:
+        """Its 申报编号 (a row put with one)."""
+        assert self.number is not None, f"{self.workflow_id} has no number"
+        return self.number
 
 
 async def put(
