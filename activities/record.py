@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
@@ -13,8 +14,16 @@ from delivery.dispatch import StartDeliveries
 from delivery.outbox import outbox_row, put_in_outbox
 from delivery.recipients import Recipients, addressed
 from models.records import RECORD_REJECTED, RECORD_TRANSITION, TransitionRecord
+from rules.overdue import current_deadline
 from store.db import dialect_insert, insert_unless_exists
 from store.tables import AuditEvent, DeclarationRow
+
+
+def next_deadline(record: TransitionRecord) -> datetime | None:
+    """The instant the declaration's stage after `record` waits for (the projection's
+    `next_deadline`: the search sorts by it), None when it waits for none."""
+    found = current_deadline(record.to_stage, record.deadlines)
+    return found[1] if found else None
 
 
 class RecordActivities:
@@ -109,6 +118,9 @@ class RecordActivities:
             "deadlines": data["deadlines"],
             "last_seq": record.seq,
             "updated_at": record.at,
+            "number": record.number,
+            "competent_unit": record.competent_unit,
+            "next_deadline": next_deadline(record),
         }
         async with self._engine.begin() as conn:
             for message in messages:

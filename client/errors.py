@@ -102,7 +102,9 @@ class DeclarationRefused(Exception):
 
 
 class ArchiveUnavailable(Exception):
-    """The integrity archive (R8) could not be read: no declaration starts without it."""
+    """The record database could not be read or written while a declaration was opened: its
+    integrity archive (R8), or the declaration's number (申报编号). No declaration starts
+    without them."""
 
 
 class ClientConfigError(ValueError):

@@ -148,6 +148,11 @@ class Material(Strict):
     masked: bool = False
 
 
+# 申报编号: the round year, a dash, the sequence number in at least 6 digits (rules/identity.py
+# declaration_number makes it)
+NUMBER_PATTERN = r"^[0-9]{4}-[0-9]{6,9}$"
+
+
 class DeclarationInput(Strict):
     """The one argument of the `Declaration` workflow."""
 
@@ -161,6 +166,10 @@ class DeclarationInput(Strict):
     eligibility: EligibilityFacts = Field(default_factory=EligibilityFacts)
     achievements: list[Achievement] = Field(default_factory=list, max_length=MAX_ACHIEVEMENTS)
     materials: list[Material] = Field(default_factory=list, max_length=MAX_MATERIALS)
+    # 申报编号 (`2026-000123`), allocated when the declaration is opened
+    # (client/declarations.py open_declaration); None in declarations started before numbers
+    # existed, and in those started as they are (tests, benchmarks)
+    number: str | None = Field(default=None, pattern=NUMBER_PATTERN, max_length=20)
 
 
 # --- update arguments: one model per update, each with the actor ---------------------------
@@ -299,3 +308,5 @@ class DeclarationState(Strict):
     # R11: returns because the masking was incomplete (counted in return_count only where the
     # round's masking_return_counts says so)
     masking_return_count: int = 0
+    # 申报编号 (DeclarationInput.number); None for a declaration started without one
+    number: str | None = None

@@ -114,3 +114,8 @@ class TransitionRecord(Strict):
     return_count: int
     deadlines: dict[str, str] = Field(default_factory=dict)
     notifications: list[NotificationRequest] = Field(default_factory=list)
+    # 申报编号 (DeclarationInput.number); None for a declaration started without one
+    number: str | None = None
+    # the employer's competent unit, '' when it has none; None in records built before it was
+    # carried (the projection keeps NULL: not known)
+    competent_unit: str | None = None

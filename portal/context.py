@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -54,7 +55,9 @@ log = logging.getLogger(__name__)
 QUERY_TIMEOUT = timedelta(seconds=10)
 UPDATE_TIMEOUT = timedelta(seconds=30)  # per phase: accepted by a worker, then recorded
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "portal"
-TEMPORAL_UI = "http://localhost:8233"
+# Who may look declarations up by the applicant's identity (/search, portal/routers/search.py):
+# never the blind reviewers (R11: the evaluation body, the committee), nor the applicant.
+SEARCH_ROLES = frozenset({Role.employer.value, Role.competent_unit.value, Role.supervisor.value})
 
 ROLE_NAMES_ZH = {
     Role.applicant: "申报人",
@@ -195,7 +198,15 @@ def actor_id_of(account: Any) -> str:
     return f"{account.role}:{account.username}"
 
 
-def portal_templates() -> Jinja2Templates:
+def workflow_ui(settings: Settings) -> Callable[[str], str]:
+    """A template function: a workflow's page in the Temporal Web UI, at
+    ZHICHENG_TEMPORAL_UI_URL in the namespace TEMPORAL_NAMESPACE."""
+    namespace = quote(settings.temporal_namespace, safe="")
+    base = f"{settings.temporal_ui_url}/namespaces/{namespace}/workflows/"
+    return lambda workflow_id: base + quote(workflow_id, safe="")
+
+
+def portal_templates(settings: Settings) -> Jinja2Templates:
     """The pages (templates/portal/) with the filters they use."""
     templates = Jinja2Templates(directory=str(TEMPLATES))
     templates.env.globals.update(
@@ -208,7 +219,8 @@ def portal_templates() -> Jinja2Templates:
         REFUSED_KIND=lambda k: REFUSED_KINDS_ZH.get(k, k),
         SHANGHAI=_shanghai,
         WINDOW=cn_window,
-        TEMPORAL_UI=TEMPORAL_UI,
+        WORKFLOW_UI=workflow_ui(settings),
+        SEARCH_ROLES=SEARCH_ROLES,
         # every action form's hidden `request_token`, fresh each time a page is rendered
         # (Portal._update_id: the same form posted twice is applied once)
         request_token=new_form_token,

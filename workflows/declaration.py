@@ -1256,4 +1256,5 @@ class DeclarationWorkflow:
             documents=list(self._documents.values()),
             record_failure=self._record_failure,
             masking_return_count=self._masking_return_count,
+            number=self._in.number,
         )

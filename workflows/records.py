@@ -66,6 +66,8 @@ def transition_record(
         return_count=return_count,
         deadlines=deadlines,
         notifications=list(notifications),
+        number=declaration.number,
+        competent_unit=(applicant.employer.competent_unit or "").strip(),
     )
 
 

@@ -296,8 +296,11 @@ async def test_good_creation_binds_the_account_and_starts_once(
         assert current.stage is Stage.draft and current.level.value == "intermediate"
         row = await projected(database_url, workflow_id)
         assert (row.applicant_name, row.employer_uscc) == ("张三丰", EMPLOYER_USCC)
+        # its 申报编号, allocated when it was opened: in the state, the projection, the page
+        assert current.number is not None and current.number.startswith(f"{this_year()}-")
+        assert row.number == current.number
         page = (await client.get("/applicant")).text
-        assert "填报中" in page and "申报材料" in page
+        assert "填报中" in page and "申报材料" in page and current.number in page
         assert (await client.get("/applicant/new")).status_code == 303  # has one this year
 
         again = await client.post("/applicant/new", data=form)

@@ -885,21 +885,27 @@ async def test_supervisor_sees_overdue_items(
             insert(DeclarationRow),
             [
                 common
-                | {"workflow_id": late, "deadlines": {"payment_due_at": due["late"].isoformat()}},
-                common
-                | {"workflow_id": fine, "deadlines": {"payment_due_at": due["fine"].isoformat()}},
+                | {
+                    "workflow_id": workflow_id,
+                    "deadlines": {"payment_due_at": due[which].isoformat()},
+                    "next_deadline": due[which],  # as the record activity writes it
+                }
+                for which, workflow_id in (("late", late), ("fine", fine))
             ],
         )
     try:
-        await login(browser, await account(database_url, Role.supervisor))
+        csrf = await login(browser, await account(database_url, Role.supervisor))
         page = (await browser.get("/supervisor")).text
-        overdue = page[page.index('<h2 id="overdue">') : page.index("<h2>全部申报</h2>")]
-        assert f"http://localhost:8233/namespaces/default/workflows/{late}" in overdue
+        overdue = page[page.index('<h2 id="overdue">') : page.index('<h2 id="declarations">')]
+        namespace = portal.state.portal.settings.temporal_namespace  # TEMPORAL_NAMESPACE
+        assert f"http://localhost:8233/namespaces/{namespace}/workflows/{late}" in overdue
         assert fine not in overdue
         row = overdue[overdue.index(late) :]
         row = row[: row.index("</tr>")]
-        assert "缴费截止" in row and "1天2小时" in row and "+08:00" in row
-        assert fine in page  # listed among all declarations
+        assert "缴费截止" in row and "1天2小时" in row and "+08:00" in row and "逾期测试" in row
+        found = await browser.post("/supervisor", data={"csrf_token": csrf, "q": "逾期测试"})
+        listed = found.text[found.text.index('<h2 id="declarations">') :]
+        assert fine in listed and late in listed  # among all declarations, found by name
     finally:
         async with get_engine(database_url).begin() as conn:
             await conn.execute(

@@ -541,3 +541,20 @@ def test_every_activity_called_by_name_is_registered_under_that_name():
     assert registered - called == {QUEUE_NOTIFICATION}
     assert called <= registered
     assert "record_transition" in registered and "act_on_declarations" in registered
+
+
+def test_a_transition_record_carries_the_number_and_the_competent_unit():
+    """The projection's 申报编号 and competent unit come from the declaration's input; no
+    competent unit is '' (None would mean a record built before they were carried)."""
+    numbered = sample_declaration_input(number="2025-000042")
+    record = transition_record(
+        numbered, entry(), workflow_id=WORKFLOW_ID, round_year=2025, return_count=0, deadlines={}
+    )
+    assert (record.number, record.competent_unit) == ("2025-000042", "")
+    employer = numbered.applicant.employer.model_copy(update={"competent_unit": " 某管委会 "})
+    applicant = numbered.applicant.model_copy(update={"employer": employer})
+    unnumbered = sample_declaration_input(applicant=applicant)
+    record = transition_record(
+        unnumbered, entry(), workflow_id=WORKFLOW_ID, round_year=2025, return_count=0, deadlines={}
+    )
+    assert (record.number, record.competent_unit) == (None, "某管委会")
