@@ -220,6 +220,9 @@ class Settings(BaseSettings):
     wechat_templates: Path = _env("WECHAT_TEMPLATES", ROOT / "config" / "wechat_templates.json")
     wechat_bindings: Path = _env("WECHAT_BINDINGS", ROOT / "config" / "wechat_bindings.json")
     wechat_timeout: float = _env("WECHAT_TIMEOUT", 15.0, gt=0)
+    # The organisations' addresses (employers, competent units, the evaluation body, the
+    # supervisor: models/recipients.py), read when a message is queued; re-read when changed.
+    recipients_file: Path = _env("ZHICHENG_RECIPIENTS", ROOT / "config" / "recipients.json")
     # WeChat drops a second message with the same openid + client_msg_id for 10 minutes: a
     # send whose outcome is unknown is resent only within this window (margin included).
     wechat_dedup_window: float = _env("WECHAT_DEDUP_WINDOW_SECONDS", 540.0, ge=0)
@@ -277,6 +280,9 @@ class Settings(BaseSettings):
     # The largest request body of any route but an upload's (those: ZHICHENG_UPLOAD_MAX_BYTES
     # per file), refused with 413 before it is read.
     portal_body_max_bytes: int = _env("PORTAL_BODY_MAX_BYTES", 1024 * 1024, gt=0)
+    # The Temporal Web UI the supervisor's page links each declaration's workflow to
+    # (`{url}/namespaces/{TEMPORAL_NAMESPACE}/workflows/{id}`); compose: http://localhost:8080.
+    temporal_ui_url: str = _env("ZHICHENG_TEMPORAL_UI_URL", "http://localhost:8233")
 
     # --- operations (worker.py; docs/deployment.md) ---
     # host:port of the worker's Prometheus endpoint (Temporal SDK metrics); empty: off.
@@ -420,6 +426,14 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(entry, strict=False)
             except ValueError:
                 raise ValueError(f"not an IP address or network: {entry!r}") from None
+        return value
+
+    @field_validator("temporal_ui_url")
+    @classmethod
+    def _temporal_ui_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not re.fullmatch(r"https?://[^\s/?#\"'<>]+(/[^\s?#\"'<>]*)?", value):
+            raise ValueError(f"not an http(s) URL: {value!r}")
         return value
 
     @property

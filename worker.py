@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import signal
+import sys
 import time
 from collections.abc import Callable
 from contextlib import suppress
@@ -34,6 +35,7 @@ from client.connection import connect as connect  # the portal and bench/floor.p
 from client.connection import data_converter, exit_without_finalizing
 from client.signing import ActorSigner
 from delivery.dispatch import DeliveryStarter
+from delivery.recipients import Recipients, RecipientsFileError
 from documents.publication import PublicationStore
 from documents.render import shutdown_renderer
 from rules import actor_keys
@@ -46,11 +48,19 @@ from workflows.round import RoundLauncherWorkflow, RoundWorkflow
 WORKFLOWS = [DeclarationWorkflow, RoundWorkflow, RoundLauncherWorkflow, DeliveryWorkflow]
 
 # Validation libraries used by the models import parts of themselves lazily; pass them
-# through so the sandbox does not re-import them per workflow run. rules.actor_keys holds the
-# key the update validators verify actors with (installed by build_worker): passed through,
-# the sandboxed workflows see this same module, key included (why that is deterministic-safe:
-# the module's docstring).
-PASSTHROUGH_MODULES = ("email_validator", "idna", "phonenumbers", "stdnum", "rules.actor_keys")
+# through so the sandbox does not re-import them per workflow run (pypinyin, which
+# rules/blind_review.py uses, reads its dictionaries from files when imported: once, here).
+# rules.actor_keys holds the key the update validators verify actors with (installed by
+# build_worker): passed through, the sandboxed workflows see this same module, key included
+# (why that is deterministic-safe: the module's docstring).
+PASSTHROUGH_MODULES = (
+    "email_validator",
+    "idna",
+    "phonenumbers",
+    "stdnum",
+    "pypinyin",
+    "rules.actor_keys",
+)
 
 log = logging.getLogger("zhicheng.worker")
 
@@ -167,13 +177,15 @@ def build_activities(
     client and task queue)."""
     start_deliveries = DeliveryStarter(settings, client, task_queue)
     store = PublicationStore(publication_dir or settings.publication_dir)
-    record = RecordActivities(engine, start_deliveries)
-    notification = NotificationActivities(engine, start_deliveries)
+    recipients = Recipients(settings.recipients_file)
+    recipients.check()  # a bad recipients file stops the worker here, with the reason
+    record = RecordActivities(engine, start_deliveries, recipients)
+    notification = NotificationActivities(engine, start_deliveries, recipients)
     documents = DocumentActivities(store, settings, engine)
     delivery = DeliveryActivities(engine, settings)
     signer = ActorSigner.from_settings(settings)  # the round's updates to declarations
     coordination = CoordinationActivities(client, engine, partial(signer.signed, client))
-    round_activities = RoundActivities(engine, settings, start_deliveries)
+    round_activities = RoundActivities(engine, settings, start_deliveries, recipients)
     return [
         record.record_transition,
         notification.queue_notification,
@@ -190,6 +202,7 @@ def build_activities(
         round_activities.revoke_declaration,
         round_activities.record_round_event,
         round_activities.prepare_round,
+        round_activities.queue_evaluation_digest,
     ]
 
 
@@ -266,6 +279,11 @@ async def main() -> None:
     if args.database_url:
         settings = settings.model_copy(update={"database_url": args.database_url})
     configure_logging(settings)
+    try:
+        Recipients(settings.recipients_file).check()
+    except RecipientsFileError as exc:  # as a bad setting: one line, exit status 2
+        print(f"invalid setting: ZHICHENG_RECIPIENTS: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     database_url = settings.database_url
     await ensure_schema(database_url)  # the migrations (migrations/, alembic upgrade head)
     engine = get_engine(database_url)

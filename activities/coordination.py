@@ -19,11 +19,13 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from delivery.dispatch import StartDeliveries
 from delivery.outbox import outbox_row, put_in_outbox
+from delivery.recipients import Recipients, addressed
 from models.common import ENDINGS, LEVEL_NAMES_ZH, Level, Role, Stage
 from models.coordination import (
     ACT_ON_DECLARATIONS,
     DEFENSE_SCORES,
     DRAW_SPOT_CHECK,
+    EVALUATION_DIGEST,
     PREPARE_ROUND,
     RECORD_ROUND_EVENT,
     REVOKE_DECLARATION,
@@ -32,6 +34,8 @@ from models.coordination import (
     DeclarationBatch,
     DefenseScores,
     DefenseScoresRequest,
+    DigestRequest,
+    DigestResult,
     PrepareRound,
     RevokeRequest,
     RevokeResult,
@@ -42,11 +46,12 @@ from models.coordination import (
     Target,
 )
 from models.declaration import DeclarationState
-from models.records import NotificationEvent, NotificationRequest
+from models.records import EVALUATION_BODY_NAME, NotificationEvent, NotificationRequest
 from models.round import ListingSource, RoundInput, RoundStatistics
 from rules.calendar import CalendarYearUnknown
+from rules.identity import round_workflow_id
 from rules.spot_check import draw_sample, integrity_blocked_until, population_digest, sample_size
-from rules.timezone import shanghai_date
+from rules.timezone import shanghai_date, shanghai_iso
 from rules.update_ids import coordination_update_id
 from settings import Settings
 from store.config_files import InputError, round_input_for
@@ -250,11 +255,16 @@ class RoundActivities:
     revocation notice)."""
 
     def __init__(
-        self, engine: AsyncEngine, settings: Settings, start_deliveries: StartDeliveries
+        self,
+        engine: AsyncEngine,
+        settings: Settings,
+        start_deliveries: StartDeliveries,
+        recipients: Recipients | None = None,
     ) -> None:
         self._engine = engine
         self._settings = settings
         self._start_deliveries = start_deliveries
+        self._recipients = recipients
 
     @activity.defn(name=ROUND_STATISTICS)
     async def round_statistics(self, request: StatisticsRequest) -> RoundStatistics:
@@ -394,6 +404,36 @@ class RoundActivities:
             already_revoked=False,
         )
 
+    @activity.defn(name=EVALUATION_DIGEST)
+    async def queue_evaluation_digest(self, request: DigestRequest) -> DigestResult:
+        """The evaluation body's daily digest (blind: counts only): the round's declarations
+        that reached it in (since, until] and those with it now. One message per day, keyed
+        by the day and dated by its moment; none when nothing arrived."""
+        arrivals = (
+            select(func.count(func.distinct(AuditEvent.workflow_id)))
+            .join(DeclarationRow, DeclarationRow.workflow_id == AuditEvent.workflow_id)
+            .where(
+                DeclarationRow.round_year == request.year,
+                AuditEvent.to_stage == Stage.evaluation_review.value,
+                AuditEvent.from_stage != Stage.evaluation_review.value,
+                AuditEvent.at > request.since,
+                AuditEvent.at <= request.until,
+            )
+        )
+        waiting = select(func.count()).where(
+            DeclarationRow.round_year == request.year,
+            DeclarationRow.stage == Stage.evaluation_review.value,
+        )
+        async with self._engine.begin() as conn:
+            arrived = int((await conn.execute(arrivals)).scalar_one())
+            open_now = int((await conn.execute(waiting)).scalar_one())
+            if not arrived:
+                return DigestResult(arrived=0, open=open_now, queued=False)
+            row = digest_row(request, arrived, open_now, self._recipients)
+            await put_in_outbox(conn, row)
+        await self._start_deliveries([row["key"]])
+        return DigestResult(arrived=arrived, open=open_now, queued=True)
+
     @activity.defn(name=RECORD_ROUND_EVENT)
     async def record_round_event(self, record: RoundEventRecord) -> None:
         """Idempotent by (chain_id, seq)."""
@@ -422,6 +462,31 @@ class RoundActivities:
             return round_input_for(request.year, self._settings, listing=request.listing)
         except (CalendarYearUnknown, InputError) as exc:
             raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from None
+
+
+def digest_row(
+    request: DigestRequest, arrived: int, open_now: int, recipients: Recipients | None
+) -> dict[str, Any]:
+    """The digest's rendered outbox row (docs/delivery.md, "The daily digest")."""
+    workflow_id = round_workflow_id(request.year)
+    day = shanghai_date(request.until).isoformat()
+    event = NotificationEvent.evaluation_digest
+    message = NotificationRequest(
+        key=f"{workflow_id}/digest/{day}/{event.value}/{Role.evaluation_body.value}",
+        workflow_id=workflow_id,
+        event=event,
+        recipient_role=Role.evaluation_body,
+        recipient_name=EVALUATION_BODY_NAME,
+        context={
+            "round_year": request.year,
+            "arrived": arrived,
+            "open": open_now,
+            "since": shanghai_iso(request.since),
+            "until": shanghai_iso(request.until),
+            "review_closes_at": shanghai_iso(request.review_closes_at),
+        },
+    )
+    return outbox_row(addressed(message, recipients)) | {"created_at": request.until}
 
 
 async def revocation_notice(

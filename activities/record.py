@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
@@ -11,18 +12,34 @@ from temporalio.exceptions import ApplicationError
 
 from delivery.dispatch import StartDeliveries
 from delivery.outbox import outbox_row, put_in_outbox
+from delivery.recipients import Recipients, addressed
 from models.records import RECORD_REJECTED, RECORD_TRANSITION, TransitionRecord
+from rules.overdue import current_deadline
 from store.db import dialect_insert, insert_unless_exists
 from store.tables import AuditEvent, DeclarationRow
 
 
-class RecordActivities:
-    """The declaration's record (R16): built by worker.py with the record database's engine
-    and what starts the deliveries of the messages it queues."""
+def next_deadline(record: TransitionRecord) -> datetime | None:
+    """The instant the declaration's stage after `record` waits for (the projection's
+    `next_deadline`: the search sorts by it), None when it waits for none."""
+    found = current_deadline(record.to_stage, record.deadlines)
+    return found[1] if found else None
 
-    def __init__(self, engine: AsyncEngine, start_deliveries: StartDeliveries) -> None:
+
+class RecordActivities:
+    """The declaration's record (R16): built by worker.py with the record database's engine,
+    what starts the deliveries of the messages it queues and the organisations' addresses
+    (none: the organisations' messages are recorded without an address)."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        start_deliveries: StartDeliveries,
+        recipients: Recipients | None = None,
+    ) -> None:
         self._engine = engine
         self._start_deliveries = start_deliveries
+        self._recipients = recipients
 
     @activity.defn(name=RECORD_TRANSITION)
     async def record_transition(self, record: TransitionRecord) -> None:
@@ -31,7 +48,10 @@ class RecordActivities:
         so a transition is never recorded without them, nor they without it."""
         if record.at.utcoffset() is None:  # retrying would not fix the input
             raise ApplicationError("TransitionRecord.at must be timezone-aware", non_retryable=True)
-        messages = [outbox_row(request) for request in record.notifications]  # render first
+        messages = [  # rendered first; made at the transition's moment (the workflow's clock)
+            outbox_row(addressed(request, self._recipients)) | {"created_at": record.at}
+            for request in record.notifications
+        ]
         try:
             audited, projected = await self._write(record, messages)
         except (DataError, IntegrityError, ProgrammingError) as exc:
@@ -98,6 +118,9 @@ class RecordActivities:
             "deadlines": data["deadlines"],
             "last_seq": record.seq,
             "updated_at": record.at,
+            "number": record.number,
+            "competent_unit": record.competent_unit,
+            "next_deadline": next_deadline(record),
         }
         async with self._engine.begin() as conn:
             for message in messages:

@@ -1,4 +1,4 @@
-"""`declaration start|act|state|history|list` and `actions`: a declaration from the command
+"""`declaration start|act|state|history|list|find` and `actions`: a declaration from the command
 line. Opening one goes through client/declarations.py's open_declaration, as in the portal."""
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from cli.common import (
     no_worker,
     note_refused,
     read_action_data,
+    record_errors,
     request_id_told,
     temporal_errors,
 )
-from cli.exits import EXIT_OK, CliError, bad_input, refused
+from cli.exits import EXIT_OK, CliError, bad_input, refused, unavailable
 from cli.output import (
     print_actions,
     print_deadlines,
@@ -39,9 +40,9 @@ from client.inputs import action_models, action_payload, declaration_input
 from client.refused import Attempt
 from client.signing import ActorSigner
 from models.common import Jurisdiction, Level, Role, Stage
-from models.declaration import DeclarationState
+from models.declaration import DeclarationInput, DeclarationState
 from rules.actions import ACTIONS
-from rules.identity import declaration_workflow_id
+from rules.identity import declaration_workflow_id, parse_declaration_number
 from rules.timezone import SHANGHAI, shanghai_iso
 from rules.update_ids import cli_update_id, new_request_id
 from settings import Settings
@@ -61,22 +62,40 @@ async def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
     hints = {
         "SubmissionClosed": f" (to try the system now: {PROG} round try-out {year})",
         "AlreadyDeclared": f" (see: {PROG} declaration state {workflow_id})",
+        "IdentifyingTitle": " (blind review, R11: rename that material in the file)",
     }
+    numbered: list[str] = []
+
+    async def note_number(opened: DeclarationInput) -> None:  # the 申报编号 it starts with
+        numbered.append(opened.number or "")
+
     async with temporal_errors(client, settings, workflow_id):
         try:
             handle = await open_declaration(
-                client, declaration, settings.task_queue, signer=ActorSigner.from_settings(settings)
+                client,
+                declaration,
+                settings.task_queue,
+                signer=ActorSigner.from_settings(settings),
+                before_start=note_number,
             )
         except DeclarationRefused as exc:  # nothing started
             raise refused(exc.reason, exc.message + hints.get(exc.reason, "")) from None
+    number = numbered[-1] if numbered else None
     try:
         state = await declaration_state(client, handle.id, rpc_timeout=QUERY_TIMEOUT)
     except (RPCError, WorkflowQueryFailedError):
         state = None  # started all the same; say so and point at the worker
     if args.json:
-        print_json({"workflow_id": handle.id, "state": state and state.model_dump(mode="json")})
+        print_json(
+            {
+                "workflow_id": handle.id,
+                "number": number,
+                "state": state and state.model_dump(mode="json"),
+            }
+        )
     else:
         print(handle.id)
+        print(f"number: {number}")  # 申报编号: what a person quotes (`declaration find`)
         if state is not None:
             reason = f": {state.ending_reason}" if state.ending_reason else ""
             print(f"stage: {stage_text(state.stage)}{reason}")
@@ -184,13 +203,17 @@ async def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
 async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     from client.declarations import list_declarations, visibility_query
 
-    query = visibility_query(
-        year=args.year,
-        stage=args.stage and Stage(args.stage),
-        level=args.level and Level(args.level),
-        jurisdiction=args.jurisdiction and Jurisdiction(args.jurisdiction),
-        record_failing=args.record_failing,
-    )
+    try:
+        query = visibility_query(
+            year=args.year,
+            stage=args.stage and Stage(args.stage),
+            level=args.level and Level(args.level),
+            jurisdiction=args.jurisdiction and Jurisdiction(args.jurisdiction),
+            record_failing=args.record_failing,
+            number=args.number,
+        )
+    except ValueError as exc:  # --number that is not one
+        raise bad_input(f"--number: {exc}") from None
     client = await client_for(settings)
     async with temporal_errors(client, settings):
         rows = await list_declarations(client, query, args.limit)
@@ -199,6 +222,7 @@ async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_OK
     header = [
         "workflow id",
+        "number",
         "stage",
         "next deadline (+08:00)",
         "level",
@@ -209,6 +233,7 @@ async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     lines = [
         [
             row.workflow_id,
+            row.number or "-",
             row.stage or "?",
             shanghai_iso(row.next_deadline) if row.next_deadline else "-",
             row.level or "?",
@@ -223,6 +248,62 @@ async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
             print(line)
     more = " (limit reached)" if len(rows) == args.limit else ""
     print(f"{len(rows)} declaration(s){more}: {query}")
+    return EXIT_OK
+
+
+async def cmd_find(args: argparse.Namespace, settings: Settings) -> int:
+    """`declaration find NUMBER`: the declaration with that 申报编号, from the record database
+    (its number's allocation, then its projection row: no Temporal server needed)."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from store.db import get_engine
+    from store.declaration_numbers import numbered_workflow
+    from store.tables import DeclarationRow
+
+    if parse_declaration_number(args.number) is None:
+        raise bad_input("NUMBER: not a declaration number (like 2026-000123)")
+    engine = get_engine(settings.database_url)
+    try:
+        workflow_id = await numbered_workflow(engine, args.number)
+        row = None
+        if workflow_id is not None:
+            async with engine.connect() as conn:
+                row = (
+                    await conn.execute(
+                        select(DeclarationRow.__table__).where(
+                            DeclarationRow.workflow_id == workflow_id
+                        )
+                    )
+                ).first()
+    except SQLAlchemyError as exc:
+        raise record_errors(settings, exc) from None
+    if workflow_id is None:
+        raise unavailable(f"no declaration numbered {args.number.strip()} in the record database")
+    found = {
+        "workflow_id": workflow_id,
+        "number": row.number if row is not None and row.number else args.number.strip(),
+        "round_year": row.round_year if row is not None else None,
+        "stage": row.stage if row is not None else None,
+        "level": row.level if row is not None else None,
+        "jurisdiction": row.jurisdiction if row is not None else None,
+        "return_count": row.return_count if row is not None else None,
+        "next_deadline": (
+            shanghai_iso(row.next_deadline) if row is not None and row.next_deadline else None
+        ),
+    }
+    if args.json:
+        print_json(found)
+        return EXIT_OK
+    print(workflow_id)
+    if row is None:  # numbered, but no transition of it recorded (yet)
+        print(f"not recorded yet: see {PROG} declaration state {workflow_id}")
+        return EXIT_OK
+    print(f"number:        {found['number']}  (round {row.round_year})")
+    print(f"stage:         {stage_text(Stage(row.stage))}")
+    print(f"level:         {row.level}")
+    print(f"jurisdiction:  {row.jurisdiction}")
+    print(f"next deadline: {found['next_deadline'] or 'none'}")
     return EXIT_OK
 
 

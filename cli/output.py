@@ -96,6 +96,7 @@ def print_deadlines(state: DeclarationState, empty: str) -> None:
 def print_state(state: DeclarationState) -> None:
     level, jurisdiction = Level(state.level), Jurisdiction(state.jurisdiction)
     print(f"{state.workflow_id}  (round {state.round_year})")
+    print(f"number:       {state.number or 'none'}")
     print(f"stage:        {stage_text(state.stage)}")
     print(f"level:        {level.value} ({LEVEL_NAMES_ZH[level]})")
     print(f"jurisdiction: {jurisdiction.value} ({JURISDICTION_NAMES_ZH[jurisdiction]})")

@@ -7,7 +7,15 @@ from typing import NoReturn, TypedDict
 
 from cli.accounts import cmd_account_create
 from cli.common import PROG, Handler
-from cli.declarations import cmd_act, cmd_actions, cmd_history, cmd_list, cmd_start, cmd_state
+from cli.declarations import (
+    cmd_act,
+    cmd_actions,
+    cmd_find,
+    cmd_history,
+    cmd_list,
+    cmd_start,
+    cmd_state,
+)
 from cli.documents import cmd_documents_failed, cmd_documents_retry
 from cli.exits import EXIT_BAD_INPUT
 from cli.outbox import OUTBOX_STATUSES, cmd_outbox_deliver, cmd_outbox_list, cmd_outbox_resend
@@ -182,8 +190,20 @@ def build_parser() -> Parser:
         action="store_true",
         help="only declarations whose latest transition the record database refuses",
     )
+    listing.add_argument(
+        "--number", metavar="NUMBER", help="the declaration with this 申报编号 (2026-000123)"
+    )
     listing.add_argument("--limit", type=positive, default=100, help="at most N (default 100)")
     listing.add_argument("--json", action="store_true", help="print JSON")
+
+    find = sub(
+        commands,
+        "find",
+        "find a declaration by its 申报编号 in the record database (DATABASE_URL)",
+        cmd_find,
+    )
+    find.add_argument("number", metavar="NUMBER", help="the 申报编号, e.g. 2026-000123")
+    find.add_argument("--json", action="store_true", help="print JSON")
 
     round_group = groups.add_parser(
         "round", help="a round: plan, start, state, coordination actions", **common

@@ -17,7 +17,7 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
     WorkflowUpdateStage,
 )
-from temporalio.common import WorkflowIDReusePolicy
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from client.errors import ActionTimeout, ArchiveUnavailable, DeclarationRefused
@@ -27,6 +27,7 @@ from models.common import Actor, Jurisdiction, Level, Role, Stage, Strict
 from models.declaration import DeclarationInput, DeclarationState, WindowChangeAction
 from models.round import WINDOW_FIELDS
 from models.search_attributes import (
+    DECLARATION_NUMBER,
     JURISDICTION,
     LEVEL,
     NEXT_DEADLINE,
@@ -35,11 +36,18 @@ from models.search_attributes import (
     ROUND_YEAR,
     STAGE,
 )
+from rules.blind_review import first_identifying_title
 from rules.eligibility import check_eligibility
-from rules.identity import declaration_workflow_id, round_workflow_id
+from rules.identity import (
+    declaration_number,
+    declaration_workflow_id,
+    parse_declaration_number,
+    round_workflow_id,
+)
 from rules.timezone import SHANGHAI, shanghai_date, shanghai_iso
 from rules.update_ids import request_update_id
 from store.db import ensure_schema, get_engine
+from store.declaration_numbers import allocate_declaration_number
 from store.tables import IntegrityArchiveEntry
 from workflows.declaration import DeclarationWorkflow
 
@@ -69,13 +77,18 @@ async def open_declaration(
     2. submission must not have closed (R10: it could only end as not_submitted);
     3. a record of the integrity archive in force counts over what the applicant declared (R8;
        the archive is read from `engine`, else DATABASE_URL's);
-    4. the eligibility check (R1–R8, rules/eligibility.py), as the workflow would make it.
+    4. the eligibility check (R1–R8, rules/eligibility.py), as the workflow would make it;
+    5. no material's title may identify the applicant (R11, rules/blind_review.py: the
+       workflow refuses to submit it);
+    6. its 申报编号 (store/declaration_numbers.py): the round's next, or the one this
+       workflow id got before (opened again: the same number), carried in the input.
 
     Then `before_start` (the portal binds the applicant to the account), and the start with
     the window catch-up of start_declaration_in_round (signed with `signer`). Refused:
-    DeclarationRefused with reason SubmissionClosed, Ineligible or AlreadyDeclared (one
-    declaration per applicant per round, ever); ArchiveUnavailable when the archive cannot be
-    read. Temporal's own failures pass through (client.errors.classify)."""
+    DeclarationRefused with reason SubmissionClosed, Ineligible, IdentifyingTitle or
+    AlreadyDeclared (one declaration per applicant per round, ever); ArchiveUnavailable when
+    the archive cannot be read or the number not allocated. Temporal's own failures pass
+    through (client.errors.classify)."""
     year = declaration.round.year
     workflow_id = declaration_workflow_id(year, declaration.applicant_key)
     running = await running_round_config(client, year)
@@ -91,6 +104,7 @@ async def open_declaration(
         )
     today = shanghai_date(now)
     try:
+        engine = await record_engine(engine)
         until = await integrity_block(declaration.applicant_key, today, engine)
     except Exception as exc:  # never start without the R8 check
         raise ArchiveUnavailable(
@@ -106,6 +120,21 @@ async def open_declaration(
             workflow_id=workflow_id,
             refusals=refusals,
         )
+    found = first_identifying_title([m.name for m in declaration.materials], declaration.applicant)
+    if found is not None:  # R11: the workflow refuses to submit it; said now instead
+        index, kind = found
+        raise DeclarationRefused(
+            "IdentifyingTitle",
+            f"materials[{index}]: the title identifies the applicant ({kind}); nothing started",
+            workflow_id=workflow_id,
+        )
+    try:
+        number = await allocate_declaration_number(engine, workflow_id, year)
+    except Exception as exc:  # never start without its number
+        raise ArchiveUnavailable(
+            f"cannot allocate the declaration's number (DATABASE_URL): {exc}"
+        ) from None
+    declaration = declaration.model_copy(update={"number": number})
     if before_start is not None:
         await before_start(declaration)
     try:
@@ -123,16 +152,23 @@ async def start_declaration(
 ) -> DeclarationHandle:
     """Start the workflow as it is, nothing checked first (tests and benchmarks; people open
     declarations with open_declaration). One declaration per applicant per round, ever: a
-    second start is refused even after the first has ended (WorkflowAlreadyStartedError)."""
+    second start is refused even after the first has ended (WorkflowAlreadyStartedError).
+
+    A declaration with its 申报编号 gets the DeclarationNumber search attribute from its start
+    (the workflow itself sets none of it: no command of its history changes)."""
+    number = declaration.number
     return await client.start_workflow(
         DeclarationWorkflow.run,
         declaration,
         id=declaration_workflow_id(declaration.round.year, declaration.applicant_key),
         task_queue=task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        search_attributes=TypedSearchAttributes(
+            [SearchAttributePair(DECLARATION_NUMBER, number)] if number else []
+        ),
         static_summary=(
-            f"{declaration.round.year} {declaration.level.value} declaration, "
-            f"{declaration.jurisdiction.value}"
+            f"{declaration.round.year} {declaration.level.value} declaration"
+            f"{f' {number}' if number else ''}, {declaration.jurisdiction.value}"
         ),
     )
 
@@ -181,7 +217,15 @@ async def start_declaration_in_round(
     return handle
 
 
-# --- R8: the integrity archive ------------------------------------------------------------------
+# --- the record database: R8's integrity archive, the numbers ----------------------------------
+
+
+async def record_engine(engine: AsyncEngine | None = None) -> AsyncEngine:
+    """`engine`, else DATABASE_URL's (its schema brought up to date first)."""
+    if engine is None:
+        await ensure_schema()
+        engine = get_engine()
+    return engine
 
 
 async def integrity_block(
@@ -190,10 +234,7 @@ async def integrity_block(
     """The end of the applicant's newest integrity-archive record still in force, if any
     (R8: no higher title until then). Reads the record database: `engine`'s, or
     DATABASE_URL's (its schema brought up to date first)."""
-    if engine is None:
-        await ensure_schema()
-        engine = get_engine()
-    async with engine.connect() as conn:
+    async with (await record_engine(engine)).connect() as conn:
         until = (
             await conn.execute(
                 select(func.max(IntegrityArchiveEntry.blocked_until)).where(
@@ -282,10 +323,17 @@ def visibility_query(
     level: Level | None = None,
     jurisdiction: Jurisdiction | None = None,
     record_failing: bool = False,
+    number: str | None = None,
 ) -> str:
-    """A visibility query over the declarations' search attributes. Values are enum members
-    (or an int), so nothing needs escaping."""
+    """A visibility query over the declarations' search attributes. Values are enum members,
+    an int or a 申报编号 rebuilt from its parsed digits, so nothing needs escaping. A `number`
+    that is not one (rules/identity.py parse_declaration_number) is a ValueError."""
     clauses = [f"WorkflowType = '{DECLARATION_WORKFLOW_TYPE}'"]
+    if number is not None:
+        parsed = parse_declaration_number(number)
+        if parsed is None:
+            raise ValueError("not a declaration number (like 2026-000123)")
+        clauses.append(f"{DECLARATION_NUMBER.name} = '{declaration_number(*parsed)}'")
     if year is not None:
         clauses.append(f"{ROUND_YEAR.name} = {int(year)}")
     if stage is not None:
@@ -305,6 +353,7 @@ class DeclarationListing(Strict):
 
     workflow_id: str
     status: str
+    number: str | None  # 申报编号; absent on declarations started without one
     round_year: int | None
     stage: str | None
     level: str | None
@@ -324,6 +373,7 @@ async def list_declarations(client: Client, query: str, limit: int) -> list[Decl
             DeclarationListing(
                 workflow_id=execution.id,
                 status=execution.status.name.lower() if execution.status else "unknown",
+                number=attributes.get(DECLARATION_NUMBER),
                 round_year=attributes.get(ROUND_YEAR),
                 stage=attributes.get(STAGE),
                 level=attributes.get(LEVEL),

@@ -80,8 +80,9 @@ class ActionTimeout(TimeoutError):
 
 class DeclarationRefused(Exception):
     """A declaration not opened, and nothing started (client/declarations.py). `reason`:
-    SubmissionClosed (R10), Ineligible (R1–R8: `refusals` names each rule failed) or
-    AlreadyDeclared (one declaration per applicant per round)."""
+    SubmissionClosed (R10), Ineligible (R1–R8: `refusals` names each rule failed),
+    IdentifyingTitle (R11: a material's title names the applicant; the position and the kind,
+    never the value) or AlreadyDeclared (one declaration per applicant per round)."""
 
     def __init__(
         self,
@@ -101,7 +102,9 @@ class DeclarationRefused(Exception):
 
 
 class ArchiveUnavailable(Exception):
-    """The integrity archive (R8) could not be read: no declaration starts without it."""
+    """The record database could not be read or written while a declaration was opened: its
+    integrity archive (R8), or the declaration's number (申报编号). No declaration starts
+    without them."""
 
 
 class ClientConfigError(ValueError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
@@ -18,6 +19,7 @@ from delivery.failures import MaybeSent, Permanent, Temporary
 from models.delivery import (
     safe_id_part,
 )
+from models.records import BLIND_ROLES
 from rules.timezone import to_shanghai
 from settings import Settings
 
@@ -31,6 +33,19 @@ def message_id(key: str, from_address: str) -> str:
     return f"<{safe_id_part(key)}.zhicheng@{domain}>"
 
 
+BLIND_ROLE_NAMES = frozenset(role.value for role in BLIND_ROLES)
+
+
+def shown_key(message: Mapping[str, Any]) -> str:
+    """The key as the recipient's mail shows it (Message-ID, X-Zhicheng-Outbox-Key): the key
+    itself, except to a blind reviewer (R11), whose messages never show the workflow id (it
+    carries the applicant key): "blind-" and the first 32 hex digits of the key's SHA-256."""
+    key: str = message["key"]
+    if message.get("recipient_role") in BLIND_ROLE_NAMES:
+        return "blind-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    return key
+
+
 def build_email(message: Mapping[str, Any], to: str, settings: Settings) -> EmailMessage:
     """The message as sent: UTF-8 subject (RFC 2047) and body (base64), CRLF line ends. It is
     the same bytes on every attempt, Date included (the time it was queued)."""
@@ -39,9 +54,9 @@ def build_email(message: Mapping[str, Any], to: str, settings: Settings) -> Emai
     email["From"] = Address(display_name=settings.smtp_from_name, addr_spec=settings.smtp_from)
     email["To"] = Address(display_name=message["recipient_name"], addr_spec=to)
     email["Date"] = format_datetime(to_shanghai(message["created_at"]))
-    email["Message-ID"] = message_id(message["key"], settings.smtp_from)
+    email["Message-ID"] = message_id(shown_key(message), settings.smtp_from)
     email["Auto-Submitted"] = "auto-generated"
-    email["X-Zhicheng-Outbox-Key"] = message["key"]
+    email["X-Zhicheng-Outbox-Key"] = shown_key(message)
     email.set_content(message["body"], charset="utf-8", cte="base64")
     return email
 

@@ -21,6 +21,7 @@ REVOKE_DECLARATION = "revoke_declaration"
 RECORD_ROUND_EVENT = "record_round_event"
 PREPARE_ROUND = "prepare_round"
 PUBLISH_RESULT_LIST = "publish_result_list"
+EVALUATION_DIGEST = "queue_evaluation_digest"
 
 
 class Target(Strict):
@@ -58,6 +59,22 @@ class BatchResult(Strict):
 
 class StatisticsRequest(Strict):
     year: int
+
+
+class DigestRequest(Strict):
+    """The evaluation body's daily digest (docs/delivery.md, "The daily digest"): the
+    declarations of round `year` that reached it in (`since`, `until`]."""
+
+    year: int
+    since: datetime
+    until: datetime
+    review_closes_at: datetime
+
+
+class DigestResult(Strict):
+    arrived: int  # declarations that reached the evaluation body in the period
+    open: int  # declarations with it now (evaluation_review)
+    queued: bool  # a message was queued (none when nothing arrived)
 
 
 class DefenseScoresRequest(Strict):

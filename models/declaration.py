@@ -39,6 +39,24 @@ class Employer(Strict):
             raise ValueError(f"not a valid unified social credit code: {exc}") from None
 
 
+def e164_mobile(value: str) -> str:
+    """A mobile number (a WeChat account is bound to one, R16) in E.164 form; ValueError if
+    `value` is not a valid mobile number (China by default)."""
+    try:
+        number = phonenumbers.parse(value, "CN")
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"not a phone number: {exc}") from None
+    mobile_types = (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    )
+    if not phonenumbers.is_valid_number(number) or phonenumbers.number_type(number) not in (
+        mobile_types
+    ):
+        raise ValueError(f"not a valid mobile number: {value}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
 class Applicant(Strict):
     name: str = Field(min_length=1, max_length=100)
     id_card: str  # 居民身份证号; never used in workflow ids or search attributes
@@ -57,20 +75,7 @@ class Applicant(Strict):
     @field_validator("mobile")
     @classmethod
     def _valid_mobile(cls, value: str) -> str:
-        try:
-            number = phonenumbers.parse(value, "CN")
-        except phonenumbers.NumberParseException as exc:
-            raise ValueError(f"not a phone number: {exc}") from None
-        mobile_types = (
-            phonenumbers.PhoneNumberType.MOBILE,
-            phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
-        )
-        if (
-            not phonenumbers.is_valid_number(number)
-            or phonenumbers.number_type(number) not in mobile_types
-        ):
-            raise ValueError(f"not a valid mobile number: {value}")
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return e164_mobile(value)
 
 
 class EmploymentStatus(StrEnum):
@@ -143,6 +148,11 @@ class Material(Strict):
     masked: bool = False
 
 
+# 申报编号: the round year, a dash, the sequence number in at least 6 digits (rules/identity.py
+# declaration_number makes it)
+NUMBER_PATTERN = r"^[0-9]{4}-[0-9]{6,9}$"
+
+
 class DeclarationInput(Strict):
     """The one argument of the `Declaration` workflow."""
 
@@ -156,6 +166,10 @@ class DeclarationInput(Strict):
     eligibility: EligibilityFacts = Field(default_factory=EligibilityFacts)
     achievements: list[Achievement] = Field(default_factory=list, max_length=MAX_ACHIEVEMENTS)
     materials: list[Material] = Field(default_factory=list, max_length=MAX_MATERIALS)
+    # 申报编号 (`2026-000123`), allocated when the declaration is opened
+    # (client/declarations.py open_declaration); None in declarations started before numbers
+    # existed, and in those started as they are (tests, benchmarks)
+    number: str | None = Field(default=None, pattern=NUMBER_PATTERN, max_length=20)
 
 
 # --- update arguments: one model per update, each with the actor ---------------------------
@@ -176,6 +190,14 @@ class SubmitAction(Action):
 
 class ReturnAction(Action):
     reason: str = Field(min_length=1, max_length=2000)
+
+
+class CorrectionReturnAction(ReturnAction):
+    """The evaluation body's return for correction (R15). `masking_incomplete`: returned
+    because the masking of name and employer is incomplete (R11); it counts toward the
+    return limit only where the round says so (`RoundConfig.masking_return_counts`)."""
+
+    masking_incomplete: bool = False
 
 
 class ObjectionAction(Action):
@@ -267,7 +289,7 @@ class DeclarationState(Strict):
     stage: Stage
     level: Level
     jurisdiction: Jurisdiction
-    return_count: int  # R15 returns by the evaluation body
+    return_count: int  # R15 returns by the evaluation body (those that count toward the limit)
     employer_return_count: int  # R12, not counted toward R15
     deadlines: dict[str, str]
     allowed_actions: list[AllowedAction]
@@ -283,3 +305,8 @@ class DeclarationState(Strict):
     # Why the record database refuses the latest transition, while it does (the transition
     # stands in the workflow and is written again on a timer); None when all is recorded.
     record_failure: str | None = None
+    # R11: returns because the masking was incomplete (counted in return_count only where the
+    # round's masking_return_counts says so)
+    masking_return_count: int = 0
+    # 申报编号 (DeclarationInput.number); None for a declaration started without one
+    number: str | None = None

@@ -41,6 +41,33 @@ class NotificationEvent(StrEnum):
     withdrawn = "withdrawn"
     review_overdue = "review_overdue"  # R9: to the evaluation body and the supervisor
     revoked = "revoked"  # R22, R8: a granted title revoked after a spot check
+    # Work arriving, and the applicant's receipts (docs/delivery.md, "Who is told what")
+    submitted = "submitted"  # R11, R15: the applicant's receipt of a submission
+    declaration_submitted = "declaration_submitted"  # R12: to the employer
+    publicity_ended = "publicity_ended"  # R13, R14: to the employer: recommend now
+    recommended = "recommended"  # R14: to the applicant
+    recommendation_received = "recommendation_received"  # R14: to the competent unit
+    recommendation_returned = "recommendation_returned"  # R14: to the employer
+    declaration_arrived = "declaration_arrived"  # R9, R15: to the evaluation body, blind
+    # Reminders before a deadline (rules/reminders.py)
+    correction_reminder = "correction_reminder"  # R15: 24 h and 4 h before, to the applicant
+    payment_reminder = "payment_reminder"  # R17: 3 days before, to the applicant
+    review_closing = "review_closing"  # R9: 3 days before, to the evaluation body, blind
+    submission_closing = "submission_closing"  # R10: 3 days before, employer / competent unit
+    evaluation_digest = "evaluation_digest"  # the evaluation body's daily digest, blind
+
+
+# R11: who reviews blind. Their messages name neither the applicant nor the employer, nor the
+# declaration's id (workflows/records.py common_context; their e-mail's headers carry a digest
+# of the key: delivery/email.py).
+BLIND_ROLES = frozenset({Role.evaluation_body, Role.committee})
+# The evaluation body's messages per declaration that the daily digest sums up: with
+# `digest` set for it in the recipients file they are recorded without an address
+# (delivery/recipients.py), and only the digest is delivered.
+DIGESTED_EVENTS = frozenset(
+    {NotificationEvent.declaration_arrived, NotificationEvent.review_closing}
+)
+EVALUATION_BODY_NAME = "评审机构"  # how its messages address it (the recipients file may name it)
 
 
 class NotificationRequest(Strict):
@@ -51,6 +78,10 @@ class NotificationRequest(Strict):
     event: NotificationEvent
     recipient_role: Role
     recipient_name: str
+    # The recipient organisation's key in the recipients file (models/recipients.py): the
+    # employer's USCC, the competent unit's name; None for the applicant (whose addresses
+    # follow) and for the evaluation body and the supervisor (one entry each).
+    organisation: str | None = Field(default=None, max_length=200)
     mobile: str | None = None
     email: str | None = None
     context: dict[str, Any] = Field(default_factory=dict)
@@ -83,3 +114,8 @@ class TransitionRecord(Strict):
     return_count: int
     deadlines: dict[str, str] = Field(default_factory=dict)
     notifications: list[NotificationRequest] = Field(default_factory=list)
+    # 申报编号 (DeclarationInput.number); None for a declaration started without one
+    number: str | None = None
+    # the employer's competent unit, '' when it has none; None in records built before it was
+    # carried (the projection keeps NULL: not known)
+    competent_unit: str | None = None

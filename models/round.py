@@ -77,6 +77,9 @@ class RoundConfig(Strict):
     payment_grace_days: int = Field(default=7, ge=1)
     correction_hours: int = Field(default=48, ge=1)  # R15
     max_returns: int = Field(default=3, ge=0)  # R15: the (max_returns + 1)th return locks
+    # R11, R15 (interp.): whether a return because the masking is incomplete counts toward
+    # max_returns; by default it does not (the applicant re-masks, nothing else was wrong).
+    masking_return_counts: bool = False
     publicity_working_days: int = Field(default=5, ge=1)  # R13, R20
     # Drill only (rehearsals, bench/run.py): a publicity lasts this many seconds instead of
     # `publicity_working_days`. Absent (None) in every real round: the working-day rule holds.

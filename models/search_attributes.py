@@ -21,6 +21,9 @@ NEXT_DEADLINE = SearchAttributeKey.for_datetime("NextDeadline")
 # True while the record database refuses the declaration's latest transition (set only then):
 # `starter.py declaration list --record-failing` and the alert in docs/operations.md.
 RECORD_FAILING = SearchAttributeKey.for_bool("RecordFailing")
+# The declaration's 申报编号 (`2026-000123`: a per-round counter, no personal data), set when
+# it is started (client/declarations.py start_declaration); absent on those started without one.
+DECLARATION_NUMBER = SearchAttributeKey.for_keyword("DeclarationNumber")
 
 DECLARATION_SEARCH_ATTRIBUTES: tuple[SearchAttributeKey, ...] = (
     ROUND_YEAR,
@@ -30,6 +33,7 @@ DECLARATION_SEARCH_ATTRIBUTES: tuple[SearchAttributeKey, ...] = (
     RETURN_COUNT,
     NEXT_DEADLINE,
     RECORD_FAILING,
+    DECLARATION_NUMBER,
 )
 
 # The names `temporal operator search-attribute create --type` and `start-dev

@@ -72,7 +72,7 @@ def create_app(
         client_factory=client_factory or connect_with_settings,
         database_url=database_url,
         secret=secret or settings.portal_secret,
-        templates=portal_templates(),
+        templates=portal_templates(settings),
         settings=settings,
     )
 

@@ -15,16 +15,22 @@ from store.tables import AuditEvent
 async def recorded_details(
     portal: Portal, workflow_id: str, actions: Iterable[str], keep: Iterable[str]
 ) -> list[dict[str, Any]]:
-    """Each audit event of these actions, in order: its time, action and the kept details."""
+    """Each audit event of these actions, in order: its seq, time, action and the kept
+    details."""
     kept = tuple(keep)
     query = (
-        select(AuditEvent.at, AuditEvent.action, AuditEvent.details)
+        select(AuditEvent.seq, AuditEvent.at, AuditEvent.action, AuditEvent.details)
         .where(AuditEvent.workflow_id == workflow_id, AuditEvent.action.in_(tuple(actions)))
         .order_by(AuditEvent.seq)
     )
     async with portal.engine().connect() as conn:
         found = (await conn.execute(query)).all()
     return [
-        {"at": r.at, "action": r.action, **{k: r.details[k] for k in kept if k in r.details}}
+        {
+            "seq": r.seq,
+            "at": r.at,
+            "action": r.action,
+            **{k: r.details[k] for k in kept if k in r.details},
+        }
         for r in found
     ]

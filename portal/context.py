@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -54,7 +55,9 @@ log = logging.getLogger(__name__)
 QUERY_TIMEOUT = timedelta(seconds=10)
 UPDATE_TIMEOUT = timedelta(seconds=30)  # per phase: accepted by a worker, then recorded
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "portal"
-TEMPORAL_UI = "http://localhost:8233"
+# Who may look declarations up by the applicant's identity (/search, portal/routers/search.py):
+# never the blind reviewers (R11: the evaluation body, the committee), nor the applicant.
+SEARCH_ROLES = frozenset({Role.employer.value, Role.competent_unit.value, Role.supervisor.value})
 
 ROLE_NAMES_ZH = {
     Role.applicant: "申报人",
@@ -92,6 +95,7 @@ ACTION_NAMES_ZH = {
     "result_publicity_ended": "结果公示期满",
     "submission_closed": "申报截止",
     "change_windows": "调整时间安排",
+    "reminder": "截止提醒",
     "revoke": "撤销职称",
     # the Round's actions (round-{year}): the refused attempts name them too
     "set_committee": "设置评审委员会",
@@ -110,6 +114,8 @@ REFUSALS_ZH = {
     "Invalid": "提交的内容不符合要求。",
     "ObjectionsOpen": "公示期间登记的异议尚未核实处理，请先处理异议，再推荐。",
     "UnknownAction": "未知的办理事项。",
+    "IdentifyingTitle": "材料名称含有申报人的个人信息（姓名、身份证号码、手机号码、电子邮箱或"
+    "工作单位），盲评材料不能提交，请修改材料名称。",
     "Closed": "本年度评审轮次正在结束，不再受理该事项。",
     "CalendarUnknown": "该年度的工作日历尚未载入，无法计算公示期限，请联系管理员。",
     "Unauthenticated": "系统未能确认办理人身份（操作签名无效或已过期），本次操作未被受理，"
@@ -124,6 +130,7 @@ REFUSED_KINDS_ZH = {
     "ObjectionsOpen": "异议尚未处理",
     "InvalidInput": "填写内容不完整或格式不对",
     "UnknownAction": "未知的办理事项",
+    "IdentifyingTitle": "材料名称含个人信息（盲评）",
     "Closed": "评审轮次正在结束",
     "CalendarUnknown": "工作日历未载入",
     "Unauthenticated": "身份签名无效（未签名、伪造、过期或用于其他申报）",
@@ -191,7 +198,15 @@ def actor_id_of(account: Any) -> str:
     return f"{account.role}:{account.username}"
 
 
-def portal_templates() -> Jinja2Templates:
+def workflow_ui(settings: Settings) -> Callable[[str], str]:
+    """A template function: a workflow's page in the Temporal Web UI, at
+    ZHICHENG_TEMPORAL_UI_URL in the namespace TEMPORAL_NAMESPACE."""
+    namespace = quote(settings.temporal_namespace, safe="")
+    base = f"{settings.temporal_ui_url}/namespaces/{namespace}/workflows/"
+    return lambda workflow_id: base + quote(workflow_id, safe="")
+
+
+def portal_templates(settings: Settings) -> Jinja2Templates:
     """The pages (templates/portal/) with the filters they use."""
     templates = Jinja2Templates(directory=str(TEMPLATES))
     templates.env.globals.update(
@@ -204,7 +219,8 @@ def portal_templates() -> Jinja2Templates:
         REFUSED_KIND=lambda k: REFUSED_KINDS_ZH.get(k, k),
         SHANGHAI=_shanghai,
         WINDOW=cn_window,
-        TEMPORAL_UI=TEMPORAL_UI,
+        WORKFLOW_UI=workflow_ui(settings),
+        SEARCH_ROLES=SEARCH_ROLES,
         # every action form's hidden `request_token`, fresh each time a page is rendered
         # (Portal._update_id: the same form posted twice is applied once)
         request_token=new_form_token,

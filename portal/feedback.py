@@ -55,10 +55,26 @@ def publicity_confirmation(back: str, ends_at: str | None) -> Confirmation:
     )
 
 
-def return_confirmation(back: str, returned: int, max_returns: int, hours: int) -> Confirmation:
-    """R15: the return about to be made is number `returned + 1` of `max_returns`."""
+def return_confirmation(
+    back: str,
+    returned: int,
+    max_returns: int,
+    hours: int,
+    *,
+    masking: bool = False,
+    counted: bool = True,
+) -> Confirmation:
+    """R15: the return about to be made is number `returned + 1` of `max_returns`; one
+    because the masking is incomplete (R11) counts only where the round says so."""
+    fix = "重新遮盖并提交" if masking else "补正并重新提交"
+    deadline = f"申报人须在{hours}小时内{fix}，逾期申报终止。"
     this = returned + 1
-    if this > max_returns:
+    if masking and not counted:
+        said = (
+            f"因遮盖不完整退回，本次不计入退回次数（已计入{returned}次，共{max_returns}次）。"
+            + deadline
+        )
+    elif this > max_returns:
         said = (
             f"这是第{this}次退回，已超过{max_returns}次：退回后申报即被锁定，"
             "申报人不能再提交，本年度申报终止。"
@@ -66,9 +82,10 @@ def return_confirmation(back: str, returned: int, max_returns: int, hours: int) 
     else:
         said = (
             f"这是第{this}次退回（共{max_returns}次）；第{max_returns + 1}次退回将锁定申报，"
-            f"申报人不能再提交。申报人须在{hours}小时内补正并重新提交，逾期申报终止。"
+            "申报人不能再提交。" + deadline
         )
-    return Confirmation("退回补正", said, "确认退回补正", back)
+    title = "因遮盖不完整退回" if masking else "退回补正"
+    return Confirmation(title, said, f"确认{title}", back)
 
 
 def accept_confirmation(back: str) -> Confirmation:

@@ -1,5 +1,5 @@
 """What the Declaration workflow holds of a declaration, read from its history: the start input
-(`declaration_input`: the first event only; `held_declaration`: with the materials), and the
+(`started_input`: the first event only; `held_declaration`: with the materials), and the
 files behind each material (`material_files`: the applicant's upload and its masked copy).
 The pages of the employer and the competent unit show both files; those of the evaluation
 body and the committee, in blind view (R11), only the masked copy (`blind_materials`).
@@ -9,12 +9,13 @@ Which materials: those the workflow holds, i.e. the materials of the newest `sub
 not the applicant's list in the portal, which may be mid-edit during a correction. A masked
 copy is served only when the material is marked masked and is the copy
 (`uploads.masked_sha256`) that the masking tool made for an account of that applicant; its
-original is the upload it was made from.
+original is the upload it was made from. A title that identifies the applicant
+(rules/blind_review.py) is never shown in blind view (`HIDDEN_TITLE`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -26,6 +27,7 @@ from temporalio.service import RPCError
 from models.declaration import DeclarationInput, Material, SubmitAction
 from portal.context import Portal, Refusal, log
 from portal.uploads import SUFFIXES, StoredUpload
+from rules.blind_review import identifying_title
 from store.accounts import Account
 from store.uploads import Upload
 
@@ -43,13 +45,13 @@ async def _started_with(convert: DataConverter, event: HistoryEvent) -> Declarat
     return start
 
 
-async def declaration_input(client: Client, workflow_id: str) -> DeclarationInput:
+async def started_input(client: Client, workflow_id: str) -> DeclarationInput:
     """The declaration's start input (the first event of its workflow's history): the
     applicant, the employer, the level, the eligibility facts, the achievements."""
     handle = client.get_workflow_handle(workflow_id)
     async for event in handle.fetch_history_events(page_size=1):
         return await _started_with(client.data_converter, event)
-    raise RuntimeError("empty history")
+    raise LookupError(f"{workflow_id}: no start event")
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ async def held_declaration(client: Client, workflow_id: str) -> Held:
                 if action.materials is not None:
                     materials = list(action.materials)
     if start is None:
-        raise RuntimeError("no start event")
+        raise LookupError(f"{workflow_id}: no start event")
     return Held(start, materials)
 
 
@@ -93,7 +95,7 @@ async def read_held(portal: Portal, workflow_id: str) -> Held:
     """`held_declaration` for a page: Refusal (503) when the history cannot be read."""
     try:
         return await held_declaration(await portal.temporal(), workflow_id)
-    except (RPCError, RuntimeError, ValueError) as exc:
+    except (RPCError, RuntimeError, LookupError, ValueError) as exc:
         # the failure's kind only: a decoding error could quote the input (personal data)
         log.warning("input of %s not read: %s", workflow_id, type(exc).__name__)
         raise Refusal("暂时无法读取申报信息，请稍后刷新。", type(exc).__name__, 503) from None
@@ -135,12 +137,22 @@ async def material_files(
     return MaterialFiles(number, material.name, original, masked)
 
 
-async def materials_with_files(portal: Portal, row: Any, held: Held) -> list[MaterialFiles]:
-    """Every material the workflow holds, with its files (`material_files`)."""
-    return [
-        await material_files(portal, row, material, number)
-        for number, material in enumerate(held.materials, 1)
-    ]
+HIDDEN_TITLE = "（材料名称含申报人信息，已隐藏）"
+
+
+async def materials_with_files(
+    portal: Portal, row: Any, held: Held, *, blind: bool = False
+) -> list[MaterialFiles]:
+    """Every material the workflow holds, with its files (`material_files`). `blind`: a
+    title that identifies the applicant (one accepted before the workflow checked titles,
+    R11) is HIDDEN_TITLE."""
+    files = []
+    for number, material in enumerate(held.materials, 1):
+        found = await material_files(portal, row, material, number)
+        if blind and identifying_title(material.name, held.declaration.applicant):
+            found = replace(found, title=HIDDEN_TITLE)
+        files.append(found)
+    return files
 
 
 @dataclass(frozen=True)
@@ -162,5 +174,5 @@ async def blind_materials(
     held = held or await held_declaration(await portal.temporal(), row.workflow_id)
     return [
         BlindMaterial(f.number, f.title, f.masked)
-        for f in await materials_with_files(portal, row, held)
+        for f in await materials_with_files(portal, row, held, blind=True)
     ]

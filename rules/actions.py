@@ -64,7 +64,8 @@ ACTIONS: Mapping[str, Mapping[Stage, frozenset[Role]]] = {
 
 @dataclass(frozen=True)
 class Refused:
-    kind: str  # UnknownAction | WrongStage | WrongRole | OutsideWindow | Invalid | ...
+    # UnknownAction | WrongStage | WrongRole | OutsideWindow | Invalid | IdentifyingTitle | ...
+    kind: str
     message: str  # English, one line, for operators and logs
     # What a person is told beside the kind, as named facts (the refusal's details): for
     # OutsideWindow the window ("window": submission | review, "opens_at", "closes_at") or

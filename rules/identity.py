@@ -1,9 +1,11 @@
-"""Workflow ids (docs/requirements.md, "Contracts"): no raw ID-card number ever appears in them."""
+"""Workflow ids (docs/requirements.md, "Contracts"): no raw ID-card number ever appears in them;
+and the declarations' human numbers (申报编号), which are not made from personal data either."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 
 
 def applicant_key(id_card: str, secret: str) -> str:
@@ -23,3 +25,26 @@ def declaration_workflow_id(year: int, applicant_key: str) -> str:
 
 def round_workflow_id(year: int) -> str:
     return f"round-{year}"
+
+
+# 申报编号: a declaration's human number, per round and sequential, allocated when it is opened
+# (store/declaration_numbers.py); never derived from personal data. Its shape is
+# models/declaration.py NUMBER_PATTERN.
+NUMBER_DIGITS = 6
+_NUMBER = re.compile(r"([0-9]{4})-([0-9]{1,9})")
+
+
+def declaration_number(year: int, number: int) -> str:
+    """The 申报编号 of the `number`-th declaration opened in round `year`: `2026-000123`."""
+    if number < 1:
+        raise ValueError(f"a declaration number starts at 1, not {number}")
+    return f"{year}-{number:0{NUMBER_DIGITS}d}"
+
+
+def parse_declaration_number(text: str) -> tuple[int, int] | None:
+    """(year, number) of a 申报编号 as a person types it (`2026-000123`, `2026-123`, blanks
+    around it ignored); None when `text` is not one."""
+    found = _NUMBER.fullmatch(text.strip())
+    if found is None or int(found.group(2)) < 1:
+        return None
+    return int(found.group(1)), int(found.group(2))

@@ -73,6 +73,9 @@ class DeclarationRow(Base):
     __table_args__ = (
         Index("ix_declarations_round_stage", "round_year", "stage"),
         Index("ix_declarations_employer", "employer_uscc"),
+        Index("ix_declarations_applicant_key", "applicant_key"),
+        Index("ix_declarations_number", "number"),
+        Index("ix_declarations_next_deadline", "next_deadline"),
     )
 
     workflow_id: Mapped[str] = mapped_column(String(200), primary_key=True)
@@ -88,6 +91,39 @@ class DeclarationRow(Base):
     deadlines: Mapped[dict[str, str]]
     last_seq: Mapped[int]  # the guard: only a newer seq may overwrite the row
     updated_at: Mapped[datetime]  # the time of that transition (workflow time)
+    # 申报编号 (store/declaration_numbers.py); NULL for a declaration started without one
+    # (before numbers existed, or by start_declaration as it is: tests, benchmarks)
+    number: Mapped[str | None] = mapped_column(String(20))
+    # The employer's competent unit (R14) as its name, '' when it has none; NULL on a row
+    # last written before the column existed (its next transition fills it in)
+    competent_unit: Mapped[str | None] = mapped_column(String(200))
+    # The instant the current stage waits for (rules/overdue.py current_deadline), NULL when
+    # it waits for none: the search sorts by it and finds the overdue by it
+    next_deadline: Mapped[datetime | None]
+
+
+class DeclarationCounter(Base):
+    """The last 申报编号 given out in a round year (store/declaration_numbers.py)."""
+
+    __tablename__ = "declaration_counters"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last_number: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+
+
+class DeclarationNumber(Base):
+    """A declaration's number, allocated once per workflow id: (year, number) is never given
+    to two declarations."""
+
+    __tablename__ = "declaration_numbers"
+    __table_args__ = (
+        UniqueConstraint("year", "number", name="uq_declaration_numbers_year_number"),
+    )
+
+    workflow_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    year: Mapped[int]
+    number: Mapped[int]
+    allocated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class AuditEvent(Base):
@@ -144,6 +180,8 @@ class OutboxMessage(Base):
     )
     attempts: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     last_error: Mapped[str | None] = mapped_column(Text)
+    # When the message was made: its transition's moment (the workflow's clock, so a
+    # reminder's row says when it fell due); the write's wall clock for the others.
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     # The notification's template context (JSON): fills the WeChat template fields

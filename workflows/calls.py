@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
         ACT_ON_DECLARATIONS,
         DEFENSE_SCORES,
         DRAW_SPOT_CHECK,
+        EVALUATION_DIGEST,
         PREPARE_ROUND,
         PUBLISH_RESULT_LIST,
         RECORD_ROUND_EVENT,
@@ -28,6 +29,8 @@ with workflow.unsafe.imports_passed_through():
         DeclarationBatch,
         DefenseScores,
         DefenseScoresRequest,
+        DigestRequest,
+        DigestResult,
         PrepareRound,
         ResultListRequest,
         RevokeRequest,
@@ -156,6 +159,17 @@ async def round_statistics(request: StatisticsRequest) -> RoundStatistics:
         ROUND_STATISTICS,
         request,
         result_type=RoundStatistics,
+        start_to_close_timeout=ROUND_TIMEOUT,
+        retry_policy=RECORD_RETRY,
+    )
+
+
+async def queue_evaluation_digest(request: DigestRequest) -> DigestResult:
+    """The evaluation body's daily digest into the outbox (once per day: its key)."""
+    return await workflow.execute_activity(
+        EVALUATION_DIGEST,
+        request,
+        result_type=DigestResult,
         start_to_close_timeout=ROUND_TIMEOUT,
         retry_policy=RECORD_RETRY,
     )

@@ -10,6 +10,7 @@ timeout of one `wait_condition`, i.e. a durable timer.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         AllowedAction,
         CommitteeVoteAction,
         CompetentUnitOpinionAction,
+        CorrectionReturnAction,
         DeclarationInput,
         DeclarationState,
         DefenseArrangementAction,
@@ -57,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
         STAGE,
     )
     from rules.actions import Refused, action_refusal, allowed_in
+    from rules.blind_review import first_identifying_title
     from rules.calendar import CalendarYearUnknown
     from rules.committee import tally_vote
     from rules.deadlines import (
@@ -68,15 +71,18 @@ with workflow.unsafe.imports_passed_through():
     from rules.eligibility import check_eligibility, defense_exempt, defense_required
     from rules.publicity import round_publicity_ends_at
     from rules.recommendation import RECOMMENDATION_OPINION
+    from rules.reminders import Reminder, next_reminder, stage_reminders
     from rules.round_plan import late_publicity_refusal
     from rules.timezone import shanghai_date, shanghai_iso
     from workflows import calls, patches
     from workflows import documents as docs
     from workflows.authentication import actor_refusal
     from workflows.records import (
+        Notice,
         notifications,
         record_rejection,
         record_retry_delay,
+        reminder_notice,
         transition_record,
     )
     from workflows.refusals import invalid, refusal_error
@@ -84,6 +90,9 @@ with workflow.unsafe.imports_passed_through():
 
 
 SYSTEM = Actor(role=Role.system, id="declaration-workflow")
+EMPLOYER_NAME_ZH = "用人单位"
+COMPETENT_UNIT_NAME_ZH = "主管单位"
+EVALUATION_BODY_NAME_ZH = "评审机构"
 
 
 # R10: stages that end as not_submitted when submission closes (publicity too, unless it ends
@@ -94,8 +103,6 @@ BEFORE_EVALUATION_BODY = (
     Stage.recommendation,
     Stage.competent_unit_review,
 )
-EVALUATION_BODY_NAME = "评审机构"
-SUPERVISOR_NAME = "甘泉堡经济技术开发区（工业区）人力资源服务中心"
 
 
 _refuse, _invalid = refusal_error, invalid  # the short names the checks below use
@@ -110,6 +117,7 @@ class DeclarationWorkflow:
         self._materials = list(declaration.materials)
         self._stage = Stage.draft
         self._return_count = 0  # R15
+        self._masking_return_count = 0  # R11: returns because the masking was incomplete
         self._employer_return_count = 0  # R12
         self._objections: list[Objection] = []
         self._publicity_ends_at: datetime | None = None
@@ -129,6 +137,8 @@ class DeclarationWorkflow:
         self._seq = 0
         self._recorded_seq = 0
         self._record_failure: str | None = None  # why the database refuses _pending[0]
+        self._stage_since = workflow.now()  # when the current stage was entered
+        self._reminded: list[str] = []  # the reminders sent (Reminder.id), each once
         # The start is decided here, not in run(): an update can arrive in the very first
         # workflow task, and its handler must find the declaration already started.
         refusals = check_eligibility(declaration, shanghai_date(workflow.now()))  # R1–R8
@@ -154,7 +164,12 @@ class DeclarationWorkflow:
             await self._write_pending()
             if self._stage.is_ending:
                 break
-            if not await self._next_change_before(self._next_deadline()):
+            deadline = self._next_deadline()
+            reminder = self._next_reminder(deadline)
+            if reminder is not None:  # due first: a timer of its own
+                if not await self._next_change_before(reminder.at):
+                    self._remind(reminder)
+            elif not await self._next_change_before(deadline):
                 self._on_deadline()
 
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -195,6 +210,39 @@ class DeclarationWorkflow:
             return self._result_publicity_ends_at  # R20
         return None
 
+    def _next_reminder(self, deadline: datetime | None) -> Reminder | None:
+        """The reminder to send before the stage's deadline, if any (rules/reminders.py).
+        The patch is asked for only in a stage that has reminders: a declaration's first
+        workflow task (in draft) stays as it was."""
+        r = self._round
+        reminders = stage_reminders(
+            self._stage,
+            submission_closes_at=r.submission_closes_at,
+            review_closes_at=None if self._review_overdue else r.review_closes_at,
+            correction_deadline=self._correction_deadline,
+            payment_due_at=self._payment_due_at,
+        )
+        if not reminders or not workflow.patched(patches.REMINDERS):
+            return None
+        found = next_reminder(reminders, self._reminded, self._stage_since, workflow.now())
+        if found is None or (deadline is not None and found.at >= deadline):
+            return None
+        return found
+
+    def _remind(self, reminder: Reminder) -> None:
+        """A same-stage transition with the reminder's message, once per reminder: recorded
+        like any other (audit, outbox under its own key), so a retry sends nothing twice."""
+        self._reminded.append(reminder.id)
+        deadline = shanghai_iso(reminder.deadline)
+        self._transition(
+            self._stage,
+            "reminder",
+            SYSTEM,
+            reason=f"{reminder.kind.value} reminder: the deadline is {deadline}",
+            notices=[reminder_notice(reminder, self._stage)],
+            details={"kind": reminder.kind.value, "to": reminder.to.value, "deadline": deadline},
+        )
+
     def _on_deadline(self) -> None:
         now = workflow.now()
         stage = self._stage
@@ -211,7 +259,12 @@ class DeclarationWorkflow:
                 context={"submission_closes_at": shanghai_iso(self._round.submission_closes_at)},
             )
         elif stage is Stage.publicity:
-            self._transition(Stage.recommendation, "publicity_ended", SYSTEM)  # R13
+            self._transition(  # R13; the employer's to recommend now (R14)
+                Stage.recommendation,
+                "publicity_ended",
+                SYSTEM,
+                notices=[self._to_holder(NotificationEvent.publicity_ended)],
+            )
             self._publish_publicity_result()  # attachment 3
         elif stage is Stage.evaluation_review:
             # R9 (interp.): the reviewer's delay is flagged, never held against the applicant.
@@ -223,10 +276,7 @@ class DeclarationWorkflow:
                 SYSTEM,
                 reason="the evaluation body has not finished the review by the window's close",
                 notify=NotificationEvent.review_overdue,
-                recipients=[
-                    (Role.evaluation_body, EVALUATION_BODY_NAME),
-                    (Role.supervisor, SUPERVISOR_NAME),
-                ],
+                recipients=[Role.evaluation_body, Role.supervisor],
                 context=context,
             )
         elif stage is Stage.correction:
@@ -272,13 +322,18 @@ class DeclarationWorkflow:
         *,
         reason: str | None = None,
         notify: NotificationEvent | None = None,
-        recipients: list[tuple[Role, str]] | None = None,
+        recipients: list[Role] | None = None,
         context: dict[str, Any] | None = None,
         details: dict[str, Any] | None = None,
+        notices: Sequence[Notice] = (),
     ) -> int:
-        """Change the stage now; queue the record and notifications. Returns the seq."""
+        """Change the stage now; queue the record and notifications: `notify` to each of
+        `recipients` (default the applicant) with `context`, and the other `notices`.
+        Returns the seq."""
         self._seq += 1
         from_stage, self._stage = self._stage, to
+        if to is not from_stage:
+            self._stage_since = workflow.now()  # reminders due before it are not sent
         if to.is_ending and self._ending_reason is None:
             self._ending_reason = reason
         workflow_id = workflow.info().workflow_id
@@ -292,17 +347,16 @@ class DeclarationWorkflow:
             reason=reason,
         )
         self._timeline.append(entry)
-        messages = []
         if notify is not None:
-            messages = notifications(
-                self._in,
-                notify,
-                workflow_id=workflow_id,
-                seq=self._seq,
-                round_year=self._round.year,
-                recipients=recipients,
-                context=context,
-            )
+            roles = recipients or [Role.applicant]
+            notices = [*(Notice(notify, role, context) for role in roles), *notices]
+        messages = notifications(
+            self._in,
+            notices,
+            workflow_id=workflow_id,
+            seq=self._seq,
+            round_year=self._round.year,
+        )
         record = transition_record(
             self._in,
             entry,
@@ -325,6 +379,48 @@ class DeclarationWorkflow:
             extra={"stage": to.value, "seq": self._seq},
         )
         return self._seq
+
+    # --- who is told that work arrived (docs/delivery.md, "Who is told what") ---------------
+
+    def _receipt(self, to_zh: str, context: dict[str, Any]) -> Notice:
+        """The applicant's receipt of a submission (R11) or a resubmission (R15)."""
+        return Notice(NotificationEvent.submitted, Role.applicant, {"to_zh": to_zh, **context})
+
+    def _to_holder(
+        self,
+        event: NotificationEvent,
+        context: dict[str, Any] | None = None,
+        role: Role = Role.employer,
+    ) -> Notice:
+        """Work for the employer (or the competent unit), to be done by the close of
+        submission (R10)."""
+        closes = shanghai_iso(self._round.submission_closes_at)
+        return Notice(event, role, {"submission_closes_at": closes, **(context or {})})
+
+    def _arrived(self, context: dict[str, Any] | None = None) -> Notice:
+        """A declaration reached the evaluation body (blind, R11: no name, no id), with its
+        review window (R9)."""
+        r = self._round
+        window = {
+            "review_opens_at": shanghai_iso(r.review_opens_at),
+            "review_closes_at": shanghai_iso(r.review_closes_at),
+            "resubmission": False,
+        }
+        return Notice(
+            NotificationEvent.declaration_arrived, Role.evaluation_body, window | (context or {})
+        )
+
+    def _recommended(self, by_zh: str, via_competent_unit: bool) -> list[Notice]:
+        """R14: the applicant is told where the recommendation went; the competent unit or
+        the evaluation body that it arrived."""
+        to_zh = COMPETENT_UNIT_NAME_ZH if via_competent_unit else EVALUATION_BODY_NAME_ZH
+        told = Notice(
+            NotificationEvent.recommended, Role.applicant, {"by_zh": by_zh, "to_zh": to_zh}
+        )
+        if via_competent_unit:
+            received = NotificationEvent.recommendation_received
+            return [told, self._to_holder(received, role=Role.competent_unit)]
+        return [told, self._arrived()]
 
     def _publish_progress(self) -> None:
         """Search attributes and UI details follow every transition."""
@@ -494,7 +590,17 @@ class DeclarationWorkflow:
         self._check_submit(action)
         if action.materials is not None:
             self._materials = list(action.materials)
-        seq = self._transition(Stage.employer_review, "submit", action.actor, reason=action.note)
+        again = {"resubmission": self._employer_return_count > 0}  # after an employer return
+        seq = self._transition(
+            Stage.employer_review,
+            "submit",
+            action.actor,
+            reason=action.note,
+            notices=[
+                self._receipt(EMPLOYER_NAME_ZH, again),
+                self._to_holder(NotificationEvent.declaration_submitted, again),  # R12
+            ],
+        )
         # attachment 5 (R4)
         self._publish_document(docs.exemption(self._in, self._round.year, self._document_person()))
         return await self._recorded(seq)
@@ -519,6 +625,17 @@ class DeclarationWorkflow:
                 "materials not masked (name and employer must be covered for blind review): "
                 + ", ".join(unmasked)
             )
+        if self._titles_checked():  # R11: titles are shown to the evaluation body
+            found = first_identifying_title([m.name for m in materials], self._in.applicant)
+            if found is not None:  # the kind found, never the value
+                index, kind = found
+                message = f"materials[{index}]: the title identifies the applicant ({kind})"
+                raise _refuse(Refused("IdentifyingTitle", message))
+
+    def _titles_checked(self) -> bool:
+        """Validators always check titles (they never run on replay); handlers from the
+        patch on, so that the submissions of older histories replay as they ran."""
+        return workflow.unsafe.is_read_only() or workflow.patched(patches.IDENTIFYING_TITLES)
 
     @workflow.update
     async def resubmit(self, action: SubmitAction) -> DeclarationState:
@@ -526,8 +643,13 @@ class DeclarationWorkflow:
         if action.materials is not None:
             self._materials = list(action.materials)
         self._correction_deadline = None
+        corrected = {"resubmission": True}
         seq = self._transition(
-            Stage.evaluation_review, "resubmit", action.actor, reason=action.note
+            Stage.evaluation_review,
+            "resubmit",
+            action.actor,
+            reason=action.note,
+            notices=[self._receipt(EVALUATION_BODY_NAME_ZH, corrected), self._arrived(corrected)],
         )
         return await self._recorded(seq)
 
@@ -715,6 +837,7 @@ class DeclarationWorkflow:
             "recommend",
             action.actor,
             reason=action.opinion,
+            notices=self._recommended(EMPLOYER_NAME_ZH, via_competent_unit),
             details={
                 "publicity_original_ref": action.publicity_original_ref,
                 "publicity_result_ref": action.publicity_result_ref,
@@ -750,6 +873,7 @@ class DeclarationWorkflow:
             "competent_unit_recommend",
             action.actor,
             reason=action.opinion,
+            notices=self._recommended(COMPETENT_UNIT_NAME_ZH, via_competent_unit=False),
         )
         competent_unit = self._in.applicant.employer.competent_unit
         if competent_unit and workflow.patched(patches.COMPETENT_UNIT_OPINION):
@@ -774,7 +898,15 @@ class DeclarationWorkflow:
         self._check_competent_unit_return(action)
         # The publicity stands; the employer mends its recommendation and sends it again.
         seq = self._transition(
-            Stage.recommendation, "competent_unit_return", action.actor, reason=action.reason
+            Stage.recommendation,
+            "competent_unit_return",
+            action.actor,
+            reason=action.reason,
+            notices=[
+                self._to_holder(
+                    NotificationEvent.recommendation_returned, {"reason": action.reason}
+                )
+            ],
         )
         return await self._recorded(seq)
 
@@ -821,17 +953,27 @@ class DeclarationWorkflow:
         self._check_review_open()
 
     @workflow.update
-    async def return_for_correction(self, action: ReturnAction) -> DeclarationState:
+    async def return_for_correction(self, action: CorrectionReturnAction) -> DeclarationState:
         self._check_return_for_correction(action)
-        self._return_count += 1
-        if self._return_count > self._round.max_returns:  # R15: the 4th return locks
+        # R11: a return for incomplete masking counts toward R15 only where the round says so.
+        # No patch: only an update carrying masking_incomplete (none before it existed) takes
+        # the new branch; every other return is decided and recorded exactly as before.
+        counted = not action.masking_incomplete or self._round.masking_return_counts
+        masking: dict[str, Any] = {}
+        if action.masking_incomplete:
+            self._masking_return_count += 1
+            masking = {"masking_incomplete": True, "counted": counted}
+        if counted:
+            self._return_count += 1
+        if counted and self._return_count > self._round.max_returns:  # R15: the 4th locks
             seq = self._transition(
                 Stage.locked,
                 "return_for_correction",
                 action.actor,
                 reason=action.reason,
                 notify=NotificationEvent.locked,
-                context={"return_count": self._return_count, "reason": action.reason},
+                context={"return_count": self._return_count, "reason": action.reason} | masking,
+                details=masking or None,
             )
         else:
             self._correction_deadline = correction_deadline(
@@ -849,17 +991,18 @@ class DeclarationWorkflow:
                     "correction_deadline": deadline,
                     "return_count": self._return_count,
                     "max_returns": self._round.max_returns,
-                },
-                details={"correction_deadline": deadline},
+                }
+                | masking,
+                details={"correction_deadline": deadline} | masking,
             )
         return await self._recorded(seq)
 
     @return_for_correction.validator
-    def validate_return_for_correction(self, action: ReturnAction) -> None:
+    def validate_return_for_correction(self, action: CorrectionReturnAction) -> None:
         self._authenticate("return_for_correction", action)
         self._check_return_for_correction(action)
 
-    def _check_return_for_correction(self, action: ReturnAction) -> None:
+    def _check_return_for_correction(self, action: CorrectionReturnAction) -> None:
         self._check("return_for_correction", action.actor)
         self._check_review_open()
 
@@ -1125,4 +1268,6 @@ class DeclarationWorkflow:
             timeline=list(self._timeline),
             documents=list(self._documents.values()),
             record_failure=self._record_failure,
+            masking_return_count=self._masking_return_count,
+            number=self._in.number,
         )

@@ -35,6 +35,21 @@ MATERIAL_REQUIREMENTS = "attachment-1-v1"
 # written again on a backing-off timer; before, the record was retried without end.
 RECORD_FAILURES = "record-failures-v1"
 
+# 2026-12-02 — Declaration: the submit and resubmit handlers refuse a material whose title
+# identifies the applicant (R11, rules/blind_review.py), as their validators do; the
+# submissions of older histories were accepted without that check and replay as they ran.
+IDENTIFYING_TITLES = "identifying-titles-v1"
+
+# 2026-12-02 — Declaration: reminders before a deadline (rules/reminders.py): the main loop
+# waits for the next reminder's moment when it comes before the stage's deadline (a timer
+# of its own), then records it as a same-stage transition with its notification. Asked for
+# in the first wait of a stage that has reminders (a running declaration adopts them there).
+REMINDERS = "reminders-v1"
+
+# 2026-12-02 — Round: the evaluation body's daily digest (a timer each morning at 09:00 from
+# the opening of submission to the morning after the review closes, and its activity).
+EVALUATION_DIGEST = "evaluation-digest-v1"
+
 # 2026-12-02 — Declaration: a defense score is refused before the arranged defense starts
 # (R18; the validator refuses it too). Scores recorded before this replay as they ran.
 DEFENSE_SCORE_AFTER_START = "defense-score-after-start-v1"
@@ -47,5 +62,8 @@ ALL = (
     COMPETENT_UNIT_OPINION,
     MATERIAL_REQUIREMENTS,
     RECORD_FAILURES,
+    IDENTIFYING_TITLES,
+    REMINDERS,
+    EVALUATION_DIGEST,
     DEFENSE_SCORE_AFTER_START,
 )

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from models.coordination import (
         DeclarationBatch,
         DefenseScoresRequest,
+        DigestRequest,
         PrepareRound,
         RevokeRequest,
         RoundEventRecord,
@@ -62,6 +63,7 @@ with workflow.unsafe.imports_passed_through():
     from rules.committee import tally_vote
     from rules.defense import defense_average
     from rules.identity import round_workflow_id
+    from rules.reminders import DIGEST_PERIOD, next_digest
     from rules.round_plan import plan_round
     from rules.schedule import round_year_of
     from rules.timezone import shanghai_date, shanghai_iso
@@ -108,6 +110,9 @@ class RoundWorkflow:
         self._events: list[RoundEventRecord] = []
         self._refresh_requested = True  # a first look at the statistics in every run
         self._statistics_due: datetime | None = None
+        # The evaluation body's daily digest: the moments after this one are still to come
+        # (a new run, after continue-as-new too, starts from its own start).
+        self._digested_until = workflow.now()
         self._plan: dict[str, Any] = {}
         self._refused: str | None = None
         # The working-day calendar travels in the input: without the round year's data no
@@ -147,6 +152,9 @@ class RoundWorkflow:
             await self._write_events()
             if self._refresh_requested or self._statistics_overdue():
                 await self._refresh_statistics()
+            digest = self._next_digest()
+            if digest is not None and digest <= workflow.now():
+                await self._queue_digest(digest)
             operation = self._next_operation()
             if operation is not None:
                 await self._step(operation)
@@ -201,6 +209,9 @@ class RoundWorkflow:
         ]
         if self._statistics_due is not None:
             candidates.append(self._statistics_due)
+        digest = self._next_digest()
+        if digest is not None:
+            candidates.append(digest)
         return min(candidates, default=None)
 
     async def _wait_for_work(self) -> None:
@@ -233,6 +244,26 @@ class RoundWorkflow:
                     {"session_id": batch.session_id, "ends_at": shanghai_iso(batch.ends_at)},
                 )
                 self._refresh_requested = True
+
+    def _next_digest(self) -> datetime | None:
+        """The next morning the evaluation body gets its digest (rules/reminders.py)."""
+        if not workflow.patched(patches.EVALUATION_DIGEST):
+            return None
+        c = self._config
+        return next_digest(self._digested_until, c.submission_opens_at, c.review_closes_at)
+
+    async def _queue_digest(self, moment: datetime) -> None:
+        """The day's declarations that reached the evaluation body, counted and queued as one
+        blind message (none when nothing arrived); keyed by the day, so once."""
+        self._digested_until = moment
+        await calls.queue_evaluation_digest(
+            DigestRequest(
+                year=self._year,
+                since=moment - DIGEST_PERIOD,
+                until=moment,
+                review_closes_at=self._config.review_closes_at,
+            )
+        )
 
     def _statistics_overdue(self) -> bool:
         return self._statistics_due is not None and self._statistics_due <= workflow.now()

@@ -14,6 +14,7 @@ from portal.routers import (
     evaluation,
     materials,
     notice,
+    search,
     supervisor,
 )
 
@@ -26,6 +27,7 @@ for role_router in (
     evaluation.router,
     committee.router,
     supervisor.router,
+    search.router,
     materials.router,
     notice.router,
 ):

@@ -30,7 +30,7 @@ from client.errors import ArchiveUnavailable, DeclarationRefused
 from client.inputs import declaration_file, declaration_input
 from client.rounds import running_round_config
 from models.common import Stage
-from models.declaration import DeclarationInput, DeclarationState
+from models.declaration import Applicant, DeclarationInput, DeclarationState
 from models.documents import DocumentKind
 from models.round import RoundConfig
 from portal.applicant_guide import (
@@ -52,7 +52,8 @@ from portal.deps import (
     checked_form,
 )
 from portal.documents import document_pdf, pdf_download, published_pdf
-from portal.masking import BoxesRefused, masked_copy_bounded
+from portal.masking import MIN_BOX_PERCENT, MIN_BOX_PIXELS, BoxesRefused, masked_copy_bounded
+from portal.materials import started_input
 from portal.uploads import (
     MULTIPART_OVERHEAD,
     SUFFIXES,
@@ -67,9 +68,12 @@ from portal.uploads import (
     upload_config,
 )
 from portal.viewer import page_png
+from rules.blind_review import IDENTITY_KINDS_ZH, first_identifying_title, identifying_title
 from rules.calendar import CalendarYearUnknown
 from rules.identity import declaration_workflow_id, round_workflow_id
+from rules.publicity import publicity_end_explained
 from rules.timezone import SHANGHAI, cn_datetime, shanghai_iso
+from settings import Settings
 from store.accounts import Account
 from store.config_files import InputError, round_config_for
 from store.tables import DeclarationRow
@@ -157,6 +161,28 @@ async def materials_of(page: Page, workflow_id: str) -> list[dict[str, Any]]:
     return [material_view(row) for row in found]
 
 
+def deadline_explanations(state: DeclarationState, settings: Settings) -> dict[str, str]:
+    """How the publicity's end (R13: the working days counted, the holidays skipped, the
+    make-up workdays counted) and the correction deadline (R15: clock hours) were computed."""
+    explained: dict[str, str] = {}
+    deadlines = state.deadlines
+    started = [t.at for t in state.timeline if t.action == "start_publicity"]
+    if started and "publicity_ends_at" in deadlines:
+        try:
+            config = round_config_for(state.round_year, settings)
+            explained["publicity_ends_at"] = publicity_end_explained(
+                config.calendar, started[-1], config.publicity_working_days
+            )
+        except (InputError, CalendarYearUnknown):
+            pass  # the deadline stands; only its explanation is missing
+    returned = [t.at for t in state.timeline if t.action == "return_for_correction"]
+    if returned and "correction_deadline" in deadlines:
+        explained["correction_deadline"] = (
+            f"自退回时（{cn_datetime(returned[-1])}）起计48小时，夜间和节假日照常计算"
+        )
+    return explained
+
+
 async def applicant_page(page: Page, refusal: Refusal | None = None) -> HTMLResponse:
     current, problem = await find_current(page)
     refusal = refusal or problem
@@ -186,6 +212,7 @@ async def applicant_page(page: Page, refusal: Refusal | None = None) -> HTMLResp
         defense = arranged[-1] if arranged else None
     context = {
         "path": declaration_path(state),
+        "explained": deadline_explanations(state, page.portal.settings) if state else {},
         "round": round_config,
         "round_note": round_note,
         "requirements": level_requirements(round_config) if round_config else {},
@@ -367,6 +394,9 @@ def declaration_refusal(exc: DeclarationRefused, year: int) -> Refusal:
             "; ".join(f"{r.rule}: {r.reason}" for r in exc.refusals),
             400,
         )
+    if exc.reason == "IdentifyingTitle":
+        text = f"材料名称含有申报人的个人信息{BLIND_TITLES}，未能创建申报。"
+        return Refusal(text, exc.message, 400)
     if exc.reason == "AlreadyDeclared":
         return Refusal(
             f"您在{year}年度已有一份申报（每人每个评审年度只能申报一次）。",
@@ -389,16 +419,30 @@ async def bind_applicant(portal: Portal, account_id: int, key: str) -> None:
 # --- materials -----------------------------------------------------------------------------
 
 
-def title_problem(title: str, current: Current) -> str | None:
+BLIND_TITLES = "（盲评：评审机构能看到材料名称）"
+
+
+def title_problem(title: str, applicant: Applicant) -> str | None:
     if not title:
         return "请填写材料名称（如：学历证书）。"
     if len(title) > 100:
         return "材料名称最多100个字。"
-    row = current.row
-    names = [row.applicant_name, row.employer_name] if row is not None else []
-    if any(name and name in title for name in names):
-        return "材料名称中不能含有本人姓名或工作单位（盲评）。"
+    kind = identifying_title(title, applicant)
+    if kind is not None:  # R11, as the workflow checks it at submission
+        return (
+            f"材料名称中不能含有{IDENTITY_KINDS_ZH[kind]}{BLIND_TITLES}，"
+            "请改用如“学历证书”“业绩证明（专利）”的名称。"
+        )
     return None
+
+
+async def applicant_of(page: Page, workflow_id: str) -> Applicant:
+    """The applicant as the declaration's workflow holds them (its start input): what the
+    titles are checked against (R11)."""
+    try:
+        return (await started_input(await page.portal.temporal(), workflow_id)).applicant
+    except (RPCError, RuntimeError, LookupError) as exc:
+        raise unavailable(workflow_id, exc) from None
 
 
 @router.post("/applicant/materials", response_class=HTMLResponse)
@@ -423,7 +467,11 @@ async def upload_material(page: ApplicantPage, uploads: Uploads) -> Response:
     if upload is None or isinstance(upload, str) or not upload.filename:
         refusal = Refusal("请选择要上传的文件。", "no file", 400)
         return await applicant_page(page, refusal)
-    problem = title_problem(title, current)
+    try:
+        applicant = await applicant_of(page, current.workflow_id)
+    except Refusal as unreadable:
+        return await applicant_page(page, unreadable)
+    problem = title_problem(title, applicant)
     if problem:
         return await applicant_page(page, Refusal(problem, "title", 400))
     listed = await materials_of(page, current.workflow_id)
@@ -486,6 +534,7 @@ async def mask_page(page: Page, material_id: int, refusal: Refusal | None = None
         "upload": upload,
         "masked": masked,
         "editable": current.state.stage in EDITABLE,
+        "min_box": {"percent": MIN_BOX_PERCENT, "pixels": MIN_BOX_PIXELS},
     }
     return page.render("applicant_mask.html", context, refusal)
 
@@ -555,6 +604,20 @@ async def send_materials(
             + "、".join(unmasked)
             + "。请先使用遮盖工具。",
             "R11: materials not masked",
+            409,
+        )
+        return await applicant_page(page, refusal)
+    titles = [m["title"] for m in listed]
+    try:
+        found = first_identifying_title(titles, await applicant_of(page, current.workflow_id))
+    except Refusal as unreadable:
+        return await applicant_page(page, unreadable)
+    if found is not None:  # R11: a title listed before the check; the workflow refuses it too
+        index, kind = found
+        refusal = Refusal(
+            f"第{index + 1}份材料“{titles[index]}”的名称含有{IDENTITY_KINDS_ZH[kind]}"
+            f"{BLIND_TITLES}，不能提交。请移除该材料，改用不含个人信息的名称重新上传。",
+            f"R11: materials[{index}]: the title identifies the applicant ({kind})",
             409,
         )
         return await applicant_page(page, refusal)

@@ -21,7 +21,7 @@ the unit's name anyway (the header shows it), so a nullable column would only re
 
 A declaration's competent unit is in the workflow's input only (the record's projection has
 no column for it): it is read once from the start event of the workflow's history
-(portal/materials.py `declaration_input`) and kept in the app (`BoundInputs`,
+(portal/materials.py `started_input`) and kept in the app (`BoundInputs`,
 `app.state.bound_inputs`: it never changes). A declaration of another competent unit is 404
 on every route, whatever its stage (`OurDeclaration`).
 
@@ -46,7 +46,7 @@ from portal.context import Portal, Refusal, log
 from portal.deps import CheckedForm, CompetentUnitPage, CurrentCompetentUnit, Page, PortalDep
 from portal.documents import ATTACHMENTS, attachment_download, document_pdf, pdf_download
 from portal.feedback import done_text
-from portal.materials import declaration_input
+from portal.materials import started_input
 from portal.routers.files import add_material_routes, open_dossier
 from store.tables import DeclarationRow
 
@@ -84,9 +84,9 @@ class BoundInputs:
         if workflow_id in self._cache:
             return self._cache[workflow_id]
         try:
-            declaration = await declaration_input(await portal.temporal(), workflow_id)
-        except (RPCError, RuntimeError, ValueError) as exc:
-            log.warning("input of %s: %s", workflow_id, exc)
+            declaration = await started_input(await portal.temporal(), workflow_id)
+        except (RPCError, RuntimeError, LookupError, ValueError) as exc:
+            log.warning("input of %s not read: %s", workflow_id, type(exc).__name__)
             raise Refusal("暂时无法读取申报信息，请稍后刷新。", type(exc).__name__, 503) from None
         employer = declaration.applicant.employer
         found = Bound(
@@ -167,8 +167,7 @@ async def queue_page(
     for row in rows:
         try:
             of = await inputs.get(portal, row.workflow_id)
-        except Refusal as unavailable:
-            refusal = refusal or unavailable
+        except Refusal:  # unreadable now: left out until it can be read
             continue
         if is_ours(page.account, of):
             items.append({"row": row, "of": of})

@@ -11,8 +11,10 @@ of the declaration, nothing that names or locates the applicant.
   defense or its exemption), the masked materials viewable on the page (the inline viewer,
   portal/routers/files.py; the list and downloads: portal/routers/materials.py, shown only
   when the app has that route: `serves_materials`), this body's own return reasons, the
-  payment and defense records. The actions of the stage: accept or return for correction
-  (both asked for confirmation first, the return with its count: portal/feedback.py), confirm
+  payment and defense records. The actions of the stage: accept or return for correction (or
+  return because the masking is incomplete, R11: it counts toward the return limit only
+  where the round says so; each asked for confirmation first, a return with its count:
+  portal/feedback.py), confirm
   the fee (receipt number, R17), announce the defense's time, place and form (R18) and
   record its score (confirmed first; the workflow refuses it before the defense starts).
   After an action the page says what was done (`?done=`).
@@ -57,6 +59,7 @@ router = APIRouter()
 # What the evaluation body itself recorded (audit details), shown on the detail page.
 OWN_RECORDS = ("confirm_payment", "arrange_defense", "record_defense_score")
 DEFENSE_FORMS = ("现场答辩", "线上答辩")
+MASKING = "masking_incomplete"  # the return button's kind and the update's field (R11)
 
 
 def shanghai_input(value: str) -> str:
@@ -86,23 +89,23 @@ async def blind_items(portal: Portal) -> list[dict[str, Any]]:
     return items
 
 
-async def defense_facts(portal: Portal, items: list[dict[str, Any]]) -> Refusal | None:
-    """Whether each declaration in defense is exempt from the on-site defense (R19)."""
+async def defense_facts(portal: Portal, items: list[dict[str, Any]]) -> None:
+    """Whether each declaration in defense is exempt from the on-site defense (R19). One
+    that cannot be read now is marked so (`unreadable`); the rest of the queue is shown."""
     for item in items:
         if item["stage"] == Stage.defense:
             try:
                 state = await portal.state(item["workflow_id"])
-            except Refusal as unavailable:
-                return unavailable
+            except Refusal:
+                item["unreadable"] = True
+                continue
             item["defense_exempt"] = state.defense_exempt
-    return None
 
 
 async def evaluation_page(page: Page, refusal: Refusal | None = None) -> HTMLResponse:
     portal = page.portal
     items = await blind_items(portal)
-    unavailable = await defense_facts(portal, items)
-    refusal = refusal or unavailable
+    await defense_facts(portal, items)
     exempt_years = sorted({i["round_year"] for i in items if i.get("defense_exempt")})
     context = {
         "items": items,
@@ -120,6 +123,15 @@ async def own_records(portal: Portal, workflow_id: str) -> list[dict[str, Any]]:
     return await recorded_details(portal, workflow_id, OWN_RECORDS, keep)
 
 
+async def masking_returns(portal: Portal, workflow_id: str) -> dict[int, bool]:
+    """R11: the returns (by seq) made because the masking was incomplete, and whether each
+    counted toward the return limit (the round's masking_return_counts)."""
+    found = await recorded_details(
+        portal, workflow_id, ["return_for_correction"], (MASKING, "counted")
+    )
+    return {r["seq"]: bool(r.get("counted")) for r in found if r.get(MASKING)}
+
+
 def arrangement_text(records: list[dict[str, Any]]) -> str:
     """The latest defense arrangement, as the page says it: '：时间，地点，形式'."""
     arranged = [r for r in records if r["action"] == "arrange_defense"]
@@ -133,17 +145,20 @@ async def blind_detail(portal: Portal, item: dict[str, Any], row: Any) -> dict[s
     """What the page of one declaration shows, all of it blind (strings and numbers)."""
     state = await portal.state(item["workflow_id"])
     held = await read_held(portal, item["workflow_id"])
+    masking = await masking_returns(portal, item["workflow_id"])
     returns = [
-        {"at": t.at, "reason": t.reason}
+        {"at": t.at, "reason": t.reason, "masking_counted": masking.get(t.seq)}
         for t in state.timeline
         if t.action == "return_for_correction" and t.actor.role is Role.evaluation_body
     ]
     records = await own_records(portal, item["workflow_id"])
-    files = await materials_with_files(portal, row, held)
+    files = await materials_with_files(portal, row, held, blind=True)
+    code = item["code"]
     return (
         item
         | limits(held)
         | {
+            "masking_return_count": state.masking_return_count,
             "review_overdue": state.review_overdue,
             "defense_exempt": state.defense_exempt,
             "defense_score": state.defense_score,
@@ -151,23 +166,34 @@ async def blind_detail(portal: Portal, item: dict[str, Any], row: Any) -> dict[s
             "records": records,
             "arrangement": arrangement_text(records),
             "dossier": dossier(held.declaration, blind=True),
-            "materials": material_views(files, f"/materials/{item['code']}", blind_as=item["code"]),
+            "materials": material_views(files, f"/materials/{code}", blind_as=code),
         }
     )
 
 
-def limits(held: Held) -> dict[str, int]:
-    """The round's R15 limits the return's confirmation names."""
+def limits(held: Held) -> dict[str, Any]:
+    """The round's R15 limits (and whether a masking return counts, R11) that the return's
+    confirmation names."""
     rules = held.declaration.round
-    return {"max_returns": rules.max_returns, "correction_hours": rules.correction_hours}
+    return {
+        "max_returns": rules.max_returns,
+        "correction_hours": rules.correction_hours,
+        "masking_counts": rules.masking_return_counts,
+    }
 
 
 def confirmations(detail: dict[str, Any], back: str) -> dict[str, Confirmation]:
     """What each action of the page asks before it is sent (portal/feedback.py)."""
+    returned, limit, hours = (
+        detail["return_count"],
+        detail["max_returns"],
+        detail["correction_hours"],
+    )
     return {
         "accept": accept_confirmation(back),
-        "return": return_confirmation(
-            back, detail["return_count"], detail["max_returns"], detail["correction_hours"]
+        "return": return_confirmation(back, returned, limit, hours),
+        MASKING: return_confirmation(
+            back, returned, limit, hours, masking=True, counted=detail["masking_counts"]
         ),
         "score": score_confirmation(back),
     }
@@ -232,10 +258,13 @@ async def evaluation_act(
     page: EvaluationBodyPage, form: CheckedForm, row: BlindDeclaration, code: str, what: str
 ) -> Response:
     here = f"/evaluation/{code}"
+    data: dict[str, Any]
     if what == "accept":
         action, data = "accept_materials", {}
     elif what == "return":
         action, data = "return_for_correction", {"reason": form.get("reason", "").strip()}
+        if form.get("kind") == MASKING:  # R11: sent only when set (older workers lack it)
+            data[MASKING] = True
     elif what == "payment":
         action, data = "confirm_payment", {"receipt_no": form.get("receipt_no", "").strip()}
     elif what == "arrange":
@@ -256,7 +285,8 @@ async def evaluation_act(
             await page.portal.check(page.account, row.workflow_id, action, data)
             held = await read_held(page.portal, row.workflow_id)
             item = blind_item(row, page.portal.secret, datetime.now(UTC)) | limits(held)
-            return confirm_page(page, f"{here}/{what}", form, confirmations(item, here)[what])
+            asked = MASKING if data.get(MASKING) else what
+            return confirm_page(page, f"{here}/{what}", form, confirmations(item, here)[asked])
         await page.portal.send(
             page.account, row.workflow_id, action, data, request_token=form.get("request_token")
         )

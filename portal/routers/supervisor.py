@@ -1,16 +1,19 @@
 """The supervisor's page (the HR service centre): counts per stage and level, the overdue
 items (a declaration still in a stage whose deadline has passed: rules/overdue.py), the
 refused attempts (every action the portal or the command line had refused: who, what, when,
-which workflow, why; newest first, REFUSED_PAGE a page: store/refused_attempts.py), every
-declaration linked to its workflow in the Temporal UI.
+which workflow, why; newest first, REFUSED_PAGE a page: store/refused_attempts.py), and every
+declaration with its 申报编号, applicant and employer (the supervisor may see who declared),
+searched, filtered and paged as on /search (portal/routers/search.py, store/search.py); each
+linked to its workflow in the Temporal Web UI (ZHICHENG_TEMPORAL_UI_URL, the namespace of
+TEMPORAL_NAMESPACE).
 
-    GET /supervisor                    the page
-    GET /supervisor?refused_page=N     ... with the N-th page of refused attempts
+    GET  /supervisor                    the page (the declarations' filters in the address)
+    GET  /supervisor?refused_page=N     ... with the N-th page of refused attempts
+    POST /supervisor                    ... the declarations searched (the form: q, filters, page)
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -18,13 +21,18 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 
 from models.common import Level, Stage
-from portal.deps import SupervisorPage
-from rules.overdue import overdue_items
+from portal.deps import CheckedForm, Page, SupervisorPage
+from portal.routers.competent_unit import BoundInputs, Inputs
+from portal.routers.search import SearchForm, search_context
+from rules.overdue import passed_stage_deadline
 from store.refused_attempts import latest_refused_attempts
+from store.search import MAX_PER_PAGE, Criteria, Scope, search_declarations, stage_level_counts
 
 router = APIRouter()
 REFUSED_PAGE = 100  # refused attempts shown a page
+OVERDUE_SHOWN = MAX_PER_PAGE  # the longest overdue first; the rest through the search
 SOURCES_ZH = {"portal": "门户", "cli": "命令行"}
+EVERYTHING = Scope(everything=True)
 
 
 def overdue_text(seconds: float) -> str:
@@ -36,35 +44,38 @@ def overdue_text(seconds: float) -> str:
     return f"{hours}小时{minutes % 60}分钟"
 
 
-@router.get("/supervisor", response_class=HTMLResponse)
-async def supervisor(
-    page: SupervisorPage, refused_page: Annotated[int, Query(ge=1)] = 1
-) -> Response:
-    items = await page.portal.rows()
-    items.sort(key=lambda r: (r.round_year, r.stage, r.workflow_id))
-    counts = Counter((r.stage, r.level) for r in items)
+async def supervisor_page(
+    page: Page, inputs: BoundInputs, form: SearchForm, refused_page: int
+) -> HTMLResponse:
+    engine, now = page.portal.engine(), datetime.now(UTC)
+    counts = await stage_level_counts(engine, EVERYTHING)
     levels = [lv.value for lv in Level]
     stages = [s.value for s in Stage if any(st == s.value for st, _ in counts)]
-    overdue = [
-        {
-            "row": row,
-            "deadline": passed.deadline,
-            "due_at": passed.due_at,
-            "overdue_by": overdue_text(passed.overdue_by.total_seconds()),
-        }
-        for row, passed in overdue_items(
-            items, datetime.now(UTC), lambda r: r.stage, lambda r: r.deadlines
-        )
-    ]
-    refused, refused_total = await latest_refused_attempts(
-        page.portal.engine(), limit=REFUSED_PAGE, offset=(refused_page - 1) * REFUSED_PAGE
+    late = await search_declarations(
+        engine, Criteria(overdue=True), EVERYTHING, now=now, per_page=OVERDUE_SHOWN
     )
-    context = {
-        "items": items,
+    overdue = []
+    for row in late.rows:  # soonest deadline first: the longest overdue
+        passed = passed_stage_deadline(row.stage, row.deadlines, now)
+        if passed is not None:
+            overdue.append(
+                {
+                    "row": row,
+                    "deadline": passed.deadline,
+                    "due_at": passed.due_at,
+                    "overdue_by": overdue_text(passed.overdue_by.total_seconds()),
+                }
+            )
+    refused, refused_total = await latest_refused_attempts(
+        engine, limit=REFUSED_PAGE, offset=(refused_page - 1) * REFUSED_PAGE
+    )
+    searched, refusal = await search_context(page, inputs, form, action="/supervisor#declarations")
+    context = searched | {
         "counts": counts,
         "levels": levels,
         "stages": stages,
         "overdue": overdue,
+        "overdue_total": late.total,
         "refused": refused,
         "refused_total": refused_total,
         "refused_page": refused_page,
@@ -73,4 +84,17 @@ async def supervisor(
         "refused_per_page": REFUSED_PAGE,
         "sources": SOURCES_ZH,
     }
-    return page.render("supervisor.html", context)
+    return page.render("supervisor.html", context, refusal)
+
+
+@router.get("/supervisor", response_class=HTMLResponse)
+async def supervisor(
+    page: SupervisorPage, inputs: Inputs, refused_page: Annotated[int, Query(ge=1)] = 1
+) -> Response:
+    form = SearchForm.read(page.request.query_params, query=False)
+    return await supervisor_page(page, inputs, form, refused_page)
+
+
+@router.post("/supervisor", response_class=HTMLResponse)
+async def supervisor_search(page: SupervisorPage, form: CheckedForm, inputs: Inputs) -> Response:
+    return await supervisor_page(page, inputs, SearchForm.read(form), 1)

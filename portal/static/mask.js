@@ -7,10 +7,20 @@
   var pages = [];
   var field = document.getElementById("boxes");
   var count = document.getElementById("box-count");
+  var note = document.getElementById("box-note");
+  var form = document.getElementById("mask-form");
+  // R11: the smallest box that counts, as the server checks it (portal/masking.py
+  // minimum_box_side): a percentage of the page image's shorter side, rounded up, at least
+  // a number of pixels.
+  var minPercent = Number(form.dataset.minPercent), minPixels = Number(form.dataset.minPixels);
+  function least(width, height) {
+    return Math.max(minPixels, Math.ceil(Math.min(width, height) * minPercent / 100));
+  }
 
   function changed() {
     field.value = JSON.stringify(boxes);
     count.textContent = boxes.length;
+    note.textContent = "";
     pages.forEach(function (p) { p.draw(null); });
   }
 
@@ -62,6 +72,12 @@
       var x = Math.floor(r.x * s), y = Math.floor(r.y * s);
       var w = Math.min(Math.ceil((r.x + r.w) * s), img.naturalWidth) - x;
       var h = Math.min(Math.ceil((r.y + r.h) * s), img.naturalHeight) - y;
+      var side = least(img.naturalWidth, img.naturalHeight);
+      if (w < side || h < side) {  // refused by the server too: not counted
+        draw(null);
+        note.textContent = "框选区域过小，未计入：每处的宽和高都至少要" + side + "像素，请重新框选。";
+        return;
+      }
       boxes.push({page: page, x: x, y: y, w: w, h: h});
       changed();
     });
@@ -72,7 +88,7 @@
 
   document.getElementById("undo").addEventListener("click", function () { boxes.pop(); changed(); });
   document.getElementById("clear").addEventListener("click", function () { boxes = []; changed(); });
-  document.getElementById("mask-form").addEventListener("submit", function (e) {
+  form.addEventListener("submit", function (e) {
     if (!boxes.length) { e.preventDefault(); alert("请先框选本人姓名和工作单位。"); }
   });
 })();

@@ -316,7 +316,7 @@ async def test_one_declaration_in_the_browser(
             # --- the applicant creates the declaration --------------------------------------
             page = await log_in(browser, base, applicant)
             await shots(page, "01-applicant-home.png")
-            await page.click('a[href="/applicant/new"]')  # the path's first step says 填写申报 too
+            await page.click("text=开始填写申报")
             form = declaration_form(id_card, APPLICANT, **{"applicant.mobile": "1380013800"})
             await fill_declaration(page, form)
             await page.click("#create")

@@ -25,7 +25,7 @@ from rules.calendar_source import build_calendar
 from rules.recommendation import RECOMMENDATION_OPINION
 from store.db import get_engine
 from store.tables import OutboxMessage
-from tests.helpers.samples import sample_declaration_input
+from tests.helpers.samples import SAMPLE_USCC, sample_declaration_input
 from tests.helpers.signing import signed
 from workflows.declaration import DeclarationWorkflow
 
@@ -191,6 +191,25 @@ async def settled_event_types(handle: WorkflowHandle[Any, Any]) -> list[EventTyp
             return types
         await asyncio.sleep(0.05)
     raise AssertionError(f"workflow {handle.id} did not settle")
+
+
+async def outbox_rows(handle: WorkflowHandle[Any, Any]) -> list[Any]:
+    """The declaration's outbox rows once it has settled, in the order of their transitions
+    (the applicant's first within one)."""
+    await settled_event_types(handle)
+    async with get_engine().connect() as conn:
+        query = select(OutboxMessage).where(OutboxMessage.workflow_id == handle.id)
+        rows = list((await conn.execute(query)).all())
+    return sorted(rows, key=lambda m: (int(m.key.split("/")[1]), m.recipient_role != "applicant"))
+
+
+def assert_blind(row: Any, handle: WorkflowHandle[Any, Any]) -> None:
+    """R11: nothing that names the applicant, the employer or the declaration's id."""
+    text = row.subject + row.body + repr(row.context)
+    for secret in (handle.id, handle.id.rsplit("-", 1)[1], "张三", "硅业", SAMPLE_USCC):
+        assert secret not in text, (row.event, secret)
+    assert row.recipient_name == "评审机构" and row.mobile is None and row.email is None
+    assert "/evaluation" in row.body and "中级" in row.body
 
 
 WORKFLOW_TASK_EVENTS = {

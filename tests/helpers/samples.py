@@ -6,7 +6,7 @@ from functools import cache
 from typing import Any
 
 from models.calendar import WorkingCalendar
-from models.common import Jurisdiction, Level
+from models.common import Jurisdiction, Level, Role
 from models.declaration import (
     Achievement,
     AchievementKind,
@@ -16,7 +16,7 @@ from models.declaration import (
     Employer,
     Material,
 )
-from models.records import NotificationEvent
+from models.records import BLIND_ROLES, NotificationEvent
 from models.round import RoundConfig
 from rules.calendar_source import build_calendar
 from rules.identity import applicant_key
@@ -113,7 +113,84 @@ NOTIFICATION_SAMPLES: dict[NotificationEvent, dict[str, Any]] = {
         "blocked_until": "2029-03-02",
         "integrity_years": 3,
     },
+    NotificationEvent.submitted: {"to_zh": "用人单位", "resubmission": False},
+    NotificationEvent.declaration_submitted: {
+        "submission_closes_at": "2025-09-30T00:00:00+08:00",
+        "resubmission": True,
+    },
+    NotificationEvent.publicity_ended: {"submission_closes_at": "2025-09-30T00:00:00+08:00"},
+    NotificationEvent.recommended: {"by_zh": "用人单位", "to_zh": "主管单位"},
+    NotificationEvent.recommendation_received: {
+        "submission_closes_at": "2025-09-30T00:00:00+08:00"
+    },
+    NotificationEvent.recommendation_returned: {
+        "submission_closes_at": "2025-09-30T00:00:00+08:00",
+        "reason": "推荐意见附件不完整",
+    },
+    NotificationEvent.declaration_arrived: {
+        "review_opens_at": "2025-10-01T00:00:00+08:00",
+        "review_closes_at": "2025-10-31T00:00:00+08:00",
+        "resubmission": False,
+    },
+    NotificationEvent.correction_reminder: {
+        "deadline": "2025-10-03T14:00:00+08:00",
+        "lead_zh": "4小时",
+        "stage_zh": "退回补正",
+    },
+    NotificationEvent.payment_reminder: {
+        "deadline": "2025-11-15T00:00:00+08:00",
+        "lead_zh": "3天",
+        "stage_zh": "待缴费",
+    },
+    NotificationEvent.review_closing: {
+        "deadline": "2025-10-31T00:00:00+08:00",
+        "lead_zh": "3天",
+        "stage_zh": "评审机构审核",
+    },
+    NotificationEvent.submission_closing: {
+        "deadline": "2025-09-30T00:00:00+08:00",
+        "lead_zh": "3天",
+        "stage_zh": "单位内部公示",
+    },
+    NotificationEvent.evaluation_digest: {
+        "arrived": 12,
+        "open": 30,
+        "since": "2025-09-28T09:00:00+08:00",
+        "until": "2025-09-29T09:00:00+08:00",
+        "review_closes_at": "2025-10-31T00:00:00+08:00",
+    },
 }
+# Whom each event goes to (the first recipient where there are several); the rest: the applicant.
+NOTIFICATION_RECIPIENTS: dict[NotificationEvent, Role] = {
+    NotificationEvent.evaluation_digest: Role.evaluation_body,
+    NotificationEvent.review_closing: Role.evaluation_body,
+    NotificationEvent.submission_closing: Role.employer,
+    NotificationEvent.review_overdue: Role.evaluation_body,
+    NotificationEvent.declaration_submitted: Role.employer,
+    NotificationEvent.publicity_ended: Role.employer,
+    NotificationEvent.recommendation_received: Role.competent_unit,
+    NotificationEvent.recommendation_returned: Role.employer,
+    NotificationEvent.declaration_arrived: Role.evaluation_body,
+}
+NOTIFICATION_BLIND_COMMON = {  # what a blind reviewer's messages get instead (R11)
+    "level_zh": "中级",
+    "jurisdiction_zh": "中国（新疆）自贸试验区乌鲁木齐片区",
+    "round_year": 2025,
+}
+
+
+def notification_recipient(event: NotificationEvent) -> Role:
+    return NOTIFICATION_RECIPIENTS.get(event, Role.applicant)
+
+
+def notification_context(event: NotificationEvent) -> dict[str, Any]:
+    """The sample context of `event` as its recipient gets it."""
+    blind = notification_recipient(event) in BLIND_ROLES
+    return {
+        **(NOTIFICATION_BLIND_COMMON if blind else NOTIFICATION_COMMON),
+        **NOTIFICATION_SAMPLES[event],
+    }
+
 
 # What a production process needs besides the setting a test is about: each secret its own,
 # 48 bytes, none shipped (settings.py, SECRETS). The codec keys are left to the test.

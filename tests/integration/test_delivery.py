@@ -16,7 +16,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
@@ -38,7 +38,14 @@ import starter
 from activities.delivery import DeliveryActivities
 from activities.notify import NotificationActivities
 from delivery.dispatch import delivery_input, start_deliveries, start_delivery
-from delivery.email import END_OF_DATA, data_lines, message_id, send_smtp
+from delivery.email import (
+    END_OF_DATA,
+    build_email,
+    data_lines,
+    message_id,
+    send_smtp,
+    shown_key,
+)
 from delivery.failures import Temporary
 from delivery.ledger import (
     ClaimLost,
@@ -63,7 +70,7 @@ from models.delivery import (
     delivery_workflow_id,
     safe_id_part,
 )
-from models.records import NotificationEvent, NotificationRequest
+from models.records import BLIND_ROLES, NotificationEvent, NotificationRequest
 from settings import ROOT, load_settings
 from store.db import get_engine
 from store.tables import NotificationDelivery, OutboxMessage
@@ -71,7 +78,12 @@ from tests.helpers.declaration_support import act, state
 from tests.helpers.declaration_support import start as start_declaration
 from tests.helpers.samples import NOTIFICATION_COMMON as COMMON
 from tests.helpers.samples import NOTIFICATION_SAMPLES as SAMPLES
-from tests.helpers.samples import SAMPLE_ID_CARD, SAMPLE_USCC
+from tests.helpers.samples import (
+    SAMPLE_ID_CARD,
+    SAMPLE_USCC,
+    notification_context,
+    notification_recipient,
+)
 from tests.helpers.worker_process import WorkerProcess, reset_sticky
 from worker import build_worker
 
@@ -100,8 +112,8 @@ class Received:
     message: email.message.EmailMessage
 
     @property
-    def key(self) -> str:
-        return str(self.message["X-Zhicheng-Outbox-Key"])
+    def key(self) -> str:  # folded like the Message-ID when long
+        return "".join(str(self.message["X-Zhicheng-Outbox-Key"]).split())
 
     @property
     def message_id(self) -> str:  # the header is folded: a long id goes on a line of its own
@@ -174,8 +186,10 @@ class FakeSmtp:
         await self.pause("end")
         return "250 OK: queued"
 
-    def to(self, address: str) -> list[Received]:
-        return [r for r in self.received if address in r.rcpt_tos]
+    def to(self, address: str, key: str | None = None) -> list[Received]:
+        """The e-mails to `address` (of the message `key` only, when given: a declaration's
+        applicant gets other messages too, e.g. the receipt of the submission)."""
+        return [r for r in self.received if address in r.rcpt_tos and key in (None, r.key)]
 
 
 class _PausingReader:
@@ -563,6 +577,29 @@ async def test_workflow_ids_are_readable_and_distinct() -> None:
     assert safe_id_part("申报 1") == "%E7%94%B3%E6%8A%A5%201"
 
 
+async def test_a_blind_reviewers_mail_shows_no_workflow_id() -> None:
+    """R11: the evaluation body's e-mail carries a digest of the key in its headers; the
+    applicant's the key itself."""
+    settings = load_settings().model_copy(update={"smtp_from": FROM})
+    key = "decl-2025-0123456789abcdef/5/declaration_arrived/evaluation_body"
+    message = {
+        "key": key,
+        "recipient_role": "evaluation_body",
+        "recipient_name": "评审机构",
+        "subject": "2025年度职称申报新申报送达提醒（中级）",
+        "body": "评审机构：……",
+        "created_at": datetime(2025, 10, 1, 2, 0, tzinfo=UTC),
+    }
+    email = build_email(message, "pingshen@example.gov.cn", settings)
+    headers = "".join(f"{name}: {value}\n" for name, value in email.items())
+    assert "0123456789abcdef" not in headers
+    assert email["X-Zhicheng-Outbox-Key"] == shown_key(message)
+    assert shown_key(message).startswith("blind-") and shown_key(message) in email["Message-ID"]
+    assert build_email(message, "x@example.gov.cn", settings)["Message-ID"] == email["Message-ID"]
+    applicant = message | {"recipient_role": "applicant", "key": key.replace("eval", "x")}
+    assert shown_key(applicant) == applicant["key"]
+
+
 async def test_summary_shows_problems_first() -> None:
     def row(channel: str, status: str, error: str | None = None) -> dict[str, Any]:
         return {"channel": channel, "status": status, "error": error}
@@ -584,15 +621,16 @@ async def test_every_event_fills_its_wechat_template() -> None:
     for event in NotificationEvent:
         template = template_for(event.value, path)
         assert template is not None, event
+        blind = notification_recipient(event) in BLIND_ROLES
         message = {
             "key": f"decl-2025-0123456789abcdef/7/{event.value}/applicant",
             "workflow_id": "decl-2025-0123456789abcdef",
             "event": event.value,
-            "recipient_name": "张三",
+            "recipient_name": "评审机构" if blind else "张三",
             "subject": "2025年度职称申报材料退回补正通知",
             "body": "尊敬的张三：……",
             "created_at": "2025-10-01T10:00:00+08:00",
-            "context": {**COMMON, **SAMPLES[event]},
+            "context": notification_context(event),
         }
         data = template_data(template, message)
         for name, value in data.items():
@@ -602,9 +640,12 @@ async def test_every_event_fills_its_wechat_template() -> None:
                 assert len(text) <= 20, (event, name, text)
             if name.startswith("character_string"):
                 assert len(text) <= 32, (event, name, text)
+                assert text.isascii(), (event, name, text)  # letters, digits, symbols
+            if blind:  # R11: nothing that names or identifies the applicant
+                assert "0123456789abcdef" not in text and "张三" not in text, (event, name)
     returned = template_for("returned_for_correction", path)
     assert returned is not None
-    message["context"] = {**COMMON, **SAMPLES[NotificationEvent.returned_for_correction]}
+    message["context"] = notification_context(NotificationEvent.returned_for_correction)
     data = template_data(returned, message | {"event": "returned_for_correction"})
     assert data["time3"] == {"value": "2025年10月03日 14:00"}
     assert data["thing2"] == {"value": "职称证书扫描件不清晰"}
@@ -627,7 +668,7 @@ async def test_a_transition_is_delivered_once_by_email_and_wechat(
     result = await delivered(time_env, delivery_workflow_id(key))
     assert outcomes(result) == {"email": "sent", "wechat": "sent"}
 
-    [mail] = servers.smtp.to(address)
+    [mail] = servers.smtp.to(address, key)
     message = mail.message
     assert mail.mail_from == FROM and mail.rcpt_tos == [address]
     assert message["Subject"] == row["subject"] and "职称申报" in row["subject"]
@@ -687,7 +728,7 @@ async def test_a_repeated_delivery_start_sends_nothing_twice(
     result = await delivered(time_env, other)
     assert outcomes(result) == {"email": "sent", "wechat": "sent"}
 
-    assert len(servers.smtp.to(address)) == 1
+    assert len(servers.smtp.to(address, key)) == 1
     requests, sent = servers.wechat.for_key(key)
     assert (len(requests), len(sent)) == (1, 1)
     assert {c: r["attempts"] for c, r in (await channels(key)).items()} == {
@@ -1171,10 +1212,11 @@ async def test_without_a_configured_channel_messages_wait_until_delivered(
     async with build_worker(time_env.client, task_queue, settings=load_settings()):
         code, out, err = await Cli(capsys)("outbox", "deliver", "--workflow", handle.id)
         assert (code, err) == (0, "")
-        assert out.strip() == "1 pending message(s): 1 delivery workflow(s) started"
+        # the receipt of the submission, the employer's notice and the return
+        assert out.strip() == "3 pending message(s): 3 delivery workflow(s) started"
         result = await delivered(time_env, delivery_workflow_id(row["key"]))
     assert outcomes(result) == {"email": "sent", "wechat": "sent"}
-    assert len(servers.smtp.to(address)) == 1
+    assert len(servers.smtp.to(address, row["key"])) == 1
     assert len(servers.wechat.for_key(row["key"])[1]) == 1
 
 

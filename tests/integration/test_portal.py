@@ -3,6 +3,7 @@ allowed and forbidden actions, refused requests changing nothing, the blind view
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -296,11 +297,18 @@ async def test_supervisor_counts_and_links(
     time_env: WorkflowEnvironment,
     time_worker: Worker,
 ) -> None:
-    handle = await submitted(time_env, time_worker)
-    await login(browser, await account(database_url, Role.supervisor))
+    number = f"2099-{uuid.uuid4().int % 10**6:06d}"
+    handle = await submitted(time_env, time_worker, number=number)
+    csrf = await login(browser, await account(database_url, Role.supervisor))
     page = (await browser.get("/supervisor")).text
-    assert f"http://localhost:8233/namespaces/default/workflows/{handle.id}" in page
     assert "用人单位审核" in page and "中级" in page
+    found = await browser.post("/supervisor", data={"csrf_token": csrf, "q": number})
+    listed = found.text[found.text.index('<h2 id="declarations">') :]
+    # the Web UI of the settings (ZHICHENG_TEMPORAL_UI_URL's default), TEMPORAL_NAMESPACE
+    namespace = portal.state.portal.settings.temporal_namespace
+    assert f"http://localhost:8233/namespaces/{namespace}/workflows/{handle.id}" in listed
+    assert number in listed and "张三" in listed and "新疆示例硅业有限公司" in listed
+    assert SAMPLE_ID_CARD not in found.text
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -26,8 +27,9 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from models.common import Role, Stage
+from models.declaration import Material
 from portal.app import create_app
-from portal.materials import accepted_materials
+from portal.materials import HIDDEN_TITLE, accepted_materials, blind_materials, started_input
 from portal.security import LoginThrottle, blind_code
 from portal.uploads import UploadConfig, read_upload
 from rules.identity import declaration_workflow_id
@@ -36,7 +38,14 @@ from store.accounts import Account
 from store.db import get_engine
 from store.tables import DeclarationRow
 from store.uploads import DeclarationMaterial, Upload
-from tests.helpers.declaration_support import RECOMMENDATION, SECOND, act, sleep_until, state
+from tests.helpers.declaration_support import (
+    RECOMMENDATION,
+    SECOND,
+    act,
+    sleep_until,
+    start,
+    state,
+)
 from tests.helpers.portal_applicant_support import (
     EMPLOYER_NAME,
     EMPLOYER_USCC,
@@ -288,8 +297,11 @@ async def test_good_creation_binds_the_account_and_starts_once(
         assert current.stage is Stage.draft and current.level.value == "intermediate"
         row = await projected(database_url, workflow_id)
         assert (row.applicant_name, row.employer_uscc) == ("张三丰", EMPLOYER_USCC)
+        # its 申报编号, allocated when it was opened: in the state, the projection, the page
+        assert current.number is not None and current.number.startswith(f"{this_year()}-")
+        assert row.number == current.number
         page = (await client.get("/applicant")).text
-        assert "填报中" in page and "申报材料" in page
+        assert "填报中" in page and "申报材料" in page and current.number in page
         assert (await client.get("/applicant/new")).status_code == 303  # has one this year
 
         again = await client.post("/applicant/new", data=form)
@@ -432,6 +444,107 @@ async def test_csrf_missing_is_refused_and_nothing_changes(
     await client.aclose()
 
 
+# --- R11: titles that identify the applicant -----------------------------------------------
+
+
+async def test_a_title_that_identifies_the_applicant_is_refused_in_chinese(
+    portal: FastAPI, database_url: str, store: Path, time_env: WorkflowEnvironment
+) -> None:
+    """The portal checks a title with the workflow's own rule (rules/blind_review.py) against
+    the applicant the workflow holds: the name spaced or in pinyin, the ID card, the mobile,
+    the employer's short form. Nothing is stored; the page names the kind in Chinese."""
+    client, token, workflow_id, account_id = await created(portal, database_url, "瞿翾翀")
+    id_card = (await started_input(time_env.client, workflow_id)).applicant.id_card
+    scan = pdf_of(certificate("瞿翾翀", EMPLOYER_NAME))
+    before = store_files(store)
+    tries = {
+        "瞿 翾翀学历证书": "本人姓名",
+        "瞿　翾翀": "本人姓名",
+        "Qu Xuanchong 业绩证明": "本人姓名",
+        "QUXUANCHONG": "本人姓名",
+        f"身份证 {id_card[:6]} {id_card[6:14]}-{id_card[14:].lower()}": "身份证号码",
+        "联系电话 +86 138-0013-8000": "手机号码",
+        "示例硅业业绩证明": "工作单位",
+        EMPLOYER_NAME: "工作单位",
+    }
+    for title, kind in tries.items():
+        response = await upload(client, token, title, "a.pdf", scan, "application/pdf")
+        assert response.status_code == 400, title
+        assert f"材料名称中不能含有{kind}（盲评" in response.text, title
+    assert store_files(store) == before and await upload_count(database_url, account_id) == 0
+    for n, title in enumerate(("学历证书", "业绩证明 (专利)", "继续教育证明")):
+        other = pdf_of(certificate("瞿翾翀", EMPLOYER_NAME, (600 + n, 420)))  # not one file
+        response = await upload(client, token, title, "a.pdf", other, "application/pdf")
+        assert response.status_code == 303, title
+    listed = await materials(database_url, workflow_id)
+    assert [m.title for m in listed] == ["学历证书", "业绩证明 (专利)", "继续教育证明"]
+
+    # a title on the list that identifies (listed before the check): submission refused
+    boxes = json.dumps([{"page": 0, **NAME_BOX}, {"page": 0, **EMPLOYER_BOX}])
+    for item in listed:
+        response = await client.post(
+            f"/applicant/materials/{item.id}/mask", data={"csrf_token": token, "boxes": boxes}
+        )
+        assert response.status_code == 303, response.text
+    async with get_engine(database_url).begin() as conn:
+        await conn.execute(
+            update(DeclarationMaterial)
+            .where(DeclarationMaterial.id == listed[1].id)
+            .values(title="Xuanchong Qu 业绩")
+        )
+    response = await client.post("/applicant/submit", data={"csrf_token": token})
+    assert response.status_code == 409
+    assert "第2份材料“Xuanchong Qu 业绩”的名称含有本人姓名" in response.text
+    assert (await state(time_env.client.get_workflow_handle(workflow_id))).stage is Stage.draft
+    await client.aclose()
+
+
+async def test_a_mask_box_below_the_minimum_does_not_count(
+    portal: FastAPI, database_url: str, time_env: WorkflowEnvironment
+) -> None:
+    """R11: one 1×1 box is refused in Chinese; no copy is made, so the material is not
+    masked and the submission is refused."""
+    client, token, workflow_id, _ = await created(portal, database_url, "郑板桥")
+    scan = pdf_of(certificate("郑板桥", EMPLOYER_NAME))  # 600×420: at least 5 px a side
+    response = await upload(client, token, "学历证书", "a.pdf", scan, "application/pdf")
+    assert response.status_code == 303
+    [item] = await materials(database_url, workflow_id)
+    tool = (await client.get(f"/applicant/materials/{item.id}/mask")).text
+    assert 'data-min-percent="1" data-min-pixels="5"' in tool and "过小的框选不计入遮盖" in tool
+    for tiny in ({"x": 60, "y": 150, "w": 1, "h": 1}, {"x": 60, "y": 150, "w": 260, "h": 4}):
+        boxes = json.dumps([{"page": 0, **NAME_BOX}, {"page": 0, **tiny}])
+        response = await client.post(
+            f"/applicant/materials/{item.id}/mask", data={"csrf_token": token, "boxes": boxes}
+        )
+        assert response.status_code == 400
+        assert "第2处遮盖区域过小" in response.text and "至少要5像素" in response.text
+    [item] = await materials(database_url, workflow_id)
+    assert item.masked_sha256 is None
+    response = await client.post("/applicant/submit", data={"csrf_token": token})
+    assert response.status_code == 409 and "尚未遮盖" in response.text
+    assert (await state(time_env.client.get_workflow_handle(workflow_id))).stage is Stage.draft
+    await client.aclose()
+
+
+async def test_the_blind_list_hides_a_title_accepted_before_the_check(
+    portal: FastAPI, time_env: WorkflowEnvironment, time_worker: Worker
+) -> None:
+    """A declaration whose workflow holds an identifying title (started before titles were
+    checked, or with `start_declaration` as it is): the evaluation body's list shows
+    HIDDEN_TITLE in its place."""
+    handle = await start(
+        time_env,
+        time_worker,
+        materials=[
+            Material(name="学历证书", sha256="0" * 64, masked=True),
+            Material(name="张三（新疆示例硅业）专利", sha256="1" * 64, masked=True),
+        ],
+    )
+    row = SimpleNamespace(workflow_id=handle.id, applicant_key="none")
+    listed = await blind_materials(portal.state.portal, row)
+    assert [m.title for m in listed] == ["学历证书", HIDDEN_TITLE]
+
+
 # --- materials, masking, submission, blind downloads, correction ------------------------------
 # Last in the module: it moves the test server's clock past the round's submission close.
 
@@ -558,6 +671,10 @@ async def test_materials_masking_submission_and_blind_download(
 
     # employer, publicity, recommendation: to the evaluation body
     current = await act(handle, "start_publicity", "employer")
+    page = (await client.get("/applicant")).text  # the end, and how it was counted (R13)
+    assert re.search(
+        r'<small class="explained">自\d{4}年\d+月\d+日起计5个工作日[^<]*24:00止</small>', page
+    )
     await sleep_until(
         time_env, datetime.fromisoformat(current.deadlines["publicity_ends_at"]), SECOND
     )

@@ -331,11 +331,15 @@ async def test_evaluation_and_committee_see_a_blind_dossier(
                      "现级别任职年限", "5", "专利成果", PATENT, "已完成继续教育", "继续教育",
                      "已完成", "须参加专业水平答辩", "学历证书"):  # fmt: skip
             assert text in page.text, text
-        assert (
-            "居民身份证号码" not in page.text
-            and "工作单位" not in page.text
-            and "手机号码" not in page.text
-        )
+        for label in (
+            "居民身份证号码",
+            "手机号码",
+            "电子邮箱",
+            "工作单位",
+            "统一社会信用代码",
+            "主管单位",
+        ):
+            assert f"<th>{label}</th>" not in page.text, label  # no applicant part at all
         page = await get(f"/evaluation/{code['village']}")
         for text in ("副高级", "本年度驻村8个月（满6个月），免于继续教育", "驻村直接申报副高级",
                      "适用：连续驻村3年、连续考核优秀3年，不受任职年限限制",

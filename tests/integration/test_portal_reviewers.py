@@ -554,6 +554,53 @@ async def test_evaluation_body_payment_defense_and_blind_view(
         assert await snapshot(review) == before
 
 
+async def test_a_masking_incomplete_return_is_its_own_button(
+    portal: FastAPI, database_url: str, time_env: WorkflowEnvironment, time_worker: Worker
+) -> None:
+    """R11: the evaluation body returns a declaration because its masking is incomplete; by
+    default that return does not count toward the 3 (R15), its confirmation and its pages say
+    so in Chinese."""
+    handle = await start(time_env, time_worker)
+    await to_review_together(time_env, handle)
+    code = blind_code(handle.id, SECRET)
+    reviewer = await account(database_url, Role.evaluation_body)
+    forbidden = await forbidden_texts()
+    async with await browser_for(portal) as evaluator:
+        token = await login(evaluator, reviewer)
+        page = await evaluator.get(f"/evaluation/{code}")
+        assert 'name="kind" value="masking_incomplete"' in page.text
+        assert "遮盖不完整，退回重新遮盖" in page.text
+        form = {"reason": "第2页单位公章未遮盖", "kind": "masking_incomplete"}
+        response = await evaluator.post(
+            f"/evaluation/{code}/return", data=action_form(token, **form)
+        )
+        assert response.status_code == 200, response.text  # asked first, nothing sent
+        said = "因遮盖不完整退回，本次不计入退回次数（已计入0次，共3次）。"
+        assert said + "申报人须在48小时内重新遮盖并提交" in response.text
+        assert (await state(handle)).stage is Stage.evaluation_review
+        confirm = rendered_form(response.text, f"/evaluation/{code}/return")
+        assert confirm["kind"] == "masking_incomplete"
+        response = await evaluator.post(
+            f"/evaluation/{code}/return", data=confirm | {"confirmed": "yes"}
+        )
+        assert response.status_code == 303, response.text
+        current = await state(handle)
+        assert (current.stage, current.return_count, current.masking_return_count) == (
+            Stage.correction,
+            0,
+            1,
+        )
+        assert await audit_details(handle.id, "return_for_correction") == [
+            {"correction_deadline": current.deadlines["correction_deadline"],
+             "masking_incomplete": True, "counted": False}
+        ]  # fmt: skip
+        detail = await evaluator.get(f"/evaluation/{code}")
+        assert "第2页单位公章未遮盖（遮盖不完整，不计入退回次数）" in detail.text
+        assert "0 / 3；因遮盖不完整退回1次" in detail.text
+        for where, body in (("/evaluation", page.content), ("detail", detail.content)):
+            assert_blind(where, body, forbidden)
+
+
 # --- committee ---------------------------------------------------------------------------------
 
 
@@ -819,21 +866,27 @@ async def test_supervisor_sees_overdue_items(
             insert(DeclarationRow),
             [
                 common
-                | {"workflow_id": late, "deadlines": {"payment_due_at": due["late"].isoformat()}},
-                common
-                | {"workflow_id": fine, "deadlines": {"payment_due_at": due["fine"].isoformat()}},
+                | {
+                    "workflow_id": workflow_id,
+                    "deadlines": {"payment_due_at": due[which].isoformat()},
+                    "next_deadline": due[which],  # as the record activity writes it
+                }
+                for which, workflow_id in (("late", late), ("fine", fine))
             ],
         )
     try:
-        await login(browser, await account(database_url, Role.supervisor))
+        csrf = await login(browser, await account(database_url, Role.supervisor))
         page = (await browser.get("/supervisor")).text
-        overdue = page[page.index('<h2 id="overdue">') : page.index("<h2>全部申报</h2>")]
-        assert f"http://localhost:8233/namespaces/default/workflows/{late}" in overdue
+        overdue = page[page.index('<h2 id="overdue">') : page.index('<h2 id="declarations">')]
+        namespace = portal.state.portal.settings.temporal_namespace  # TEMPORAL_NAMESPACE
+        assert f"http://localhost:8233/namespaces/{namespace}/workflows/{late}" in overdue
         assert fine not in overdue
         row = overdue[overdue.index(late) :]
         row = row[: row.index("</tr>")]
-        assert "缴费截止" in row and "1天2小时" in row and "+08:00" in row
-        assert fine in page  # listed among all declarations
+        assert "缴费截止" in row and "1天2小时" in row and "+08:00" in row and "逾期测试" in row
+        found = await browser.post("/supervisor", data={"csrf_token": csrf, "q": "逾期测试"})
+        listed = found.text[found.text.index('<h2 id="declarations">') :]
+        assert fine in listed and late in listed  # among all declarations, found by name
     finally:
         async with get_engine(database_url).begin() as conn:
             await conn.execute(

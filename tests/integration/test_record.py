@@ -20,16 +20,18 @@ from temporalio.testing import ActivityEnvironment
 from activities.notify import NotificationActivities
 from activities.record import RecordActivities
 from delivery.outbox import TEMPLATE_ERROR, TEMPLATES, outbox_row
+from delivery.recipients import Recipients
 from models.common import Actor, Jurisdiction, Level, Role, Stage
-from models.records import NotificationEvent, NotificationRequest, TransitionRecord
+from models.records import BLIND_ROLES, NotificationEvent, NotificationRequest, TransitionRecord
 from rules.timezone import cn_datetime
+from settings import ROOT
 from store.db import (
     get_engine,
     insert_unless_exists,
 )
 from store.tables import AuditEvent, DeclarationRow, OutboxMessage
-from tests.helpers.samples import NOTIFICATION_COMMON as COMMON
 from tests.helpers.samples import NOTIFICATION_SAMPLES as SAMPLES
+from tests.helpers.samples import notification_context, notification_recipient
 
 WORKFLOW_ID = "decl-2025-0123456789abcdef"
 T0 = datetime(2025, 10, 1, 2, 0, tzinfo=UTC)
@@ -42,6 +44,7 @@ class Activities:
 
     engine: AsyncEngine
     started: list[str] = field(default_factory=list)
+    recipients: Recipients | None = None
 
     async def start_deliveries(self, keys: Sequence[str]) -> int:
         self.started.extend(keys)
@@ -49,11 +52,15 @@ class Activities:
 
     @property
     def record_transition(self) -> Any:
-        return RecordActivities(self.engine, self.start_deliveries).record_transition
+        return RecordActivities(
+            self.engine, self.start_deliveries, self.recipients
+        ).record_transition
 
     @property
     def queue_notification(self) -> Any:
-        return NotificationActivities(self.engine, self.start_deliveries).queue_notification
+        return NotificationActivities(
+            self.engine, self.start_deliveries, self.recipients
+        ).queue_notification
 
     async def rows(self, entity: Any) -> list[Any]:
         """This test's rows only."""
@@ -130,16 +137,18 @@ async def test_older_seq_does_not_move_projection_back(activities: Activities) -
 
 
 def _request(event: NotificationEvent, **overrides: Any) -> NotificationRequest:
-    to_applicant = event is not NotificationEvent.review_overdue
+    role = notification_recipient(event)
+    to_applicant = role is Role.applicant
+    names = {Role.applicant: "张三", Role.evaluation_body: "评审机构"}
     return NotificationRequest(
-        key=f"{WORKFLOW_ID}/7/{event.value}/{'applicant' if to_applicant else 'evaluation_body'}",
+        key=f"{WORKFLOW_ID}/7/{event.value}/{role.value}",
         workflow_id=WORKFLOW_ID,
         event=event,
-        recipient_role=Role.applicant if to_applicant else Role.evaluation_body,
-        recipient_name="张三" if to_applicant else "评审机构",
+        recipient_role=role,
+        recipient_name=names.get(role, "新疆示例硅业有限公司"),
         mobile="+8613812345678" if to_applicant else None,
         email="zhangsan@example.com" if to_applicant else None,
-        context={**COMMON, **SAMPLES[event], **overrides},
+        context={**notification_context(event), **overrides},
     )
 
 
@@ -172,6 +181,45 @@ async def test_notification_queued_twice_gives_one_outbox_row(activities: Activi
         assert expected in body
 
 
+async def test_an_organisations_message_gets_its_addresses_from_the_recipients_file(
+    activities: Activities,
+) -> None:
+    """The employer's and the evaluation body's messages are addressed when they are written
+    (examples/recipients.json); the applicant's keep the declaration's own. A retried record
+    writes each of its messages once."""
+    activities.recipients = Recipients(ROOT / "examples" / "recipients.json")
+    employer = _request(NotificationEvent.review_overdue).model_copy(
+        update={
+            "key": f"{WORKFLOW_ID}/7/review_overdue/employer",
+            "recipient_role": Role.employer,
+            "recipient_name": "新疆示例硅业有限公司",
+            "organisation": "91110000802100433B",
+        }
+    )
+    record = _transition(7, Stage.evaluation_review, Stage.evaluation_review).model_copy(
+        update={
+            "notifications": [
+                _request(NotificationEvent.review_overdue),
+                employer,
+                _request(NotificationEvent.withdrawn),
+            ]
+        }
+    )
+    await ActivityEnvironment().run(activities.record_transition, record)
+    await ActivityEnvironment().run(activities.record_transition, record)  # a retry
+    assert len(await activities.rows(OutboxMessage)) == 3  # each message once
+    rows = {m["recipient_role"]: m for m in await activities.rows(OutboxMessage)}
+    assert (rows["employer"]["email"], rows["employer"]["mobile"]) == (
+        "hr@example.com",
+        "+8613700137000",
+    )
+    assert rows["evaluation_body"]["email"] == "pingshen@example.gov.cn"
+    assert rows["evaluation_body"]["recipient_name"] == "甘泉堡经开区职称评审机构"
+    assert rows["applicant"]["email"] == "zhangsan@example.com"
+    # made at the transition's moment, not when the write happened to run
+    assert {m["created_at"] for m in rows.values()} == {record.at}
+
+
 async def test_insert_unless_exists_tells_whether_it_wrote(activities: Activities) -> None:
     """Callers rely on the answer (logs, exactly-once delivery): True once, then False."""
     row = outbox_row(_request(NotificationEvent.withdrawn))
@@ -192,8 +240,14 @@ async def test_every_event_has_a_template_that_renders(activities: Activities) -
     assert set(messages) == {event.value for event in NotificationEvent}
     for event, message in messages.items():
         assert "2025年度" in message["subject"], event
-        assert WORKFLOW_ID in message["body"] and "2025年度" in message["body"], event
+        assert "2025年度" in message["body"], event
         assert "{" not in message["body"] and "\n\n\n" not in message["body"], event
+        text = message["subject"] + message["body"]
+        if message["recipient_role"] in BLIND_ROLES:  # R11: no name, no employer, no id
+            assert WORKFLOW_ID not in text and "张三" not in text and "硅业" not in text, event
+            assert "/evaluation" in message["body"], event
+        else:
+            assert WORKFLOW_ID in message["body"], event
     assert "评审机构：" in messages["review_overdue"]["body"]
     assert "2025年11月20日 09:30（北京时间 UTC+08:00）" in messages["defense_arranged"]["body"]
 

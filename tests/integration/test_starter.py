@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from stdnum.cn import ric
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -141,6 +142,8 @@ async def test_a_declaration_from_start_to_withdrawal(online: Cli):
     assert EXAMPLE_ID_CARD not in out  # only the key, never the ID card, names the declaration
     assert started["state"]["stage"] == "draft"
     assert started["state"]["round_year"] == online.year
+    number = started["number"]  # 申报编号: the round's counter, no personal data in it
+    assert re.fullmatch(rf"{year}-[0-9]{{6}}", number) and started["state"]["number"] == number
 
     code, _, err = await cli("declaration", "start", str(EXAMPLE), "--year", year)
     assert code == starter.EXIT_REFUSED
@@ -172,6 +175,7 @@ async def test_a_declaration_from_start_to_withdrawal(online: Cli):
 
     code, out, err = await cli("declaration", "state", expected_id)
     assert code == 0, err
+    assert f"number:       {number}" in out
     assert "stage:        employer_review (用人单位审核)" in out
     assert "level:        intermediate (中级)" in out
     assert ["start_publicity", "employer"] in [line.split() for line in out.splitlines()]
@@ -192,6 +196,7 @@ async def test_a_declaration_from_start_to_withdrawal(online: Cli):
     state = json.loads((await cli("declaration", "state", expected_id, "--json"))[1])
     assert row.split() == [
         expected_id,
+        number,
         "employer_review",
         state["deadlines"]["submission_closes_at"],  # what employer review waits for (R10)
         "intermediate",
@@ -247,6 +252,56 @@ async def test_a_declaration_from_start_to_withdrawal(online: Cli):
     )
     assert code == starter.EXIT_REFUSED
     assert "withdrawn" in one_line(err)
+
+
+def id_card_born(birth: str, serial: str = "123") -> str:
+    """A valid ID-card number (its check digit computed) for a birth date YYYYMMDD."""
+    body = f"110105{birth}{serial}"
+    return body + ric.calc_check_digit(body + "0")  # stdnum wants a placeholder check digit
+
+
+async def test_a_declaration_is_found_by_its_number(online: Cli, tmp_path: Path):
+    """`declaration start` prints the 申报编号; opened again, the same declaration keeps it;
+    `declaration find` looks it up in the record database and `list --number` in Temporal's
+    visibility; a number that is nobody's is exit 4, one that is no number exit 2."""
+    cli, year = online, str(online.year)
+    id_card = id_card_born("19800101", f"{uuid.uuid4().int % 1000:03d}")
+    data = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+    data["applicant"]["id_card"] = id_card
+    path = tmp_path / "declaration.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    workflow_id = f"decl-{year}-{key_of(id_card)}"
+
+    code, out, err = await cli("declaration", "start", str(path), "--year", year)
+    assert code == 0, err
+    first, number_line = out.splitlines()[:2]
+    assert first == workflow_id
+    number = number_line.removeprefix("number: ")
+    assert re.fullmatch(rf"{year}-[0-9]{{6}}", number), out
+    assert id_card not in out
+    code, _, err = await cli("declaration", "start", str(path), "--year", year)
+    assert code == starter.EXIT_REFUSED  # AlreadyDeclared; the number was not used up again
+    code, out, err = await cli("declaration", "find", number)
+    assert code == 0, err
+    assert out.splitlines()[0] == workflow_id
+    assert f"number:        {number}  (round {year})" in out
+    assert "stage:         draft (填报中)" in out
+    code, out, err = await cli("declaration", "find", number.replace("-0", "-", 1), "--json")
+    assert code == 0, err  # as a person may type it: 2026-12 for 2026-000012
+    found = json.loads(out)
+    assert (found["workflow_id"], found["number"], found["stage"]) == (workflow_id, number, "draft")
+    assert id_card not in out and data["applicant"]["name"] not in out
+    out = await listed(cli, workflow_id, "--number", number)
+    assert f"DeclarationNumber = '{number}'" in out.splitlines()[-1]
+
+    code, _, err = await cli("declaration", "find", f"{int(year) + 50}-000001")
+    assert code == starter.EXIT_UNAVAILABLE
+    assert "no declaration numbered" in one_line(err)
+    code, _, err = await cli("declaration", "find", id_card)
+    assert code == starter.EXIT_BAD_INPUT
+    assert "not a declaration number" in one_line(err) and id_card not in err  # not echoed
+    code, _, err = await cli("declaration", "list", "--number", "x")
+    assert code == starter.EXIT_BAD_INPUT
 
 
 def request_id_of(err: str) -> str:
@@ -382,6 +437,32 @@ async def test_an_ineligible_applicant_is_refused_and_nothing_starts(
     assert raised.value.status == RPCStatusCode.NOT_FOUND
     code, _, err = await online("declaration", "state", workflow_id)
     assert code == starter.EXIT_UNAVAILABLE, err
+
+
+async def test_a_material_title_naming_the_applicant_is_refused_at_start(
+    online: Cli, dev_env: WorkflowEnvironment, tmp_path: Path
+):
+    """R11: a material's title is shown to the evaluation body, so a declaration file whose
+    material names the applicant or the employer starts nothing (client/declarations.py
+    open_declaration); the refusal says where and what kind, never the value."""
+    from temporalio.service import RPCError, RPCStatusCode
+
+    id_card = "650102199203041233"
+    data = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+    data["applicant"]["id_card"] = id_card
+    data["materials"][1]["name"] = "李 明（新疆示例硅业）专利证书.pdf"
+    path = tmp_path / "named.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    code, out, err = await online("declaration", "start", str(path), "--year", str(online.year))
+    assert code == starter.EXIT_REFUSED
+    assert out == ""
+    assert one_line(err) == (
+        "refused (IdentifyingTitle): materials[1]: the title identifies the applicant (name); "
+        "nothing started (blind review, R11: rename that material in the file)"
+    )
+    with pytest.raises(RPCError) as raised:
+        await dev_env.client.get_workflow_handle(f"decl-{online.year}-{key_of(id_card)}").describe()
+    assert raised.value.status == RPCStatusCode.NOT_FOUND
 
 
 async def test_round_try_out_opens_the_window_today(offline: Cli):

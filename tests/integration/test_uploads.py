@@ -14,7 +14,14 @@ from PIL import Image, ImageDraw
 from sqlalchemy import func, select
 
 from models.common import Role
-from portal.masking import Box, BoxesRefused, burn_boxes, masked_copy, parse_boxes
+from portal.masking import (
+    Box,
+    BoxesRefused,
+    burn_boxes,
+    masked_copy,
+    minimum_box_side,
+    parse_boxes,
+)
 from portal.uploads import (
     JPEG,
     PDF,
@@ -233,6 +240,28 @@ def test_parse_boxes_checks_each_box_against_its_page() -> None:
     for raw in bad:
         with pytest.raises(BoxesRefused):
             parse_boxes(raw, sizes)
+
+
+def test_a_box_below_the_minimum_is_refused() -> None:
+    """R11: a box counts only from 1 % of the page's shorter side (rounded up) and at least
+    5 pixels, in both width and height: a 1×1 box covers nothing."""
+    assert minimum_box_side(100, 80) == 5  # 0.8 -> the 5-pixel floor
+    assert minimum_box_side(827, 1169) == 9  # A4 at 100 dpi
+    assert minimum_box_side(3000, 4000) == 30
+    assert minimum_box_side(2001, 5000) == 21  # rounded up
+    for w, h in ((1, 1), (8, 50), (50, 8)):
+        with pytest.raises(BoxesRefused) as refused:
+            parse_boxes(json.dumps([{"page": 0, "x": 0, "y": 0, "w": w, "h": h}]), [(1169, 827)])
+        assert "遮盖区域过小" in refused.value.text and "至少要9像素" in refused.value.text
+        assert f"{w}x{h} below the minimum 9x9" in refused.value.detail
+    # one small box among good ones refuses them all: no copy is made from it
+    mixed = [
+        {"page": 0, "x": 0, "y": 0, "w": 100, "h": 40},
+        {"page": 0, "x": 0, "y": 0, "w": 1, "h": 1},
+    ]
+    with pytest.raises(BoxesRefused, match="box 2"):
+        parse_boxes(json.dumps(mixed), [(1169, 827)])
+    assert parse_boxes(json.dumps([{"page": 0, "x": 0, "y": 0, "w": 9, "h": 9}]), [(1169, 827)])
 
 
 def test_masked_png_copy_has_the_boxes_burned() -> None:

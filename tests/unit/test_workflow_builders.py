@@ -43,13 +43,20 @@ from store.db import get_engine
 from tests.helpers.samples import sample_declaration_input, sample_round_config
 from workflows import calls, patches
 from workflows import documents as docs
-from workflows.records import notifications, round_event, transition_record
+from workflows.records import (
+    SUPERVISOR_NAME,
+    Notice,
+    notifications,
+    round_event,
+    transition_record,
+)
 from workflows.round_checks import finding_check, votes_session
 from workflows.windows import boundary_refusal, changed_config, window_changes
 
 WORKFLOW_ID = "decl-2025-0123456789abcdef"
 AT = datetime(2025, 9, 3, 2, 0, tzinfo=UTC)
 REVIEWER = Actor(role=Role.employer, id="employer-1")
+ENDS = "2025-09-10T00:00:00+08:00"
 
 
 # --- records ---------------------------------------------------------------------------------
@@ -108,11 +115,10 @@ def test_notifications_go_to_the_applicant_with_addresses_or_to_the_named_recipi
     declaration = sample_declaration_input()
     [message] = notifications(
         declaration,
-        NotificationEvent.publicity_started,
+        [Notice(NotificationEvent.publicity_started, context={"publicity_ends_at": ENDS})],
         workflow_id=WORKFLOW_ID,
         seq=3,
         round_year=2025,
-        context={"publicity_ends_at": "2025-09-10T00:00:00+08:00"},
     )
     assert message.key == f"{WORKFLOW_ID}/3/publicity_started/applicant"
     assert (message.recipient_role, message.recipient_name) == (Role.applicant, "张三")
@@ -120,27 +126,31 @@ def test_notifications_go_to_the_applicant_with_addresses_or_to_the_named_recipi
         declaration.applicant.mobile,
         "zhangsan@example.com",
     )
+    assert message.organisation is None
     assert message.context == {
         "applicant_name": "张三",
         "level_zh": "中级",
         "round_year": 2025,
         "declaration_id": WORKFLOW_ID,
-        "publicity_ends_at": "2025-09-10T00:00:00+08:00",
+        "publicity_ends_at": ENDS,
     }
 
     to_reviewers = notifications(
         declaration,
-        NotificationEvent.review_overdue,
+        [
+            Notice(NotificationEvent.review_overdue, Role.evaluation_body),
+            Notice(NotificationEvent.review_overdue, Role.supervisor),
+        ],
         workflow_id=WORKFLOW_ID,
         seq=9,
         round_year=2025,
-        recipients=[(Role.evaluation_body, "评审机构"), (Role.supervisor, "人力资源服务中心")],
     )
     assert [m.key for m in to_reviewers] == [
         f"{WORKFLOW_ID}/9/review_overdue/evaluation_body",
         f"{WORKFLOW_ID}/9/review_overdue/supervisor",
     ]
     assert all(m.mobile is None and m.email is None for m in to_reviewers)  # not theirs
+    assert [m.recipient_name for m in to_reviewers] == ["评审机构", SUPERVISOR_NAME]
 
     record = transition_record(
         declaration,
@@ -152,6 +162,40 @@ def test_notifications_go_to_the_applicant_with_addresses_or_to_the_named_recipi
         notifications=to_reviewers,
     )
     assert record.notifications == to_reviewers
+
+
+def test_organisations_are_named_and_keyed_and_blind_reviewers_see_no_applicant():
+    declaration = sample_declaration_input()
+    employer = declaration.applicant.employer.model_copy(update={"competent_unit": "管委会"})
+    declaration = declaration.model_copy(
+        update={"applicant": declaration.applicant.model_copy(update={"employer": employer})}
+    )
+    to_employer, to_unit, to_body = notifications(
+        declaration,
+        [
+            Notice(NotificationEvent.declaration_submitted, Role.employer),
+            Notice(NotificationEvent.recommendation_received, Role.competent_unit),
+            Notice(NotificationEvent.declaration_arrived, Role.evaluation_body, {"x": 1}),
+        ],
+        workflow_id=WORKFLOW_ID,
+        seq=4,
+        round_year=2025,
+    )
+    assert (to_employer.recipient_name, to_employer.organisation) == (
+        "新疆示例硅业有限公司",
+        employer.uscc,
+    )
+    assert to_employer.context["applicant_name"] == "张三"  # the employer knows its staff
+    assert (to_unit.recipient_name, to_unit.organisation) == ("管委会", "管委会")
+    assert (to_body.recipient_name, to_body.organisation) == ("评审机构", None)
+    # R11: level and jurisdiction only; the key stays the workflow's (never shown to it)
+    assert to_body.context == {
+        "level_zh": "中级",
+        "jurisdiction_zh": "中国（新疆）自贸试验区乌鲁木齐片区",
+        "round_year": 2025,
+        "x": 1,
+    }
+    assert not {m.mobile for m in (to_employer, to_unit, to_body)} - {None}
 
 
 def test_a_round_event_is_keyed_by_its_chain_and_seq():
@@ -497,3 +541,20 @@ def test_every_activity_called_by_name_is_registered_under_that_name():
     assert registered - called == {QUEUE_NOTIFICATION}
     assert called <= registered
     assert "record_transition" in registered and "act_on_declarations" in registered
+
+
+def test_a_transition_record_carries_the_number_and_the_competent_unit():
+    """The projection's 申报编号 and competent unit come from the declaration's input; no
+    competent unit is '' (None would mean a record built before they were carried)."""
+    numbered = sample_declaration_input(number="2025-000042")
+    record = transition_record(
+        numbered, entry(), workflow_id=WORKFLOW_ID, round_year=2025, return_count=0, deadlines={}
+    )
+    assert (record.number, record.competent_unit) == ("2025-000042", "")
+    employer = numbered.applicant.employer.model_copy(update={"competent_unit": " 某管委会 "})
+    applicant = numbered.applicant.model_copy(update={"employer": employer})
+    unnumbered = sample_declaration_input(applicant=applicant)
+    record = transition_record(
+        unnumbered, entry(), workflow_id=WORKFLOW_ID, round_year=2025, return_count=0, deadlines={}
+    )
+    assert (record.number, record.competent_unit) == (None, "某管委会")

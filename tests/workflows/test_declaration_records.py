@@ -48,8 +48,17 @@ async def test_every_transition_is_recorded_once(
     assert row.deadlines["publicity_ends_at"] == current.deadlines["publicity_ends_at"]
     assert SAMPLE_ID_CARD not in row.workflow_id
 
-    assert [m.event for m in outbox] == ["employer_returned", "publicity_started"]
-    returned, publicity = outbox
+    outbox = sorted(outbox, key=lambda m: int(m.key.split("/")[1]))  # by transition
+    assert [(m.event, m.recipient_role) for m in outbox] == [
+        ("submitted", "applicant"),  # the receipt
+        ("declaration_submitted", "employer"),
+        ("employer_returned", "applicant"),
+        ("submitted", "applicant"),
+        ("declaration_submitted", "employer"),
+        ("publicity_started", "applicant"),
+    ]
+    returned, publicity = outbox[2], outbox[5]
+    assert "重新提交" in outbox[4].body  # the employer is told it is a resubmission
     assert returned.mobile == "+8613800138000" and returned.status == "pending"
     assert "请补充继续教育证明" in returned.body and "张三" in returned.body
     assert "（北京时间 UTC+08:00）" in publicity.body

@@ -42,6 +42,7 @@ from models.round import (
 )
 from rules.calendar_source import build_calendar
 from rules.eligibility import check_eligibility
+from rules.reminders import next_digest
 from rules.spot_check import draw_sample, integrity_blocked_until
 from rules.timezone import shanghai_date, shanghai_iso
 from store.db import get_engine
@@ -57,6 +58,7 @@ from tests.helpers.declaration_support import (
     sleep_until,
     start,
     state,
+    through_publicity,
     to_publicity,
 )
 from tests.helpers.samples import SAMPLE_MOBILE, sample_declaration_input
@@ -64,6 +66,7 @@ from tests.helpers.signing import TEST_SIGNER, signed
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
+DAY = timedelta(days=1)
 YEARS = itertools.count(2091)  # one year per round of this module
 COMMITTEE = Committee(
     members=[CommitteeMember(id=f"expert-{n}", name=f"专家{n}") for n in range(1, 10)]
@@ -475,3 +478,40 @@ async def test_a_declaration_started_during_a_window_change_gets_it(
     current = await state(handle)
     assert datetime.fromisoformat(current.deadlines["submission_closes_at"]) == new_close
     assert [entry.action for entry in current.timeline][-1] == "change_windows"
+
+
+async def test_the_evaluation_body_gets_a_daily_digest_of_what_reached_it(
+    time_env: WorkflowEnvironment, time_worker: Worker
+):
+    """Each morning at 09:00 the round counts the declarations that reached the evaluation
+    body the day before (blind: counts only) into one message; none on a day nothing came."""
+    round_input = await round_for(time_env)
+    config, year = round_input.config, round_input.config.year
+    await start_round(time_env.client, round_input, time_worker.task_queue)
+    handle = await start(time_env, time_worker, config)
+    await through_publicity(time_env, handle)  # reaches the evaluation body
+    arrived = (await state(handle)).timeline[-1].at
+    morning = next_digest(arrived, config.submission_opens_at, config.review_closes_at)
+    assert morning is not None and shanghai_iso(morning).endswith("T09:00:00+08:00")
+
+    await sleep_until(time_env, morning + DAY, SECOND)  # that morning, and the next one
+
+    async def digests() -> list[Any]:
+        async with get_engine().connect() as conn:
+            query = select(OutboxMessage).where(
+                OutboxMessage.workflow_id == f"round-{year}",
+                OutboxMessage.event == "evaluation_digest",
+            )
+            return list((await conn.execute(query)).all())
+
+    for _ in range(200):  # the activity runs in real time once the timer fired
+        if await digests():
+            break
+        await asyncio.sleep(0.05)
+    [digest] = await digests()  # the morning after: nothing arrived, nothing sent
+    assert digest.created_at == morning and digest.recipient_role == "evaluation_body"
+    assert "新报送1份，待审核1份" in digest.subject
+    assert "张三" not in digest.body and handle.id not in digest.body
+    round_handle = time_env.client.get_workflow_handle(f"round-{year}")
+    await round_handle.terminate("test over")
+    await keep_history(round_handle, "documents_round_daily_digest")

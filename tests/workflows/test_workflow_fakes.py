@@ -112,7 +112,11 @@ async def test_start_and_submit_are_recorded_in_order_with_their_document(
     assert (submit.from_stage, submit.to_stage) == (Stage.draft, Stage.employer_review)
     assert submit.workflow_id == handle.id and submit.applicant_name == "张三"
     assert submit.deadlines["submission_closes_at"] == current.deadlines["submission_closes_at"]
-    assert start_record.notifications == submit.notifications == []  # none notified (R16)
+    assert start_record.notifications == []  # nobody is told of the start
+    assert [(n.event, n.recipient_role.value) for n in submit.notifications] == [
+        (NotificationEvent.submitted, "applicant"),  # the receipt (R16)
+        (NotificationEvent.declaration_submitted, "employer"),  # its work arrived (R12)
+    ]
 
     # Attachment 5 for the village-stationed applicant (R4), published in the background.
     for _ in range(100):

@@ -5,8 +5,9 @@ import pytest
 from models.calendar import WorkingCalendar
 from rules.calendar import CalendarYearUnknown
 from rules.calendar_source import build_calendar
-from rules.publicity import publicity_ends_at
+from rules.publicity import publicity_end_explained, publicity_ends_at
 from rules.timezone import SHANGHAI
+from tests.helpers.samples import sample_round_config
 
 
 @pytest.fixture(scope="module")
@@ -50,3 +51,20 @@ def test_working_days_are_configurable(calendar: WorkingCalendar) -> None:
 def test_a_publicity_running_into_an_unknown_year_fails(calendar: WorkingCalendar) -> None:
     with pytest.raises(CalendarYearUnknown):
         publicity_ends_at(calendar, datetime(2025, 12, 29, tzinfo=SHANGHAI))
+
+
+def test_the_end_is_explained_with_the_holidays_and_make_up_days() -> None:
+    """Issue 14, item 4: how the end was counted, in Chinese (2025: 国庆/中秋 Oct 1–8 off,
+    Sept 28 (Sun) and Oct 11 (Sat) make-up workdays)."""
+    calendar = sample_round_config().calendar
+    started = datetime(2025, 9, 29, 10, tzinfo=SHANGHAI)
+    assert publicity_end_explained(calendar, started) == (
+        "自2025年9月30日起计5个工作日：10月1日至10月8日节假日不计，周末不计，"
+        "10月11日（星期六）调休上班计入，至10月13日24:00止"
+    )
+    assert publicity_ends_at(calendar, started) == datetime(2025, 10, 14, tzinfo=SHANGHAI)
+    plain = datetime(2025, 9, 10, 10, tzinfo=SHANGHAI)
+    assert (
+        publicity_end_explained(calendar, plain)
+        == "自2025年9月11日起计5个工作日：周末不计，至9月17日24:00止"
+    )

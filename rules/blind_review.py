@@ -1,0 +1,401 @@
+"""R11 blind review: whether a material's title identifies the applicant.
+
+A title is shown to the evaluation body beside the masked copy (`/materials/{code}`), so it
+must not say who the applicant is or where they work. `identifying_title` says which kind of
+identity a title shows (`IdentityKind`), never the value found: the kind is what a refusal,
+a log line or a page may carry.
+
+What counts as identifying (each rule is marked `# R11` where it is applied):
+
+- **name**: the applicant's name in Chinese characters, also with any whitespace (full-width
+  too), punctuation or symbols between its characters ("瞿 翾翀", "瞿·翾翀"); names of a
+  single character are not looked for (every title would be suspect). In pinyin: every
+  reading of every character (`pypinyin`, heteronyms: a surname's reading is often not the
+  commonest), tones and capitals ignored, with or without spaces or hyphens between
+  syllables, surname first or given name first ("Qu Xuanchong", "QUXUANCHONG",
+  "Xuanchong Qu", "qu2 xuan1 chong1", "Qú Xuānchōng"); ü as v, u or yu. Pinyin is matched
+  on word boundaries only ("Preliminary" does not contain li ming). Not looked for: the given
+  name alone (建国, 建设 and 高峰 are ordinary words), initials.
+- **id_card**: the full ID-card number with any separators (spaces, dashes, dots; full-width
+  digits; a lower-case x), or its last 6 or more characters standing alone as a number
+  ("后六位 31002X"). Not looked for: the birth date alone.
+- **mobile**: the 11-digit number with any separators and any prefix (+86, 0086, 86).
+- **email**: the whole address, case and spaces ignored.
+- **employer**: the full name (with any punctuation or spacing), the unified social credit
+  code with any separators, and the short forms that keep its trade name (字号): the name
+  less its region words (新疆, 乌鲁木齐, 中国, 甘泉堡, ...), everything from its legal form on
+  (有限公司, 股份有限公司, 集团, 分公司, ...) and the industry words that end it (硅业, 新能源,
+  科技, 材料, ...): 新疆协鑫新能源材料科技有限公司 -> 协鑫, so "协鑫科技业绩证明" identifies. A
+  trade name shorter than two characters is not looked for (the full name still is). Not
+  looked for: a short form without the trade name, Latin abbreviations (TBEA) and pinyin.
+
+Pure (no I/O); importable in the workflow sandbox. `pypinyin` loads its dictionaries when it
+is imported, so the worker passes it through the sandbox (worker.py PASSTHROUGH_MODULES) and
+workflows import this module inside `imports_passed_through`. They cost each process that
+imports this module (worker, portal, command line) about 50 MB and 0.2–0.7 s at start,
+measured 2026-12-02 (its phrase dictionary, unused here, is most of it).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
+
+import phonenumbers
+from pypinyin import Style, pinyin
+
+from models.declaration import Applicant
+
+
+class IdentityKind(StrEnum):
+    """What a title showed: the reason of a refusal (never the value itself)."""
+
+    name = "name"
+    id_card = "id_card"
+    mobile = "mobile"
+    email = "email"
+    employer = "employer"
+
+
+IDENTITY_KINDS_ZH = {
+    IdentityKind.name: "本人姓名",
+    IdentityKind.id_card: "身份证号码",
+    IdentityKind.mobile: "手机号码",
+    IdentityKind.email: "电子邮箱",
+    IdentityKind.employer: "工作单位",
+}
+
+# Minimum lengths below which a value is not looked for (it would match ordinary titles).
+MIN_NAME_CHARS = 2
+MIN_ID_TAIL = 6
+MIN_TRADE_NAME_CHARS = 2
+
+REGION_WORDS = (  # longest first: removed from an employer's name
+    "中国新疆自由贸易试验区乌鲁木齐片区",
+    "新疆维吾尔自治区",
+    "新疆生产建设兵团",
+    "甘泉堡经济技术开发区",
+    "高新技术产业开发区",
+    "经济技术开发区",
+    "自由贸易试验区",
+    "自贸试验区",
+    "乌鲁木齐市",
+    "乌鲁木齐",
+    "自治区",
+    "开发区",
+    "工业区",
+    "甘泉堡",
+    "米东区",
+    "自贸区",
+    "高新区",
+    "新疆",
+    "中国",
+    "片区",
+)
+LEGAL_FORMS = (  # an employer's name is cut at the first of these
+    "股份有限公司",
+    "有限责任公司",
+    "有限公司",
+    "股份公司",
+    "分公司",
+    "集团",
+    "公司",
+    "有限合伙",
+    "合伙企业",
+    "分厂",
+    "分院",
+)
+INDUSTRY_WORDS = (  # stripped from the end of what is left: the trade name remains
+    "新能源材料",
+    "高新技术",
+    "太阳能",
+    "新能源",
+    "新材料",
+    "硅材料",
+    "煤化工",
+    "天然气",
+    "研究院",
+    "研究所",
+    "设计院",
+    "事务所",
+    "委员会",
+    "能源",
+    "材料",
+    "硅业",
+    "光伏",
+    "光电",
+    "电力",
+    "电气",
+    "电工",
+    "电子",
+    "科技",
+    "技术",
+    "实业",
+    "工业",
+    "产业",
+    "发展",
+    "投资",
+    "控股",
+    "化工",
+    "化学",
+    "工程",
+    "建设",
+    "建筑",
+    "设备",
+    "装备",
+    "制造",
+    "机械",
+    "信息",
+    "智能",
+    "数字",
+    "网络",
+    "软件",
+    "环保",
+    "环境",
+    "贸易",
+    "商贸",
+    "物流",
+    "服务",
+    "管理",
+    "咨询",
+    "开发",
+    "矿业",
+    "冶金",
+    "有色",
+    "金属",
+    "生物",
+    "医药",
+    "农业",
+    "食品",
+    "建材",
+    "水泥",
+    "煤业",
+    "煤电",
+    "石化",
+    "石油",
+    "热电",
+    "供电",
+    "电网",
+    "水务",
+    "交通",
+    "运输",
+    "学院",
+    "大学",
+    "学校",
+    "中学",
+    "小学",
+    "医院",
+    "中心",
+    "协会",
+    "硅",
+    "厂",
+    "站",
+    "所",
+    "院",
+    "局",
+)
+ORDINAL_CHARS = "0123456789第一二三四五六七八九十百千零〇"  # 第一 is no trade name
+
+# Numbers are compared on the title's ASCII letters and digits alone (after NFKC), so any
+# separator between their characters (spaces, dashes, dots, brackets, +) is ignored.
+_NOT_ALNUM = re.compile(r"[^0-9A-Z]")
+_NOT_DIGIT = re.compile(r"[^0-9]")
+_ID_RUN = re.compile(r"(?<![0-9A-Z])[0-9X]+(?![0-9A-Z])")
+_LATIN_WORDS = re.compile(r"[A-Za-z]+")
+_CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What a title must not show, in the forms the rules compare (built by `identity_of`)."""
+
+    name: str  # letters and digits only
+    name_pinyin: re.Pattern[str] | None
+    id_card: str  # upper case
+    mobile: str  # the national number's digits
+    email: str | None
+    employer_name: str
+    employer_trade_name: str | None
+    employer_uscc: str
+
+
+def identifying_title(title: str, applicant: Applicant) -> IdentityKind | None:
+    """The kind of identity `title` shows of `applicant` (R11), or None."""
+    identity = identity_of(applicant)
+    folded = unicodedata.normalize("NFKC", title)
+    compact = _compact(folded)
+    alnum = _NOT_ALNUM.sub("", folded.upper())
+    if len(identity.name) >= MIN_NAME_CHARS and identity.name in compact:  # R11
+        return IdentityKind.name
+    if identity.name_pinyin is not None and identity.name_pinyin.search(_latin_words(title)):
+        return IdentityKind.name  # R11: the name in pinyin
+    if identity.id_card in alnum or _has_id_tail(folded.upper(), identity.id_card):  # R11
+        return IdentityKind.id_card
+    if identity.mobile and identity.mobile in _NOT_DIGIT.sub("", folded):  # R11
+        return IdentityKind.mobile
+    if identity.email and identity.email in "".join(folded.casefold().split()):  # R11
+        return IdentityKind.email
+    if _names_employer(compact, alnum, identity):  # R11
+        return IdentityKind.employer
+    return None
+
+
+def first_identifying_title(
+    titles: Sequence[str], applicant: Applicant
+) -> tuple[int, IdentityKind] | None:
+    """The position (0-based) and kind of the first title that identifies `applicant`."""
+    for index, title in enumerate(titles):
+        kind = identifying_title(title, applicant)
+        if kind is not None:
+            return index, kind
+    return None
+
+
+def identity_of(applicant: Applicant) -> Identity:
+    employer = applicant.employer
+    return _identity(
+        applicant.name,
+        applicant.id_card,
+        applicant.mobile,
+        applicant.email,
+        employer.name,
+        employer.uscc,
+    )
+
+
+@lru_cache(maxsize=256)
+def _identity(
+    name: str, id_card: str, mobile: str, email: str | None, employer: str, uscc: str
+) -> Identity:
+    return Identity(
+        name=_compact(unicodedata.normalize("NFKC", name)),
+        name_pinyin=_pinyin_pattern(name),
+        id_card=_NOT_ALNUM.sub("", id_card.upper()),
+        mobile=_national_number(mobile),
+        email="".join(email.casefold().split()) if email else None,
+        employer_name=_compact(unicodedata.normalize("NFKC", employer)),
+        employer_trade_name=trade_name(employer),
+        employer_uscc=_NOT_ALNUM.sub("", uscc.upper()),
+    )
+
+
+# --- the name ------------------------------------------------------------------------------
+
+
+def _compact(text: str) -> str:
+    """Letters and digits only (whitespace, punctuation and symbols dropped), lower case."""
+    return "".join(ch for ch in text if unicodedata.category(ch)[0] in "LN").casefold()
+
+
+def _is_han(ch: str) -> bool:
+    return unicodedata.name(ch, "").startswith(("CJK UNIFIED IDEOGRAPH", "CJK COMPATIBILITY"))
+
+
+def _syllables(name: str) -> tuple[list[list[str]], list[int]] | None:
+    """Each syllable's readings (a Latin word of the name is one literal syllable), and the
+    points where the name may be turned round (given name first): after a one- or
+    two-character surname, or at a separator (买买提·艾力). None: a character without
+    pinyin, or no syllable at all."""
+    syllables: list[list[str]] = []
+    breaks: list[int] = []
+    latin = ""
+    for ch in unicodedata.normalize("NFKC", name) + " ":
+        if ch.isascii() and ch.isalpha():
+            latin += ch.lower()
+            continue
+        if latin:
+            syllables.append([latin])
+            latin = ""
+        if _is_han(ch):
+            readings = pinyin(ch, style=Style.NORMAL, heteronym=True)[0]
+            if not readings or readings == [ch]:
+                return None
+            syllables.append(sorted(set(readings)))
+        elif not ch.isalnum():
+            breaks.append(len(syllables))
+    if len(syllables) < MIN_NAME_CHARS:
+        return None
+    inner = {b for b in breaks if 0 < b < len(syllables)}
+    turns = inner or {1, 2}  # separators, else after a surname of one or two characters
+    return syllables, sorted(t for t in turns if t < len(syllables))
+
+
+def _reading_pattern(readings: list[str]) -> str:
+    # pypinyin writes ü as v (lv, nve): also written u, yu (lyu) and ü (folded to u)
+    forms = {form for r in readings for form in {r, r.replace("v", "u"), r.replace("v", "yu")}}
+    return "(?:" + "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)) + ")"
+
+
+def _pinyin_pattern(name: str) -> re.Pattern[str] | None:
+    found = _syllables(name)
+    if found is None:
+        return None
+    syllables, turns = found
+    orders = [syllables] + [syllables[t:] + syllables[:t] for t in turns]
+    alternatives = [" ?".join(_reading_pattern(s) for s in order) for order in orders]
+    return re.compile(r"(?<![a-z])(?:" + "|".join(alternatives) + r")(?![a-z])")
+
+
+def _latin_words(title: str) -> str:
+    """The title's Latin words, lower case, tones dropped, one space apart; a CamelCase word
+    split at its capitals (QuXuanchong -> qu xuanchong)."""
+    plain = "".join(
+        ch for ch in unicodedata.normalize("NFKD", title) if not unicodedata.combining(ch)
+    )
+    words = (w for run in _LATIN_WORDS.findall(plain) for w in _CAMEL.findall(run))
+    return " ".join(w.lower() for w in words)
+
+
+# --- numbers -------------------------------------------------------------------------------
+
+
+def _has_id_tail(upper_title: str, id_card: str) -> bool:
+    """A number standing alone that is the ID card's last 6 or more characters."""
+    return any(
+        len(run) >= MIN_ID_TAIL and id_card.endswith(run) for run in _ID_RUN.findall(upper_title)
+    )
+
+
+def _national_number(mobile: str) -> str:
+    try:
+        return str(phonenumbers.parse(mobile, "CN").national_number)
+    except phonenumbers.NumberParseException:
+        return _NOT_ALNUM.sub("", mobile)
+
+
+# --- the employer ---------------------------------------------------------------------------
+
+
+def trade_name(employer: str) -> str | None:
+    """The employer's trade name (字号) as short forms keep it (the module's docstring), or
+    None when fewer than MIN_TRADE_NAME_CHARS characters are left."""
+    core = _compact(unicodedata.normalize("NFKC", employer))
+    cuts = [core.find(form) for form in LEGAL_FORMS if form in core]
+    if cuts:
+        core = core[: min(cuts)]
+    for word in REGION_WORDS:
+        core = core.replace(word, "")
+    stripped = True
+    while stripped:
+        stripped = False
+        for word in INDUSTRY_WORDS:
+            if core.endswith(word):
+                core = core[: -len(word)]
+                stripped = True
+                break
+    if len(core) < MIN_TRADE_NAME_CHARS or not core.strip(ORDINAL_CHARS):
+        return None  # nothing distinctive left (新疆大学, 乌鲁木齐市第一中学)
+    return core
+
+
+def _names_employer(compact: str, alnum: str, identity: Identity) -> bool:
+    if identity.employer_name and identity.employer_name in compact:
+        return True
+    if identity.employer_uscc and identity.employer_uscc in alnum:
+        return True
+    trade = identity.employer_trade_name
+    return trade is not None and trade in compact
