@@ -118,7 +118,10 @@ async def test_employer_and_competent_unit_see_the_whole_dossier(
         employer=Employer(name=EMPLOYER_NAME, uscc=SAMPLE_USCC, competent_unit=unit),
     )
     scan = scanned(APPLICANT_NAME, EMPLOYER_NAME)
-    handle = await start(time_env, time_worker, applicant=applicant, materials=[scan.material])
+    number = f"2026-{uuid.uuid4().int % 10**6:06d}"  # as open_declaration allocates it
+    handle = await start(
+        time_env, time_worker, applicant=applicant, materials=[scan.material], number=number
+    )
     original, masked = await keep_material(
         database_url, portal.state.uploads.directory, handle, scan
     )
@@ -132,6 +135,7 @@ async def test_employer_and_competent_unit_see_the_whole_dossier(
         queue = (await hr.get("/employer")).text
         assert f'href="{here}"' in queue and "/approve" not in queue
         page = await hr.get(here)
+        assert f'<td id="number">{number}</td>' in page.text  # the 申报编号, to find it by
         # every answer of the form, under the form's labels and option names
         for text in (APPLICANT_NAME, SAMPLE_ID_CARD, "+8613800138000", SAMPLE_EMAIL,
                      EMPLOYER_NAME, SAMPLE_USCC, unit, "居民身份证号码", "手机号码",
