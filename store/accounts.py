@@ -5,6 +5,7 @@ account to one applicant by the applicant key (rules.identity: no ID-card number
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import String, insert, select, update
@@ -102,3 +103,24 @@ async def change_password_hash(engine: AsyncEngine, account_id: int, password_ha
             update(Account).where(Account.id == account_id).values(password_hash=password_hash)
         )
         await end_account_sessions(conn, account_id)
+
+
+async def display_names(engine: AsyncEngine, actor_ids: Iterable[str]) -> dict[str, str]:
+    """R26 ("谁审核、谁负责"): the person behind each portal actor id (`role:username`, the
+    portal's actor of an update) by the account's display name; ids of no account are left
+    out (the command line's operators, the system)."""
+    wanted = {}
+    for actor_id in actor_ids:
+        role, _, username = actor_id.partition(":")
+        if username:
+            wanted[username] = (role, actor_id)
+    if not wanted:
+        return {}
+    query = select(Account.username, Account.role, Account.display_name).where(
+        Account.username.in_(list(wanted))
+    )
+    async with engine.connect() as conn:
+        found = (await conn.execute(query)).all()
+    return {
+        wanted[r.username][1]: r.display_name for r in found if str(r.role) == wanted[r.username][0]
+    }

@@ -26,6 +26,7 @@ from portal.dossier import dossier, recommendation_scans
 from portal.materials import MaterialFiles, materials_with_files, read_held
 from portal.security import blind_code
 from portal.viewer import ViewedFile, file_download, page_png
+from store.accounts import display_names
 
 VERSIONS_ZH = {"original": "原件", "masked": "遮盖副本"}
 
@@ -87,6 +88,10 @@ async def open_dossier(
         "dossier": dossier(held.declaration, blind=False) if held else None,
         "materials": material_views(files, base),
         "scans": await scan_views(portal, row.workflow_id, base),
+        # R26: who decided, by name (not blind: the employer's and competent unit's pages)
+        "people": await display_names(
+            portal.engine(), {t.actor.id for t in state.timeline} if state else ()
+        ),
     }, refusal
 
 

@@ -177,6 +177,8 @@ async def test_employer_and_competent_unit_see_the_whole_dossier(
         assert current.stage is Stage.publicity
         ends = cn_datetime(current.deadlines["publicity_ends_at"])
         assert f"已审核通过，单位内部公示已开始，公示至{ends}结束。" in page.text
+        # R26: the timeline names the person who decided, not only the organisation
+        assert "<td>用人单位：测试用人单位</td><td>开始单位内部公示</td>" in page.text
 
         # another employer: none of it, files included
         async with await browser_for(portal) as outsider:
