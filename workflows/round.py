@@ -82,11 +82,7 @@ BATCH_END_SLACK = timedelta(minutes=1)  # let the declarations' own timers fire 
 
 
 def _refuse(kind: str, message: str) -> ApplicationError:
-    return ApplicationError(message, type=kind, non_retryable=True)
-
-
-def _refused(refused: Refused) -> ApplicationError:
-    return refusal_error(refused)
+    return refusal_error(Refused(kind, message))
 
 
 def _require(actor: Actor, *roles: Role) -> None:
@@ -549,7 +545,7 @@ class RoundWorkflow:
         rules/actor_keys.py): else `Unauthenticated`, and nothing is recorded."""
         refused = actor_refusal(update, action.actor, action.signature)
         if refused is not None:
-            raise _refused(refused)
+            raise refusal_error(refused)
 
     def _check_open(self) -> None:
         if self._refused is not None:
@@ -591,10 +587,10 @@ class RoundWorkflow:
             raise _refuse("Invalid", f"no window given; any of: {', '.join(WINDOW_FIELDS)}")
         refused = boundary_refusal(self._config, changes, workflow.now())
         if refused is not None:
-            raise _refused(refused)
+            raise refusal_error(refused)
         changed = changed_config(self._config, changes)
         if isinstance(changed, Refused):
-            raise _refused(changed)
+            raise refusal_error(changed)
         return changed
 
     # --- updates: R19 --------------------------------------------------------------------
@@ -710,7 +706,7 @@ class RoundWorkflow:
         _require(action.actor, Role.committee)
         session = votes_session(self._p.sessions, self._year, action)
         if isinstance(session, Refused):
-            raise _refused(session)
+            raise refusal_error(session)
         return session
 
     # --- updates: R22 --------------------------------------------------------------------
@@ -784,7 +780,7 @@ class RoundWorkflow:
         _require(action.actor, Role.supervisor)
         check = finding_check(self._p.spot_checks, self._year, action)
         if isinstance(check, Refused):
-            raise _refused(check)
+            raise refusal_error(check)
         return check
 
     # --- updates: housekeeping -----------------------------------------------------------
