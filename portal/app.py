@@ -25,9 +25,10 @@ from fastapi.staticfiles import StaticFiles
 from temporalio.client import Client
 
 from portal import routers
+from portal.bound import BoundInputs
 from portal.context import Portal, portal_templates
+from portal.error_pages import HANDLERS
 from portal.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, security_headers
-from portal.routers.competent_unit import BoundInputs
 from portal.security import LoginThrottle
 from portal.sessions import SessionMiddleware, Sessions
 from portal.uploads import body_limit
@@ -119,6 +120,8 @@ def create_app(
         return PlainTextResponse("系统内部错误，请稍后重试。", status_code=500, headers=headers)
 
     app.add_exception_handler(Exception, server_error)
+    for kind, handler in HANDLERS.items():  # in Chinese, never FastAPI's English JSON
+        app.add_exception_handler(kind, handler)
     app.include_router(routers.router)
     return app
 

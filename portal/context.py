@@ -44,7 +44,7 @@ from portal.refusal_text import refused_text
 from portal.security import new_csrf_token
 from rules.actor_signature import UNAUTHENTICATED
 from rules.identity import round_workflow_id
-from rules.timezone import cn_datetime, cn_window
+from rules.timezone import cn_datetime, cn_moment, cn_window
 from rules.update_ids import BadRequestId, checked_form_token, new_form_token, portal_update_id
 from settings import Settings
 from store.config_files import InputError
@@ -218,6 +218,8 @@ def portal_templates(settings: Settings) -> Jinja2Templates:
         ACTION=lambda a: ACTION_NAMES_ZH.get(a, a),
         REFUSED_KIND=lambda k: REFUSED_KINDS_ZH.get(k, k),
         SHANGHAI=_shanghai,
+        # an instant without its offset, on a page that says the offset once (issue 14)
+        MOMENT=lambda v: cn_moment(v) if v else "",
         WINDOW=cn_window,
         WORKFLOW_UI=workflow_ui(settings),
         SEARCH_ROLES=SEARCH_ROLES,

@@ -162,7 +162,7 @@ async def checked_form(request: Request) -> dict[str, str]:
     form = await request.form()
     token = form.get("csrf_token")  # a file under that name is no token
     if not isinstance(token, str) or not csrf_matches(request.session.get("csrf"), token):
-        raise HTTPException(403, "CSRF token missing or wrong")
+        raise HTTPException(403, "页面已过期或表单不是从本系统的页面提交的，请刷新页面后重新提交。")
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
 

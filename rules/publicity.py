@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from models.calendar import WorkingCalendar, YearCalendar
 from models.round import RoundConfig
 from rules.calendar import ONE_DAY, is_working_day, nth_working_day_after
-from rules.timezone import shanghai_date, start_of_day
+from rules.timezone import cn_moment, shanghai_date, start_of_day
 
 
 def publicity_ends_at(
@@ -73,3 +73,11 @@ def publicity_end_explained(
         + (f"：{counted}，" if counted else "，")
         + f"至{_md(last)}24:00止"
     )
+
+
+def round_publicity_end_explained(config: RoundConfig, starts_at: datetime) -> str:
+    """R13/R20, for a person, with the round's settings (as `round_publicity_ends_at` counts):
+    the working days counted from the day after `starts_at`, or a drill round's seconds."""
+    if config.drill_publicity_seconds is not None:
+        return f"演练轮次：自{cn_moment(starts_at)}起计{config.drill_publicity_seconds}秒"
+    return publicity_end_explained(config.calendar, starts_at, config.publicity_working_days)

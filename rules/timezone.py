@@ -51,6 +51,12 @@ def _cn_end(local: datetime) -> str:
     return f"{day:%Y年%m月%d日} {'24:00' if at_midnight else f'{local:%H:%M}'}"
 
 
+def cn_moment(value: str | datetime) -> str:
+    """An instant without its offset, for a sentence on a page that says the offset once:
+    '2025年10月03日 14:00'; a close at midnight as 24:00 of the day before."""
+    return _cn_end(_local(value))
+
+
 def cn_datetime(value: str | datetime) -> str:
     """'2025-10-03T06:00:00Z' -> '2025年10月03日 14:00（北京时间 UTC+08:00）'. A deadline at
     midnight reads as 24:00 of the day before, as official notices write it (R13: 'ends at

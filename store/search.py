@@ -18,7 +18,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncEngine
 from stdnum.cn import ric
 
@@ -55,6 +55,8 @@ class Criteria:
     level: Level | None = None
     jurisdiction: Jurisdiction | None = None
     overdue: bool = False  # only those past the deadline their stage waits for
+    # one declaration, found by the caller another way (a blind reviewer's anonymous code)
+    workflow_id: str | None = None
 
 
 def criteria(
@@ -105,14 +107,20 @@ class Scope:
     """Whose declarations a search may return: everything (the supervisor), one employer's
     staff (its USCC), or one competent unit's employers' (its name; `also`: declarations
     known to be its although their row does not say so yet, recorded before the projection
-    kept the competent unit: see `unit_unknown`)."""
+    kept the competent unit: see `unit_unknown`); `stages`, when given: only those in these
+    stages (a role's queue: the competent unit's, the evaluation body's)."""
 
     everything: bool = False
     employer_uscc: str | None = None
     competent_unit: str | None = None
     also: frozenset[str] = field(default_factory=frozenset)
+    stages: frozenset[str] = field(default_factory=frozenset)
 
     def clause(self) -> ColumnElement[bool]:
+        whose = self._whose()
+        return and_(whose, DeclarationRow.stage.in_(self.stages)) if self.stages else whose
+
+    def _whose(self) -> ColumnElement[bool]:
         if self.everything:
             return true()
         if self.employer_uscc:
@@ -149,6 +157,8 @@ def _matches(found: Criteria, scope: Scope) -> list[ColumnElement[bool]]:
     where = [scope.clause()]
     if found.number is not None:
         where.append(DeclarationRow.number == found.number)
+    if found.workflow_id is not None:
+        where.append(DeclarationRow.workflow_id == found.workflow_id)
     if found.applicant_key is not None:
         where.append(DeclarationRow.applicant_key == found.applicant_key)
     if found.name is not None:
@@ -221,11 +231,14 @@ async def search_declarations(
     )
 
 
-async def unit_unknown(engine: AsyncEngine, found: Criteria) -> list[str]:
-    """The workflow ids of matching declarations whose row does not say its competent unit
-    (last recorded before the projection kept it): a competent unit's search asks who they
-    belong to (portal/routers/search.py) and passes its own in `Scope.also`."""
-    where = _matches(found, Scope(everything=True))
+async def unit_unknown(
+    engine: AsyncEngine, found: Criteria, stages: frozenset[str] = frozenset()
+) -> list[str]:
+    """The workflow ids of matching declarations (in `stages`, when given) whose row does not
+    say its competent unit (last recorded before the projection kept it): a competent unit's
+    search asks who they belong to (portal/routers/search.py) and passes its own in
+    `Scope.also`."""
+    where = _matches(found, Scope(everything=True, stages=stages))
     async with engine.connect() as conn:
         return list(
             (

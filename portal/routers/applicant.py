@@ -13,6 +13,7 @@ a return the reason, the 48-hour countdown and resubmission (with replaced mater
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,7 +30,7 @@ from client.declarations import declaration_state, open_declaration
 from client.errors import ArchiveUnavailable, DeclarationRefused
 from client.inputs import declaration_file, declaration_input
 from client.rounds import running_round_config
-from models.common import Stage
+from models.common import STAGE_NAMES_ZH, Stage
 from models.declaration import Applicant, DeclarationInput, DeclarationState
 from models.documents import DocumentKind
 from models.round import RoundConfig
@@ -70,9 +71,10 @@ from portal.uploads import (
 from portal.viewer import page_png
 from rules.blind_review import IDENTITY_KINDS_ZH, first_identifying_title, identifying_title
 from rules.calendar import CalendarYearUnknown
+from rules.deadlines import payment_deadline, payment_deadline_explained, window_close_explained
 from rules.identity import declaration_workflow_id, round_workflow_id
-from rules.publicity import publicity_end_explained
-from rules.timezone import SHANGHAI, cn_datetime, shanghai_iso
+from rules.publicity import round_publicity_end_explained
+from rules.timezone import SHANGHAI, cn_datetime, cn_moment, shanghai_iso
 from settings import Settings
 from store.accounts import Account
 from store.config_files import InputError, round_config_for
@@ -161,25 +163,48 @@ async def materials_of(page: Page, workflow_id: str) -> list[dict[str, Any]]:
     return [material_view(row) for row in found]
 
 
+def _last_at(state: DeclarationState, action: str) -> datetime | None:
+    done = [t.at for t in state.timeline if t.action == action]
+    return done[-1] if done else None
+
+
 def deadline_explanations(state: DeclarationState, settings: Settings) -> dict[str, str]:
-    """How the publicity's end (R13: the working days counted, the holidays skipped, the
-    make-up workdays counted) and the correction deadline (R15: clock hours) were computed."""
+    """How each deadline shown was computed (issue 14): the windows of the notice (R9, R10),
+    the publicity's and the result publicity's end (R13, R20: the working days counted, the
+    holidays skipped, the make-up workdays counted), the correction deadline (R15: clock
+    hours) and the payment deadline (R17). One whose rule gives another moment than the
+    workflow's (the round's windows moved since) is not explained."""
     explained: dict[str, str] = {}
-    deadlines = state.deadlines
-    started = [t.at for t in state.timeline if t.action == "start_publicity"]
-    if started and "publicity_ends_at" in deadlines:
-        try:
-            config = round_config_for(state.round_year, settings)
-            explained["publicity_ends_at"] = publicity_end_explained(
-                config.calendar, started[-1], config.publicity_working_days
-            )
-        except (InputError, CalendarYearUnknown):
-            pass  # the deadline stands; only its explanation is missing
-    returned = [t.at for t in state.timeline if t.action == "return_for_correction"]
+    deadlines = {name: datetime.fromisoformat(at) for name, at in state.deadlines.items()}
+    returned = _last_at(state, "return_for_correction")
     if returned and "correction_deadline" in deadlines:
         explained["correction_deadline"] = (
-            f"自退回时（{cn_datetime(returned[-1])}）起计48小时，夜间和节假日照常计算"
+            f"自退回时（{cn_moment(returned)}）起计48小时，夜间和节假日照常计算"
         )
+    try:
+        config = round_config_for(state.round_year, settings)
+    except InputError:
+        return explained  # the deadlines stand; only their explanations are missing
+    if "submission_closes_at" in deadlines:
+        explained["submission_closes_at"] = window_close_explained(
+            "submission", config.submission_opens_at, deadlines["submission_closes_at"]
+        )
+    if "review_opens_at" in deadlines and "review_closes_at" in deadlines:
+        explained["review_closes_at"] = window_close_explained(
+            "review", deadlines["review_opens_at"], deadlines["review_closes_at"]
+        )
+    accepted = _last_at(state, "accept_materials")
+    due = deadlines.get("payment_due_at")
+    if accepted and due and payment_deadline(config, accepted) == due:
+        explained["payment_due_at"] = payment_deadline_explained(config, accepted)
+    for name, action in (
+        ("publicity_ends_at", "start_publicity"),
+        ("result_publicity_ends_at", "committee_vote"),
+    ):
+        started = _last_at(state, action)
+        if started and name in deadlines:
+            with suppress(CalendarYearUnknown):  # the deadline stands, unexplained
+                explained[name] = round_publicity_end_explained(config, started)
     return explained
 
 
@@ -633,8 +658,26 @@ async def send_materials(
     except Refusal as refusal:
         if "no materials" in refusal.detail:
             refusal = Refusal("请先上传材料并完成遮盖后再提交。", refusal.detail, 409)
+        elif refusal.detail.startswith("WrongStage") or current.state.stage.is_ending:
+            # an ended declaration takes no update at all: said as the wrong stage it is
+            refusal = Refusal(wrong_stage_text(action, current.state), refusal.detail, 409)
         return await applicant_page(page, refusal)
     return RedirectResponse("/applicant", 303)
+
+
+SENDS_ZH = {"submit": ("提交", "填报中"), "resubmit": ("重新提交", "退回补正")}
+
+
+def wrong_stage_text(action: str, state: DeclarationState) -> str:
+    """Why the applicant cannot submit (resubmit) now, with the stage it is in and, after the
+    correction deadline (R15), when that passed."""
+    verb, when = SENDS_ZH[action]
+    stage = STAGE_NAMES_ZH[state.stage]
+    text = f"您的申报当前处于“{stage}”阶段，不能{verb}（只有{when}时可以{verb}）。"
+    due = state.deadlines.get("correction_deadline")
+    if action == "resubmit" and due and state.stage is not Stage.correction:
+        text += f"补正期限为{cn_moment(due)}（北京时间 UTC+08:00）。"
+    return text
 
 
 @router.post("/applicant/submit", response_class=HTMLResponse)

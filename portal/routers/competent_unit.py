@@ -31,82 +31,26 @@ Deadline: everything before the evaluation body has to be done by the close of s
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from temporalio.service import RPCError
 
-from models.common import Level, Stage
+from models.common import Stage
 from models.documents import CompetentUnitOpinion, DocumentPerson, PublishRequest
-from portal.context import Portal, Refusal, log
+from portal.bound import Bound, BoundInputs, Inputs, is_ours, unit_name
+from portal.context import Refusal
 from portal.deps import CheckedForm, CompetentUnitPage, CurrentCompetentUnit, Page, PortalDep
 from portal.documents import ATTACHMENTS, attachment_download, document_pdf, pdf_download
 from portal.feedback import done_text
-from portal.materials import started_input
 from portal.routers.files import add_material_routes, open_dossier
-from store.tables import DeclarationRow
+from portal.routers.search import SearchForm, search_context
 
 router = APIRouter()
 
 DEFAULT_OPINION = "经审核，该同志申报材料真实有效，符合申报条件，同意推荐。"
-BOUND_CACHE_SIZE = 10_000
-
-
-@dataclass(frozen=True)
-class Bound:
-    """What the competent unit needs of a declaration's input (nothing else is kept)."""
-
-    competent_unit: str | None
-    applicant_name: str
-    employer_name: str
-    level: Level
-    round_year: int
-
-
-def unit_name(text: str | None) -> str:
-    return (text or "").strip()
-
-
-class BoundInputs:
-    """Each declaration's `Bound`, read from its workflow's start event once; at most
-    `size` are kept (the oldest read goes first)."""
-
-    def __init__(self, size: int = BOUND_CACHE_SIZE) -> None:
-        self.size = size
-        self._cache: OrderedDict[str, Bound] = OrderedDict()
-
-    async def get(self, portal: Portal, workflow_id: str) -> Bound:
-        """The declaration's competent unit (and names for attachment 4)."""
-        if workflow_id in self._cache:
-            return self._cache[workflow_id]
-        try:
-            declaration = await started_input(await portal.temporal(), workflow_id)
-        except (RPCError, RuntimeError, LookupError, ValueError) as exc:
-            log.warning("input of %s not read: %s", workflow_id, type(exc).__name__)
-            raise Refusal("暂时无法读取申报信息，请稍后刷新。", type(exc).__name__, 503) from None
-        employer = declaration.applicant.employer
-        found = Bound(
-            competent_unit=unit_name(employer.competent_unit) or None,
-            applicant_name=declaration.applicant.name,
-            employer_name=employer.name,
-            level=declaration.level,
-            round_year=declaration.round.year,
-        )
-        self._cache[workflow_id] = found
-        while len(self._cache) > self.size:
-            self._cache.popitem(last=False)
-        return found
-
-
-def bound_inputs(request: Request) -> BoundInputs:
-    return request.app.state.bound_inputs
-
-
-Inputs = Annotated[BoundInputs, Depends(bound_inputs)]
 
 
 def attachment_4(account: Any, workflow_id: str, of: Bound, opinion: str) -> PublishRequest:
@@ -123,10 +67,6 @@ def attachment_4(account: Any, workflow_id: str, of: Bound, opinion: str) -> Pub
         opinion=opinion[:2000],
     )
     return PublishRequest(scope=workflow_id, issued_at=datetime.now(UTC), document=document)
-
-
-def is_ours(account: Any, of: Bound) -> bool:
-    return of.competent_unit is not None and of.competent_unit == unit_name(account.display_name)
 
 
 @dataclass(frozen=True)
@@ -158,21 +98,20 @@ async def our_row(ours: OurDeclaration) -> Any:
 OurRow = Annotated[Any, Depends(our_row)]
 
 
+QUEUE = (Stage.competent_unit_review,)  # its list: those recommended to it, not yet passed on
+QUEUE_TEXT = "所属用人单位推荐至本单位、待审核的申报"
+
+
 async def queue_page(
-    page: Page, inputs: BoundInputs, refusal: Refusal | None = None
+    page: Page, inputs: BoundInputs, form: Any, refusal: Refusal | None = None
 ) -> HTMLResponse:
-    portal = page.portal
-    rows = await portal.rows(DeclarationRow.stage == Stage.competent_unit_review.value)
-    items = []
-    for row in rows:
-        try:
-            of = await inputs.get(portal, row.workflow_id)
-        except Refusal:  # unreadable now: left out until it can be read
-            continue
-        if is_ours(page.account, of):
-            items.append({"row": row, "of": of})
-    items.sort(key=lambda i: i["row"].deadlines.get("submission_closes_at", ""))
-    return page.render("competent_unit.html", {"items": items}, refusal)
+    """Its queue, searched, filtered and paged as on /search (the same query, store/search.py:
+    its employers' declarations, here only those before it), soonest deadline first."""
+    context, unreadable = await search_context(
+        page, inputs, form, action="/competent-unit", stages=QUEUE
+    )
+    context["search"]["scope_text"] = QUEUE_TEXT
+    return page.render("competent_unit.html", context, refusal or unreadable)
 
 
 async def declaration_page(page: Page, ours: Ours, refusal: Refusal | None = None) -> HTMLResponse:
@@ -192,7 +131,14 @@ async def declaration_page(page: Page, ours: Ours, refusal: Refusal | None = Non
 
 @router.get("/competent-unit", response_class=HTMLResponse)
 async def competent_unit_queue(page: CompetentUnitPage, inputs: Inputs) -> Response:
-    return await queue_page(page, inputs)
+    return await queue_page(page, inputs, SearchForm.read(page.request.query_params, query=False))
+
+
+@router.post("/competent-unit", response_class=HTMLResponse)
+async def competent_unit_search(
+    page: CompetentUnitPage, form: CheckedForm, inputs: Inputs
+) -> Response:
+    return await queue_page(page, inputs, SearchForm.read(form))
 
 
 @router.get("/competent-unit/{workflow_id}", response_class=HTMLResponse)

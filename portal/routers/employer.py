@@ -31,6 +31,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from models.common import Stage
+from portal.bound import BoundInputs, Inputs
 from portal.context import Refusal
 from portal.deps import CheckedForm, CurrentEmployer, EmployerPage, Page, PortalDep, Uploads
 from portal.documents import ATTACHMENTS, attachment_download
@@ -45,12 +46,12 @@ from portal.feedback import (
 from portal.field_errors import boolean, number
 from portal.materials import read_held
 from portal.routers.files import add_material_routes, open_dossier
+from portal.routers.search import SearchForm, search_context
 from portal.uploads import UploadConfig, UploadRefused, store_form_file
 from rules.calendar import CalendarYearUnknown
 from rules.publicity import round_publicity_ends_at
 from rules.recommendation import RECOMMENDATION_OPINION
 from rules.timezone import cn_datetime
-from store.tables import DeclarationRow
 
 router = APIRouter()
 
@@ -80,10 +81,13 @@ async def own_declaration(workflow_id: str, account: CurrentEmployer, portal: Po
 OwnDeclaration = Annotated[Any, Depends(own_declaration)]
 
 
-async def employer_page(page: Page, refusal: Refusal | None = None) -> HTMLResponse:
-    items = await page.portal.rows(DeclarationRow.employer_uscc == page.account.employer_uscc)
-    items.sort(key=lambda r: (Stage(r.stage).is_ending, r.updated_at))
-    return page.render("employer.html", {"items": items}, refusal)
+async def employer_page(
+    page: Page, inputs: BoundInputs, form: SearchForm, refusal: Refusal | None = None
+) -> HTMLResponse:
+    """Its staff's declarations, searched, filtered and paged as on /search (the same query,
+    store/search.py), soonest deadline first."""
+    context, unreadable = await search_context(page, inputs, form, action="/employer")
+    return page.render("employer.html", context, refusal or unreadable)
 
 
 def done_facts(state: Any) -> dict[str, str]:
@@ -112,8 +116,15 @@ async def declaration_page(page: Page, row: Any, refusal: Refusal | None = None)
 
 
 @router.get("/employer", response_class=HTMLResponse)
-async def employer_queue(page: EmployerPage) -> Response:
-    return await employer_page(page)
+async def employer_queue(page: EmployerPage, inputs: Inputs) -> Response:
+    return await employer_page(
+        page, inputs, SearchForm.read(page.request.query_params, query=False)
+    )
+
+
+@router.post("/employer", response_class=HTMLResponse)
+async def employer_search(page: EmployerPage, form: CheckedForm, inputs: Inputs) -> Response:
+    return await employer_page(page, inputs, SearchForm.read(form))
 
 
 @router.get("/employer/{workflow_id}", response_class=HTMLResponse)

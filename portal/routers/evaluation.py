@@ -26,6 +26,8 @@ never a projection row, a `state` or the declaration's input; refusals are shown
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,9 +35,9 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import NoMatchFound
 
-from models.common import Role, Stage
+from models.common import Jurisdiction, Level, Role, Stage
 from portal.audit import recorded_details
-from portal.blind import BLIND_STAGES, blind_item, blind_refusal, blind_rows
+from portal.blind import BLIND_STAGES, blind_item, blind_refusal, blind_row, blind_rows
 from portal.context import Portal, Refusal
 from portal.deps import BlindDeclaration, CheckedForm, EvaluationBodyPage, Page
 from portal.dossier import dossier
@@ -52,7 +54,10 @@ from portal.field_errors import number
 from portal.materials import Held, materials_with_files, read_held
 from portal.routers.files import material_views
 from portal.routers.materials import material_list
+from portal.routers.search import SearchForm
+from rules.identity import declaration_number, parse_declaration_number
 from rules.timezone import SHANGHAI, cn_datetime
+from store.search import Criteria, QueryKind, Scope, search_declarations
 
 router = APIRouter()
 
@@ -81,34 +86,101 @@ def serves_materials(app: Any) -> bool:
     return True
 
 
-async def blind_items(portal: Portal) -> list[dict[str, Any]]:
-    now = datetime.now(UTC)
-    items = [blind_item(r, portal.secret, now) for r in await blind_rows(portal)]
-    far = datetime.max.replace(tzinfo=UTC)
-    items.sort(key=lambda i: (i["deadline"] is None, i["deadline"] or far, i["code"]))
-    return items
+CODE_SHAPE = re.compile(r"R[0-9A-F]{10}")  # portal.security.blind_code's
+NOBODY = "-"  # a workflow id no declaration has: what a search that may not be made finds
+BLIND_SCOPE = Scope(everything=True, stages=frozenset(s.value for s in BLIND_STAGES))
+BLIND_KINDS = {QueryKind.number: "按申报编号查找", "code": "按匿名编号查找"}
+BLIND_ONLY = (
+    "盲审：只能按申报编号（如 2026-000123）或匿名编号（如 R1A2B3C4D5）查找，"
+    "不能按姓名、身份证号码或单位查找。"
+)
 
 
-async def defense_facts(portal: Portal, items: list[dict[str, Any]]) -> None:
-    """Whether each declaration in defense is exempt from the on-site defense (R19). One
-    that cannot be read now is marked so (`unreadable`); the rest of the queue is shown."""
+async def blind_criteria(portal: Portal, form: SearchForm) -> tuple[Criteria, str | None, str]:
+    """What the evaluation body's search looks for (R11: by 申报编号 or anonymous code, never
+    by a name), what kind it was taken for, and what to tell it when the text is neither."""
+    filters: dict[str, Any] = {
+        "year": form.year,
+        "stage": form.stage if form.stage in BLIND_STAGES else None,
+        "level": form.level,
+        "jurisdiction": form.jurisdiction,
+        "overdue": form.overdue,
+    }
+    typed = form.q
+    if not typed:
+        return Criteria(**filters), None, ""
+    parsed = parse_declaration_number(typed)
+    if parsed is not None:
+        number = declaration_number(*parsed)
+        return (
+            Criteria(QueryKind.number, number=number, **filters),
+            BLIND_KINDS[QueryKind.number],
+            "",
+        )
+    if CODE_SHAPE.fullmatch(typed.upper()):
+        try:
+            row = await blind_row(portal, typed.upper())
+        except HTTPException:  # no declaration with the evaluation body has this code
+            return Criteria(workflow_id=NOBODY, **filters), BLIND_KINDS["code"], ""
+        return Criteria(workflow_id=row.workflow_id, **filters), BLIND_KINDS["code"], ""
+    return Criteria(workflow_id=NOBODY, **filters), None, BLIND_ONLY
+
+
+async def blind_search(page: Page, form: SearchForm) -> dict[str, Any]:
+    """The evaluation body's list as the list_form macro shows it: searched, filtered, paged
+    and sorted by the same query as /search (store/search.py), with nothing but blind items
+    (`blind_item`) and counts: the page's projection rows are not passed on."""
+    portal, now = page.portal, datetime.now(UTC)
+    looked_for, kind_text, note = await blind_criteria(portal, form)
+    result = await search_declarations(
+        portal.engine(), looked_for, BLIND_SCOPE, now=now, page=form.page
+    )
+    found = [blind_item(r, portal.secret, now) for r in result.rows]
+    return {
+        "action": "/evaluation",
+        "form": form,
+        "q_shown": form.q,
+        "key": None,
+        "kind_text": kind_text,
+        "id_card_invalid": False,
+        "note": note,
+        "scope_text": "在评审机构办理中的申报（盲审）",
+        "result": replace(result, rows=[]),
+        "found": found,
+        "stages": [s.value for s in BLIND_STAGES],
+        "levels": [lv.value for lv in Level],
+        "jurisdictions": [j.value for j in Jurisdiction],
+    }
+
+
+async def defense_facts(portal: Portal, items: list[dict[str, Any]]) -> list[int]:
+    """Whether each declaration in defense is exempt from the on-site defense (R19), and the
+    years with such declarations waiting (their averages are supplied from this page; read
+    over the whole defense stage, not one page of the list). One that cannot be read now is
+    marked so (`unreadable`); the rest is shown."""
+    waiting = {r.workflow_id: r for r in await blind_rows(portal, (Stage.defense,))}
+    exempt: dict[str, bool | None] = {}
+    for workflow_id in waiting:
+        try:
+            exempt[workflow_id] = (await portal.state(workflow_id)).defense_exempt
+        except Refusal:
+            exempt[workflow_id] = None
     for item in items:
         if item["stage"] == Stage.defense:
-            try:
-                state = await portal.state(item["workflow_id"])
-            except Refusal:
-                item["unreadable"] = True
-                continue
-            item["defense_exempt"] = state.defense_exempt
+            found = exempt.get(item["workflow_id"])
+            item["unreadable"] = found is None
+            item["defense_exempt"] = bool(found)
+    return sorted({waiting[w].round_year for w, yes in exempt.items() if yes})
 
 
-async def evaluation_page(page: Page, refusal: Refusal | None = None) -> HTMLResponse:
+async def evaluation_page(
+    page: Page, refusal: Refusal | None = None, form: SearchForm | None = None
+) -> HTMLResponse:
     portal = page.portal
-    items = await blind_items(portal)
-    await defense_facts(portal, items)
-    exempt_years = sorted({i["round_year"] for i in items if i.get("defense_exempt")})
+    search = await blind_search(page, form or SearchForm())
+    exempt_years = await defense_facts(portal, search["found"])
     context = {
-        "items": items,
+        "search": search,
         "exempt_years": exempt_years,
         "materials_linked": serves_materials(page.request.app),
         "notice": done_text(page.request),
@@ -221,7 +293,13 @@ async def detail_page(
 
 @router.get("/evaluation", response_class=HTMLResponse)
 async def evaluation_queue(page: EvaluationBodyPage) -> Response:
-    return await evaluation_page(page)
+    form = SearchForm.read(page.request.query_params, query=False)
+    return await evaluation_page(page, form=form)
+
+
+@router.post("/evaluation", response_class=HTMLResponse)
+async def evaluation_search(page: EvaluationBodyPage, form: CheckedForm) -> Response:
+    return await evaluation_page(page, form=SearchForm.read(form))
 
 
 @router.get("/evaluation/{code}", response_class=HTMLResponse)

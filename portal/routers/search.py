@@ -27,9 +27,9 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import HTMLResponse, Response
 
 from models.common import Jurisdiction, Level, Role, Stage
+from portal.bound import BoundInputs, Inputs, is_ours, unit_name
 from portal.context import SEARCH_ROLES, Refusal, workflow_ui
 from portal.deps import CheckedForm, CurrentAccount, Page, page_of
-from portal.routers.competent_unit import BoundInputs, Inputs, is_ours, unit_name
 from rules.overdue import current_deadline
 from store.accounts import Account
 from store.search import (
@@ -120,18 +120,21 @@ def detail_link(role: str, row: Any, ui: Any) -> tuple[str | None, bool]:
     return ui(row.workflow_id), True
 
 
-async def scope_of(page: Page, inputs: BoundInputs, looked_for: Criteria) -> tuple[Scope, bool]:
-    """The account's scope, and whether part of it could not be read (a competent unit's
-    declarations last recorded before the projection kept the unit are read from their
-    workflows' input, as its queue reads them: portal/routers/competent_unit.py)."""
+async def scope_of(
+    page: Page, inputs: BoundInputs, looked_for: Criteria, stages: frozenset[str] = frozenset()
+) -> tuple[Scope, bool]:
+    """The account's scope (only `stages`, when given: a role's queue), and whether part of it
+    could not be read (a competent unit's declarations last recorded before the projection
+    kept the unit are read from their workflows' input, as its queue reads them:
+    portal/routers/competent_unit.py)."""
     account = page.account
     if account.role == Role.supervisor.value:
-        return Scope(everything=True), False
+        return Scope(everything=True, stages=stages), False
     if account.role == Role.employer.value:
-        return Scope(employer_uscc=account.employer_uscc or None), False
+        return Scope(employer_uscc=account.employer_uscc or None, stages=stages), False
     name = unit_name(account.display_name)
     also, unreadable = set(), False
-    for workflow_id in await unit_unknown(page.portal.engine(), looked_for):
+    for workflow_id in await unit_unknown(page.portal.engine(), looked_for, stages):
         try:
             of = await inputs.get(page.portal, workflow_id)
         except Refusal:
@@ -139,7 +142,7 @@ async def scope_of(page: Page, inputs: BoundInputs, looked_for: Criteria) -> tup
             continue
         if is_ours(account, of):
             also.add(workflow_id)
-    return Scope(competent_unit=name or None, also=frozenset(also)), unreadable
+    return Scope(competent_unit=name or None, also=frozenset(also), stages=stages), unreadable
 
 
 def found(page: Page, form: SearchForm) -> Criteria:
@@ -163,12 +166,14 @@ async def search_context(
     *,
     action: str,
     per_page: int = PER_PAGE,
+    stages: tuple[Stage, ...] = (),
 ) -> tuple[dict[str, Any], Refusal | None]:
-    """What templates/portal/search_results.html shows (`search`), and a refusal to show
-    when part of the scope could not be read. `action`: where its form posts."""
+    """What templates/portal/search_results.html and the role lists show (`search`: the
+    list_controls and list_pages macros), and a refusal to show when part of the scope could
+    not be read. `action`: where its form posts; `stages`: only these (a role's queue)."""
     now = datetime.now(UTC)
     looked_for = found(page, form)
-    scope, unreadable = await scope_of(page, inputs, looked_for)
+    scope, unreadable = await scope_of(page, inputs, looked_for, frozenset(s.value for s in stages))
     result: SearchPage = await search_declarations(
         page.portal.engine(), looked_for, scope, now=now, page=form.page, per_page=per_page
     )
@@ -197,7 +202,7 @@ async def search_context(
         "scope_text": SCOPE_TEXT.get(page.account.role, ""),
         "result": result,
         "found": items,
-        "stages": [s.value for s in Stage],
+        "stages": [s.value for s in stages or Stage],
         "levels": [lv.value for lv in Level],
         "jurisdictions": [j.value for j in Jurisdiction],
     }

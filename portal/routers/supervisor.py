@@ -21,8 +21,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 
 from models.common import Level, Stage
+from portal.bound import BoundInputs, Inputs
 from portal.deps import CheckedForm, Page, SupervisorPage
-from portal.routers.competent_unit import BoundInputs, Inputs
 from portal.routers.search import SearchForm, search_context
 from rules.overdue import passed_stage_deadline
 from store.refused_attempts import latest_refused_attempts

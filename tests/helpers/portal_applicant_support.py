@@ -3,6 +3,7 @@ valid applicants of their own, sample scans made with Pillow, logging in."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import random
@@ -11,12 +12,15 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from html import unescape
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from PIL import Image, ImageDraw, ImageFont
+from sqlalchemy import select
 from stdnum.cn import ric
 
 from models.calendar import YearCalendar
@@ -25,11 +29,12 @@ from models.round import RoundConfig
 from portal.context import ROLE_NAMES_ZH
 from rules.calendar import CalendarYearUnknown
 from rules.calendar_source import year_from_package
-from rules.identity import applicant_key
+from rules.identity import applicant_key, declaration_workflow_id
 from rules.timezone import SHANGHAI
 from settings import load_settings
 from store.accounts import create_account, find_account
 from store.db import get_engine
+from store.tables import DeclarationRow
 from tests.helpers.declaration_support import round_around
 
 PASSWORD = "correct-horse-battery"
@@ -195,3 +200,82 @@ async def login(client: httpx.AsyncClient, username: str) -> str:
     page = await client.get(response.headers["location"])
     assert page.status_code == 200, page.text
     return csrf_of(page.text)
+
+
+# --- the applicant's portal over HTTP --------------------------------------------------------
+
+
+def browser(portal: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=portal), base_url="http://portal.test"
+    )
+
+
+def this_year() -> int:
+    return datetime.now(SHANGHAI).year
+
+
+async def projected(database_url: str, workflow_id: str) -> Any:
+    """The declaration's projection row, once the workflow has recorded it."""
+    for _ in range(100):
+        async with get_engine(database_url).connect() as conn:
+            query = select(DeclarationRow.__table__).where(
+                DeclarationRow.workflow_id == workflow_id
+            )
+            row = (await conn.execute(query)).first()
+        if row is not None:
+            return row
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{workflow_id} not projected")
+
+
+async def created(
+    portal: FastAPI, database_url: str, name: str = "张三丰", **fields: str
+) -> tuple[httpx.AsyncClient, str, str, int]:
+    """A logged-in applicant with a declaration created through the form: (client, CSRF
+    token, workflow id, account id). `fields` replace the form's (declaration_form)."""
+    id_card = new_id_card()
+    username, account_id = await make_account(
+        database_url, Role.applicant, applicant_key=key_of(id_card)
+    )
+    client = browser(portal)
+    token = await login(client, username)
+    response = await client.post(
+        "/applicant/new", data={"csrf_token": token, **declaration_form(id_card, name, **fields)}
+    )
+    assert response.status_code == 303, response.text
+    workflow_id = declaration_workflow_id(this_year(), key_of(id_card))
+    await projected(database_url, workflow_id)
+    return client, token, workflow_id, account_id
+
+
+async def upload(
+    client: httpx.AsyncClient, token: str, title: str, filename: str, data: bytes, kind: str
+) -> httpx.Response:
+    return await client.post(
+        "/applicant/materials",
+        data={"csrf_token": token, "title": title},
+        files={"file": (filename, data, kind)},
+    )
+
+
+# Latin words a page may show a person: file formats, sizes, the UTC offset.
+ALLOWED_LATIN = {"PDF", "JPG", "JPEG", "PNG", "MB", "KB", "UTC", "X"}
+RULE_CODE = re.compile(r"\bR\d+\b|(?<![A-Za-z])R\d+")
+
+
+def visible_text(html: str) -> str:
+    """A page's visible text: no tags, scripts or styles (so no attribute, no link's URL),
+    entities read (&lt; is <), and no web address (the notice quotes the portal's)."""
+    text = re.sub(r"<(script|style)\b.*?</\1>|<[^>]+>", " ", html, flags=re.S)
+    return re.sub(r"https?://[^\s<>）)，。]+", " ", unescape(text))
+
+
+def latin_words(html: str) -> set[str]:
+    """The Latin-letter words of a page's visible text, but those a person may read."""
+    return set(re.findall(r"[A-Za-z]{2,}", visible_text(html))) - ALLOWED_LATIN
+
+
+def rule_codes(html: str) -> set[str]:
+    """Rule codes (R11, R15, ...) in a page's visible text: a person reads the rule's name."""
+    return set(RULE_CODE.findall(visible_text(html)))

@@ -275,10 +275,10 @@ async def test_blind_review_return_resubmit_accept(
             current = await state(handle)
             assert current.stage is Stage.evaluation_review
             assert current.timeline[-1].actor.role is Role.applicant
-            # resubmitting again: refused inline (WrongStage)
+            # resubmitting again: refused inline (WrongStage), naming the stage it is in
             response = await person.post("/applicant/resubmit", data=action_form(token_a))
             assert response.status_code == 409
-            assert "当前所处阶段不能办理此事项" in response.text
+            assert "您的申报当前处于“评审机构审核”阶段，不能重新提交" in response.text
 
         page = (await evaluator.get("/evaluation")).text
         row = page[page.index(f'<tr id="{code}">') :]

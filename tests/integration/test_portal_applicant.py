@@ -14,7 +14,6 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import httpx
 import pypdfium2 as pdfium
 import pytest
 import pytest_asyncio
@@ -33,10 +32,8 @@ from portal.materials import HIDDEN_TITLE, accepted_materials, blind_materials, 
 from portal.security import LoginThrottle, blind_code
 from portal.uploads import UploadConfig, read_upload
 from rules.identity import declaration_workflow_id
-from rules.timezone import SHANGHAI
 from store.accounts import Account
 from store.db import get_engine
-from store.tables import DeclarationRow
 from store.uploads import DeclarationMaterial, Upload
 from tests.helpers.declaration_support import (
     RECOMMENDATION,
@@ -49,16 +46,22 @@ from tests.helpers.declaration_support import (
 from tests.helpers.portal_applicant_support import (
     EMPLOYER_NAME,
     EMPLOYER_USCC,
+    browser,
     certificate,
+    created,
     csrf_of,
     declaration_form,
     key_of,
+    latin_words,
     login,
     make_account,
     new_id_card,
     pdf_of,
     png_of,
     portal_round,
+    projected,
+    this_year,
+    upload,
 )
 from tests.helpers.portal_support import action_form
 
@@ -92,12 +95,6 @@ async def portal(
         yield app
 
 
-def browser(portal: FastAPI) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=portal), base_url="http://portal.test"
-    )
-
-
 async def unbound_applicant(database_url: str) -> tuple[str, int]:
     """An applicant account bound to nobody yet (bound when it creates its declaration)."""
     username, account_id = await make_account(database_url, Role.applicant, applicant_key="x")
@@ -112,10 +109,6 @@ async def bound_key(database_url: str, account_id: int) -> str | None:
     async with get_engine(database_url).connect() as conn:
         query = select(Account.applicant_key).where(Account.id == account_id)
         return (await conn.execute(query)).scalar_one()
-
-
-def this_year() -> int:
-    return datetime.now(SHANGHAI).year
 
 
 async def exists(env: WorkflowEnvironment, workflow_id: str) -> bool:
@@ -134,51 +127,6 @@ def field_error(html: str, name: str) -> str | None:
             found = re.search(r'class="field-error"[^>]*>([^<]*)<', row)
             return found.group(1) if found else None
     raise AssertionError(f"no field {name} on the page")
-
-
-async def projected(database_url: str, workflow_id: str) -> Any:
-    for _ in range(100):
-        async with get_engine(database_url).connect() as conn:
-            query = select(DeclarationRow.__table__).where(
-                DeclarationRow.workflow_id == workflow_id
-            )
-            row = (await conn.execute(query)).first()
-        if row is not None:
-            return row
-        import asyncio
-
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{workflow_id} not projected")
-
-
-async def created(
-    portal: FastAPI, database_url: str, name: str = "张三丰"
-) -> tuple[httpx.AsyncClient, str, str, int]:
-    """A logged-in applicant with a declaration created through the form: (client, CSRF
-    token, workflow id, account id)."""
-    id_card = new_id_card()
-    username, account_id = await make_account(
-        database_url, Role.applicant, applicant_key=key_of(id_card)
-    )
-    client = browser(portal)
-    token = await login(client, username)
-    response = await client.post(
-        "/applicant/new", data={"csrf_token": token, **declaration_form(id_card, name)}
-    )
-    assert response.status_code == 303, response.text
-    workflow_id = declaration_workflow_id(this_year(), key_of(id_card))
-    await projected(database_url, workflow_id)
-    return client, token, workflow_id, account_id
-
-
-async def upload(
-    client: httpx.AsyncClient, token: str, title: str, filename: str, data: bytes, kind: str
-) -> httpx.Response:
-    return await client.post(
-        "/applicant/materials",
-        data={"csrf_token": token, "title": title},
-        files={"file": (filename, data, kind)},
-    )
 
 
 async def materials(database_url: str, workflow_id: str) -> list[Any]:
@@ -312,16 +260,6 @@ async def test_good_creation_binds_the_account_and_starts_once(
         assert response.status_code == 400
         assert "不一致" in (field_error(response.text, "applicant.id_card") or "")
         assert await bound_key(database_url, account_id) == key_of(id_card)
-
-
-# Latin words a page may show a person: file formats, sizes, the UTC offset.
-ALLOWED_LATIN = {"PDF", "JPG", "PNG", "MB", "KB", "UTC", "X"}
-
-
-def latin_words(html: str) -> set[str]:
-    """The Latin-letter words of a page's visible text (no tags, scripts or styles)."""
-    visible = re.sub(r"<(script|style)\b.*?</\1>|<[^>]+>", " ", html, flags=re.S)
-    return set(re.findall(r"[A-Za-z]{2,}", visible)) - ALLOWED_LATIN
 
 
 async def test_the_home_before_declaring_shows_the_way(portal: FastAPI, database_url: str) -> None:

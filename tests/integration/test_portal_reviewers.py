@@ -460,7 +460,8 @@ async def test_evaluation_body_payment_defense_and_blind_view(
             assert f'<tr id="{c}"' in page, name
         row = page[page.index(f'<tr id="{code["correction"]}"') :]
         row = row[: row.index("</tr>")]
-        assert "1 / 3" in row and "补正截止" in row and "+08:00" in row
+        assert "1 / 3" in row and "补正截止" in row
+        assert "当前时限（北京时间，+08:00）" in page  # the offset said once, in the header
         row = page[page.index(f'<tr id="{code["exempt"]}"') :]
         assert "免于现场答辩" in row[: row.index("</tr>")]
 

@@ -19,7 +19,7 @@ from fastapi import FastAPI
 
 from models.common import Level, Role
 from portal.app import create_app
-from portal.routers.competent_unit import Bound
+from portal.bound import Bound
 from portal.security import LoginThrottle
 from settings import load_settings
 from store.accounts import create_account

@@ -5,7 +5,11 @@ import pytest
 from models.calendar import WorkingCalendar
 from rules.calendar import CalendarYearUnknown
 from rules.calendar_source import build_calendar
-from rules.publicity import publicity_end_explained, publicity_ends_at
+from rules.publicity import (
+    publicity_end_explained,
+    publicity_ends_at,
+    round_publicity_end_explained,
+)
 from rules.timezone import SHANGHAI
 from tests.helpers.samples import sample_round_config
 
@@ -68,3 +72,15 @@ def test_the_end_is_explained_with_the_holidays_and_make_up_days() -> None:
         publicity_end_explained(calendar, plain)
         == "自2025年9月11日起计5个工作日：周末不计，至9月17日24:00止"
     )
+
+
+def test_the_result_publicity_end_is_explained_as_the_round_counts_it() -> None:
+    """R20 (the result publicity counts as R13 does) with the round's settings; a drill round
+    says its seconds."""
+    config = sample_round_config()
+    voted = datetime(2025, 9, 29, 10, tzinfo=SHANGHAI)
+    assert round_publicity_end_explained(config, voted) == publicity_end_explained(
+        config.calendar, voted, config.publicity_working_days
+    )
+    drill = config.model_copy(update={"drill_publicity_seconds": 30})
+    assert round_publicity_end_explained(drill, voted) == "演练轮次：自2025年09月29日 10:00起计30秒"
