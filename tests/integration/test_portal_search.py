@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from models.common import Level, Role
 from portal.app import create_app
 from portal.bound import Bound
-from portal.security import LoginThrottle
+from portal.security import LoginThrottle, blind_code
 from settings import load_settings
 from store.accounts import create_account
 from store.db import get_engine
@@ -223,3 +223,172 @@ async def test_the_supervisor_sees_numbers_names_employers_and_the_ui_of_the_set
     shown = found[found.index('<h2 id="declarations">') :]
     assert theirs.number_text in shown and ours.number_text not in shown
     assert theirs.id_card not in found
+
+
+# --- the role lists: the same search, filters, counts, pages and order (issue 14, item 3) ---
+
+
+def listed(page: str) -> str:
+    """The list's part of a page (its form, from the search box on)."""
+    return page[page.index('class="search"') :]
+
+
+async def test_the_employer_list_filters_pages_and_keeps_to_its_staff(
+    site: Site, browser: httpx.AsyncClient
+):
+    people = [
+        await person(site, f"何{n:02d}", 300 + n, due_in=timedelta(days=n + 1)) for n in range(21)
+    ]
+    senior = await person(site, "吕高级", 330, level="associate_senior", due_in=timedelta(days=30))
+    late = await person(site, "施逾期", 331, stage="payment", due_in=-timedelta(hours=3))
+    theirs = await person(
+        site, "何外单位", 332, employer_uscc=OTHER_USCC, employer_name=OTHER_EMPLOYER
+    )
+    csrf = await login(
+        browser, await account(site.database, Role.employer, employer_uscc=SAMPLE_USCC)
+    )
+    first = listed((await browser.get("/employer")).text)
+    assert "共找到 <strong>23</strong> 份" in first and "第1页，共2页（第1–20份）" in first
+    assert first.index("施逾期") < first.index("何00") < first.index("何18")  # soonest first
+    assert "何19" not in first and "已逾期" in first and "仅看已逾期（1）" in first
+    assert "用人单位审核（22）" in first and "待缴费（1）" in first  # counts per stage
+    assert theirs.workflow_id not in first and "何外单位" not in first
+    assert f'href="/employer/{people[0].workflow_id}"' in first  # each to its own page
+    second = listed((await search(browser, csrf, path="/employer", page="2")).text)
+    assert "第2页，共2页（第21–23份）" in second and "吕高级" in second and "何18" not in second
+    by_level = listed((await browser.get("/employer", params={"level": "associate_senior"})).text)
+    assert "共找到 <strong>1</strong> 份" in by_level and senior.number_text in by_level
+    overdue = listed((await browser.get("/employer", params={"overdue": "1"})).text)
+    assert "共找到 <strong>1</strong> 份" in overdue and late.number_text in overdue
+    staged = listed((await browser.get("/employer", params={"stage": "payment"})).text)
+    assert "施逾期" in staged and "何00" not in staged
+    by_name = listed((await search(browser, csrf, "何0", path="/employer")).text)
+    assert "共找到 <strong>10</strong> 份" in by_name  # 何00–何09, not 何外单位
+    for q in (theirs.number_text, theirs.id_card, "外单位"):
+        found = (await search(browser, csrf, q, path="/employer")).text
+        assert theirs.workflow_id not in found and "没有找到符合条件的申报" in found
+    elsewhere = await browser.get(
+        "/employer", params={"jurisdiction": "other"}, follow_redirects=True
+    )
+    assert elsewhere.status_code == 200  # an unknown filter value counts as not given
+
+
+async def test_the_competent_unit_list_is_its_queue_filtered_and_paged(
+    site: Site, browser: httpx.AsyncClient
+):
+    queued = [
+        await person(
+            site,
+            f"孔{n:02d}",
+            400 + n,
+            competent_unit=UNIT,
+            stage="competent_unit_review",
+            due_in=timedelta(days=n + 1),
+        )
+        for n in range(21)
+    ]
+    await person(
+        site,
+        "孔高级",
+        430,
+        competent_unit=UNIT,
+        stage="competent_unit_review",
+        level="associate_senior",
+        due_in=timedelta(days=30),
+    )
+    passed_on = await person(site, "孔已报送", 431, competent_unit=UNIT, stage="evaluation_review")
+    elsewhere = await person(
+        site, "孔别处", 432, competent_unit="另一个管理委员会", stage="competent_unit_review"
+    )
+    before = await person(
+        site, "孔较早", 433, competent_unit=None, stage="competent_unit_review", due_in=None
+    )
+
+    class Inputs:  # what the workflows' inputs say: only `before` is this unit's
+        async def get(self, portal: Any, workflow_id: str) -> Bound:
+            unit = UNIT if workflow_id == before.workflow_id else None
+            return Bound(unit, "孔", OTHER_EMPLOYER, Level.intermediate, 2026)
+
+    site.app.state.bound_inputs = Inputs()
+    username = f"unit-{uuid.uuid4().hex[:8]}"
+    await create_account(
+        get_engine(site.database),
+        role=Role.competent_unit,
+        username=username,
+        password=PASSWORD,
+        display_name=UNIT,
+    )
+    csrf = await login(browser, username)
+    first = listed((await browser.get("/competent-unit")).text)
+    assert "共找到 <strong>23</strong> 份" in first and "第1页，共2页（第1–20份）" in first
+    assert first.index("孔00") < first.index("孔19") and "孔20" not in first
+    assert f'href="/competent-unit/{queued[0].workflow_id}"' in first
+    for absent in (passed_on, elsewhere):
+        assert absent.workflow_id not in first
+    second = listed((await search(browser, csrf, path="/competent-unit", page="2")).text)
+    assert "第2页，共2页（第21–23份）" in second
+    assert second.index("孔20") < second.index("孔高级") < second.index("孔较早")  # none: last
+    by_level = listed(
+        (await browser.get("/competent-unit", params={"level": "associate_senior"})).text
+    )
+    assert "共找到 <strong>1</strong> 份" in by_level and "孔高级" in by_level
+    by_name = listed((await search(browser, csrf, "孔别处", path="/competent-unit")).text)
+    assert "没有找到符合条件的申报" in by_name
+    by_number = listed(
+        (await search(browser, csrf, passed_on.number_text, path="/competent-unit")).text
+    )
+    assert "没有找到符合条件的申报" in by_number  # passed on: no longer in its queue
+
+
+async def test_the_evaluation_list_is_blind_and_found_by_number_or_code_only(
+    site: Site, browser: httpx.AsyncClient
+):
+    secret = site.app.state.portal.secret
+    waiting = [
+        await person(
+            site, f"秦{n:02d}", 500 + n, stage="evaluation_review", due_in=timedelta(days=n + 1)
+        )
+        for n in range(20)
+    ]
+    paying = await person(site, "秦缴费", 530, stage="payment", level="associate_senior")
+    late = await person(site, "秦逾期", 531, stage="correction", due_in=-timedelta(hours=2))
+    not_yet = await person(site, "秦单位", 532, stage="employer_review")
+    csrf = await login(browser, await account(site.database, Role.evaluation_body))
+    page = (await browser.get("/evaluation")).text
+    first = listed(page)
+    assert "共找到 <strong>22</strong> 份" in first and "第1页，共2页（第1–20份）" in first
+    assert first.index(blind_code(late.workflow_id, secret)) < first.index(
+        blind_code(waiting[0].workflow_id, secret)
+    )
+    assert "评审机构审核（20）" in first and "待缴费（1）" in first and "退回补正（1）" in first
+    assert "用人单位审核" not in first  # not a stage of its list
+    for who in (*waiting, paying, late, not_yet):  # blind: no name, ID card, number, id
+        for secret_text in (who.name, who.id_card, who.workflow_id):
+            assert secret_text not in page
+    assert blind_code(not_yet.workflow_id, secret) not in page
+    second = listed((await search(browser, csrf, path="/evaluation", page="2")).text)
+    assert "第2页，共2页（第21–22份）" in second
+    by_stage = listed((await browser.get("/evaluation", params={"stage": "payment"})).text)
+    assert "共找到 <strong>1</strong> 份" in by_stage
+    assert blind_code(paying.workflow_id, secret) in by_stage
+    overdue = listed((await browser.get("/evaluation", params={"overdue": "1"})).text)
+    assert (
+        "共找到 <strong>1</strong> 份" in overdue
+        and blind_code(late.workflow_id, secret) in overdue
+    )
+    code = blind_code(waiting[3].workflow_id, secret)
+    for q in (code, code.lower(), waiting[3].number_text):
+        found = listed((await search(browser, csrf, q, path="/evaluation")).text)
+        assert "共找到 <strong>1</strong> 份" in found and code in found, q
+        assert waiting[3].number_text not in found.replace(f'value="{q}"', "")  # never listed
+    for q in (
+        "秦03",
+        waiting[3].id_card,
+        not_yet.number_text,
+        blind_code(not_yet.workflow_id, secret),
+    ):
+        found = (await search(browser, csrf, q, path="/evaluation")).text
+        assert "共找到 <strong>0</strong> 份" in found, q
+        assert "秦03" not in found.replace(f'value="{q}"', "")
+    by_name = (await search(browser, csrf, "秦03", path="/evaluation")).text
+    assert "不能按姓名、身份证号码或单位查找" in by_name
