@@ -65,8 +65,9 @@ def cn_datetime(value: str | datetime) -> str:
     return _cn_end(local) + _zone(local)
 
 
-def cn_window(opens_at: str | datetime, closes_at: str | datetime) -> str:
+def cn_window(opens_at: str | datetime, closes_at: str | datetime, zone: bool = True) -> str:
     """A window as people read it, the offset said once: '2025年09月01日 00:00至2025年09月29日
-    24:00（北京时间 UTC+08:00）' (a close at midnight is 24:00 of the day before)."""
+    24:00（北京时间 UTC+08:00）' (a close at midnight is 24:00 of the day before); `zone` False:
+    without the offset, on a page that says it once for every time on it."""
     opens, closes = _local(opens_at), _local(closes_at)
-    return f"{opens:%Y年%m月%d日 %H:%M}至{_cn_end(closes)}{_zone(closes)}"
+    return f"{opens:%Y年%m月%d日 %H:%M}至{_cn_end(closes)}{_zone(closes) if zone else ''}"

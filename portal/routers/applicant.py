@@ -74,7 +74,7 @@ from rules.calendar import CalendarYearUnknown
 from rules.deadlines import payment_deadline, payment_deadline_explained, window_close_explained
 from rules.identity import declaration_workflow_id, round_workflow_id
 from rules.publicity import round_publicity_end_explained
-from rules.timezone import SHANGHAI, cn_datetime, cn_moment, shanghai_iso
+from rules.timezone import SHANGHAI, cn_datetime, cn_moment, cn_window, shanghai_iso
 from settings import Settings
 from store.accounts import Account
 from store.config_files import InputError, round_config_for
@@ -344,8 +344,8 @@ def new_page(
         "values": values,
         "errors": errors or {},
         "round": round_config,
-        "opens": round_config and cn_datetime(round_config.submission_opens_at),
-        "closes": round_config and cn_datetime(round_config.submission_closes_at),
+        "window": round_config
+        and cn_window(round_config.submission_opens_at, round_config.submission_closes_at),
     }
     response = page.render("applicant_new.html", context, refusal)
     if errors and refusal is None:

@@ -572,3 +572,45 @@ async def test_a_committee_member_sees_a_blind_dossier(
         await assert_blind_page(clerk, handle, forbidden)
         await shots(clerk, "51-committee-blind-dossier.png")
     update_docs(shots)
+
+
+PHONE = {"width": 375, "height": 800}  # a phone's CSS pixels
+
+
+async def readable_at_phone_width(page: Any, path: str) -> str:
+    """The list at `path` at a phone's width: nothing wider than the screen (no sideways
+    scrolling of the page), each row a card, the filters one under another; its text."""
+    await page.set_viewport_size(PHONE)
+    await page.goto(path)
+    await page.wait_for_selector("table.stack tbody tr")
+    wide = await page.evaluate("document.documentElement.scrollWidth")
+    assert wide <= PHONE["width"], f"{path} is {wide}px wide at phone width"
+    shown = await page.evaluate(
+        "() => ['table.stack tbody tr', 'table.stack thead', 'form.search label']"
+        ".map(s => getComputedStyle(document.querySelector(s)).display)"
+    )
+    assert shown == ["block", "none", "block"], (path, shown)
+    labels = await page.evaluate(
+        "() => [...document.querySelectorAll('table.stack tbody tr:first-child td')]"
+        ".map(td => getComputedStyle(td, '::before').content)"
+    )
+    assert all(label.endswith('："') for label in labels), labels  # each value named
+    return await page.inner_text("main")
+
+
+async def test_the_role_lists_are_readable_at_phone_width(
+    served: dict[str, Any], time_env: WorkflowEnvironment, time_worker: Worker, database_url: str
+) -> None:
+    """Issue 14, item 3: the employer's and the evaluation body's lists (their search,
+    filters, counts and pages) on a phone."""
+    base = served["base"]
+    handle = await with_material(served, database_url, time_env, time_worker)
+    await to_review_open(time_env, handle)
+    employer, _ = await make_account(database_url, Role.employer, employer_uscc=EMPLOYER_USCC)
+    async with signed_in(base, employer) as hr:
+        text = await readable_at_phone_width(hr, f"{base}/employer")
+        assert APPLICANT in text and "共找到" in text
+    reviewer, _ = await make_account(database_url, Role.evaluation_body)
+    async with signed_in(base, reviewer) as body:
+        text = await readable_at_phone_width(body, f"{base}/evaluation")
+        assert blind_code(handle.id, SECRET) in text and APPLICANT not in text

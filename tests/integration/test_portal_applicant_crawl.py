@@ -27,7 +27,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from models.common import STAGE_NAMES_ZH, Stage
+from models.common import STAGE_NAMES_ZH, Role, Stage
 from portal.app import create_app
 from portal.security import LoginThrottle
 from portal.uploads import UploadConfig
@@ -43,9 +43,15 @@ from tests.helpers.declaration_support import (
 )
 from tests.helpers.portal_applicant_support import (
     EMPLOYER_NAME,
+    browser,
     certificate,
     created,
+    declaration_form,
+    key_of,
     latin_words,
+    login,
+    make_account,
+    new_id_card,
     png_of,
     portal_round,
     rule_codes,
@@ -385,3 +391,35 @@ async def test_every_page_an_applicant_reaches_is_chinese_at_every_stage(
     assert seen.problems == [], "\n".join(seen.problems)
     for who in (main, *others.values()):
         await who.client.aclose()
+
+
+async def test_before_declaring_every_page_and_form_error_is_chinese(
+    portal: FastAPI, database_url: str
+) -> None:
+    """The home before declaring (the round's dates, the offset said once), the creation
+    form, and the form sent back with a mistake in every kind of field."""
+    seen = Crawl()
+    id_card = new_id_card()
+    username, _ = await make_account(database_url, Role.applicant, applicant_key=key_of(id_card))
+    async with browser(portal) as client:
+        token = await login(client, username)
+        home = await client.get("/applicant")
+        seen.check("GET /applicant", home)
+        assert home.text.count("UTC+08:00") == 1, "the offset is said once on the page"
+        seen.check("GET /applicant/new", await client.get("/applicant/new"))
+        wrong = {
+            "applicant.id_card": id_card[:-1] + ("1" if id_card[-1] == "0" else "0"),
+            "applicant.mobile": "12345",
+            "applicant.email": "not-an-address",
+            "applicant.employer.uscc": "91110000802100433",
+            "level": "no-such-level",
+            "eligibility.years_at_current_level": "many",
+            "achievements[0].kind": "poem",
+        }
+        refused = await client.post(
+            "/applicant/new", data={"csrf_token": token, **declaration_form(id_card, **wrong)}
+        )
+        assert refused.status_code == 400, refused.text
+        seen.check("POST /applicant/new", refused)
+        assert refused.text.count('class="field-error"') >= 5
+    assert seen.problems == [], "\n".join(seen.problems)
