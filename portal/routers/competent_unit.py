@@ -5,7 +5,8 @@ original and masked copy on the page, the employer's recommendation with the sig
 of attachments 2 and 3, the timeline); give the opinion (attachment 4) and recommend to the
 evaluation body, or return to the employer with a reason.
 
-    GET  /competent-unit                                   the queue
+    GET  /competent-unit                                   the queue (its filters in the address)
+    POST /competent-unit                                   ... searched (q, filters, page)
     GET  /competent-unit/{id}                              one declaration and its actions
     GET  /competent-unit/{id}/attachments/{n}              attachment 2 or 3 (the publicity)
     GET  /competent-unit/{id}/materials/..., /scans/...    the files (portal/routers/files.py)
@@ -21,9 +22,11 @@ the unit's name anyway (the header shows it), so a nullable column would only re
 
 A declaration's competent unit is in the workflow's input only (the record's projection has
 no column for it): it is read once from the start event of the workflow's history
-(portal/materials.py `started_input`) and kept in the app (`BoundInputs`,
-`app.state.bound_inputs`: it never changes). A declaration of another competent unit is 404
-on every route, whatever its stage (`OurDeclaration`).
+(portal/materials.py `started_input`) and kept in the app (portal/bound.py `BoundInputs`,
+`app.state.bound_inputs`: it never changes). The queue is searched, filtered and paged by
+the query of /search (portal/routers/search.py `search_context`, its stage only). A
+declaration of another competent unit is 404 on every route, whatever its stage
+(`OurDeclaration`).
 
 Deadline: everything before the evaluation body has to be done by the close of submission
 (R10), so that is the queue's order and the deadline shown.
@@ -103,7 +106,7 @@ QUEUE_TEXT = "所属用人单位推荐至本单位、待审核的申报"
 
 
 async def queue_page(
-    page: Page, inputs: BoundInputs, form: Any, refusal: Refusal | None = None
+    page: Page, inputs: BoundInputs, form: SearchForm, refusal: Refusal | None = None
 ) -> HTMLResponse:
     """Its queue, searched, filtered and paged as on /search (the same query, store/search.py:
     its employers' declarations, here only those before it), soonest deadline first."""

@@ -1,6 +1,8 @@
 """The employer's pages: its own staff's declarations only (by unified social credit code).
 
-- `/employer`: the queue, each declaration linked to its page.
+- `/employer`: the queue, each declaration linked to its page; searched, filtered, counted
+  and paged by the query of /search (portal/routers/search.py `search_context`): GET with
+  the filters in the address, POST with the search text (CSRF-checked).
 - `/employer/{id}`: one declaration, everything the employer reviews beside the actions:
   every answer of the declaration form (portal/dossier.py), the achievements, each material
   the workflow holds, its original and its masked copy viewable on the page (the inline

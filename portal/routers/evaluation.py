@@ -3,7 +3,9 @@ of the declaration, nothing that names or locates the applicant.
 
 - `/evaluation`: the queue of declarations with the evaluation body (review, correction,
   payment, defense), soonest current deadline first, with the return count (R15), each
-  linked to its page; for village-stationed applicants (R19) the round supplies the average
+  linked to its page; searched (by 申报编号 or anonymous code only, R11), filtered, counted
+  and paged by the query of /search (store/search.py; `blind_search`); for
+  village-stationed applicants (R19) the round supplies the average
   of the year's on-site defenses (`supply_defense_averages`).
 - `/evaluation/{code}`: one declaration, everything the body judges beside the actions: its
   deadlines, the blind dossier (portal/dossier.py: the form's answers without the applicant
