@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import typing
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -16,10 +16,12 @@ from models.common import (
     JURISDICTION_NAMES_ZH,
     LEVEL_NAMES_ZH,
     STAGE_NAMES_ZH,
+    Actor,
     Jurisdiction,
     Level,
     Stage,
 )
+from rules.assignment import actor_id
 from rules.timezone import SHANGHAI, to_shanghai
 
 if TYPE_CHECKING:
@@ -136,15 +138,27 @@ def print_state(state: DeclarationState) -> None:
         print(f"ended:        {state.ending_reason or STAGE_NAMES_ZH[state.stage]}")
 
 
-def print_history(state: DeclarationState) -> None:
+def person_text(actor: Actor, people: Mapping[str, str]) -> str:
+    """An actor as `role:id`, with the person's name when the accounts know it (R26)."""
+    named = people.get(actor_id(actor))
+    return f"{actor_id(actor)} ({named})" if named else actor_id(actor)
+
+
+def print_history(state: DeclarationState, people: Mapping[str, str] | None = None) -> None:
+    """The timeline, each actor named by the account's display name (`people`, R26); an
+    `assign` says to whom."""
+    people = people or {}
     rows = [["seq", "at (+08:00)", "actor", "action", "from → to", "reason"]]
     for entry in state.timeline:
+        action = entry.action
+        if entry.assignee is not None:
+            action += f" → {person_text(entry.assignee, people)}"
         rows.append(
             [
                 str(entry.seq),
                 seconds_iso(entry.at),
-                f"{entry.actor.role.value}:{entry.actor.id}",
-                entry.action,
+                person_text(entry.actor, people),
+                action,
                 f"{entry.from_stage.value} → {entry.to_stage.value}",
                 entry.reason or "",
             ]
