@@ -43,7 +43,7 @@ from client.signing import ActorSigner
 from models.common import Jurisdiction, Level, Role, Stage
 from models.declaration import DeclarationInput, DeclarationState
 from rules.actions import ACTIONS
-from rules.assignment import ASSIGN, actor_id
+from rules.assignment import ASSIGN
 from rules.identity import declaration_workflow_id, parse_declaration_number
 from rules.timezone import SHANGHAI, shanghai_iso
 from rules.update_ids import cli_update_id, new_request_id
@@ -182,8 +182,8 @@ async def people_named(settings: Settings, state: DeclarationState) -> dict[str,
     from store.accounts import display_names
     from store.db import get_engine
 
-    ids = {actor_id(e.actor) for e in state.timeline}
-    ids |= {actor_id(e.assignee) for e in state.timeline if e.assignee is not None}
+    ids = {e.actor.id for e in state.timeline}
+    ids |= {e.assignee.id for e in state.timeline if e.assignee is not None}
     try:
         return await display_names(get_engine(settings.database_url), ids)
     except SQLAlchemyError as exc:
@@ -230,12 +230,8 @@ async def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
         print_json(
             [
                 entry.model_dump(mode="json")
-                | {"at": shanghai_iso(entry.at), "person": people.get(actor_id(entry.actor))}
-                | (
-                    {"assignee_person": people.get(actor_id(entry.assignee))}
-                    if entry.assignee
-                    else {}
-                )
+                | {"at": shanghai_iso(entry.at), "person": people.get(entry.actor.id)}
+                | ({"assignee_person": people.get(entry.assignee.id)} if entry.assignee else {})
                 for entry in state.timeline
             ]
         )

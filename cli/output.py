@@ -21,7 +21,6 @@ from models.common import (
     Level,
     Stage,
 )
-from rules.assignment import actor_id
 from rules.timezone import SHANGHAI, to_shanghai
 
 if TYPE_CHECKING:
@@ -139,9 +138,11 @@ def print_state(state: DeclarationState) -> None:
 
 
 def person_text(actor: Actor, people: Mapping[str, str]) -> str:
-    """An actor as `role:id`, with the person's name when the accounts know it (R26)."""
-    named = people.get(actor_id(actor))
-    return f"{actor_id(actor)} ({named})" if named else actor_id(actor)
+    """An actor as `role:id`, with the person's name when the accounts know it (R26:
+    `people` by actor id, store/accounts.py display_names)."""
+    named = people.get(actor.id)
+    shown = f"{actor.role.value}:{actor.id}"
+    return f"{shown} ({named})" if named else shown
 
 
 def print_history(state: DeclarationState, people: Mapping[str, str] | None = None) -> None:

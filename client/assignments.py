@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models.common import Role
-from rules.assignment import ASSIGN, organisation_key
+from rules.assignment import ASSIGN, account_actor, organisation_key
 from store.accounts import find_account
 from store.config_files import InputError
 
@@ -22,21 +22,20 @@ __all__ = ["ASSIGN", "assignment_data"]
 async def assignment_data(
     engine: AsyncEngine, role: Role, data: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """An `assign`'s data with the colleague's organisation filled in from the accounts
-    table: `assignee` is `{"role": ..., "id": <username>}` (the role may be left out: the
-    assigner's); InputError when no such account of that role exists."""
+    """An `assign`'s data (`assignee`: the colleague's username, or its actor id
+    `role:username`) as the update takes it: the colleague as an actor and its organisation
+    from the accounts table; InputError when the assigner's role has no such account."""
     if "assignee_unit" in data:
         raise InputError("assignee_unit: filled in from the accounts table, not given")
-    assignee = data.get("assignee")
-    if isinstance(assignee, Mapping):
-        assignee = {"role": role.value} | dict(assignee)
-    if not isinstance(assignee, Mapping) or not isinstance(assignee.get("id"), str):
-        raise InputError('assignee: the colleague\'s account, as {"id": "<username>"}')
-    account = await find_account(engine, username=assignee["id"])
-    if account is None or account.role != assignee.get("role"):
+    named = data.get("assignee")
+    if not isinstance(named, str) or not named.strip():
+        raise InputError('assignee: the colleague\'s username, as {"assignee": "<username>"}')
+    username = named.strip().removeprefix(f"{role.value}:")
+    account = await find_account(engine, username=username)
+    if account is None or account.role != role.value:
         raise InputError(
-            f"assignee: no {assignee.get('role')} account named {assignee['id']!r} "
-            "(starter.py account create)"
+            f"assignee: no {role.value} account named {username!r} (starter.py account create)"
         )
     unit = organisation_key(account.role, account.employer_uscc, account.display_name)
+    assignee = account_actor(role, username).model_dump(mode="json")
     return {**data, "assignee": assignee, "assignee_unit": unit or None}

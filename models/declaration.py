@@ -248,7 +248,8 @@ class WindowChangeAction(Action):
 
 class AssignAction(Action):
     """转办 (R26): hand the declaration to a colleague of the organisation that holds it.
-    `assignee`: the colleague's account as an actor (`role` and the username);
+    `assignee`: the colleague's account as the portal's actor for it (its role, and its id
+    `role:username`: rules/assignment.py account_actor);
     `assignee_unit`: the organisation that account belongs to, as the accounts table has it
     (rules/assignment.py organisation_key: an employer's unified social credit code, a
     competent unit's name, none for the evaluation body), filled in by the client from the

@@ -28,9 +28,11 @@ def organisation_key(role: Role | str, employer_uscc: str | None, display_name: 
     return ""
 
 
-def actor_id(actor: Actor) -> str:
-    """An actor as the record names it: `role:id`."""
-    return f"{actor.role.value}:{actor.id}"
+def account_actor(role: Role | str, username: str) -> Actor:
+    """The actor of a portal account, as the portal acts for it (its id `role:username`):
+    how an assignee travels."""
+    role = Role(role)
+    return Actor(role=role, id=f"{role.value}:{username}")
 
 
 def assignment_refusal(
@@ -50,17 +52,21 @@ def assignment_refusal(
         Role.competent_unit: (competent_unit or "").strip(),
         Role.evaluation_body: "",
     }
-    if assignee.role is not actor.role or (assignee_unit or "") != holder.get(actor.role):
+    if (
+        assignee.role is not actor.role
+        or not assignee.id.startswith(f"{actor.role.value}:")  # an account's: role:username
+        or (assignee_unit or "") != holder.get(actor.role)
+    ):
         return Refused(
             "Invalid",
-            f"the assignee {actor_id(assignee)} is not an account of the organisation that "
-            "holds this declaration",
+            f"the assignee {assignee.id} is not an account of the organisation that holds "
+            "this declaration",
             {"problem": "assignee_elsewhere"},
         )
     if current is not None and current == assignee:
         return Refused(
             "Invalid",
-            f"the declaration is already assigned to {actor_id(assignee)}",
+            f"the declaration is already assigned to {assignee.id}",
             {"problem": "already_assigned"},
         )
     return None

@@ -60,7 +60,7 @@ with workflow.unsafe.imports_passed_through():
         STAGE,
     )
     from rules.actions import HOLDERS, Refused, action_refusal, allowed_in
-    from rules.assignment import actor_id, assignment_refusal
+    from rules.assignment import assignment_refusal
     from rules.blind_review import first_identifying_title
     from rules.calendar import CalendarYearUnknown
     from rules.committee import tally_vote
@@ -388,10 +388,10 @@ class DeclarationWorkflow:
 
     def _holder_assignee(self, stage: Stage) -> str | None:
         """R26: the assignee of the organisation holding the declaration in `stage`, as the
-        projection keeps it (`role:id`)."""
+        projection keeps it (its actor id, `role:username`)."""
         holder = HOLDERS.get(stage)
         assigned = self._assignees.get(holder) if holder is not None else None
-        return actor_id(assigned) if assigned is not None else None
+        return assigned.id if assigned is not None else None
 
     # --- who is told that work arrived (docs/delivery.md, "Who is told what") ---------------
 
@@ -1213,7 +1213,7 @@ class DeclarationWorkflow:
             "assign",
             action.actor,
             reason=action.note,
-            details={"assignee": actor_id(action.assignee)},
+            details={"assignee": action.assignee.id},
             assignee=action.assignee,
         )
         return await self._recorded(seq)

@@ -42,6 +42,13 @@ from temporalio.service import RPCError
 
 from models.common import Level, Stage
 from models.documents import CompetentUnitOpinion, DocumentPerson, PublishRequest
+from portal.assignments import (
+    assign,
+    assigned_to,
+    assignment_view,
+    mine_only,
+    named_assignees,
+)
 from portal.context import Portal, Refusal, log
 from portal.deps import CheckedForm, CompetentUnitPage, CurrentCompetentUnit, Page, PortalDep
 from portal.documents import ATTACHMENTS, attachment_download, document_pdf, pdf_download
@@ -162,7 +169,11 @@ async def queue_page(
     page: Page, inputs: BoundInputs, refusal: Refusal | None = None
 ) -> HTMLResponse:
     portal = page.portal
-    rows = await portal.rows(DeclarationRow.stage == Stage.competent_unit_review.value)
+    mine = mine_only(page.request)  # R26: "分配给我"
+    rows = await portal.rows(
+        DeclarationRow.stage == Stage.competent_unit_review.value,
+        *([assigned_to(page.account)] if mine else []),
+    )
     items = []
     for row in rows:
         try:
@@ -172,7 +183,9 @@ async def queue_page(
         if is_ours(page.account, of):
             items.append({"row": row, "of": of})
     items.sort(key=lambda i: i["row"].deadlines.get("submission_closes_at", ""))
-    return page.render("competent_unit.html", {"items": items}, refusal)
+    assignees = await named_assignees(portal, page.account, (i["row"].assignee for i in items))
+    context = {"items": items, "mine": mine, "assignees": assignees}
+    return page.render("competent_unit.html", context, refusal)
 
 
 async def declaration_page(page: Page, ours: Ours, refusal: Refusal | None = None) -> HTMLResponse:
@@ -180,12 +193,14 @@ async def declaration_page(page: Page, ours: Ours, refusal: Refusal | None = Non
     context, unavailable = await open_dossier(page.portal, ours.row, base)
     state = context["state"]
     recommended = [t for t in state.timeline if t.action == "recommend"] if state else []
+    assignment = await assignment_view(page.portal, page.account, state)
     context |= {
         "of": ours.of,
         "recommendation": recommended[-1] if recommended else None,
         "attachments": {n: name for n, (_, name) in ATTACHMENTS.items()},
         "default_opinion": DEFAULT_OPINION,
-        "notice": done_text(page.request),
+        "assignment": assignment,
+        "notice": done_text(page.request, assignee=assignment["assignee"] or ""),
     }
     return page.render("competent_unit_declaration.html", context, refusal or unavailable)
 
@@ -224,6 +239,9 @@ async def competent_unit_act(
 ) -> Response:
     of = ours.of
     try:
+        if what == "assign":  # R26: 转办, no confirmation (it is handed back to undo it)
+            action = await assign(page.portal, page.account, workflow_id, form)
+            return RedirectResponse(f"/competent-unit/{workflow_id}?done={action}", 303)
         if what == "preview":  # attachment 4 with this opinion; nothing is sent
             opinion = form.get("opinion", "").strip() or DEFAULT_OPINION
             pdf = await document_pdf(

@@ -31,6 +31,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from models.common import Stage
+from portal.assignments import (
+    assign,
+    assigned_to,
+    assignment_view,
+    mine_only,
+    named_assignees,
+)
 from portal.context import Refusal
 from portal.deps import CheckedForm, CurrentEmployer, EmployerPage, Page, PortalDep, Uploads
 from portal.documents import ATTACHMENTS, attachment_download
@@ -81,9 +88,13 @@ OwnDeclaration = Annotated[Any, Depends(own_declaration)]
 
 
 async def employer_page(page: Page, refusal: Refusal | None = None) -> HTMLResponse:
-    items = await page.portal.rows(DeclarationRow.employer_uscc == page.account.employer_uscc)
+    ours = DeclarationRow.employer_uscc == page.account.employer_uscc
+    mine = mine_only(page.request)  # R26: "分配给我"
+    items = await page.portal.rows(ours, *([assigned_to(page.account)] if mine else []))
     items.sort(key=lambda r: (Stage(r.stage).is_ending, r.updated_at))
-    return page.render("employer.html", {"items": items}, refusal)
+    assignees = await named_assignees(page.portal, page.account, (r.assignee for r in items))
+    context = {"items": items, "mine": mine, "assignees": assignees}
+    return page.render("employer.html", context, refusal)
 
 
 def done_facts(state: Any) -> dict[str, str]:
@@ -101,12 +112,16 @@ async def declaration_page(page: Page, row: Any, refusal: Refusal | None = None)
     attachments = [
         (number, name, published.get(kind)) for number, (kind, name) in ATTACHMENTS.items()
     ]
+    assignment = await assignment_view(page.portal, page.account, state)
     context |= {
         "attachments": attachments,
         "opinion": RECOMMENDATION_OPINION,
         "scan_names": SCAN_NAMES_ZH,
         "publicity": publicity_confirmation(base, None),
-        "notice": done_text(page.request, **done_facts(state)),
+        "assignment": assignment,
+        "notice": done_text(
+            page.request, **done_facts(state), assignee=assignment["assignee"] or ""
+        ),
     }
     return page.render("employer_declaration.html", context, refusal or unavailable)
 
@@ -173,6 +188,9 @@ async def employer_act(
 ) -> Response:
     here = f"/employer/{workflow_id}"
     try:
+        if what == "assign":  # R26: 转办, no confirmation (it is handed back to undo it)
+            action = await assign(page.portal, page.account, workflow_id, form)
+            return RedirectResponse(f"{here}?done={action}", 303)
         if what == "approve":
             if not confirmed(form):
                 ends = await publicity_ends_if_now(page, row)

@@ -34,9 +34,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import NoMatchFound
 
 from models.common import Role, Stage
+from portal.assignments import assign, assignment_view, mine_only, named_assignees
 from portal.audit import recorded_details
 from portal.blind import BLIND_STAGES, blind_item, blind_refusal, blind_rows
-from portal.context import Portal, Refusal
+from portal.context import Portal, Refusal, actor_id_of
 from portal.deps import BlindDeclaration, CheckedForm, EvaluationBodyPage, Page
 from portal.dossier import dossier
 from portal.feedback import (
@@ -105,10 +106,17 @@ async def defense_facts(portal: Portal, items: list[dict[str, Any]]) -> None:
 async def evaluation_page(page: Page, refusal: Refusal | None = None) -> HTMLResponse:
     portal = page.portal
     items = await blind_items(portal)
+    mine = mine_only(page.request)  # R26: "分配给我"
+    if mine:
+        items = [i for i in items if i["assignee"] == actor_id_of(page.account)]
+    names = await named_assignees(portal, page.account, (i["assignee"] for i in items))
+    for item in items:
+        item["assignee_name"] = names.get(item["assignee"] or "", "")
     await defense_facts(portal, items)
     exempt_years = sorted({i["round_year"] for i in items if i.get("defense_exempt")})
     context = {
         "items": items,
+        "mine": mine,
         "exempt_years": exempt_years,
         "materials_linked": serves_materials(page.request.app),
         "notice": done_text(page.request),
@@ -141,7 +149,9 @@ def arrangement_text(records: list[dict[str, Any]]) -> str:
     return f"：{cn_datetime(latest['starts_at'])}，{latest['place']}，{latest['form']}"
 
 
-async def blind_detail(portal: Portal, item: dict[str, Any], row: Any) -> dict[str, Any]:
+async def blind_detail(
+    portal: Portal, account: Any, item: dict[str, Any], row: Any
+) -> dict[str, Any]:
     """What the page of one declaration shows, all of it blind (strings and numbers)."""
     state = await portal.state(item["workflow_id"])
     held = await read_held(portal, item["workflow_id"])
@@ -167,6 +177,7 @@ async def blind_detail(portal: Portal, item: dict[str, Any], row: Any) -> dict[s
             "arrangement": arrangement_text(records),
             "dossier": dossier(held.declaration, blind=True),
             "materials": material_views(files, f"/materials/{code}", blind_as=code),
+            "assignment": await assignment_view(portal, account, state),  # names only
         }
     )
 
@@ -205,7 +216,7 @@ async def detail_page(
     portal = page.portal
     item = blind_item(row, portal.secret, datetime.now(UTC))
     try:
-        detail = await blind_detail(portal, item, row)
+        detail = await blind_detail(portal, page.account, item, row)
     except Refusal as unavailable:
         return await evaluation_page(page, refusal or unavailable)
     context = {
@@ -213,7 +224,11 @@ async def detail_page(
         "ask": confirmations(detail, f"/evaluation/{code}"),
         "defense_forms": DEFENSE_FORMS,
         "materials_linked": serves_materials(page.request.app),
-        "notice": done_text(page.request, arrangement=detail["arrangement"]),
+        "notice": done_text(
+            page.request,
+            arrangement=detail["arrangement"],
+            assignee=detail["assignment"]["assignee"] or "",
+        ),
     }
     blind = blind_refusal(refusal, portal.secret) if refusal else None
     return page.render("evaluation_detail.html", context, blind)
@@ -259,6 +274,12 @@ async def evaluation_act(
 ) -> Response:
     here = f"/evaluation/{code}"
     data: dict[str, Any]
+    if what == "assign":  # R26: 转办, no confirmation (it is handed back to undo it)
+        try:
+            action = await assign(page.portal, page.account, row.workflow_id, form)
+        except Refusal as refusal:
+            return await detail_page(page, row, code, refusal)
+        return RedirectResponse(f"{here}?done={action}", 303)
     if what == "accept":
         action, data = "accept_materials", {}
     elif what == "return":

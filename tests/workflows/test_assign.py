@@ -38,7 +38,8 @@ UNIT = "甘泉堡经济技术开发区（工业区）管理委员会"
 
 
 def colleague(role: str, username: str) -> dict[str, str]:
-    return {"role": role, "id": username}
+    """An account's actor, as the portal acts for it (`role:username`)."""
+    return {"role": role, "id": f"{role}:{username}"}
 
 
 async def refusal(handle, role: str, **fields) -> ApplicationError:
@@ -70,10 +71,10 @@ async def test_the_employer_hands_it_to_a_colleague_on_the_record(
         note="请王科长审核",
     )
     assert current.stage is Stage.employer_review  # the stage stays
-    assert current.assignees == {Role.employer: Actor(role=Role.employer, id="hr-02")}
+    assert current.assignees == {Role.employer: Actor(role=Role.employer, id="employer:hr-02")}
     entry = current.timeline[-1]
     assert (entry.action, entry.actor.id, entry.reason) == ("assign", "employer-1", "请王科长审核")
-    assert entry.assignee == Actor(role=Role.employer, id="hr-02")
+    assert entry.assignee == Actor(role=Role.employer, id="employer:hr-02")
     assert entry.from_stage is entry.to_stage is Stage.employer_review
     await settled_event_types(handle)
     async with get_engine().connect() as conn:
@@ -94,6 +95,10 @@ async def test_the_employer_hands_it_to_a_colleague_on_the_record(
     await act(handle, "start_publicity", "employer")
     await settled_event_types(handle)
     assert (await projection(handle.id)).assignee == "employer:employer-1"
+    bare = await refusal(  # not an account's actor id (role:username)
+        handle, "employer", assignee={"role": "employer", "id": "hr-03"}, assignee_unit=SAMPLE_USCC
+    )
+    assert bare.details == ({"problem": "assignee_elsewhere"},)
 
 
 async def test_refused_for_another_organisation_a_stage_not_held_and_no_change(
@@ -122,7 +127,9 @@ async def test_refused_for_another_organisation_a_stage_not_held_and_no_change(
     assert not_held.type == "WrongRole"
 
     assert no_trace_left(before, await settled_event_types(handle))
-    assert (await state(handle)).assignees == {Role.employer: Actor(role=Role.employer, id="hr-02")}
+    assert (await state(handle)).assignees == {
+        Role.employer: Actor(role=Role.employer, id="employer:hr-02")
+    }
 
 
 async def test_each_organisation_assigns_in_its_own_stages(
@@ -178,7 +185,7 @@ async def test_the_evaluation_body_assigns_through_its_stages(
     current = await act(
         handle, "assign", "evaluation_body", assignee=colleague("evaluation_body", "pj-02")
     )
-    assert current.assignees[Role.evaluation_body].id == "pj-02"
+    assert current.assignees[Role.evaluation_body].id == "evaluation_body:pj-02"
     await act(handle, "accept_materials", "evaluation_body")
     await settled_event_types(handle)
     assert (await projection(handle.id)).assignee == "evaluation_body:pj-02"  # still its own
