@@ -121,6 +121,7 @@ class RecordActivities:
             "number": record.number,
             "competent_unit": record.competent_unit,
             "next_deadline": next_deadline(record),
+            "assignee": record.assignee,
         }
         async with self._engine.begin() as conn:
             for message in messages:

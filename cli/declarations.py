@@ -7,6 +7,7 @@ import argparse
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError
@@ -42,6 +43,7 @@ from client.signing import ActorSigner
 from models.common import Jurisdiction, Level, Role, Stage
 from models.declaration import DeclarationInput, DeclarationState
 from rules.actions import ACTIONS
+from rules.assignment import ASSIGN
 from rules.identity import declaration_workflow_id, parse_declaration_number
 from rules.timezone import SHANGHAI, shanghai_iso
 from rules.update_ids import cli_update_id, new_request_id
@@ -121,6 +123,8 @@ async def cmd_act(args: argparse.Namespace, settings: Settings) -> int:
         await note_refused(settings, attempt, exc)
         raise
     try:
+        if args.action == ASSIGN:  # R26: the colleague resolved against the accounts table
+            data = await assigned_data(settings, Role(args.role), data)
         payload = action_payload(args.action, Role(args.role), args.actor_id, data)
     except InputError as exc:
         await note_refused(settings, attempt, exc)
@@ -153,6 +157,39 @@ async def cmd_act(args: argparse.Namespace, settings: Settings) -> int:
     print(f"return count: {state.return_count}")
     print_deadlines(state, "deadlines: none")
     return EXIT_OK
+
+
+async def assigned_data(settings: Settings, role: Role, data: dict[str, Any]) -> dict[str, Any]:
+    """An `assign`'s data with the colleague's organisation from the record database's
+    accounts (client/assignments.py); the database unreadable is one line (exit 4)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from client.assignments import assignment_data
+    from store.db import get_engine
+
+    try:
+        return await assignment_data(get_engine(settings.database_url), role, data)
+    except SQLAlchemyError as exc:
+        raise record_errors(settings, exc) from None
+
+
+async def people_named(settings: Settings, state: DeclarationState) -> dict[str, str]:
+    """R26: the person behind each actor (and assignee) of the timeline, by the account's
+    display name (store/accounts.py display_names); none when the record database cannot be
+    read (a warning: the history is shown all the same)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from store.accounts import display_names
+    from store.db import get_engine
+
+    ids = {e.actor.id for e in state.timeline}
+    ids |= {e.assignee.id for e in state.timeline if e.assignee is not None}
+    try:
+        return await display_names(get_engine(settings.database_url), ids)
+    except SQLAlchemyError as exc:
+        line = record_errors(settings, exc).line.removeprefix("error: ")
+        print(f"warning: the people are not named: {line}", file=sys.stderr)
+        return {}
 
 
 async def ended_or(client: Client, settings: Settings, workflow_id: str) -> CliError:
@@ -188,15 +225,18 @@ async def cmd_state(args: argparse.Namespace, settings: Settings) -> int:
 
 async def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
     state = await query_state(args, settings)
+    people = await people_named(settings, state)
     if args.json:
         print_json(
             [
-                entry.model_dump(mode="json") | {"at": shanghai_iso(entry.at)}
+                entry.model_dump(mode="json")
+                | {"at": shanghai_iso(entry.at), "person": people.get(entry.actor.id)}
+                | ({"assignee_person": people.get(entry.assignee.id)} if entry.assignee else {})
                 for entry in state.timeline
             ]
         )
     else:
-        print_history(state)
+        print_history(state, people)
     return EXIT_OK
 
 

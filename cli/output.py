@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import typing
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +16,7 @@ from models.common import (
     JURISDICTION_NAMES_ZH,
     LEVEL_NAMES_ZH,
     STAGE_NAMES_ZH,
+    Actor,
     Jurisdiction,
     Level,
     Stage,
@@ -136,15 +137,29 @@ def print_state(state: DeclarationState) -> None:
         print(f"ended:        {state.ending_reason or STAGE_NAMES_ZH[state.stage]}")
 
 
-def print_history(state: DeclarationState) -> None:
+def person_text(actor: Actor, people: Mapping[str, str]) -> str:
+    """An actor as `role:id`, with the person's name when the accounts know it (R26:
+    `people` by actor id, store/accounts.py display_names)."""
+    named = people.get(actor.id)
+    shown = f"{actor.role.value}:{actor.id}"
+    return f"{shown} ({named})" if named else shown
+
+
+def print_history(state: DeclarationState, people: Mapping[str, str] | None = None) -> None:
+    """The timeline, each actor named by the account's display name (`people`, R26); an
+    `assign` says to whom."""
+    people = people or {}
     rows = [["seq", "at (+08:00)", "actor", "action", "from → to", "reason"]]
     for entry in state.timeline:
+        action = entry.action
+        if entry.assignee is not None:
+            action += f" → {person_text(entry.assignee, people)}"
         rows.append(
             [
                 str(entry.seq),
                 seconds_iso(entry.at),
-                f"{entry.actor.role.value}:{entry.actor.id}",
-                entry.action,
+                person_text(entry.actor, people),
+                action,
                 f"{entry.from_stage.value} → {entry.to_stage.value}",
                 entry.reason or "",
             ]

@@ -246,6 +246,19 @@ class WindowChangeAction(Action):
     payment_closes_at: AwareDatetime | None = None
 
 
+class AssignAction(Action):
+    """转办 (R26): hand the declaration to a colleague of the organisation that holds it.
+    `assignee`: the colleague's account as the portal's actor for it (its role, and its id
+    `role:username`: rules/assignment.py account_actor);
+    `assignee_unit`: the organisation that account belongs to, as the accounts table has it
+    (rules/assignment.py organisation_key: an employer's unified social credit code, a
+    competent unit's name, none for the evaluation body), filled in by the client from the
+    accounts table (client/assignments.py). `note`: why, optionally."""
+
+    assignee: Actor
+    assignee_unit: str | None = Field(default=None, max_length=200)
+
+
 class CommitteeVoteAction(Action):
     session_id: str = Field(min_length=1, max_length=100)
     members: int = Field(ge=1, le=MAX_COMMITTEE_MEMBERS)
@@ -279,6 +292,8 @@ class TimelineEntry(Strict):
     from_stage: Stage
     to_stage: Stage
     reason: str | None = None
+    # R26: whom an `assign` (转办) handed the declaration to; None for every other action
+    assignee: Actor | None = None
 
 
 class DeclarationState(Strict):
@@ -310,3 +325,6 @@ class DeclarationState(Strict):
     masking_return_count: int = 0
     # 申报编号 (DeclarationInput.number); None for a declaration started without one
     number: str | None = None
+    # R26: the colleague each organisation handed the declaration to (转办), by the
+    # organisation's role; an organisation that never assigned it is absent
+    assignees: dict[Role, Actor] = Field(default_factory=dict)

@@ -119,3 +119,7 @@ class TransitionRecord(Strict):
     # the employer's competent unit, '' when it has none; None in records built before it was
     # carried (the projection keeps NULL: not known)
     competent_unit: str | None = None
+    # R26: the assignee (its actor id, `role:username`) of the organisation holding the
+    # declaration after this transition (rules/actions.py HOLDERS), None when it has none
+    # (the projection's `assignee`, the organisations' "assigned to me")
+    assignee: str | None = None

@@ -51,6 +51,8 @@ def blind_item(row: Any, secret: str, now: datetime) -> dict[str, Any]:
         "deadline": current[1] if current else None,
         "overdue": passed_stage_deadline(row.stage, row.deadlines, now) is not None,
         "deadlines": dict(row.deadlines),  # the round's windows and this one's own deadlines
+        # R26: the reviewer it is assigned to (an account's actor id: not the applicant's)
+        "assignee": row.assignee,
     }
 
 

@@ -97,6 +97,7 @@ ACTION_NAMES_ZH = {
     "change_windows": "调整时间安排",
     "reminder": "截止提醒",
     "revoke": "撤销职称",
+    "assign": "转办",
     # the Round's actions (round-{year}): the refused attempts name them too
     "set_committee": "设置评审委员会",
     "open_session": "召开评审会议",

@@ -140,6 +140,7 @@ DONE_ZH = {
     "supply_defense_averages": "已开始计算当年现场答辩平均分，并赋予驻村人员。",
     "open_session": "会议出席情况已登记。",
     "committee_votes": "表决结果已提交，正在逐份处理（见下方“表决结果的处理”）。",
+    "assign": "已转办给{assignee}；转错了可再转回。",
 }
 
 
@@ -149,5 +150,5 @@ def done_text(request: Any, **facts: str) -> str | None:
     template = DONE_ZH.get(request.query_params.get("done", ""))
     if template is None:
         return None
-    said = {name: "" for name in ("ends", "to", "arrangement")} | facts
+    said = {name: "" for name in ("ends", "to", "arrangement", "assignee")} | facts
     return template.format(**said)

@@ -40,6 +40,8 @@ PROBLEMS_ZH = {  # an Invalid refusal's problem (workflows/refusals.py `invalid`
     "defense_not_started": "答辩定于{starts_at}开始，答辩开始后才能录入答辩成绩。",  # R18
     "session_recorded": "会议{session_id}已经登记过，不能重复登记。",  # R20
     "boundary_in_past": "{boundary}不能调整到已经过去的时间（{at}）。",  # R9
+    "assignee_elsewhere": "只能转办给持有该申报的本单位的同事。",  # R26
+    "already_assigned": "该申报已由这位同事经办，无需再转办。",  # R26
 }
 
 

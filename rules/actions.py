@@ -30,6 +30,22 @@ WITHDRAWABLE = (
     Stage.defense,
 )
 
+# R26 (interp.): the organisation that holds a declaration in each stage, whose accounts
+# may hand it to a colleague (转办, `assign`): the employer until it recommends, its competent
+# unit while it reviews, the evaluation body from its review to the defense (the correction
+# too: the resubmission comes back to it). Nobody assigns the applicant's own stages, nor
+# the committee's and the supervisor's.
+HOLDERS: Mapping[Stage, Role] = {
+    Stage.employer_review: Role.employer,
+    Stage.publicity: Role.employer,
+    Stage.recommendation: Role.employer,
+    Stage.competent_unit_review: Role.competent_unit,
+    Stage.evaluation_review: Role.evaluation_body,
+    Stage.correction: Role.evaluation_body,
+    Stage.payment: Role.evaluation_body,
+    Stage.defense: Role.evaluation_body,
+}
+
 # action -> {stage: roles allowed in that stage}
 ACTIONS: Mapping[str, Mapping[Stage, frozenset[Role]]] = {
     "submit": {Stage.draft: APPLICANT},  # R11
@@ -57,6 +73,7 @@ ACTIONS: Mapping[str, Mapping[Stage, frozenset[Role]]] = {
     "supply_defense_average": {Stage.defense: EVALUATION_BODY | {Role.system}},  # R19
     "committee_vote": {Stage.committee: COMMITTEE},  # R20
     "withdraw": {stage: APPLICANT for stage in WITHDRAWABLE},
+    "assign": {stage: frozenset({role}) for stage, role in HOLDERS.items()},  # R26: 转办
     # R9: the round moves its windows; every open declaration's timers follow.
     "change_windows": {stage: SYSTEM for stage in Stage if not stage.is_ending},
 }

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import String, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from stdnum.cn import uscc as uscc_code
 
 from models.common import Role
+from rules.assignment import organisation_key
 from store.passwords import MIN_PASSWORD_LENGTH, hash_password
 from store.sessions import end_account_sessions
 from store.tables import Base, utcnow
@@ -124,3 +126,20 @@ async def display_names(engine: AsyncEngine, actor_ids: Iterable[str]) -> dict[s
     return {
         wanted[r.username][1]: r.display_name for r in found if str(r.role) == wanted[r.username][0]
     }
+
+
+async def colleagues(engine: AsyncEngine, role: Role | str, organisation: str) -> list[Any]:
+    """R26 (转办): the accounts of one organisation (`role` and its organisation key,
+    rules/assignment.py organisation_key), by display name then username: whom a declaration
+    can be handed to. The key of a competent unit is its accounts' display name, so those
+    are compared after reading (surrounding blanks ignored)."""
+    role = Role(role)
+    query = select(Account).where(Account.role == role.value)
+    if role is Role.employer:
+        query = query.where(Account.employer_uscc == organisation)
+    async with engine.connect() as conn:
+        found = (await conn.execute(query)).all()
+    same = [
+        r for r in found if organisation_key(role, r.employer_uscc, r.display_name) == organisation
+    ]
+    return sorted(same, key=lambda r: (r.display_name, r.username))

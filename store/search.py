@@ -57,6 +57,8 @@ class Criteria:
     overdue: bool = False  # only those past the deadline their stage waits for
     # one declaration, found by the caller another way (a blind reviewer's anonymous code)
     workflow_id: str | None = None
+    # R26 "分配给我": only those whose current holder assigned them to this actor id
+    assignee: str | None = None
 
 
 def criteria(
@@ -68,6 +70,7 @@ def criteria(
     level: Level | None = None,
     jurisdiction: Jurisdiction | None = None,
     overdue: bool = False,
+    assignee: str | None = None,
 ) -> Criteria:
     """The search for what a person typed (`text`: a 申报编号, an ID-card number or part of a
     name; at most MAX_QUERY characters are looked at) and the filters. `secret`: the
@@ -78,6 +81,7 @@ def criteria(
         "level": level,
         "jurisdiction": jurisdiction,
         "overdue": overdue,
+        "assignee": assignee,
     }
     typed = text.strip()[:MAX_QUERY]
     if not typed:
@@ -159,6 +163,8 @@ def _matches(found: Criteria, scope: Scope) -> list[ColumnElement[bool]]:
         where.append(DeclarationRow.number == found.number)
     if found.workflow_id is not None:
         where.append(DeclarationRow.workflow_id == found.workflow_id)
+    if found.assignee is not None:
+        where.append(DeclarationRow.assignee == found.assignee)
     if found.applicant_key is not None:
         where.append(DeclarationRow.applicant_key == found.applicant_key)
     if found.name is not None:

@@ -76,6 +76,7 @@ class DeclarationRow(Base):
         Index("ix_declarations_applicant_key", "applicant_key"),
         Index("ix_declarations_number", "number"),
         Index("ix_declarations_next_deadline", "next_deadline"),
+        Index("ix_declarations_assignee", "assignee"),
     )
 
     workflow_id: Mapped[str] = mapped_column(String(200), primary_key=True)
@@ -100,6 +101,10 @@ class DeclarationRow(Base):
     # The instant the current stage waits for (rules/overdue.py current_deadline), NULL when
     # it waits for none: the search sorts by it and finds the overdue by it
     next_deadline: Mapped[datetime | None]
+    # R26 (转办): the account (`role:username`) the organisation holding the declaration now
+    # handed it to, NULL when it has not (or on a row last written before the column
+    # existed): the organisations' lists show it and filter "assigned to me" by it
+    assignee: Mapped[str | None] = mapped_column(String(200))
 
 
 class DeclarationCounter(Base):

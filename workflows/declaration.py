@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from models.declaration import (
         Action,
         AllowedAction,
+        AssignAction,
         CommitteeVoteAction,
         CompetentUnitOpinionAction,
         CorrectionReturnAction,
@@ -58,7 +59,8 @@ with workflow.unsafe.imports_passed_through():
         ROUND_YEAR,
         STAGE,
     )
-    from rules.actions import Refused, action_refusal, allowed_in
+    from rules.actions import HOLDERS, Refused, action_refusal, allowed_in
+    from rules.assignment import assignment_refusal
     from rules.blind_review import first_identifying_title
     from rules.calendar import CalendarYearUnknown
     from rules.committee import tally_vote
@@ -139,6 +141,7 @@ class DeclarationWorkflow:
         self._record_failure: str | None = None  # why the database refuses _pending[0]
         self._stage_since = workflow.now()  # when the current stage was entered
         self._reminded: list[str] = []  # the reminders sent (Reminder.id), each once
+        self._assignees: dict[Role, Actor] = {}  # R26: 转办, by the organisation's role
         # The start is decided here, not in run(): an update can arrive in the very first
         # workflow task, and its handler must find the declaration already started.
         refusals = check_eligibility(declaration, shanghai_date(workflow.now()))  # R1–R8
@@ -326,10 +329,11 @@ class DeclarationWorkflow:
         context: dict[str, Any] | None = None,
         details: dict[str, Any] | None = None,
         notices: Sequence[Notice] = (),
+        assignee: Actor | None = None,
     ) -> int:
         """Change the stage now; queue the record and notifications: `notify` to each of
-        `recipients` (default the applicant) with `context`, and the other `notices`.
-        Returns the seq."""
+        `recipients` (default the applicant) with `context`, and the other `notices`;
+        `assignee`: whom an `assign` handed the declaration to (R26). Returns the seq."""
         self._seq += 1
         from_stage, self._stage = self._stage, to
         if to is not from_stage:
@@ -345,6 +349,7 @@ class DeclarationWorkflow:
             from_stage=from_stage,
             to_stage=to,
             reason=reason,
+            assignee=assignee,
         )
         self._timeline.append(entry)
         if notify is not None:
@@ -366,6 +371,7 @@ class DeclarationWorkflow:
             deadlines=self._deadlines(),
             details=details,
             notifications=messages,
+            assignee=self._holder_assignee(to),
         )
         self._pending.append(record)
         self._publish_progress()
@@ -379,6 +385,13 @@ class DeclarationWorkflow:
             extra={"stage": to.value, "seq": self._seq},
         )
         return self._seq
+
+    def _holder_assignee(self, stage: Stage) -> str | None:
+        """R26: the assignee of the organisation holding the declaration in `stage`, as the
+        projection keeps it (its actor id, `role:username`)."""
+        holder = HOLDERS.get(stage)
+        assigned = self._assignees.get(holder) if holder is not None else None
+        return assigned.id if assigned is not None else None
 
     # --- who is told that work arrived (docs/delivery.md, "Who is told what") ---------------
 
@@ -1187,6 +1200,43 @@ class DeclarationWorkflow:
         except CalendarYearUnknown as exc:
             raise _refuse(Refused("CalendarUnknown", str(exc))) from None
 
+    # --- 转办 (R26) ------------------------------------------------------------------------
+    # A new update: no earlier history has one, so no patch. It changes no stage: a
+    # same-stage transition, recorded like any other (audit event, projection's assignee).
+
+    @workflow.update
+    async def assign(self, action: AssignAction) -> DeclarationState:
+        self._check_assign(action)
+        self._assignees[action.actor.role] = action.assignee
+        seq = self._transition(
+            self._stage,
+            "assign",
+            action.actor,
+            reason=action.note,
+            details={"assignee": action.assignee.id},
+            assignee=action.assignee,
+        )
+        return await self._recorded(seq)
+
+    @assign.validator
+    def validate_assign(self, action: AssignAction) -> None:
+        self._authenticate("assign", action)
+        self._check_assign(action)
+
+    def _check_assign(self, action: AssignAction) -> None:
+        self._check("assign", action.actor)  # the actor's organisation holds it now
+        employer = self._in.applicant.employer
+        refused = assignment_refusal(
+            action.actor,
+            action.assignee,
+            action.assignee_unit,
+            employer_uscc=employer.uscc,
+            competent_unit=employer.competent_unit,
+            current=self._assignees.get(action.actor.role),
+        )
+        if refused is not None:
+            raise _refuse(refused)
+
     # --- the round ------------------------------------------------------------------------
 
     @workflow.update
@@ -1270,4 +1320,5 @@ class DeclarationWorkflow:
             record_failure=self._record_failure,
             masking_return_count=self._masking_return_count,
             number=self._in.number,
+            assignees=dict(self._assignees),
         )

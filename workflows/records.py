@@ -42,9 +42,11 @@ def transition_record(
     deadlines: dict[str, str],
     details: dict[str, Any] | None = None,
     notifications: Sequence[NotificationRequest] = (),
+    assignee: str | None = None,
 ) -> TransitionRecord:
     """The audit event of one transition (`entry`, as the timeline shows it), the projection
-    row after it and its notifications: what record_transition writes in one transaction."""
+    row after it (with the holder's `assignee`, R26) and its notifications: what
+    record_transition writes in one transaction."""
     applicant = declaration.applicant
     return TransitionRecord(
         workflow_id=workflow_id,
@@ -68,6 +70,7 @@ def transition_record(
         notifications=list(notifications),
         number=declaration.number,
         competent_unit=(applicant.employer.competent_unit or "").strip(),
+        assignee=assignee,
     )
 
 

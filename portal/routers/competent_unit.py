@@ -43,6 +43,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from models.common import Stage
 from models.documents import CompetentUnitOpinion, DocumentPerson, PublishRequest
+from portal.assignments import (
+    assign,
+    assignment_view,
+)
 from portal.bound import Bound, BoundInputs, Inputs, is_ours, unit_name
 from portal.context import Refusal
 from portal.deps import CheckedForm, CompetentUnitPage, CurrentCompetentUnit, Page, PortalDep
@@ -122,12 +126,14 @@ async def declaration_page(page: Page, ours: Ours, refusal: Refusal | None = Non
     context, unavailable = await open_dossier(page.portal, ours.row, base)
     state = context["state"]
     recommended = [t for t in state.timeline if t.action == "recommend"] if state else []
+    assignment = await assignment_view(page.portal, page.account, state)
     context |= {
         "of": ours.of,
         "recommendation": recommended[-1] if recommended else None,
         "attachments": {n: name for n, (_, name) in ATTACHMENTS.items()},
         "default_opinion": DEFAULT_OPINION,
-        "notice": done_text(page.request),
+        "assignment": assignment,
+        "notice": done_text(page.request, assignee=assignment["assignee"] or ""),
     }
     return page.render("competent_unit_declaration.html", context, refusal or unavailable)
 
@@ -173,6 +179,9 @@ async def competent_unit_act(
 ) -> Response:
     of = ours.of
     try:
+        if what == "assign":  # R26: 转办, no confirmation (it is handed back to undo it)
+            action = await assign(page.portal, page.account, workflow_id, form)
+            return RedirectResponse(f"/competent-unit/{workflow_id}?done={action}", 303)
         if what == "preview":  # attachment 4 with this opinion; nothing is sent
             opinion = form.get("opinion", "").strip() or DEFAULT_OPINION
             pdf = await document_pdf(

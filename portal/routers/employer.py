@@ -33,6 +33,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from models.common import Stage
+from portal.assignments import assign, assignment_view
 from portal.bound import BoundInputs, Inputs
 from portal.context import Refusal
 from portal.deps import CheckedForm, CurrentEmployer, EmployerPage, Page, PortalDep, Uploads
@@ -107,12 +108,16 @@ async def declaration_page(page: Page, row: Any, refusal: Refusal | None = None)
     attachments = [
         (number, name, published.get(kind)) for number, (kind, name) in ATTACHMENTS.items()
     ]
+    assignment = await assignment_view(page.portal, page.account, state)
     context |= {
         "attachments": attachments,
         "opinion": RECOMMENDATION_OPINION,
         "scan_names": SCAN_NAMES_ZH,
         "publicity": publicity_confirmation(base, None),
-        "notice": done_text(page.request, **done_facts(state)),
+        "assignment": assignment,
+        "notice": done_text(
+            page.request, **done_facts(state), assignee=assignment["assignee"] or ""
+        ),
     }
     return page.render("employer_declaration.html", context, refusal or unavailable)
 
@@ -186,6 +191,9 @@ async def employer_act(
 ) -> Response:
     here = f"/employer/{workflow_id}"
     try:
+        if what == "assign":  # R26: 转办, no confirmation (it is handed back to undo it)
+            action = await assign(page.portal, page.account, workflow_id, form)
+            return RedirectResponse(f"{here}?done={action}", 303)
         if what == "approve":
             if not confirmed(form):
                 ends = await publicity_ends_if_now(page, row)

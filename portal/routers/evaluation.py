@@ -38,9 +38,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import NoMatchFound
 
 from models.common import Jurisdiction, Level, Role, Stage
+from portal.assignments import assign, assignment_view, named_assignees
 from portal.audit import recorded_details
 from portal.blind import BLIND_STAGES, blind_item, blind_refusal, blind_row, blind_rows
-from portal.context import Portal, Refusal
+from portal.context import Portal, Refusal, actor_id_of
 from portal.deps import BlindDeclaration, CheckedForm, EvaluationBodyPage, Page
 from portal.dossier import dossier
 from portal.feedback import (
@@ -134,10 +135,15 @@ async def blind_search(page: Page, form: SearchForm) -> dict[str, Any]:
     (`blind_item`) and counts: the page's projection rows are not passed on."""
     portal, now = page.portal, datetime.now(UTC)
     looked_for, kind_text, note = await blind_criteria(portal, form)
+    if form.mine:  # R26: "分配给我"
+        looked_for = replace(looked_for, assignee=actor_id_of(page.account))
     result = await search_declarations(
         portal.engine(), looked_for, BLIND_SCOPE, now=now, page=form.page
     )
     found = [blind_item(r, portal.secret, now) for r in result.rows]
+    names = await named_assignees(portal, page.account, (i["assignee"] for i in found))
+    for item in found:
+        item["assignee_name"] = names.get(item["assignee"] or "", "")
     return {
         "action": "/evaluation",
         "form": form,
@@ -152,6 +158,7 @@ async def blind_search(page: Page, form: SearchForm) -> dict[str, Any]:
         "stages": [s.value for s in BLIND_STAGES],
         "levels": [lv.value for lv in Level],
         "jurisdictions": [j.value for j in Jurisdiction],
+        "assigns": True,  # 经办人 and 分配给我 (R26)
     }
 
 
@@ -215,7 +222,9 @@ def arrangement_text(records: list[dict[str, Any]]) -> str:
     return f"：{cn_datetime(latest['starts_at'])}，{latest['place']}，{latest['form']}"
 
 
-async def blind_detail(portal: Portal, item: dict[str, Any], row: Any) -> dict[str, Any]:
+async def blind_detail(
+    portal: Portal, account: Any, item: dict[str, Any], row: Any
+) -> dict[str, Any]:
     """What the page of one declaration shows, all of it blind (strings and numbers)."""
     state = await portal.state(item["workflow_id"])
     held = await read_held(portal, item["workflow_id"])
@@ -241,6 +250,7 @@ async def blind_detail(portal: Portal, item: dict[str, Any], row: Any) -> dict[s
             "arrangement": arrangement_text(records),
             "dossier": dossier(held.declaration, blind=True),
             "materials": material_views(files, f"/materials/{code}", blind_as=code),
+            "assignment": await assignment_view(portal, account, state),  # names only
         }
     )
 
@@ -279,7 +289,7 @@ async def detail_page(
     portal = page.portal
     item = blind_item(row, portal.secret, datetime.now(UTC))
     try:
-        detail = await blind_detail(portal, item, row)
+        detail = await blind_detail(portal, page.account, item, row)
     except Refusal as unavailable:
         return await evaluation_page(page, refusal or unavailable)
     context = {
@@ -287,7 +297,11 @@ async def detail_page(
         "ask": confirmations(detail, f"/evaluation/{code}"),
         "defense_forms": DEFENSE_FORMS,
         "materials_linked": serves_materials(page.request.app),
-        "notice": done_text(page.request, arrangement=detail["arrangement"]),
+        "notice": done_text(
+            page.request,
+            arrangement=detail["arrangement"],
+            assignee=detail["assignment"]["assignee"] or "",
+        ),
     }
     blind = blind_refusal(refusal, portal.secret) if refusal else None
     return page.render("evaluation_detail.html", context, blind)
@@ -339,6 +353,12 @@ async def evaluation_act(
 ) -> Response:
     here = f"/evaluation/{code}"
     data: dict[str, Any]
+    if what == "assign":  # R26: 转办, no confirmation (it is handed back to undo it)
+        try:
+            action = await assign(page.portal, page.account, row.workflow_id, form)
+        except Refusal as refusal:
+            return await detail_page(page, row, code, refusal)
+        return RedirectResponse(f"{here}?done={action}", 303)
     if what == "accept":
         action, data = "accept_materials", {}
     elif what == "return":

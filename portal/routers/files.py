@@ -69,6 +69,15 @@ async def scan_views(portal: Portal, workflow_id: str, base: str) -> list[dict[s
     ]
 
 
+def timeline_people(state: Any) -> set[str]:
+    """The actor ids a timeline names: who acted, and to whom an `assign` handed it."""
+    if state is None:
+        return set()
+    return {t.actor.id for t in state.timeline} | {
+        t.assignee.id for t in state.timeline if t.assignee is not None
+    }
+
+
 async def open_dossier(
     portal: Portal, row: Any, base: str
 ) -> tuple[dict[str, Any], Refusal | None]:
@@ -89,9 +98,7 @@ async def open_dossier(
         "materials": material_views(files, base),
         "scans": await scan_views(portal, row.workflow_id, base),
         # R26: who decided, by name (not blind: the employer's and competent unit's pages)
-        "people": await display_names(
-            portal.engine(), {t.actor.id for t in state.timeline} if state else ()
-        ),
+        "people": await display_names(portal.engine(), timeline_people(state)),
     }, refusal
 
 

@@ -27,9 +27,11 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import HTMLResponse, Response
 
 from models.common import Jurisdiction, Level, Role, Stage
+from portal.assignments import MINE, named_assignees
 from portal.bound import BoundInputs, Inputs, is_ours, unit_name
-from portal.context import SEARCH_ROLES, Refusal, workflow_ui
+from portal.context import SEARCH_ROLES, Refusal, actor_id_of, workflow_ui
 from portal.deps import CheckedForm, CurrentAccount, Page, page_of
+from rules.actions import HOLDERS
 from rules.overdue import current_deadline
 from store.accounts import Account
 from store.search import (
@@ -47,6 +49,8 @@ from store.search import (
 router = APIRouter()
 _KEY = re.compile(r"[0-9a-f]{16}")  # rules.identity.applicant_key's shape
 E = TypeVar("E", bound=StrEnum)
+
+ASSIGNING_ROLES = frozenset(HOLDERS.values())  # R26: the organisations that 转办
 
 KIND_TEXT = {
     QueryKind.number: "按申报编号查找",
@@ -90,6 +94,7 @@ class SearchForm:
     jurisdiction: Jurisdiction | None = None
     year: int | None = None
     overdue: bool = False
+    mine: bool = False  # R26 "分配给我": only those assigned to the signed-in account
     page: int = 1
 
     @classmethod
@@ -105,6 +110,7 @@ class SearchForm:
             jurisdiction=_member(Jurisdiction, values.get("jurisdiction")),
             year=int(year) if year.isdigit() and 2000 <= int(year) <= 2100 else None,
             overdue=values.get("overdue") == "1",
+            mine=values.get(MINE) == "1",
             page=int(page) if page.isdigit() and int(page) >= 1 else 1,
         )
 
@@ -153,6 +159,7 @@ def found(page: Page, form: SearchForm) -> Criteria:
         "level": form.level,
         "jurisdiction": form.jurisdiction,
         "overdue": form.overdue,
+        "assignee": actor_id_of(page.account) if form.mine else None,
     }
     if not form.q and form.key:
         return by_applicant_key(form.key, **filters)
@@ -178,6 +185,7 @@ async def search_context(
         page.portal.engine(), looked_for, scope, now=now, page=form.page, per_page=per_page
     )
     ui = workflow_ui(page.portal.settings)
+    names = await named_assignees(page.portal, page.account, (r.assignee for r in result.rows))
     items = []
     for row in result.rows:
         href, external = detail_link(page.account.role, row, ui)
@@ -189,6 +197,7 @@ async def search_context(
                 "external": external,
                 "deadline": deadline,
                 "overdue": row.next_deadline is not None and row.next_deadline <= now,
+                "assignee": names.get(row.assignee or ""),  # R26: this organisation's
             }
         )
     search = {
@@ -203,6 +212,7 @@ async def search_context(
         "result": result,
         "found": items,
         "stages": [s.value for s in stages or Stage],
+        "assigns": Role(page.account.role) in ASSIGNING_ROLES,  # 经办人 and 分配给我
         "levels": [lv.value for lv in Level],
         "jurisdictions": [j.value for j in Jurisdiction],
     }

@@ -10,6 +10,10 @@ TEMPORAL_NAMESPACE).
     GET  /supervisor                    the page (the declarations' filters in the address)
     GET  /supervisor?refused_page=N     ... with the N-th page of refused attempts
     POST /supervisor                    ... the declarations searched (the form: q, filters, page)
+    GET  /supervisor/audit/{id}         one declaration's audit trail, each event's person
+                                        named beside the organisation (R26, portal/audit.py)
+
+The refused attempts name the person too (the account's display name beside its id).
 """
 
 from __future__ import annotations
@@ -17,14 +21,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import HTMLResponse, Response
 
 from models.common import Level, Stage
+from portal.audit import audit_trail
 from portal.bound import BoundInputs, Inputs
-from portal.deps import CheckedForm, Page, SupervisorPage
+from portal.deps import CheckedForm, Page, PortalDep, SupervisorPage
 from portal.routers.search import SearchForm, search_context
 from rules.overdue import passed_stage_deadline
+from store.accounts import display_names
 from store.refused_attempts import latest_refused_attempts
 from store.search import MAX_PER_PAGE, Criteria, Scope, search_declarations, stage_level_counts
 
@@ -69,7 +75,10 @@ async def supervisor_page(
     refused, refused_total = await latest_refused_attempts(
         engine, limit=REFUSED_PAGE, offset=(refused_page - 1) * REFUSED_PAGE
     )
+    people = await display_names(engine, {a.actor_id for a in refused})  # R26
     searched, refusal = await search_context(page, inputs, form, action="/supervisor#declarations")
+    for item in searched["search"]["found"]:
+        item["audit"] = f"/supervisor/audit/{item['row'].workflow_id}"
     context = searched | {
         "counts": counts,
         "levels": levels,
@@ -82,6 +91,7 @@ async def supervisor_page(
         "refused_pages": max(1, -(-refused_total // REFUSED_PAGE)),
         "refused_first": (refused_page - 1) * REFUSED_PAGE + 1,
         "refused_per_page": REFUSED_PAGE,
+        "refused_people": people,
         "sources": SOURCES_ZH,
     }
     return page.render("supervisor.html", context, refusal)
@@ -98,3 +108,13 @@ async def supervisor(
 @router.post("/supervisor", response_class=HTMLResponse)
 async def supervisor_search(page: SupervisorPage, form: CheckedForm, inputs: Inputs) -> Response:
     return await supervisor_page(page, inputs, SearchForm.read(form), 1)
+
+
+@router.get("/supervisor/audit/{workflow_id}", response_class=HTMLResponse)
+async def supervisor_audit(page: SupervisorPage, portal: PortalDep, workflow_id: str) -> Response:
+    """R26: who did what, when, on one declaration: its audit trail, the person named."""
+    row = await portal.row(workflow_id)
+    if row is None:
+        raise HTTPException(404, "没有这份申报")
+    trail = await audit_trail(portal, workflow_id)
+    return page.render("supervisor_audit.html", {"row": row, "trail": trail})

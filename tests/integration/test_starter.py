@@ -21,12 +21,16 @@ from temporalio.worker import Worker
 import cli.declarations
 import starter
 from client.declarations import start_declaration
+from models.common import Role
 from rules.actions import ACTIONS
 from rules.identity import applicant_key
 from rules.timezone import SHANGHAI, to_shanghai
 from settings import ROOT, Settings, load_settings
+from store.accounts import create_account
+from store.db import get_engine
 from tests.helpers.declaration_support import round_around, start, state
-from tests.helpers.samples import sample_declaration_input
+from tests.helpers.portal_support import OTHER_USCC
+from tests.helpers.samples import SAMPLE_USCC, sample_declaration_input
 from worker import build_worker
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -171,6 +175,7 @@ async def test_a_declaration_from_start_to_withdrawal(online: Cli):
         "employer_return": ["employer"],
         "start_publicity": ["employer"],
         "withdraw": ["applicant"],
+        "assign": ["employer"],  # R26: 转办
     }
 
     code, out, err = await cli("declaration", "state", expected_id)
@@ -309,6 +314,44 @@ def request_id_of(err: str) -> str:
     found = re.fullmatch(r"request id: ([0-9a-f]{24})\n", err)
     assert found, err
     return found.group(1)
+
+
+async def test_assign_names_the_colleague_from_the_accounts(
+    online: Cli, dev_env: WorkflowEnvironment, dev_worker: Worker
+):
+    """R26: `act ... assign` resolves the colleague against the accounts table (its
+    organisation goes with it); `history` names the person behind each account."""
+    engine = get_engine(load_settings().database_url)
+    tag = uuid.uuid4().hex[:6]
+    colleague, stranger = f"hr-{tag}", f"hr-other-{tag}"
+    for username, uscc in ((colleague, SAMPLE_USCC), (stranger, OTHER_USCC)):
+        created = await create_account(
+            engine, role=Role.employer, username=username, password="correct-horse-battery",
+            display_name=f"王科长{tag}" if uscc == SAMPLE_USCC else "外单位", employer_uscc=uscc,
+        )  # fmt: skip
+        assert created
+    handle = await start(dev_env, dev_worker)
+    act = ("declaration", "act", handle.id)
+    code, _, err = await online(*act, "submit", "--role", "applicant", "--actor-id", "liming")
+    assert code == 0, err
+
+    assign = (*act, "assign", "--role", "employer", "--actor-id", "hr-01", "--data")
+    code, _, err = await online(*assign, json.dumps({"assignee": "nobody-" + tag}))
+    assert code == starter.EXIT_BAD_INPUT and "no employer account named" in one_line(err)
+    code, _, err = await online(*assign, json.dumps({"assignee": stranger}))
+    assert code == starter.EXIT_REFUSED and "not an account of the organisation" in err
+    code, out, err = await online(*assign, json.dumps({"assignee": colleague, "note": "请审核"}))
+    assert code == 0, err
+    assert "assign: now employer_review" in out
+
+    code, out, err = await online("declaration", "history", handle.id)
+    assert code == 0, err
+    line = next(line for line in out.splitlines() if " assign " in line)
+    assert f"assign → employer:employer:{colleague} (王科长{tag})" in line and "请审核" in line
+    code, out, err = await online("declaration", "history", handle.id, "--json")
+    entry = json.loads(out)[-1]
+    assert entry["assignee"] == {"role": "employer", "id": f"employer:{colleague}"}
+    assert entry["assignee_person"] == f"王科长{tag}"
 
 
 async def test_a_request_repeated_with_its_id_is_applied_once(
