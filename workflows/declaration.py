@@ -1018,6 +1018,7 @@ class DeclarationWorkflow:
             notify=NotificationEvent.payment_confirmed,
             context={"defense_required": needs_defense, "defense_exempt": self._defense_exempt},
             details={"receipt_no": action.receipt_no},
+            notices=() if needs_defense else [self._to_committee(defended=False)],
         )
         return await self._recorded(seq)
 
@@ -1112,8 +1113,15 @@ class DeclarationWorkflow:
             action.actor,
             reason=action.note,
             details={"score": action.score},
+            notices=[self._to_committee(defended=True)],
         )
         return await self._recorded(seq)
+
+    @staticmethod
+    def _to_committee(*, defended: bool) -> Notice:
+        """The committee secretary's notice that a declaration reached the committee (blind,
+        R11: the level and the jurisdiction only; the portal shows it by its code)."""
+        return Notice(NotificationEvent.committee_arrived, Role.committee, {"defended": defended})
 
     # --- committee ------------------------------------------------------------------------
 
