@@ -71,7 +71,7 @@ with workflow.unsafe.imports_passed_through():
     from rules.eligibility import check_eligibility, defense_exempt, defense_required
     from rules.publicity import round_publicity_ends_at
     from rules.recommendation import RECOMMENDATION_OPINION
-    from rules.reminders import Reminder, next_reminder, stage_reminders
+    from rules.reminders import Reminder, next_reminder, reminder_leads, stage_reminders
     from rules.round_plan import late_publicity_refusal
     from rules.timezone import shanghai_date, shanghai_iso
     from workflows import calls, patches
@@ -217,6 +217,7 @@ class DeclarationWorkflow:
         r = self._round
         reminders = stage_reminders(
             self._stage,
+            leads=reminder_leads(r),  # the round's; an older input's are the defaults
             submission_closes_at=r.submission_closes_at,
             review_closes_at=None if self._review_overdue else r.review_closes_at,
             correction_deadline=self._correction_deadline,

@@ -139,7 +139,7 @@ def reminder_notice(reminder: Reminder, stage: Stage) -> Notice:
     """The message of a reminder falling due while the declaration waits in `stage`."""
     context = {
         "deadline": shanghai_iso(reminder.deadline),
-        "lead_zh": lead_zh(reminder.kind),
+        "lead_zh": lead_zh(reminder.lead),
         "stage_zh": STAGE_NAMES_ZH[stage],
     }
     return Notice(REMINDER_EVENTS[reminder.kind], reminder.to, context)
