@@ -176,7 +176,7 @@ async def test_migration_0010_fills_the_organisation_of_messages_already_there(
     async with engine.begin() as conn:
         await conn.run_sync(migrate, "head")
     async with engine.connect() as conn:
-        found = dict(
+        found: dict[str, str | None] = dict(
             (
                 await conn.execute(
                     text("SELECT recipient_role, organisation FROM notification_outbox")
