@@ -47,6 +47,9 @@ def _default_database_url() -> str:
     return f"sqlite+aiosqlite:///{ROOT / 'var' / 'zhicheng.db'}"
 
 
+# The portal as people reach it (ZHICHENG_PORTAL_URL): what the messages link to.
+DEFAULT_PORTAL_URL = "http://localhost:8000"
+
 SmtpSecurity = Literal["none", "starttls", "tls"]
 LogFormat = Literal["text", "json"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -283,6 +286,10 @@ class Settings(BaseSettings):
     # The Temporal Web UI the supervisor's page links each declaration's workflow to
     # (`{url}/namespaces/{TEMPORAL_NAMESPACE}/workflows/{id}`); compose: http://localhost:8080.
     temporal_ui_url: str = _env("ZHICHENG_TEMPORAL_UI_URL", "http://localhost:8233")
+    # The portal's public address, as the people who get the messages open it (behind the
+    # proxy: https://...): every message links its page there (delivery/outbox.py). The
+    # default is the development portal's; set it in production.
+    portal_url: str = _env("ZHICHENG_PORTAL_URL", DEFAULT_PORTAL_URL)
 
     # --- operations (worker.py; docs/deployment.md) ---
     # host:port of the worker's Prometheus endpoint (Temporal SDK metrics); empty: off.
@@ -428,9 +435,9 @@ class Settings(BaseSettings):
                 raise ValueError(f"not an IP address or network: {entry!r}") from None
         return value
 
-    @field_validator("temporal_ui_url")
+    @field_validator("temporal_ui_url", "portal_url")
     @classmethod
-    def _temporal_ui_url(cls, value: str) -> str:
+    def _http_url(cls, value: str) -> str:
         value = value.strip().rstrip("/")
         if not re.fullmatch(r"https?://[^\s/?#\"'<>]+(/[^\s?#\"'<>]*)?", value):
             raise ValueError(f"not an http(s) URL: {value!r}")

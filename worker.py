@@ -179,8 +179,8 @@ def build_activities(
     store = PublicationStore(publication_dir or settings.publication_dir)
     recipients = Recipients(settings.recipients_file)
     recipients.check()  # a bad recipients file stops the worker here, with the reason
-    record = RecordActivities(engine, start_deliveries, recipients)
-    notification = NotificationActivities(engine, start_deliveries, recipients)
+    record = RecordActivities(engine, start_deliveries, recipients, settings.portal_url)
+    notification = NotificationActivities(engine, start_deliveries, recipients, settings.portal_url)
     documents = DocumentActivities(store, settings, engine)
     delivery = DeliveryActivities(engine, settings)
     signer = ActorSigner.from_settings(settings)  # the round's updates to declarations

@@ -53,7 +53,7 @@ from rules.identity import round_workflow_id
 from rules.spot_check import draw_sample, integrity_blocked_until, population_digest, sample_size
 from rules.timezone import shanghai_date, shanghai_iso
 from rules.update_ids import coordination_update_id
-from settings import Settings
+from settings import DEFAULT_PORTAL_URL, Settings
 from store.config_files import InputError, round_input_for
 from store.db import insert_unless_exists
 from store.tables import (
@@ -392,7 +392,9 @@ class RoundActivities:
                 },
                 ["workflow_id"],
             )
-            notice = await revocation_notice(conn, row, seq, request, blocked_until)
+            notice = await revocation_notice(
+                conn, row, seq, request, blocked_until, self._settings.portal_url
+            )
             await put_in_outbox(conn, notice)
         await self._start_deliveries([notice["key"]])  # committed: a retry finds it started already
         activity.logger.info("Revoked %s; blocked until %s (R8)", row.workflow_id, blocked_until)
@@ -429,7 +431,9 @@ class RoundActivities:
             open_now = int((await conn.execute(waiting)).scalar_one())
             if not arrived:
                 return DigestResult(arrived=0, open=open_now, queued=False)
-            row = digest_row(request, arrived, open_now, self._recipients)
+            row = digest_row(
+                request, arrived, open_now, self._recipients, self._settings.portal_url
+            )
             await put_in_outbox(conn, row)
         await self._start_deliveries([row["key"]])
         return DigestResult(arrived=arrived, open=open_now, queued=True)
@@ -465,7 +469,11 @@ class RoundActivities:
 
 
 def digest_row(
-    request: DigestRequest, arrived: int, open_now: int, recipients: Recipients | None
+    request: DigestRequest,
+    arrived: int,
+    open_now: int,
+    recipients: Recipients | None,
+    portal_url: str = DEFAULT_PORTAL_URL,
 ) -> dict[str, Any]:
     """The digest's rendered outbox row (docs/delivery.md, "The daily digest")."""
     workflow_id = round_workflow_id(request.year)
@@ -486,7 +494,7 @@ def digest_row(
             "review_closes_at": shanghai_iso(request.review_closes_at),
         },
     )
-    return outbox_row(addressed(message, recipients)) | {"created_at": request.until}
+    return outbox_row(addressed(message, recipients), portal_url) | {"created_at": request.until}
 
 
 async def revocation_notice(
@@ -495,6 +503,7 @@ async def revocation_notice(
     seq: int,
     request: RevokeRequest,
     blocked_until: date,
+    portal_url: str = DEFAULT_PORTAL_URL,
 ) -> dict[str, Any]:
     """The `revoked` message to the applicant (rendered outbox row). The declaration's
     workflow has ended, so the addresses are those its last applicant message went to."""
@@ -524,10 +533,12 @@ async def revocation_notice(
                 "level_zh": previous.get("level_zh") or LEVEL_NAMES_ZH[Level(row.level)],
                 "round_year": row.round_year,
                 "declaration_id": row.workflow_id,
+                "declaration_number": row.number or row.workflow_id,
                 "reason": request.reason,
                 "revoked_at": request.revoked_at.isoformat(),
                 "blocked_until": blocked_until.isoformat(),
                 "integrity_years": request.integrity_years,
             },
-        )
+        ),
+        portal_url,
     )

@@ -185,8 +185,10 @@ class DeliveryActivities:
                 "data": template_data(template, message),
                 "client_msg_id": client_msg_id(key, found.resends),
             }
-            if template.url:
-                body["url"] = template.url
+            # the template's own url, else the message's page in the portal (its link)
+            url = template.url or (message.get("context") or {}).get("link")
+            if url:
+                body["url"] = url
             msgid = await send_wechat(settings, body)
         except Permanent as exc:
             delivery_logger().warning("WeChat %s failed: %s", key, public(exc))

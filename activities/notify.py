@@ -10,6 +10,7 @@ from delivery.dispatch import StartDeliveries
 from delivery.outbox import outbox_row, put_in_outbox
 from delivery.recipients import Recipients, addressed
 from models.records import QUEUE_NOTIFICATION, NotificationRequest
+from settings import DEFAULT_PORTAL_URL
 
 
 class NotificationActivities:
@@ -21,16 +22,18 @@ class NotificationActivities:
         engine: AsyncEngine,
         start_deliveries: StartDeliveries,
         recipients: Recipients | None = None,
+        portal_url: str = DEFAULT_PORTAL_URL,
     ) -> None:
         self._engine = engine
         self._start_deliveries = start_deliveries
         self._recipients = recipients
+        self._portal_url = portal_url  # ZHICHENG_PORTAL_URL: what the messages link to
 
     @activity.defn(name=QUEUE_NOTIFICATION)
     async def queue_notification(self, request: NotificationRequest) -> None:
         """A notification not tied to a transition (transitions carry theirs: record.py);
         once per key (R16)."""
-        row = outbox_row(addressed(request, self._recipients))
+        row = outbox_row(addressed(request, self._recipients), self._portal_url)
         async with self._engine.begin() as conn:
             await put_in_outbox(conn, row)
         await self._start_deliveries([row["key"]])

@@ -15,6 +15,7 @@ from delivery.outbox import outbox_row, put_in_outbox
 from delivery.recipients import Recipients, addressed
 from models.records import RECORD_REJECTED, RECORD_TRANSITION, TransitionRecord
 from rules.overdue import current_deadline
+from settings import DEFAULT_PORTAL_URL
 from store.db import dialect_insert, insert_unless_exists
 from store.tables import AuditEvent, DeclarationRow
 
@@ -36,10 +37,12 @@ class RecordActivities:
         engine: AsyncEngine,
         start_deliveries: StartDeliveries,
         recipients: Recipients | None = None,
+        portal_url: str = DEFAULT_PORTAL_URL,
     ) -> None:
         self._engine = engine
         self._start_deliveries = start_deliveries
         self._recipients = recipients
+        self._portal_url = portal_url  # ZHICHENG_PORTAL_URL: what the messages link to
 
     @activity.defn(name=RECORD_TRANSITION)
     async def record_transition(self, record: TransitionRecord) -> None:
@@ -49,7 +52,8 @@ class RecordActivities:
         if record.at.utcoffset() is None:  # retrying would not fix the input
             raise ApplicationError("TransitionRecord.at must be timezone-aware", non_retryable=True)
         messages = [  # rendered first; made at the transition's moment (the workflow's clock)
-            outbox_row(addressed(request, self._recipients)) | {"created_at": record.at}
+            outbox_row(addressed(request, self._recipients), self._portal_url)
+            | {"created_at": record.at}
             for request in record.notifications
         ]
         try:

@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from models.records import NotificationEvent, NotificationRequest
+from models.records import BLIND_ROLES, NotificationEvent, NotificationRequest, message_path
 from rules.timezone import cn_datetime
-from settings import ROOT
+from settings import DEFAULT_PORTAL_URL, ROOT
 from store.db import insert_unless_exists
 from store.tables import OutboxMessage
 
@@ -48,12 +48,32 @@ def render(event: NotificationEvent, context: Mapping[str, Any]) -> tuple[str, s
     return " ".join(subject.split()), body
 
 
-def outbox_row(request: NotificationRequest) -> dict[str, Any]:
-    """The rendered outbox row of `request`; a template error becomes a retryable failure."""
-    try:
-        subject, body = render(
-            request.event, {"recipient_name": request.recipient_name, **request.context}
+def message_context(request: NotificationRequest, portal_url: str) -> dict[str, Any]:
+    """What the message's templates see besides the request's context: the portal's address
+    (`portal_url`) and the page of the message's recipient there (`link`, absolute); and the
+    declaration's 申报编号 (`declaration_number`) where a request made before it was carried
+    has only the workflow id (`declaration_id`), which it then stands for. Blind messages
+    (R11) get no number: their context names no declaration."""
+    context = {
+        **request.model_dump(mode="json")["context"],
+        "portal_url": portal_url,
+        "link": portal_url + message_path(request.recipient_role, request.workflow_id),
+    }
+    if request.recipient_role not in BLIND_ROLES and "declaration_id" in context:
+        context["declaration_number"] = (
+            context.get("declaration_number") or context["declaration_id"]
         )
+    return context
+
+
+def outbox_row(
+    request: NotificationRequest, portal_url: str = DEFAULT_PORTAL_URL
+) -> dict[str, Any]:
+    """The rendered outbox row of `request`, its links to the portal at `portal_url`
+    (ZHICHENG_PORTAL_URL); a template error becomes a retryable failure."""
+    context = message_context(request, portal_url.rstrip("/"))
+    try:
+        subject, body = render(request.event, {"recipient_name": request.recipient_name, **context})
     except (TemplateError, ValueError, TypeError) as exc:
         activity.logger.error(
             "Cannot render %s notification %s: %s", request.event.value, request.key, exc
@@ -68,12 +88,14 @@ def outbox_row(request: NotificationRequest) -> dict[str, Any]:
         "event": request.event.value,
         "recipient_role": request.recipient_role.value,
         "recipient_name": request.recipient_name,
+        # whose inbox shows it (store/inbox.py), as the accounts spell it
+        "organisation": (request.organisation or "").strip() or None,
         "mobile": request.mobile,
         "email": request.email,
         "subject": subject,
         "body": body,
-        # kept for the delivery: WeChat template fields are filled from it
-        "context": request.model_dump(mode="json")["context"],
+        # kept for the delivery: WeChat template fields (and its link) are filled from it
+        "context": context,
     }
 
 

@@ -40,6 +40,7 @@ class RecipientDirectory(Strict):
 
     evaluation_body: OrganisationAddress | None = None  # 评审机构
     supervisor: OrganisationAddress | None = None  # 人力资源服务中心（监管）
+    committee: OrganisationAddress | None = None  # 评审委员会（秘书）
     employers: dict[str, OrganisationAddress] = Field(default_factory=dict)  # USCC ->
     competent_units: dict[str, OrganisationAddress] = Field(default_factory=dict)  # name ->
 
@@ -55,4 +56,6 @@ class RecipientDirectory(Strict):
             return self.evaluation_body
         if role is Role.supervisor:
             return self.supervisor
-        return None  # the applicant's addresses are on the declaration; committee: none
+        if role is Role.committee:
+            return self.committee
+        return None  # the applicant's addresses are on the declaration

@@ -49,6 +49,7 @@ class NotificationEvent(StrEnum):
     recommendation_received = "recommendation_received"  # R14: to the competent unit
     recommendation_returned = "recommendation_returned"  # R14: to the employer
     declaration_arrived = "declaration_arrived"  # R9, R15: to the evaluation body, blind
+    committee_arrived = "committee_arrived"  # R20: to the committee secretary, blind
     # Reminders before a deadline (rules/reminders.py)
     correction_reminder = "correction_reminder"  # R15: 24 h and 4 h before, to the applicant
     payment_reminder = "payment_reminder"  # R17: 3 days before, to the applicant
@@ -68,6 +69,29 @@ DIGESTED_EVENTS = frozenset(
     {NotificationEvent.declaration_arrived, NotificationEvent.review_closing}
 )
 EVALUATION_BODY_NAME = "评审机构"  # how its messages address it (the recipients file may name it)
+
+# Each role's page in the portal (portal/routers/): where it lands after the login, and what
+# a message links to (delivery/outbox.py, ZHICHENG_PORTAL_URL in front).
+ROLE_HOME = {
+    Role.applicant: "/applicant",
+    Role.employer: "/employer",
+    Role.competent_unit: "/competent-unit",
+    Role.evaluation_body: "/evaluation",
+    Role.committee: "/committee",
+    Role.supervisor: "/supervisor",
+}
+# The roles whose portal has a page per declaration under its workflow id: the others' is
+# their home (the applicant has one declaration a round; the blind reviewers' pages go by
+# an anonymous code that needs the portal's secret, R11; the supervisor searches).
+DECLARATION_PAGE_ROLES = frozenset({Role.employer, Role.competent_unit})
+
+
+def message_path(role: Role, workflow_id: str) -> str:
+    """The portal page a message to `role` about `workflow_id` links to."""
+    home = ROLE_HOME.get(role, "/")
+    if role in DECLARATION_PAGE_ROLES and workflow_id.startswith("decl-"):
+        return f"{home}/{workflow_id}"
+    return home
 
 
 class NotificationRequest(Strict):

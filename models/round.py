@@ -85,6 +85,19 @@ class RoundConfig(Strict):
     # `publicity_working_days`. Absent (None) in every real round: the working-day rule holds.
     drill_publicity_seconds: int | None = Field(default=None, ge=1)
     recommendation_lead_days: int = Field(default=1, ge=0)  # round plan: time left to recommend
+    # Reminders before a deadline (rules/reminders.py reminder_leads): how long before the
+    # correction deadline (R15: the first and the last reminder, in hours; one not under
+    # `correction_hours` is never sent), the payment deadline (R17), the review window's
+    # close (R9) and the submission close (R10), in days. The defaults are the reminders as
+    # they first came (a round input recorded before these fields has them).
+    correction_first_reminder_hours: int = Field(default=24, ge=1, le=168)
+    correction_last_reminder_hours: int = Field(default=4, ge=1, le=168)
+    payment_reminder_days: int = Field(default=3, ge=1, le=30)
+    review_closing_reminder_days: int = Field(default=3, ge=1, le=30)
+    submission_closing_reminder_days: int = Field(default=3, ge=1, le=30)
+    # The hour (Beijing time, 0-23) of the evaluation body's daily digest (rules/reminders.py
+    # next_digest)
+    digest_hour: int = Field(default=9, ge=0, le=23)
     quorum_ratio: Ratio = TWO_THIRDS  # R20
     pass_ratio: Ratio = TWO_THIRDS  # R20
     conditions: dict[Level, LevelCondition] = Field(
@@ -110,6 +123,12 @@ class RoundConfig(Strict):
                 raise ValueError(f"{a} ({ta.isoformat()}) is after {b} ({tb.isoformat()})")
         if self.payment_closes_at < self.review_opens_at:
             raise ValueError("payment_closes_at is before review_opens_at")
+        first, last = self.correction_first_reminder_hours, self.correction_last_reminder_hours
+        if last >= first:
+            raise ValueError(
+                f"correction_last_reminder_hours ({last}) is not less than "
+                f"correction_first_reminder_hours ({first})"
+            )
         return self
 
 

@@ -282,6 +282,7 @@ class Portal:
         context = {
             "csrf": self.csrf_token(request),
             "account": context.pop("account", None),
+            "inbox_unread": 0,
             "refusal": refusal,
         } | context
         status = refusal.status if refusal else 200

@@ -2,10 +2,10 @@
 (portal.app.create_app): the shared context (`PortalDep`), the sessions (`SessionsDep`), the
 login throttle, the client's address (`ClientAddress`), the upload store; for each role the
 signed-in account (`CurrentEmployer`, ...: nobody is sent to the login page, another role gets
-403) and its `Page` (`EmployerPage`, ...: the request, the context and the account, for
-rendering; `AccountPage` for any role's); a form whose CSRF token matched the session's
-(`CheckedForm`, 403 otherwise); the declaration behind a blind code (`BlindDeclaration`, and
-`CommitteeDeclaration` for the committee's).
+403) and its `Page` (`EmployerPage`, ...: the request, the context, the account and its
+unread messages' count, for rendering; `AccountPage` for any role's); a form whose CSRF
+token matched the session's (`CheckedForm`, 403 otherwise); the declaration behind a blind
+code (`BlindDeclaration`, and `CommitteeDeclaration` for the committee's).
 
 A route states its dependencies in the order they are checked: the account (or its page)
 first, then the form (so a stranger is sent to the login page before any form is read), then
@@ -31,6 +31,7 @@ from portal.security import LoginThrottle, client_address, csrf_matches
 from portal.sessions import Sessions
 from portal.uploads import UploadConfig, upload_config
 from store.accounts import Account, find_account
+from store.inbox import unread_count
 
 
 def get_portal(request: Request) -> Portal:
@@ -110,12 +111,15 @@ class Page:
     request: Request
     portal: Portal
     account: Account
+    unread: int = 0  # the account's unread messages (store/inbox.py): the header's count
 
     def render(
         self, name: str, context: dict[str, Any], refusal: Refusal | None = None
     ) -> HTMLResponse:
-        """The template with the account (the header) and the session's CSRF token."""
-        return self.portal.render(self.request, name, {"account": self.account} | context, refusal)
+        """The template with the account and its unread count (the header) and the session's
+        CSRF token."""
+        context = {"account": self.account, "inbox_unread": self.unread} | context
+        return self.portal.render(self.request, name, context, refusal)
 
 
 def page_of(current: Callable[..., Awaitable[Account]]) -> Callable[..., Awaitable[Page]]:
@@ -124,7 +128,7 @@ def page_of(current: Callable[..., Awaitable[Account]]) -> Callable[..., Awaitab
     async def page(
         request: Request, portal: PortalDep, account: Annotated[Account, Depends(current)]
     ) -> Page:
-        return Page(request, portal, account)
+        return Page(request, portal, account, await unread_count(portal.engine(), account))
 
     page.__name__ = f"page_of_{current.__name__}"
     return page

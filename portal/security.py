@@ -40,6 +40,13 @@ def blind_code(workflow_id: str, secret: str) -> str:
     return "R" + mac.hexdigest()[:10].upper()
 
 
+def message_ref(key: str, secret: str) -> str:
+    """How the inbox's forms name a message (portal/routers/inbox.py): keyed, as the blind
+    code, since the outbox key carries the workflow id (R11: never shown to a blind
+    reviewer)."""
+    return hmac.new(secret.encode(), f"message:{key}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
 # --- the client's address --------------------------------------------------------------------
 
 

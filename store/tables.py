@@ -169,13 +169,22 @@ class OutboxMessage(Base):
     """A rendered notification waiting to be sent (R16: every notification is recorded)."""
 
     __tablename__ = "notification_outbox"
-    __table_args__ = (Index("ix_notification_outbox_status", "status", "created_at"),)
+    __table_args__ = (
+        Index("ix_notification_outbox_status", "status", "created_at"),
+        # the in-portal inbox (store/inbox.py): an organisation's messages, newest first
+        Index("ix_notification_outbox_recipient", "recipient_role", "organisation", "created_at"),
+    )
 
     key: Mapped[str] = mapped_column(String(300), primary_key=True)  # the idempotency key
     workflow_id: Mapped[str] = mapped_column(String(200), index=True)
     event: Mapped[str] = mapped_column(String(64))
     recipient_role: Mapped[str] = mapped_column(String(32))
     recipient_name: Mapped[str] = mapped_column(String(200))
+    # The recipient organisation's key (NotificationRequest.organisation): the employer's
+    # USCC, the competent unit's name; NULL for the applicant (their declaration's rows tell)
+    # and for the evaluation body, the committee and the supervisor (one each). The inbox
+    # (store/inbox.py) shows an organisation's account the rows with its key.
+    organisation: Mapped[str | None] = mapped_column(String(200))
     mobile: Mapped[str | None] = mapped_column(String(32))
     email: Mapped[str | None] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(300))

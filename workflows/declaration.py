@@ -73,7 +73,7 @@ with workflow.unsafe.imports_passed_through():
     from rules.eligibility import check_eligibility, defense_exempt, defense_required
     from rules.publicity import round_publicity_ends_at
     from rules.recommendation import RECOMMENDATION_OPINION
-    from rules.reminders import Reminder, next_reminder, stage_reminders
+    from rules.reminders import Reminder, next_reminder, reminder_leads, stage_reminders
     from rules.round_plan import late_publicity_refusal
     from rules.timezone import shanghai_date, shanghai_iso
     from workflows import calls, patches
@@ -220,6 +220,7 @@ class DeclarationWorkflow:
         r = self._round
         reminders = stage_reminders(
             self._stage,
+            leads=reminder_leads(r),  # the round's; an older input's are the defaults
             submission_closes_at=r.submission_closes_at,
             review_closes_at=None if self._review_overdue else r.review_closes_at,
             correction_deadline=self._correction_deadline,
@@ -1031,6 +1032,7 @@ class DeclarationWorkflow:
             notify=NotificationEvent.payment_confirmed,
             context={"defense_required": needs_defense, "defense_exempt": self._defense_exempt},
             details={"receipt_no": action.receipt_no},
+            notices=() if needs_defense else [self._to_committee(defended=False)],
         )
         return await self._recorded(seq)
 
@@ -1125,8 +1127,15 @@ class DeclarationWorkflow:
             action.actor,
             reason=action.note,
             details={"score": action.score},
+            notices=[self._to_committee(defended=True)],
         )
         return await self._recorded(seq)
+
+    @staticmethod
+    def _to_committee(*, defended: bool) -> Notice:
+        """The committee secretary's notice that a declaration reached the committee (blind,
+        R11: the level and the jurisdiction only; the portal shows it by its code)."""
+        return Notice(NotificationEvent.committee_arrived, Role.committee, {"defended": defended})
 
     # --- committee ------------------------------------------------------------------------
 

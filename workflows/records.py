@@ -109,8 +109,9 @@ def common_context(
     declaration: DeclarationInput, role: Role, workflow_id: str, round_year: int
 ) -> dict[str, Any]:
     """What every message's template gets. A blind reviewer's (R11: BLIND_ROLES) names
-    neither the applicant nor the declaration's id (it carries the applicant key): the level
-    and the jurisdiction only; the portal shows the declaration under its anonymous code."""
+    neither the applicant nor the declaration's id (it carries the applicant key) nor its
+    申报编号 (the others' pages look it up): the level and the jurisdiction only; the portal
+    shows the declaration under its anonymous code."""
     if role in BLIND_ROLES:
         return {
             "level_zh": LEVEL_NAMES_ZH[declaration.level],
@@ -122,6 +123,9 @@ def common_context(
         "level_zh": LEVEL_NAMES_ZH[declaration.level],
         "round_year": round_year,
         "declaration_id": workflow_id,
+        # how the message names the declaration: its 申报编号, the workflow id for one
+        # started without a number (item 3 of issue 14)
+        "declaration_number": declaration.number or workflow_id,
     }
 
 
@@ -138,7 +142,7 @@ def reminder_notice(reminder: Reminder, stage: Stage) -> Notice:
     """The message of a reminder falling due while the declaration waits in `stage`."""
     context = {
         "deadline": shanghai_iso(reminder.deadline),
-        "lead_zh": lead_zh(reminder.kind),
+        "lead_zh": lead_zh(reminder.lead),
         "stage_zh": STAGE_NAMES_ZH[stage],
     }
     return Notice(REMINDER_EVENTS[reminder.kind], reminder.to, context)

@@ -246,7 +246,9 @@ class RoundWorkflow:
         if not workflow.patched(patches.EVALUATION_DIGEST):
             return None
         c = self._config
-        return next_digest(self._digested_until, c.submission_opens_at, c.review_closes_at)
+        return next_digest(
+            self._digested_until, c.submission_opens_at, c.review_closes_at, c.digest_hour
+        )
 
     async def _queue_digest(self, moment: datetime) -> None:
         """The day's declarations that reached the evaluation body, counted and queued as one

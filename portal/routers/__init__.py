@@ -12,6 +12,7 @@ from portal.routers import (
     competent_unit,
     employer,
     evaluation,
+    inbox,
     materials,
     notice,
     search,
@@ -28,6 +29,7 @@ for role_router in (
     committee.router,
     supervisor.router,
     search.router,
+    inbox.router,
     materials.router,
     notice.router,
 ):

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from models.common import Role
+from models.records import ROLE_HOME
 from portal.context import Refusal
 from portal.deps import (
     AccountPage,
@@ -31,14 +32,6 @@ from store.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
 router = APIRouter()
 
-HOME = {
-    Role.applicant: "/applicant",
-    Role.employer: "/employer",
-    Role.evaluation_body: "/evaluation",
-    Role.supervisor: "/supervisor",
-    Role.competent_unit: "/competent-unit",
-    Role.committee: "/committee",
-}
 TOO_MANY = "登录失败次数过多，请15分钟后再试。"
 
 
@@ -46,7 +39,7 @@ TOO_MANY = "登录失败次数过多，请15分钟后再试。"
 async def home(account: SignedIn) -> Response:
     if account is None:
         return RedirectResponse("/login", 303)
-    return RedirectResponse(HOME[Role(account.role)], 303)
+    return RedirectResponse(ROLE_HOME[Role(account.role)], 303)
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -77,7 +70,7 @@ async def login(
     assert account is not None
     await throttle.succeeded(engine, username, address)
     await sessions.begin(request, account.id)  # a new session id and CSRF token
-    return RedirectResponse(HOME[Role(account.role)], 303)
+    return RedirectResponse(ROLE_HOME[Role(account.role)], 303)
 
 
 @router.post("/logout", dependencies=[Depends(checked_form)])

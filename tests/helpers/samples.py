@@ -68,6 +68,7 @@ NOTIFICATION_COMMON = {  # the context every notification gets
     "level_zh": "中级",
     "round_year": 2025,
     "declaration_id": "decl-2025-0123456789abcdef",
+    "declaration_number": "2025-000001",
 }
 # What the workflow passes per event besides COMMON (times are ISO 8601 strings).
 # A sample context per event: what the workflow passes for it.
@@ -132,6 +133,7 @@ NOTIFICATION_SAMPLES: dict[NotificationEvent, dict[str, Any]] = {
         "review_closes_at": "2025-10-31T00:00:00+08:00",
         "resubmission": False,
     },
+    NotificationEvent.committee_arrived: {"defended": True},
     NotificationEvent.correction_reminder: {
         "deadline": "2025-10-03T14:00:00+08:00",
         "lead_zh": "4小时",
@@ -171,6 +173,7 @@ NOTIFICATION_RECIPIENTS: dict[NotificationEvent, Role] = {
     NotificationEvent.recommendation_received: Role.competent_unit,
     NotificationEvent.recommendation_returned: Role.employer,
     NotificationEvent.declaration_arrived: Role.evaluation_body,
+    NotificationEvent.committee_arrived: Role.committee,
 }
 NOTIFICATION_BLIND_COMMON = {  # what a blind reviewer's messages get instead (R11)
     "level_zh": "中级",

@@ -133,3 +133,59 @@ def test_database_url_from_settings(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert db.exists()
+
+
+async def test_migration_0010_fills_the_organisation_of_messages_already_there(
+    database: str,
+) -> None:
+    """An employer's and a competent unit's outbox rows written before 0010 get their
+    organisation (the inbox's key) from their declaration's projection row; the others none."""
+
+    def migrate(connection: Any, to: str) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        if to == "0006":
+            command.downgrade(config, to)
+        else:
+            command.upgrade(config, to)
+
+    engine = get_engine(database)
+    async with engine.begin() as conn:
+        await conn.run_sync(migrate, "0006")
+    workflow_id = "decl-2026-00000000000inbox"
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO declarations (workflow_id, round_year, applicant_key,"
+                " applicant_name, employer_uscc, employer_name, level, jurisdiction, stage,"
+                " return_count, deadlines, last_seq, updated_at, competent_unit) VALUES"
+                " (:id, 2026, 'k', '测试', '91110000802100433B', '单位', 'intermediate',"
+                " 'ftz_urumqi', 'competent_unit_review', 0, '{}', 3, '2026-10-01', '某主管局')"
+            ),
+            {"id": workflow_id},
+        )
+        for role in ("employer", "competent_unit", "applicant", "evaluation_body"):
+            await conn.execute(
+                text(
+                    "INSERT INTO notification_outbox (key, workflow_id, event, recipient_role,"
+                    " recipient_name, subject, body, status, attempts, created_at) VALUES"
+                    " (:key, :id, 'x', :role, '某', '主题', '正文', 'pending', 0, '2026-10-01')"
+                ),
+                {"key": f"{workflow_id}/1/x/{role}", "id": workflow_id, "role": role},
+            )
+    async with engine.begin() as conn:
+        await conn.run_sync(migrate, "head")
+    async with engine.connect() as conn:
+        found: dict[str, str | None] = dict(
+            (
+                await conn.execute(
+                    text("SELECT recipient_role, organisation FROM notification_outbox")
+                )
+            ).all()
+        )
+    assert found == {
+        "employer": "91110000802100433B",
+        "competent_unit": "某主管局",
+        "applicant": None,
+        "evaluation_body": None,
+    }

@@ -22,9 +22,15 @@ from activities.record import RecordActivities
 from delivery.outbox import TEMPLATE_ERROR, TEMPLATES, outbox_row
 from delivery.recipients import Recipients
 from models.common import Actor, Jurisdiction, Level, Role, Stage
-from models.records import BLIND_ROLES, NotificationEvent, NotificationRequest, TransitionRecord
+from models.records import (
+    BLIND_ROLES,
+    ROLE_HOME,
+    NotificationEvent,
+    NotificationRequest,
+    TransitionRecord,
+)
 from rules.timezone import cn_datetime
-from settings import ROOT
+from settings import DEFAULT_PORTAL_URL, ROOT
 from store.db import (
     get_engine,
     insert_unless_exists,
@@ -139,7 +145,7 @@ async def test_older_seq_does_not_move_projection_back(activities: Activities) -
 def _request(event: NotificationEvent, **overrides: Any) -> NotificationRequest:
     role = notification_recipient(event)
     to_applicant = role is Role.applicant
-    names = {Role.applicant: "张三", Role.evaluation_body: "评审机构"}
+    names = {Role.applicant: "张三", Role.evaluation_body: "评审机构", Role.committee: "评审委员会"}
     return NotificationRequest(
         key=f"{WORKFLOW_ID}/7/{event.value}/{role.value}",
         workflow_id=WORKFLOW_ID,
@@ -164,13 +170,15 @@ async def test_notification_queued_twice_gives_one_outbox_row(activities: Activi
     assert (message["key"], message["status"], message["attempts"]) == (request.key, "pending", 0)
     assert (message["mobile"], message["sent_at"]) == ("+8613812345678", None)
     assert message["created_at"].tzinfo is not None
-    assert message["subject"] == "2025年度职称申报材料退回补正通知"
+    # named by its 申报编号, in the subject too (issue 14 item 3)
+    assert message["subject"] == "2025年度职称申报材料退回补正通知（申报编号2025-000001）"
     body = message["body"]
     for expected in (
         "尊敬的张三：",
         "2025年度",
         "中级职称",
-        f"申报编号：{WORKFLOW_ID}",
+        "申报编号：2025-000001",
+        f"{DEFAULT_PORTAL_URL}/applicant",  # the link to its page (ZHICHENG_PORTAL_URL)
         "职称证书扫描件不清晰",
         "第1次退回",
         "48小时内，即2025年10月03日 14:00（北京时间 UTC+08:00）前",
@@ -243,13 +251,36 @@ async def test_every_event_has_a_template_that_renders(activities: Activities) -
         assert "2025年度" in message["body"], event
         assert "{" not in message["body"] and "\n\n\n" not in message["body"], event
         text = message["subject"] + message["body"]
-        if message["recipient_role"] in BLIND_ROLES:  # R11: no name, no employer, no id
+        role = Role(message["recipient_role"])
+        assert f"{DEFAULT_PORTAL_URL}{ROLE_HOME[role]}" in message["body"], event  # its link
+        if role in BLIND_ROLES:  # R11: no name, no employer, no id, no number
             assert WORKFLOW_ID not in text and "张三" not in text and "硅业" not in text, event
-            assert "/evaluation" in message["body"], event
+            assert "2025-000001" not in text, event
         else:
-            assert WORKFLOW_ID in message["body"], event
+            assert "2025-000001" in message["subject"], event
+            assert "2025-000001" in message["body"], event
     assert "评审机构：" in messages["review_overdue"]["body"]
     assert "2025年11月20日 09:30（北京时间 UTC+08:00）" in messages["defense_arranged"]["body"]
+
+
+async def test_a_request_without_a_number_names_the_workflow_id_and_links_the_portal_url(
+    activities: Activities,
+) -> None:
+    """A request made before the 申报编号 was carried (in flight at the upgrade) has only the
+    workflow id: the message names it by that; the links go to the configured portal."""
+    request = _request(NotificationEvent.withdrawn)
+    del request.context["declaration_number"]
+    row = outbox_row(request, "https://zhicheng.example.gov.cn/")
+    assert f"申报编号{WORKFLOW_ID}" in row["subject"]
+    assert f"申报编号：{WORKFLOW_ID}" in row["body"]
+    assert "https://zhicheng.example.gov.cn/applicant" in row["body"]
+    assert row["context"]["link"] == "https://zhicheng.example.gov.cn/applicant"
+    employer = request.model_copy(
+        update={"recipient_role": Role.employer, "organisation": " 91110000802100433B "}
+    )
+    row = outbox_row(employer, "https://zhicheng.example.gov.cn")
+    assert row["context"]["link"] == f"https://zhicheng.example.gov.cn/employer/{WORKFLOW_ID}"
+    assert row["organisation"] == "91110000802100433B"  # whose inbox: as the accounts spell it
 
 
 async def test_missing_context_variable_is_an_error(activities: Activities) -> None:

@@ -132,8 +132,26 @@ def test_notifications_go_to_the_applicant_with_addresses_or_to_the_named_recipi
         "level_zh": "中级",
         "round_year": 2025,
         "declaration_id": WORKFLOW_ID,
+        "declaration_number": WORKFLOW_ID,  # started without a 申报编号: its id stands for it
         "publicity_ends_at": ENDS,
     }
+    numbered = declaration.model_copy(update={"number": "2025-000042"})
+    [message] = notifications(
+        numbered,
+        [Notice(NotificationEvent.withdrawn)],
+        workflow_id=WORKFLOW_ID,
+        seq=4,
+        round_year=2025,
+    )
+    assert message.context["declaration_number"] == "2025-000042"
+    [blind] = notifications(
+        numbered,
+        [Notice(NotificationEvent.committee_arrived, Role.committee)],
+        workflow_id=WORKFLOW_ID,
+        seq=5,
+        round_year=2025,
+    )
+    assert "declaration_number" not in blind.context  # R11: no number for the blind
 
     to_reviewers = notifications(
         declaration,

@@ -121,6 +121,40 @@ async def test_a_reminder_due_before_the_stage_began_is_not_sent(
     await act(handle, "resubmit", "applicant")
 
 
+async def test_the_rounds_configured_lead_times_fire_at_their_moments(
+    time_env: WorkflowEnvironment, time_worker: Worker
+):
+    """The round's own leads (RoundConfig): the correction reminded 30 h and 2 h before its
+    deadline, the payment 5 days before; the messages say so."""
+    now = await time_env.get_current_time()
+    config = round_around(
+        now,
+        correction_first_reminder_hours=30,
+        correction_last_reminder_hours=2,
+        payment_reminder_days=5,
+    )
+    handle = await start(time_env, time_worker, config)
+    await to_evaluation_review(time_env, handle)
+    await act(handle, "return_for_correction", "evaluation_body", reason="学历证书不清晰")
+    deadline = await deadline_of(handle, "correction_deadline")
+    await sleep_until(time_env, deadline - 30 * HOUR - SECOND)
+    assert await reminders(handle, "correction_reminder") == []  # not before its moment
+    await sleep_until(time_env, deadline - 2 * HOUR, SECOND)
+    early, late = await reminders(handle, "correction_reminder")
+    assert at_moment(early, deadline - 30 * HOUR) and at_moment(late, deadline - 2 * HOUR)
+    assert "还有30小时" in early.body and "剩余2小时" in late.subject
+    await act(handle, "resubmit", "applicant")
+
+    await act(handle, "accept_materials", "evaluation_body")
+    due = await deadline_of(handle, "payment_due_at")
+    await sleep_until(time_env, due - 5 * DAY - SECOND)
+    assert await reminders(handle, "payment_reminder") == []
+    await sleep_until(time_env, due - 5 * DAY, SECOND)
+    [sent] = await reminders(handle, "payment_reminder")
+    assert at_moment(sent, due - 5 * DAY) and "还有5天" in sent.body
+    await act(handle, "confirm_payment", "evaluation_body", receipt_no="R-9")
+
+
 async def test_payment_is_reminded_3_days_before_unless_paid(
     time_env: WorkflowEnvironment, time_worker: Worker
 ):

@@ -4,6 +4,7 @@ evaluation body's digest mornings."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -14,8 +15,10 @@ from rules.reminders import (
     lead_zh,
     next_digest,
     next_reminder,
+    reminder_leads,
     stage_reminders,
 )
+from tests.helpers.samples import sample_round_config
 
 T0 = datetime(2025, 10, 8, 2, 0, tzinfo=UTC)
 CLOSES = datetime(2025, 9, 29, 16, 0, tzinfo=UTC)  # 2025-09-30 00:00 Beijing
@@ -23,14 +26,17 @@ REVIEW_CLOSES = datetime(2025, 10, 30, 16, 0, tzinfo=UTC)
 SECOND, HOUR, DAY = timedelta(seconds=1), timedelta(hours=1), timedelta(days=1)
 
 
-def of(stage: Stage, **fields: datetime | None) -> list[Reminder]:
+LEADS = reminder_leads(sample_round_config())  # the defaults
+
+
+def of(stage: Stage, leads: Any = LEADS, **fields: datetime | None) -> list[Reminder]:
     values: dict[str, datetime | None] = {
         "submission_closes_at": CLOSES,
         "review_closes_at": REVIEW_CLOSES,
         "correction_deadline": None,
         "payment_due_at": None,
     }
-    return stage_reminders(stage, **(values | fields))  # type: ignore[arg-type]
+    return stage_reminders(stage, leads=leads, **(values | fields))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -90,7 +96,72 @@ def test_a_moved_deadline_has_its_own_reminder() -> None:
 
 
 def test_leads_read_as_the_messages_say_them() -> None:
-    assert [lead_zh(kind) for kind in ReminderKind] == ["24小时", "4小时", "3天", "3天", "3天"]
+    assert [lead_zh(LEADS[kind]) for kind in ReminderKind] == [
+        "24小时",
+        "4小时",
+        "3天",
+        "3天",
+        "3天",
+    ]
+    assert lead_zh(timedelta(hours=36)) == "36小时" and lead_zh(timedelta(days=7)) == "7天"
+
+
+def test_the_rounds_configured_leads_move_each_reminder() -> None:
+    config = sample_round_config().model_copy(
+        update={
+            "correction_first_reminder_hours": 36,
+            "correction_last_reminder_hours": 2,
+            "payment_reminder_days": 5,
+            "review_closing_reminder_days": 1,
+            "submission_closing_reminder_days": 7,
+        }
+    )
+    leads = reminder_leads(config)
+    deadline = T0 + 48 * HOUR
+    early, late = of(Stage.correction, leads, correction_deadline=deadline)
+    assert (early.at, late.at) == (deadline - 36 * HOUR, deadline - 2 * HOUR)
+    [payment] = of(Stage.payment, leads, payment_due_at=T0 + 10 * DAY)
+    assert payment.at == T0 + 5 * DAY
+    [review] = of(Stage.evaluation_review, leads)
+    assert review.at == REVIEW_CLOSES - DAY
+    [submission] = of(Stage.publicity, leads)
+    assert submission.at == CLOSES - 7 * DAY
+    # the identity is the deadline's: a changed lead does not make it a new reminder
+    assert payment.id == of(Stage.payment, payment_due_at=T0 + 10 * DAY)[0].id
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("correction_first_reminder_hours", 0),
+        ("correction_last_reminder_hours", 169),
+        ("payment_reminder_days", 31),
+        ("review_closing_reminder_days", 0),
+        ("submission_closing_reminder_days", -1),
+        ("digest_hour", 24),
+    ],
+)
+def test_leads_and_the_digest_hour_are_bounded(field: str, value: int) -> None:
+    from pydantic import ValidationError
+
+    from models.round import RoundConfig
+
+    fields = sample_round_config().model_dump() | {field: value}
+    with pytest.raises(ValidationError, match=field):
+        RoundConfig.model_validate(fields)
+
+
+def test_the_last_correction_reminder_comes_after_the_first() -> None:
+    from pydantic import ValidationError
+
+    from models.round import RoundConfig
+
+    fields = sample_round_config().model_dump() | {
+        "correction_first_reminder_hours": 4,
+        "correction_last_reminder_hours": 4,
+    }
+    with pytest.raises(ValidationError, match="correction_last_reminder_hours"):
+        RoundConfig.model_validate(fields)
 
 
 def test_the_digest_comes_each_morning_at_9_from_opening_to_the_morning_after_the_close() -> None:
@@ -103,3 +174,7 @@ def test_the_digest_comes_each_morning_at_9_from_opening_to_the_morning_after_th
     last = datetime(2025, 10, 31, 1, 0, tzinfo=UTC)  # the morning after the close
     assert next_digest(last - HOUR, opens, closes) == last
     assert next_digest(last, opens, closes) is None
+    # at the round's own hour (RoundConfig.digest_hour), Beijing time
+    seven = datetime(2025, 8, 31, 23, 0, tzinfo=UTC)  # 2025-09-01 07:00 Beijing
+    assert next_digest(opens - 30 * DAY, opens, closes, 7) == seven
+    assert next_digest(seven, opens, closes, 7) == seven + DAY
