@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from client.codec import FieldCipher
 from client.declarations import act, declaration_state
 from client.errors import ActionTimeout, classify
 from client.errors import Refusal as RefusalKind
@@ -53,6 +54,7 @@ from store.tables import DeclarationRow
 
 log = logging.getLogger(__name__)
 QUERY_TIMEOUT = timedelta(seconds=10)
+ID_CARD_PURPOSE = "id_card"  # the FieldCipher purpose of accounts.id_card_sealed
 UPDATE_TIMEOUT = timedelta(seconds=30)  # per phase: accepted by a worker, then recorded
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "portal"
 # Who may look declarations up by the applicant's identity (/search, portal/routers/search.py):
@@ -246,6 +248,8 @@ class Portal:
         # signs the actor of every update the portal sends: the session's account
         # (ZHICHENG_ACTOR_SIGNING_KEY, the worker's key; client/signing.py)
         self.signer = ActorSigner.from_settings(settings)
+        # an applicant account's ID-card number at rest (store/accounts.py id_card_sealed)
+        self.id_cards = FieldCipher.from_settings(settings, ID_CARD_PURPOSE)
         self.database_url, self.secret = database_url or settings.database_url, secret
         self._connecting = asyncio.Lock()
         self.templates = templates
