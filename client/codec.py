@@ -102,6 +102,7 @@ class EncryptionCodec(PayloadCodec):
 # --- personal data at rest: the same keys, one derived key per purpose ----------------------
 
 SEALED_PREFIX = "v1"
+ID_CARD_PURPOSE = "id_card"  # accounts.id_card_sealed (store/accounts.py)
 
 
 class FieldCipher:

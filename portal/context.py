@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from client.codec import FieldCipher
+from client.codec import ID_CARD_PURPOSE, FieldCipher
 from client.declarations import act, declaration_state
 from client.errors import ActionTimeout, classify
 from client.errors import Refusal as RefusalKind
@@ -54,7 +54,6 @@ from store.tables import DeclarationRow
 
 log = logging.getLogger(__name__)
 QUERY_TIMEOUT = timedelta(seconds=10)
-ID_CARD_PURPOSE = "id_card"  # the FieldCipher purpose of accounts.id_card_sealed
 UPDATE_TIMEOUT = timedelta(seconds=30)  # per phase: accepted by a worker, then recorded
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "portal"
 # Who may look declarations up by the applicant's identity (/search, portal/routers/search.py):
