@@ -3,8 +3,9 @@ code to a mobile or an e-mail address, through the notification outbox, for regi
 for resetting a password (docs/security.md "Registration and password reset").
 
 - A code is kept as an HMAC under the portal's secret (store/verification.py), lives
-  `lifetime` (10 minutes) and takes `tries` (5) wrong entries; then it is dead and a new one
-  must be asked for. A new code for an address ends the address's earlier ones.
+  `lifetime` (10 minutes) and takes `tries` (5) entries, each counted before it is compared;
+  after 5 wrong ones it is dead and a new one must be asked for. A new code for an address
+  ends the address's earlier ones.
 - Sending is limited, counted in the record database (every replica): one code a minute per
   address, `per_address` (5) an hour per address and `per_client` (10) an hour per client
   address (portal.security.client_address).
@@ -37,7 +38,7 @@ from models.records import NotificationEvent, NotificationRequest
 from portal.context import Portal, Refusal
 from rules.timezone import shanghai_iso
 from store.tables import utcnow
-from store.verification import add_code, count_wrong, find_code, sends_since
+from store.verification import add_code, find_code, sends_since, take_try
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,21 @@ class Verification:
         message = f"verification-code:{token_hash}:{code}".encode()
         return hmac.new(self.portal.secret.encode(), message, hashlib.sha256).hexdigest()
 
+    async def within_limits(self, address: str, client: str) -> tuple[str, str]:
+        """Refusal (429) when `address` had a code in the last minute, or the hour's codes to
+        it or from `client` are used up; else the keys they are counted against."""
+        policy, now = self.policy, utcnow()
+        address_key, client_key = self._key("address", address), self._key("client", client)
+        by_address, by_client, latest = await sends_since(
+            self.portal.engine(), address_key, client_key, now - timedelta(hours=1)
+        )
+        if latest is not None and now - latest < policy.interval:
+            raise Refusal("获取验证码过于频繁，请1分钟后再试。", "one code a minute", 429)
+        if by_address >= policy.per_address or by_client >= policy.per_client:
+            log.warning("verification code refused: hourly limit")
+            raise Refusal("获取验证码次数过多，请1小时后再试。", "hourly limit", 429)
+        return address_key, client_key
+
     async def issue(
         self,
         purpose: str,
@@ -113,15 +129,7 @@ class Verification:
         makes a code all the same, counted and answered the same, and sends nothing).
         Refusal (429) past the limits."""
         engine, policy, now = self.portal.engine(), self.policy, utcnow()
-        address_key, client_key = self._key("address", address), self._key("client", client)
-        by_address, by_client, latest = await sends_since(
-            engine, address_key, client_key, now - timedelta(hours=1)
-        )
-        if latest is not None and now - latest < policy.interval:
-            raise Refusal("获取验证码过于频繁，请1分钟后再试。", "one code a minute", 429)
-        if by_address >= policy.per_address or by_client >= policy.per_client:
-            log.warning("verification code refused: hourly limit (%s)", purpose)
-            raise Refusal("获取验证码次数过多，请1小时后再试。", "hourly limit", 429)
+        address_key, client_key = await self.within_limits(address, client)
         code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
         token = secrets.token_urlsafe(32)
         token_hash = hashlib.sha256(token.encode()).hexdigest()
@@ -207,16 +215,16 @@ class Verification:
 
     async def check(self, purpose: str, token: str, code: str) -> Any:
         """The code's row when `code` is right (to be used up by the caller, in its
-        transaction: store.verification.use_code); a wrong one counts, Refusal."""
+        transaction: store.verification.use_code). Every entry takes one of the code's tries
+        before it is compared; a wrong one is a Refusal saying how many are left."""
         row = await self.pending_code(purpose, token)
-        given = code.strip()
-        right = hmac.compare_digest(
-            self._code_hash(row.token_hash, given[: CODE_DIGITS * 2]), row.code_hash
-        )
-        if right:
+        entries = await take_try(self.portal.engine(), row.id, self.policy.tries)
+        if entries is None:
+            raise Refusal(TOO_MANY_TRIES, "too many wrong codes", 429)
+        given = code.strip()[: CODE_DIGITS * 2]
+        if hmac.compare_digest(self._code_hash(row.token_hash, given), row.code_hash):
             return row
-        wrong = await count_wrong(self.portal.engine(), row.id)
-        left = self.policy.tries - wrong
+        left = self.policy.tries - entries
         if left <= 0:
             raise Refusal(TOO_MANY_TRIES, "too many wrong codes", 429)
         raise Refusal(f"验证码不正确，还可以再试{left}次。", "wrong code", 400)

@@ -57,7 +57,7 @@ class VerificationCode(Base):
     address_key: Mapped[str] = mapped_column(String(64))
     client_key: Mapped[str] = mapped_column(String(64))
     code_hash: Mapped[str] = mapped_column(String(64))
-    attempts: Mapped[int] = mapped_column(default=0, server_default=text("0"))  # wrong codes
+    attempts: Mapped[int] = mapped_column(default=0, server_default=text("0"))  # entries
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]  # entered right, or replaced by a newer code
@@ -118,16 +118,18 @@ async def find_code(engine: AsyncEngine, token_hash: str) -> Any:
         return (await conn.execute(query)).first()
 
 
-async def count_wrong(engine: AsyncEngine, code_id: int) -> int:
-    """One more wrong code entered; the number of wrong ones now."""
+async def take_try(engine: AsyncEngine, code_id: int, tries: int) -> int | None:
+    """One entry of the code counted before it is compared (so that entries arriving at once
+    cannot pass the limit): the entries now, or None when its `tries` were used up."""
     async with engine.begin() as conn:
         result = await conn.execute(
             update(VerificationCode)
-            .where(VerificationCode.id == code_id)
+            .where(VerificationCode.id == code_id, VerificationCode.attempts < tries)
             .values(attempts=VerificationCode.attempts + 1)
             .returning(VerificationCode.attempts)
         )
-        return int(result.scalar_one())
+        found = result.first()
+    return None if found is None else int(found[0])
 
 
 async def use_code(conn: AsyncConnection, code_id: int, now: datetime) -> bool:

@@ -143,6 +143,10 @@ async def register(
     if errors or registration is None or registration.address is None:
         return register_page(request, portal, values, errors)
     kind, to = registration.send_to, registration.address
+    try:  # before the password is hashed: a refused request costs no argon2
+        await verification.within_limits(to, address)
+    except Refusal as refusal:
+        return register_page(request, portal, values, refusal=refusal)
     key = applicant_key(registration.id_card, portal.settings.applicant_key_secret)
     pending = {
         "kind": kind.value,
@@ -151,8 +155,10 @@ async def register(
         "name": registration.name,
         "applicant_key": key,
         "id_card_sealed": portal.id_cards.seal(registration.id_card, bound_to=key),
-        "mobile": registration.mobile,
-        "email": registration.email,
+        # only the address the code proves is the account's (the other one given could be
+        # anyone's: kept, it would lock its owner out of registering with it)
+        "mobile": to if kind is AddressKind.mobile else None,
+        "email": to if kind is AddressKind.email else None,
         "password_hash": await new_password_hash(form.get("password", "")),
     }
     try:
