@@ -21,14 +21,18 @@ async def cmd_account_create(args: argparse.Namespace, settings: Settings) -> in
     password = args.password or os.environ.get("ZHICHENG_ACCOUNT_PASSWORD")
     if not password:
         password = getpass.getpass(f"password for {args.username}: ")
-    key = None
+    key = sealed = None
     if args.id_card:
-        from stdnum.cn import ric
+        from client.codec import ID_CARD_PURPOSE, FieldCipher
+        from models.declaration import valid_id_card
 
         try:
-            key = applicant_key(ric.validate(args.id_card), settings.applicant_key_secret)
-        except Exception as exc:  # stdnum raises several ValidationError subclasses
-            raise bad_input(f"--id-card: not a valid resident ID card number: {exc}") from None
+            id_card = valid_id_card(args.id_card)
+        except ValueError as exc:
+            raise bad_input(f"--id-card: {exc}") from None
+        key = applicant_key(id_card, settings.applicant_key_secret)
+        # sealed at rest, to prefill the applicant's declaration form (docs/security.md)
+        sealed = FieldCipher.from_settings(settings, ID_CARD_PURPOSE).seal(id_card, bound_to=key)
     try:
         await ensure_schema()
         created = await create_account(
@@ -39,6 +43,7 @@ async def cmd_account_create(args: argparse.Namespace, settings: Settings) -> in
             display_name=args.name,
             employer_uscc=args.uscc,
             applicant_key=key,
+            id_card_sealed=sealed,
         )
     except AccountError as exc:
         raise bad_input(str(exc)) from None

@@ -18,11 +18,14 @@ unchanged: the histories recorded before it still replay.
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Iterable, Sequence
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
@@ -94,3 +97,63 @@ class EncryptionCodec(PayloadCodec):
                 "that id, or altered data"
             ) from None
         return Payload.FromString(plain)
+
+
+# --- personal data at rest: the same keys, one derived key per purpose ----------------------
+
+SEALED_PREFIX = "v1"
+ID_CARD_PURPOSE = "id_card"  # accounts.id_card_sealed (store/accounts.py)
+
+
+class FieldCipher:
+    """AES-256-GCM for a value kept in the record database (an account's ID-card number,
+    docs/security.md "Personal data at rest"), under keys derived from ZHICHENG_CODEC_KEYS:
+    HKDF-SHA256 of each listed key with `purpose` as its info, so a record key is never a
+    payload key and one purpose's ciphertext never opens as another's. Rotation is the
+    payload keys' (the newest seals, every listed key opens what names its id).
+
+    A sealed value is `v1:<key id>:<base64url of nonce + ciphertext>`; `bound_to` (e.g. the
+    account's applicant key) is its associated data, so a value copied to another row does
+    not open there."""
+
+    def __init__(self, keys: Sequence[tuple[str, bytes]], purpose: str) -> None:
+        if not keys:
+            raise ValueError("a field cipher needs at least one key")
+        self.purpose = purpose
+        self._ciphers = {key_id: AESGCM(self._derived(key, purpose)) for key_id, key in keys}
+        self.key_id = keys[0][0]
+
+    @staticmethod
+    def _derived(key: bytes, purpose: str) -> bytes:
+        info = f"zhicheng-record:{purpose}".encode()
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(key)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, purpose: str) -> FieldCipher:
+        return cls(settings.codec_key_ring, purpose)
+
+    def seal(self, value: str, bound_to: str) -> str:
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = self._ciphers[self.key_id].encrypt(nonce, value.encode(), bound_to.encode())
+        data = base64.urlsafe_b64encode(nonce + sealed).decode()
+        return f"{SEALED_PREFIX}:{self.key_id}:{data}"
+
+    def open(self, sealed: str, bound_to: str) -> str:
+        """The value; CodecKeyError when its key is not listed or it does not authenticate
+        (another row's, altered). Never names the value."""
+        version, key_id, data = [*sealed.split(":", 2), "", ""][:3]
+        cipher = self._ciphers.get(key_id)
+        if version != SEALED_PREFIX or cipher is None:
+            raise CodecKeyError(
+                f"a sealed {self.purpose} under key id {key_id!r}, which ZHICHENG_CODEC_KEYS "
+                f"does not list (it has {', '.join(self._ciphers)})"
+            )
+        try:
+            raw = base64.urlsafe_b64decode(data.encode())
+            plain = cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], bound_to.encode())
+        except (InvalidTag, ValueError):
+            raise CodecKeyError(
+                f"a sealed {self.purpose} under key id {key_id!r} fails authentication: "
+                "another key under that id, another row's value, or altered data"
+            ) from None
+        return plain.decode()

@@ -57,6 +57,15 @@ def e164_mobile(value: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def valid_id_card(value: str) -> str:
+    """A resident ID card number (居民身份证号码, GB 11643: 18 characters, its check digit
+    right), compacted and upper-cased; ValueError otherwise."""
+    try:
+        return ric.validate(value)
+    except Exception as exc:  # stdnum raises several ValidationError subclasses
+        raise ValueError(f"not a valid resident ID card number: {exc}") from None
+
+
 class Applicant(Strict):
     name: str = Field(min_length=1, max_length=100)
     id_card: str  # 居民身份证号; never used in workflow ids or search attributes
@@ -67,10 +76,7 @@ class Applicant(Strict):
     @field_validator("id_card")
     @classmethod
     def _valid_id_card(cls, value: str) -> str:
-        try:
-            return ric.validate(value)
-        except Exception as exc:
-            raise ValueError(f"not a valid resident ID card number: {exc}") from None
+        return valid_id_card(value)
 
     @field_validator("mobile")
     @classmethod

@@ -56,7 +56,16 @@ class NotificationEvent(StrEnum):
     review_closing = "review_closing"  # R9: 3 days before, to the evaluation body, blind
     submission_closing = "submission_closing"  # R10: 3 days before, employer / competent unit
     evaluation_digest = "evaluation_digest"  # the evaluation body's daily digest, blind
+    # An applicant's own account (portal/verification.py): a code to the mobile or e-mail,
+    # written by the portal, not by a declaration's transition
+    registration_code = "registration_code"
+    password_reset_code = "password_reset_code"
 
+
+# The messages of an account, not of a declaration: no round, no declaration id.
+ACCOUNT_EVENTS = frozenset(
+    {NotificationEvent.registration_code, NotificationEvent.password_reset_code}
+)
 
 # R11: who reviews blind. Their messages name neither the applicant nor the employer, nor the
 # declaration's id (workflows/records.py common_context; their e-mail's headers carry a digest

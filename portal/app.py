@@ -32,6 +32,7 @@ from portal.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, se
 from portal.security import LoginThrottle
 from portal.sessions import SessionMiddleware, Sessions
 from portal.uploads import body_limit
+from portal.verification import Verification
 from settings import Settings, load_settings, load_settings_or_exit
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,8 @@ def create_app(
     `app.state`: `portal` (the shared context: Temporal client or its factory, the record
     database, the templates, the secret), `sessions` (portal.sessions.Sessions), `throttle`
     (failed logins, in the record database), `trusted_proxies` (PORTAL_TRUSTED_PROXIES),
-    `bound_inputs` (the competent unit's reading of declaration inputs) and, from settings.py
+    `bound_inputs` (the competent unit's reading of declaration inputs), `verification`
+    (the codes of registration and password reset, portal/verification.py) and, from settings.py
     on first use unless set before, `uploads` (portal.uploads.upload_config). The settings are
     read once, here (`settings`, else the environment), and every page uses them from
     `app.state.portal`. `secret` (tests) stands in for PORTAL_SECRET; `https_only` for
@@ -105,6 +107,7 @@ def create_app(
     app.state.throttle = throttle or LoginThrottle.from_settings(settings)
     app.state.trusted_proxies = settings.trusted_proxy_networks
     app.state.bound_inputs = BoundInputs()
+    app.state.verification = Verification(portal)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # add_middleware: the last added is the outermost
     app.add_middleware(SessionMiddleware, sessions=app.state.sessions)

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from client.codec import ID_CARD_PURPOSE, FieldCipher
 from client.declarations import act, declaration_state
 from client.errors import ActionTimeout, classify
 from client.errors import Refusal as RefusalKind
@@ -249,6 +250,8 @@ class Portal:
         # signs the actor of every update the portal sends: the session's account
         # (ZHICHENG_ACTOR_SIGNING_KEY, the worker's key; client/signing.py)
         self.signer = ActorSigner.from_settings(settings)
+        # an applicant account's ID-card number at rest (store/accounts.py id_card_sealed)
+        self.id_cards = FieldCipher.from_settings(settings, ID_CARD_PURPOSE)
         self.database_url, self.secret = database_url or settings.database_url, secret
         self._connecting = asyncio.Lock()
         self.templates = templates

@@ -7,6 +7,7 @@ import asyncio
 import json
 from pathlib import Path
 
+from client.codec import ID_CARD_PURPOSE, FieldCipher
 from models.common import Role
 from rules.identity import applicant_key
 from settings import ROOT, load_settings
@@ -20,12 +21,13 @@ DEMO_PASSWORD = "zhicheng-demo"  # a demo account's, printed on purpose
 DEMO_COMPETENT_UNIT = "甘泉堡经济技术开发区（工业区）管理委员会"
 
 
-def demo_accounts(secret: str) -> list[dict[str, str | None]]:
+def demo_accounts(secret: str, id_cards: FieldCipher) -> list[dict[str, str | None]]:
     example = json.loads(Path(ROOT / "examples" / "declaration.json").read_text("utf-8"))
     applicant = example["applicant"]
+    key = applicant_key(applicant["id_card"], secret)
     return [
         {"role": Role.applicant, "username": "demo-applicant", "name": applicant["name"],
-         "applicant_key": applicant_key(applicant["id_card"], secret)},
+         "applicant_key": key, "id_card_sealed": id_cards.seal(applicant["id_card"], key)},
         {"role": Role.employer, "username": "demo-employer", "name": applicant["employer"]["name"],
          "employer_uscc": applicant["employer"]["uscc"]},
         {"role": Role.competent_unit, "username": "demo-competent-unit",
@@ -41,7 +43,8 @@ async def main() -> None:
     await ensure_schema(settings.database_url)
     engine = get_engine(settings.database_url)
     print(f"Portal demo accounts (password {DEMO_PASSWORD!r} for those created now):")
-    for spec in demo_accounts(settings.applicant_key_secret):
+    id_cards = FieldCipher.from_settings(settings, ID_CARD_PURPOSE)
+    for spec in demo_accounts(settings.applicant_key_secret, id_cards):
         created = await create_account(
             engine,
             role=spec["role"],  # type: ignore[arg-type]
@@ -50,6 +53,7 @@ async def main() -> None:
             display_name=str(spec["name"]),
             employer_uscc=spec.get("employer_uscc"),
             applicant_key=spec.get("applicant_key"),
+            id_card_sealed=spec.get("id_card_sealed"),
         )
         note = "created" if created else "exists (password unchanged)"
         print(f"  {spec['role']:<16} {spec['username']:<22} {note}")

@@ -30,6 +30,7 @@ from portal.context import Portal, Refusal
 from portal.security import LoginThrottle, client_address, csrf_matches
 from portal.sessions import Sessions
 from portal.uploads import UploadConfig, upload_config
+from portal.verification import Verification
 from store.accounts import Account, find_account
 from store.inbox import unread_count
 
@@ -64,6 +65,13 @@ def request_address(request: Request) -> str:
 
 
 ClientAddress = Annotated[str, Depends(request_address)]
+
+
+def get_verification(request: Request) -> Verification:
+    return request.app.state.verification
+
+
+VerificationDep = Annotated[Verification, Depends(get_verification)]
 
 
 def get_uploads(request: Request) -> UploadConfig:

@@ -1,16 +1,20 @@
 """Portal accounts: who may log in, in which role, bound to what.
 
 An employer account is bound to one employer by its unified social credit code; an applicant
-account to one applicant by the applicant key (rules.identity: no ID-card number is stored)."""
+account to one applicant by the applicant key (rules.identity). An applicant account that has
+the ID-card number (self-registered, or made with it) keeps it sealed (AES-GCM,
+client/codec.py FieldCipher, bound to the applicant key) to prefill the declaration form, and
+the addresses it registered with (docs/security.md "Personal data at rest")."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import String, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import String, UniqueConstraint, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import Mapped, mapped_column
 from stdnum.cn import uscc as uscc_code
 
@@ -23,6 +27,10 @@ from store.tables import Base, utcnow
 
 class Account(Base):
     __tablename__ = "accounts"
+    __table_args__ = (
+        UniqueConstraint("mobile", name="uq_accounts_mobile"),
+        UniqueConstraint("email", name="uq_accounts_email"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -31,6 +39,13 @@ class Account(Base):
     display_name: Mapped[str] = mapped_column(String(100), default="")
     employer_uscc: Mapped[str | None] = mapped_column(String(18))  # employer accounts only
     applicant_key: Mapped[str | None] = mapped_column(String(64))  # applicant accounts only
+    # the ID-card number sealed under the applicant key (client/codec.py FieldCipher); NULL
+    # for accounts made without it
+    id_card_sealed: Mapped[str | None] = mapped_column(String(200))
+    # the addresses an applicant registered with (models/accounts.py forms: E.164, lower
+    # case): a password reset's code goes to them; one account per address
+    mobile: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -59,8 +74,10 @@ async def create_account(
     display_name: str = "",
     employer_uscc: str | None = None,
     applicant_key: str | None = None,
+    id_card_sealed: str | None = None,
 ) -> bool:
-    """False when the username is taken (nothing changed)."""
+    """False when the username is taken (nothing changed). `id_card_sealed`: the applicant's
+    ID-card number sealed under `applicant_key` (client/codec.py FieldCipher)."""
     role = Role(role)
     if role is Role.system:
         raise AccountError("role system is the automation's, not a person's")
@@ -92,19 +109,82 @@ async def create_account(
                 display_name=display_name or username,
                 employer_uscc=employer_uscc,
                 applicant_key=applicant_key,
+                id_card_sealed=id_card_sealed if applicant_key else None,
             )
         )
     return True
+
+
+async def find_by_address(engine: AsyncEngine, address: str) -> Any:
+    """The account that registered `address` as its mobile or e-mail (models/accounts.py
+    forms); None otherwise. A username that looks like an address is no registered address."""
+    query = select(Account).where(or_(Account.mobile == address, Account.email == address))
+    async with engine.connect() as conn:
+        return (await conn.execute(query.limit(1))).first()
+
+
+class Registered(StrEnum):
+    """What registering an applicant account came to."""
+
+    created = "created"
+    address_taken = "address_taken"  # an account has this address or username already
+    applicant_taken = "applicant_taken"  # an account is bound to this applicant key already
+
+
+async def register_applicant(
+    conn: AsyncConnection,
+    *,
+    username: str,
+    password_hash: str,
+    display_name: str,
+    applicant_key: str,
+    id_card_sealed: str,
+    mobile: str | None,
+    email: str | None,
+) -> Registered:
+    """A self-registered applicant account, in the caller's transaction (the verification
+    code is used up in it too): one account per applicant key and per address."""
+    addresses = [a for a in (username, mobile, email) if a]
+    taken = select(Account.id).where(
+        or_(
+            Account.username.in_(addresses),
+            Account.mobile.in_(addresses),
+            Account.email.in_(addresses),
+        )
+    )
+    if (await conn.execute(taken.limit(1))).first() is not None:
+        return Registered.address_taken
+    bound = select(Account.id).where(Account.applicant_key == applicant_key)
+    if (await conn.execute(bound.limit(1))).first() is not None:
+        return Registered.applicant_taken
+    await conn.execute(
+        insert(Account).values(
+            username=username,
+            password_hash=password_hash,
+            role=Role.applicant.value,
+            display_name=display_name,
+            applicant_key=applicant_key,
+            id_card_sealed=id_card_sealed,
+            mobile=mobile,
+            email=email,
+        )
+    )
+    return Registered.created
 
 
 async def change_password_hash(engine: AsyncEngine, account_id: int, password_hash: str) -> None:
     """The account's new password (hashed by the caller: store.passwords.hash_password, off
     the event loop); every session of the account ends with it, in the same transaction."""
     async with engine.begin() as conn:
-        await conn.execute(
-            update(Account).where(Account.id == account_id).values(password_hash=password_hash)
-        )
-        await end_account_sessions(conn, account_id)
+        await set_password_hash(conn, account_id, password_hash)
+
+
+async def set_password_hash(conn: AsyncConnection, account_id: int, password_hash: str) -> None:
+    """change_password_hash in the caller's transaction (a reset uses its code up in it)."""
+    await conn.execute(
+        update(Account).where(Account.id == account_id).values(password_hash=password_hash)
+    )
+    await end_account_sessions(conn, account_id)
 
 
 async def display_names(engine: AsyncEngine, actor_ids: Iterable[str]) -> dict[str, str]:

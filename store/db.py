@@ -19,6 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from settings import load_settings
 
 log = logging.getLogger(__name__)
+# aiosqlite logs every statement with its values at DEBUG (names, addresses, a verification
+# code's message): never, whatever ZHICHENG_LOG_LEVEL says (like hide_parameters below).
+logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 # The async driver for a URL given without one (e.g. DATABASE_URL=postgresql://...)
 _ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "psycopg"}

@@ -5,7 +5,25 @@ Importing this module puts each table into `METADATA`: the migrations' target, w
 
 from __future__ import annotations
 
-from store import accounts, document_tables, inbox, refused_attempts, sessions, tables, uploads
+from store import (
+    accounts,
+    document_tables,
+    inbox,
+    refused_attempts,
+    sessions,
+    tables,
+    uploads,
+    verification,
+)
 
 METADATA = tables.Base.metadata
-MODULES = (tables, accounts, uploads, document_tables, sessions, refused_attempts, inbox)
+MODULES = (
+    tables,
+    accounts,
+    uploads,
+    document_tables,
+    sessions,
+    refused_attempts,
+    inbox,
+    verification,
+)

@@ -1,4 +1,5 @@
-"""The portal's routes: one router per role, and `auth` (login, logout, the home page).
+"""The portal's routes: one router per role, `auth` (login, logout, the home page) and
+`accounts` (an applicant's registration and password reset).
 Their dependencies (the account per role, the CSRF check, the shared context) are in
 portal/deps.py; portal.app.create_app includes `router`.
 """
@@ -6,6 +7,7 @@ portal/deps.py; portal.app.create_app includes `router`.
 from fastapi import APIRouter
 
 from portal.routers import (
+    accounts,
     applicant,
     auth,
     committee,
@@ -22,6 +24,7 @@ from portal.routers import (
 router = APIRouter()
 for role_router in (
     auth.router,
+    accounts.router,
     applicant.router,
     employer.router,
     competent_unit.router,

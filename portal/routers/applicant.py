@@ -26,10 +26,12 @@ from starlette.concurrency import run_in_threadpool
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from client.codec import CodecKeyError
 from client.declarations import declaration_state, open_declaration
 from client.errors import ArchiveUnavailable, DeclarationRefused
 from client.inputs import declaration_file, declaration_input
 from client.rounds import running_round_config
+from models.accounts import AddressKind, address_username
 from models.common import STAGE_NAMES_ZH, Stage
 from models.declaration import Applicant, DeclarationInput, DeclarationState
 from models.documents import DocumentKind
@@ -362,7 +364,26 @@ async def new_declaration(page: ApplicantPage) -> Response:
         round_config = await open_round(page.portal)
     except Refusal as refusal:
         return new_page(page, {}, refusal=refusal)
-    return new_page(page, {}, round_config=round_config)
+    return new_page(page, prefilled(page), round_config=round_config)
+
+
+def prefilled(page: Page) -> dict[str, str]:
+    """The form's applicant fields from the account: its name, ID-card number (sealed at
+    rest, shown here only: the applicant's own form) and registered addresses."""
+    account = page.account
+    if not (account.id_card_sealed and account.applicant_key):
+        return {}
+    try:
+        id_card = page.portal.id_cards.open(account.id_card_sealed, account.applicant_key)
+    except CodecKeyError as exc:  # its key no longer listed: the applicant types it
+        log.warning("account %s: ID card not prefilled: %s", account.id, exc)
+        return {}
+    values = {"applicant.name": account.display_name, "applicant.id_card": id_card}
+    if account.mobile:
+        values["applicant.mobile"] = address_username(AddressKind.mobile, account.mobile)
+    if account.email:
+        values["applicant.email"] = account.email
+    return values
 
 
 @router.post("/applicant/new", response_class=HTMLResponse)

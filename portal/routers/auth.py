@@ -13,6 +13,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from models.accounts import address_username, normalized_address
 from models.common import Role
 from models.records import ROLE_HOME
 from portal.context import Refusal
@@ -33,6 +34,15 @@ from store.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 router = APIRouter()
 
 TOO_MANY = "登录失败次数过多，请15分钟后再试。"
+
+
+def login_name(typed: str) -> str:
+    """The username of a self-registered account (its mobile's 11 digits, its e-mail in
+    lower case: models/accounts.py) for what was typed; what was typed when it is neither."""
+    try:
+        return address_username(*normalized_address(typed))
+    except ValueError:
+        return typed
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -62,6 +72,8 @@ async def login(
         refusal = Refusal(TOO_MANY, status=429)
         return portal.render(request, "login.html", {"username": username}, refusal)
     account = await find_account(engine, username=username) if username else None
+    if account is None and username:  # a registered address typed another way (+86, caps)
+        account = await find_account(engine, username=login_name(username))
     too_long = len(password) > MAX_PASSWORD_LENGTH  # never hashed
     if too_long or not await check_password(account.password_hash if account else None, password):
         await throttle.failed(engine, username, address)
@@ -87,13 +99,21 @@ async def password_page(page: AccountPage) -> Response:
     return page.render("account_password.html", {})
 
 
-def new_password_problem(old: str, new: str, again: str) -> str | None:
+def password_problem(new: str, again: str, what: str = "新密码") -> str | None:
+    """What is wrong with a password chosen twice (a change, a registration, a reset)."""
     if len(new) < MIN_PASSWORD_LENGTH:
-        return f"新密码至少{MIN_PASSWORD_LENGTH}个字符。"
+        return f"{what}至少{MIN_PASSWORD_LENGTH}个字符。"
     if len(new) > MAX_PASSWORD_LENGTH:
-        return f"新密码最多{MAX_PASSWORD_LENGTH}个字符。"
+        return f"{what}最多{MAX_PASSWORD_LENGTH}个字符。"
     if new != again:
-        return "两次输入的新密码不一致。"
+        return f"两次输入的{what}不一致。"
+    return None
+
+
+def new_password_problem(old: str, new: str, again: str) -> str | None:
+    problem = password_problem(new, again)
+    if problem:
+        return problem
     if new == old:
         return "新密码不能与原密码相同。"
     return None

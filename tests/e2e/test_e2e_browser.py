@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -51,6 +52,7 @@ from rules.identity import declaration_workflow_id
 from rules.timezone import SHANGHAI
 from settings import ROOT
 from store.db import get_engine
+from store.tables import OutboxMessage
 from store.uploads import Upload
 from tests.helpers.declaration_support import SECOND, act, sleep_until, start, state, to_review_open
 from tests.helpers.portal_applicant_support import (
@@ -95,6 +97,9 @@ DOCS = {  # the screenshots docs/portal.md shows
     "31-evaluation-confirm-return.png": "screenshots/evaluation-confirm-return.png",
     "41-evaluation-blind-dossier.png": "screenshots/evaluation-blind-dossier.png",
     "51-committee-blind-dossier.png": "screenshots/committee-blind-dossier.png",
+    # an applicant's own account (test_an_applicant_registers_in_the_browser)
+    "61-register.png": "screenshots/register.png",
+    "62-register-code.png": "screenshots/register-code.png",
 }
 
 pytestmark = pytest.mark.skipif(
@@ -614,3 +619,61 @@ async def test_the_role_lists_are_readable_at_phone_width(
     async with signed_in(base, reviewer) as body:
         text = await readable_at_phone_width(body, f"{base}/evaluation")
         assert blind_code(handle.id, SECRET) in text and APPLICANT not in text
+
+
+async def test_an_applicant_registers_in_the_browser(
+    served: dict[str, Any], database_url: str
+) -> None:
+    """Registration in Chromium (last: it leaves the walk above its timing): the form, the
+    code page, the code read from the outbox as from the message, the login with the
+    address. (The form prefilled: tests/integration/test_portal_registration.py; the drill
+    round's form is closed by now.)"""
+    from playwright.async_api import async_playwright
+
+    base, shots = served["base"], Shots(served["shots"])
+    id_card, email = new_id_card(), f"reg-{new_id_card()[-6:]}@example.com"
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        try:
+            context = await browser.new_context(
+                viewport={"width": 1200, "height": 900}, locale="zh-CN"
+            )
+            page = await context.new_page()
+            watch(page)
+            await page.goto(f"{base}/login")
+            await page.click("text=注册申报人账户")
+            await page.fill('[name="name"]', APPLICANT)
+            await page.fill('[name="id_card"]', id_card)
+            await page.fill('[name="email"]', email)
+            await page.check('[name="send_to"][value="email"]')
+            await page.fill('[name="password"]', PASSWORD)
+            await page.fill('[name="password_again"]', PASSWORD)
+            await shots(page, "61-register.png")
+            await page.click("#register")
+            await page.wait_for_selector('[name="code"]')
+            await shots(page, "62-register-code.png")
+            async with get_engine(database_url).connect() as conn:
+                body = (
+                    await conn.execute(
+                        select(OutboxMessage.body)
+                        .where(OutboxMessage.email == email)
+                        .order_by(OutboxMessage.created_at.desc())
+                    )
+                ).scalar_one()
+            code = re.search(r"验证码为：(\d{6})", body)
+            assert code, body
+            await page.fill('[name="code"]', code.group(1))
+            await page.click("#verify")
+            await page.wait_for_selector("h1:has-text('注册成功')")  # the next page's
+            await page.click("text=去登录")
+            await page.fill('input[name="username"]', email)
+            await page.fill('input[name="password"]', PASSWORD)
+            await page.click("button")
+            await page.wait_for_url(f"{base}/applicant")
+            assert APPLICANT in await page.inner_text("header")
+        finally:
+            await browser.close()
+    assert not BROWSER_PROBLEMS, "\n".join(BROWSER_PROBLEMS)
+    update_docs(shots)

@@ -16,7 +16,7 @@ from models.declaration import (
     Employer,
     Material,
 )
-from models.records import BLIND_ROLES, NotificationEvent
+from models.records import ACCOUNT_EVENTS, BLIND_ROLES, NotificationEvent
 from models.round import RoundConfig
 from rules.calendar_source import build_calendar
 from rules.identity import applicant_key
@@ -161,6 +161,16 @@ NOTIFICATION_SAMPLES: dict[NotificationEvent, dict[str, Any]] = {
         "until": "2025-09-29T09:00:00+08:00",
         "review_closes_at": "2025-10-31T00:00:00+08:00",
     },
+    NotificationEvent.registration_code: {
+        "code": "042917",
+        "minutes": 10,
+        "expires_at": "2025-09-01T10:10:00+08:00",
+    },
+    NotificationEvent.password_reset_code: {
+        "code": "042917",
+        "minutes": 10,
+        "expires_at": "2025-09-01T10:10:00+08:00",
+    },
 }
 # Whom each event goes to (the first recipient where there are several); the rest: the applicant.
 NOTIFICATION_RECIPIENTS: dict[NotificationEvent, Role] = {
@@ -187,7 +197,10 @@ def notification_recipient(event: NotificationEvent) -> Role:
 
 
 def notification_context(event: NotificationEvent) -> dict[str, Any]:
-    """The sample context of `event` as its recipient gets it."""
+    """The sample context of `event` as its recipient gets it (an account's message: only
+    its own, it belongs to no declaration)."""
+    if event in ACCOUNT_EVENTS:
+        return dict(NOTIFICATION_SAMPLES[event])
     blind = notification_recipient(event) in BLIND_ROLES
     return {
         **(NOTIFICATION_BLIND_COMMON if blind else NOTIFICATION_COMMON),

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
+import httpx
 import phonenumbers
 import pytest
 import pytest_asyncio
@@ -71,11 +72,14 @@ from models.delivery import (
     safe_id_part,
 )
 from models.records import BLIND_ROLES, NotificationEvent, NotificationRequest
+from portal.app import create_app
 from settings import ROOT, load_settings
 from store.db import get_engine
 from store.tables import NotificationDelivery, OutboxMessage
 from tests.helpers.declaration_support import act, state
 from tests.helpers.declaration_support import start as start_declaration
+from tests.helpers.portal_applicant_support import new_id_card
+from tests.helpers.portal_support import csrf_of
 from tests.helpers.samples import NOTIFICATION_COMMON as COMMON
 from tests.helpers.samples import NOTIFICATION_SAMPLES as SAMPLES
 from tests.helpers.samples import (
@@ -698,6 +702,59 @@ async def test_a_transition_is_delivered_once_by_email_and_wechat(
     assert by_channel["email"]["provider_id"] == message["Message-ID"]
     assert by_channel["wechat"]["address"] == mobile and by_channel["wechat"]["provider_id"]
     assert (await state(handle)).stage.value == "draft"  # the declaration went on meanwhile
+
+
+async def test_a_registration_code_goes_out_the_same_way(
+    time_env: WorkflowEnvironment,
+    delivery_worker: Worker,
+    servers: Servers,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The portal writes a verification code's row (portal/verification.py) and starts its
+    Delivery workflow after the commit, as record_transition does: e-mail to an e-mail
+    address, WeChat (the official account bound to it) to a mobile."""
+    monkeypatch.setenv("ZHICHENG_TASK_QUEUE", delivery_worker.task_queue)
+    portal = create_app(
+        client=time_env.client, database_url=servers.database_url, settings=load_settings()
+    )
+    mobile, address, openid = new_mobile(), new_address(), f"o-{uuid.uuid4().hex[:12]}"
+    servers.bind(mobile, openid)
+    transport = httpx.ASGITransport(app=portal)
+    async with httpx.AsyncClient(transport=transport, base_url="http://portal.test") as client:
+        for send_to in ("email", "mobile"):
+            page = await client.get("/register")
+            form = {
+                "csrf_token": csrf_of(page.text),
+                "name": "张三",
+                "id_card": new_id_card(),
+                "mobile": mobile if send_to == "mobile" else "",
+                "email": address if send_to == "email" else "",
+                "send_to": send_to,
+                "password": "correct-horse-battery",
+                "password_again": "correct-horse-battery",
+            }
+            assert (await client.post("/register", data=form)).status_code == 200
+    await portal.state.verification.delivered()
+    async with get_engine().connect() as conn:
+        query = select(OutboxMessage.__table__).where(
+            OutboxMessage.event == NotificationEvent.registration_code.value,
+            (OutboxMessage.email == address) | (OutboxMessage.mobile == mobile),
+        )
+        rows = {("email" if r.email else "mobile"): r for r in (await conn.execute(query)).all()}
+    by_mail, by_wechat = rows["email"], rows["mobile"]
+    assert outcomes(await delivered(time_env, delivery_workflow_id(by_mail.key))) == {
+        "email": "sent"
+    }
+    [mail] = servers.smtp.to(address, by_mail.key)
+    code = by_mail.context["code"]
+    assert mail.message["Subject"] == "注册账户验证码" and code in mail.message.get_content()
+    assert outcomes(await delivered(time_env, delivery_workflow_id(by_wechat.key))) == {
+        "wechat": "sent"
+    }
+    _, [sent] = servers.wechat.for_key(by_wechat.key)
+    assert sent["touser"] == openid
+    assert sent["template_id"] == TEMPLATES["events"]["registration_code"]["template_id"]
+    assert sent["data"]["character_string2"]["value"] == by_wechat.context["code"]
 
 
 async def test_a_repeated_delivery_start_sends_nothing_twice(

@@ -14,10 +14,12 @@ from fastapi import FastAPI
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from client.codec import ID_CARD_PURPOSE, FieldCipher
 from models.common import Role, Stage
 from portal.app import create_app
 from portal.security import LoginThrottle, blind_code
-from settings import ROOT
+from rules.identity import applicant_key
+from settings import ROOT, load_settings
 from tests.helpers.declaration_support import start, state, to_evaluation_review
 from tests.helpers.portal_support import (
     OTHER_EMPLOYER,
@@ -329,6 +331,7 @@ async def test_every_role_has_its_pages(
 def test_starter_account_create(tmp_path: Any) -> None:
     """`starter.py account create`: made once, a second time refused, an employer needs --uscc."""
     import os
+    import sqlite3
     import subprocess
     import sys
 
@@ -344,3 +347,29 @@ def test_starter_account_create(tmp_path: Any) -> None:
     assert again.returncode == 3 and "exists already" in again.stderr
     bare = subprocess.run([*command, "--username", "x"], env=env, capture_output=True, text=True)
     assert bare.returncode == 2 and "--uscc" in bare.stderr
+
+    # an applicant's ID card: its key, and the number sealed at rest (to prefill the form)
+    command[-1] = "applicant"
+    made = subprocess.run(
+        [*command, "--username", "liming", "--id-card", SAMPLE_ID_CARD.lower()],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert made.returncode == 0, made.stderr
+    assert SAMPLE_ID_CARD not in made.stdout + made.stderr
+    with sqlite3.connect(tmp_path / "accounts.db") as db:
+        key, sealed = db.execute(
+            "SELECT applicant_key, id_card_sealed FROM accounts WHERE username = 'liming'"
+        ).fetchone()
+    settings = load_settings()
+    assert key == applicant_key(SAMPLE_ID_CARD, settings.applicant_key_secret)
+    assert SAMPLE_ID_CARD not in sealed
+    assert FieldCipher.from_settings(settings, ID_CARD_PURPOSE).open(sealed, key) == SAMPLE_ID_CARD
+    wrong = subprocess.run(
+        [*command, "--username", "x2", "--id-card", SAMPLE_ID_CARD[:-1] + "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert wrong.returncode == 2 and "--id-card" in wrong.stderr

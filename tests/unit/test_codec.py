@@ -11,12 +11,20 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.api.failure.v1 import Failure
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 
-from client.codec import ENCRYPTED_ENCODING, KEY_ID_KEY, CodecKeyError, EncryptionCodec
+from client.codec import (
+    ENCRYPTED_ENCODING,
+    KEY_ID_KEY,
+    CodecKeyError,
+    EncryptionCodec,
+    FieldCipher,
+)
 from client.connection import data_converter
 from models.declaration import DeclarationInput
 from settings import (
@@ -222,3 +230,39 @@ def test_the_worker_refuses_to_start_without_keys_outside_development(tmp_path: 
     assert result.returncode == 2, result.stderr
     [line] = result.stderr.splitlines()
     assert line.startswith("invalid setting: ZHICHENG_CODEC_KEYS: not set"), line
+
+
+# --- personal data at rest (FieldCipher: an account's ID-card number) -------------------------
+
+ID_CARD, KEY_A, KEY_B = "11010519491231002X", "0123456789abcdef", "fedcba9876543210"
+
+
+def test_a_sealed_field_opens_only_for_its_row_and_purpose() -> None:
+    cipher = FieldCipher([("k1", K1)], "id_card")
+    sealed = cipher.seal(ID_CARD, bound_to=KEY_A)
+    assert sealed.startswith("v1:k1:") and ID_CARD not in sealed
+    assert cipher.seal(ID_CARD, bound_to=KEY_A) != sealed  # a fresh nonce each time
+    assert cipher.open(sealed, KEY_A) == ID_CARD
+    with pytest.raises(CodecKeyError, match="fails authentication") as raised:
+        cipher.open(sealed, KEY_B)  # copied to another account's row
+    assert ID_CARD not in str(raised.value)
+    with pytest.raises(CodecKeyError, match="fails authentication"):
+        FieldCipher([("k1", K1)], "other_purpose").open(sealed, KEY_A)
+    tampered = sealed[:-4] + ("AAAA" if not sealed.endswith("AAAA") else "BBBB")
+    with pytest.raises(CodecKeyError):
+        cipher.open(tampered, KEY_A)
+    with pytest.raises(CodecKeyError):
+        cipher.open("v1:k1:not base64!", KEY_A)
+
+
+def test_a_sealed_field_follows_the_payload_key_rotation() -> None:
+    old = FieldCipher([("k1", K1)], "id_card").seal(ID_CARD, bound_to=KEY_A)
+    rotated = FieldCipher([("k2", K2), ("k1", K1)], "id_card")
+    assert rotated.open(old, KEY_A) == ID_CARD  # an old key listed still opens it
+    assert rotated.seal(ID_CARD, bound_to=KEY_A).startswith("v1:k2:")  # the newest seals
+    with pytest.raises(CodecKeyError, match=r"'k1'.*does not list"):
+        FieldCipher([("k2", K2)], "id_card").open(old, KEY_A)
+    # the record key is derived, never the payload key itself
+    raw = base64.urlsafe_b64decode(old.split(":", 2)[2])
+    with pytest.raises(InvalidTag):
+        AESGCM(K1).decrypt(raw[:12], raw[12:], KEY_A.encode())
