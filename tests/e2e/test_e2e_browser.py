@@ -631,7 +631,7 @@ async def test_an_applicant_registers_in_the_browser(
     from playwright.async_api import async_playwright
 
     base, shots = served["base"], Shots(served["shots"])
-    id_card, email = new_id_card(), f"reg-{new_id_card()[-6:]}@example.com"
+    id_card, email = new_id_card(), f"reg-{new_id_card()[-6:].lower()}@example.com"
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS

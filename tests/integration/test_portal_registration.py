@@ -474,7 +474,7 @@ def form_value(html: str, name: str) -> str | None:
 async def test_registered_applicant_finds_the_form_prefilled(
     round_portal: FastAPI, database_url: str
 ) -> None:
-    id_card, email = new_id_card(), f"prefill-{new_id_card()[-6:]}@example.com"
+    id_card, email = new_id_card(), f"prefill-{new_id_card()[-6:].lower()}@example.com"
     client, username = await registered(round_portal, database_url, id_card, email=email)
     try:
         assert (await login(client, username, PASSWORD)).status_code == 303
