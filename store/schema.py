@@ -5,7 +5,15 @@ Importing this module puts each table into `METADATA`: the migrations' target, w
 
 from __future__ import annotations
 
-from store import accounts, document_tables, refused_attempts, sessions, tables, uploads
+from store import (
+    accounts,
+    document_tables,
+    masked_checks,
+    refused_attempts,
+    sessions,
+    tables,
+    uploads,
+)
 
 METADATA = tables.Base.metadata
-MODULES = (tables, accounts, uploads, document_tables, sessions, refused_attempts)
+MODULES = (tables, accounts, uploads, document_tables, sessions, refused_attempts, masked_checks)
