@@ -14,7 +14,7 @@ import io
 import math
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -101,7 +101,7 @@ def page_pixel_sizes(data: bytes, media_type: str) -> tuple[list[tuple[int, int]
     return [(math.ceil(w * scale), math.ceil(h * scale)) for w, h in points], scale * 72
 
 
-def each_page_image(data: bytes, media_type: str) -> Iterator[Image.Image]:
+def each_page_image(data: bytes, media_type: str) -> Generator[Image.Image, None, None]:
     """The pages of page_images one at a time, so that only one is in memory (the masking
     tool burns and writes each before the next is rendered). The document is opened once;
     PDFium's lock is held for each call only, not while the caller works on a page."""

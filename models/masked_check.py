@@ -41,3 +41,7 @@ class MaskedCheck(Strict):
     pages_done: int = Field(default=0, ge=0)
     pages: int = Field(default=0, ge=0)
     findings: list[CheckFinding] = Field(default_factory=list, max_length=MAX_FINDINGS)
+
+
+MASKED_COPY_CHECK_WORKFLOW_TYPE = "MaskedCopyCheck"  # workflows/masked_copy_check.py
+CHECK_MASKED_COPY = "check_masked_copy"  # its activity (activities/masked_copy.py)

@@ -7,7 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 
+from rules.blind_review import SEEN_KINDS_ZH, IdentityKind
 from rules.timezone import cn_datetime, cn_window
+
+KIND_VALUES = {kind.value for kind in IdentityKind}
 
 WINDOW_NAMES_ZH = {  # R9
     "submission": "本年度申报及单位审核、公示、推荐的时间",
@@ -40,6 +43,10 @@ PROBLEMS_ZH = {  # an Invalid refusal's problem (workflows/refusals.py `invalid`
     "defense_not_started": "答辩定于{starts_at}开始，答辩开始后才能录入答辩成绩。",  # R18
     "session_recorded": "会议{session_id}已经登记过，不能重复登记。",  # R20
     "boundary_in_past": "{boundary}不能调整到已经过去的时间（{at}）。",  # R9
+    "masked_text_found": "第{material}份材料的遮盖副本中仍能识别出个人信息："  # R11
+    "第{page}页 {place} 可见{kind}。请重新遮盖该材料后再提交。",
+    "masked_check_pending": "第{material}份材料的遮盖检查尚未完成"  # R11
+    "（系统正在识别遮盖副本中是否仍有个人信息），请稍后提交。",
 }
 
 
@@ -50,6 +57,8 @@ def _problem_text(facts: Mapping[str, str]) -> str | None:
     said = {
         name: BOUNDARY_NAMES_ZH.get(value, value)
         if name == "boundary"
+        else SEEN_KINDS_ZH.get(IdentityKind(value), value)
+        if name == "kind" and value in KIND_VALUES
         else cn_datetime(value)
         if name in ("at", "starts_at")
         else value

@@ -48,7 +48,9 @@ from functools import lru_cache
 import phonenumbers
 from pypinyin import Style, pinyin
 
-from models.declaration import Applicant
+from models.declaration import Applicant, Material
+from models.masked_check import CheckStatus
+from rules.actions import Refused
 
 
 class IdentityKind(StrEnum):
@@ -528,3 +530,42 @@ def _union(words: Sequence[Word]) -> tuple[int, int, int, int]:
     right = max(w.left + w.width for w in words)
     bottom = max(w.top + w.height for w in words)
     return left, top, right - left, bottom - top
+
+
+# --- the submission: every masked copy's check clean -----------------------------------------
+
+MASKED_CHECK_PENDING = "MaskedCheckPending"
+MASKED_TEXT_FOUND = "MaskedTextFound"
+
+
+def masked_check_refusal(materials: Sequence[Material]) -> Refused | None:
+    """Why a submission of `materials` is refused for their masked copies' OCR checks (R11,
+    models/masked_check.py), or None: the first material whose check found identifying text
+    (its number, page, place and kind in the facts; never the text), else the first whose
+    check has not finished or is missing (a copy made before the checks, or whose check did
+    not start: the applicant masks it again)."""
+    for number, material in enumerate(materials, 1):
+        check = material.check
+        if check is not None and check.status is CheckStatus.found and check.findings:
+            first = check.findings[0]
+            message = (
+                f"materials[{number - 1}]: the masked copy still shows the applicant's "
+                f"{first.kind} on page {first.page} ({len(check.findings)} finding(s))"
+            )
+            facts = {
+                "problem": "masked_text_found",
+                "material": str(number),
+                "page": str(first.page),
+                "place": first.place,
+                "kind": first.kind,
+            }
+            return Refused(MASKED_TEXT_FOUND, message, facts)
+    for number, material in enumerate(materials, 1):
+        check = material.check
+        if check is None or check.status is CheckStatus.pending:
+            message = f"materials[{number - 1}]: the masked copy's check has not finished"
+            facts = {"problem": "masked_check_pending", "material": str(number)}
+            if check is not None and check.pages:
+                facts |= {"pages_done": str(check.pages_done), "pages": str(check.pages)}
+            return Refused(MASKED_CHECK_PENDING, message, facts)
+    return None

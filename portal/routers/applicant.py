@@ -28,10 +28,12 @@ from temporalio.service import RPCError, RPCStatusCode
 from client.declarations import declaration_state, open_declaration
 from client.errors import ArchiveUnavailable, DeclarationRefused
 from client.inputs import declaration_file, declaration_input
+from client.masked_checks import start_masked_copy_check
 from client.rounds import running_round_config
 from models.common import Stage
 from models.declaration import Applicant, DeclarationInput, DeclarationState
 from models.documents import DocumentKind
+from models.masked_check import CheckStatus, MaskedCheck
 from models.round import RoundConfig
 from portal.applicant_guide import (
     GENERAL_MATERIALS_ZH,
@@ -68,7 +70,13 @@ from portal.uploads import (
     upload_config,
 )
 from portal.viewer import page_png
-from rules.blind_review import IDENTITY_KINDS_ZH, first_identifying_title, identifying_title
+from rules.blind_review import (
+    IDENTITY_KINDS_ZH,
+    SEEN_KINDS_ZH,
+    IdentityKind,
+    first_identifying_title,
+    identifying_title,
+)
 from rules.calendar import CalendarYearUnknown
 from rules.identity import declaration_workflow_id, round_workflow_id
 from rules.publicity import publicity_end_explained
@@ -76,6 +84,7 @@ from rules.timezone import SHANGHAI, cn_datetime, shanghai_iso
 from settings import Settings
 from store.accounts import Account
 from store.config_files import InputError, round_config_for
+from store.masked_checks import checks_of
 from store.tables import DeclarationRow
 from store.uploads import DeclarationMaterial, Upload
 from workflows import documents as docs
@@ -158,7 +167,29 @@ async def materials_of(page: Page, workflow_id: str) -> list[dict[str, Any]]:
     )
     async with page.portal.engine().connect() as conn:
         found = (await conn.execute(query)).all()
-    return [material_view(row) for row in found]
+    materials = [material_view(row) for row in found]
+    copies = [m["upload"].masked_sha256 for m in materials if m["masked"]]
+    checks = await checks_of(page.portal.engine(), workflow_id, copies)
+    for m in materials:
+        m["check"] = checks.get(m["upload"].masked_sha256) if m["masked"] else None
+        m["check_text"] = check_text(m["check"]) if m["masked"] else None
+    return materials
+
+
+def check_text(check: MaskedCheck | None) -> str:
+    """The masked copy's OCR check as the applicant's list says it (R11)."""
+    if check is None:
+        return "遮盖检查未开始，请重新生成遮盖副本"
+    if check.status is CheckStatus.pending:
+        if not check.pages:
+            return "检查中"
+        return f"检查中（第{min(check.pages_done + 1, check.pages)}页/共{check.pages}页）"
+    if check.status is CheckStatus.clean:
+        return "未发现可识别信息"
+    seen = "；".join(
+        f"第{f.page}页 {f.place} 可见{SEEN_KINDS_ZH[IdentityKind(f.kind)]}" for f in check.findings
+    )
+    return f"发现：{seen} — 请重新遮盖"
 
 
 def deadline_explanations(state: DeclarationState, settings: Settings) -> dict[str, str]:
@@ -359,6 +390,8 @@ async def create_declaration(page: ApplicantPage, form: CheckedForm) -> Response
         return refused(declaration_errors(exc))
     settings = portal.settings
     declaration = declaration_input(data, round_config, "form", settings.applicant_key_secret)
+    # R11 (interp.): the portal's declarations need each masked copy's OCR check clean
+    declaration = declaration.model_copy(update={"masked_text_check": True})
     key = declaration.applicant_key
     if account.applicant_key and account.applicant_key != key:
         return refused({"applicant.id_card": "该身份证号码与您账户绑定的申报人不一致。"})
@@ -572,6 +605,25 @@ async def mask_material(
         max_bytes=None,  # made here, from pages already checked
     )
     await set_masked(engine, upload.id, stored.sha256)
+    try:  # R11: OCR of the copy, in the background (its progress on the materials list)
+        await start_masked_copy_check(
+            await page.portal.temporal(),
+            engine,
+            declaration_id=current.workflow_id,
+            applicant=await applicant_of(page, current.workflow_id),
+            masked_sha256=stored.sha256,
+            media_type=copy.media_type,
+            pages=copy.pages,
+            task_queue=page.portal.settings.task_queue,
+        )
+    except (Refusal, RPCError, RuntimeError) as exc:
+        log.warning("masked-copy check of %s not started: %s", current.workflow_id, exc)
+        refusal = Refusal(
+            "遮盖副本已生成，但遮盖检查暂时未能开始，请稍后再次点击“生成遮盖副本”。",
+            type(exc).__name__,
+            503,
+        )
+        return await mask_page(page, material_id, refusal)
     return RedirectResponse(f"/applicant/materials/{material_id}/mask#masked", 303)
 
 
