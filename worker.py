@@ -246,6 +246,14 @@ def build_worker(
     )
 
 
+def build_ocr_activities(
+    settings: Settings, engine: AsyncEngine, upload_dir: Path | None = None
+) -> list[Callable[..., Any]]:
+    """The OCR queue's activities (R11): the masked-copy check, reading the upload store."""
+    checks = MaskedCopyActivities(engine, upload_dir or settings.upload_dir)
+    return [checks.check_masked_copy]
+
+
 def build_ocr_worker(
     client: Client,
     task_queue: str,
@@ -261,11 +269,10 @@ def build_ocr_worker(
     `upload_dir`: None is the settings' upload store."""
     settings = settings or load_settings()
     engine = engine or get_engine(settings.database_url)
-    checks = MaskedCopyActivities(engine, upload_dir or settings.upload_dir)
     return Worker(
         client,
         task_queue=ocr_task_queue(task_queue),
-        activities=[checks.check_masked_copy],
+        activities=build_ocr_activities(settings, engine, upload_dir),
         max_concurrent_activities=1,
         graceful_shutdown_timeout=timedelta(seconds=10),
     )

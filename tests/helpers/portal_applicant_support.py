@@ -139,6 +139,45 @@ def certificate(name: str, employer: str, size: tuple[int, int] = (600, 420)) ->
     return image
 
 
+# Where `identity_scan` prints each line (x, y, w, h, with a margin for the masking tool's
+# boxes); the scan is small, so tesseract reads it in well under a second.
+IDENTITY_SCAN_SIZE = (620, 330)
+IDENTITY_SCAN_BOXES = {
+    "name": (55, 75, 280, 50),
+    "id_card": (55, 145, 520, 45),
+    "mobile": (55, 205, 400, 45),
+    "employer": (55, 265, 520, 45),
+}
+
+
+def identity_scan(name: str, id_card: str, mobile: str, employer: str) -> Image.Image:
+    """A scanned form that prints the applicant's name, ID-card number, mobile and employer,
+    each on its own line inside IDENTITY_SCAN_BOXES (the masked-copy check's test scan)."""
+    image = Image.new("RGB", IDENTITY_SCAN_SIZE, "white")
+    draw = ImageDraw.Draw(image)
+    draw.text((220, 20), "业绩证明", fill="black", font=_font(34))
+    lines = {
+        "name": f"姓名：{name}",
+        "id_card": f"身份证号：{id_card}",
+        "mobile": f"手机：{mobile[:3]} {mobile[3:7]} {mobile[7:]}",
+        "employer": f"单位：{employer}",
+    }
+    for field, text in lines.items():
+        x, y, _, _ = IDENTITY_SCAN_BOXES[field]
+        draw.text((x + 5, y + 8), text, fill="black", font=_font(26))
+    return image
+
+
+def mask_boxes(*fields: str) -> str:
+    """The masking tool's form field covering these lines of `identity_scan` (page 0)."""
+    return json.dumps(
+        [
+            dict(zip(("x", "y", "w", "h"), IDENTITY_SCAN_BOXES[field], strict=True)) | {"page": 0}
+            for field in fields
+        ]
+    )
+
+
 def blacked_out(image: Image.Image, *boxes: tuple[int, int, int, int]) -> Image.Image:
     """The image with the boxes (x, y, w, h) burned black, as the masking tool does."""
     copy = image.copy()
