@@ -422,10 +422,12 @@ SEEN_KINDS_ZH = {
     IdentityKind.employer: "工作单位",
 }
 
-# OCR reads a digit as a look-alike letter now and then (0 as O, 1 as l): in a word that is
-# mostly digits they are read back as digits. X stays (the ID card's check character).
-_DIGIT_LOOKALIKES = str.maketrans("OoQDIl|i!ZzSsBG", "000011111225586")
-_MOSTLY_DIGITS = 0.5
+# OCR reads a digit as a look-alike letter now and then (0 as O, 1 as l): a word of digits
+# and look-alikes only, with at least one digit, is read back as digits. X stays (the ID
+# card's check character).
+_LOOKALIKES, _AS_DIGITS = "OoQDIl|i!ZzSsBG", "000011111225586"
+_DIGIT_LOOKALIKES = str.maketrans(_LOOKALIKES, _AS_DIGITS)
+_NUMBER_CHARS = frozenset("0123456789Xx" + _LOOKALIKES)
 
 
 @dataclass(frozen=True)
@@ -486,10 +488,10 @@ def place_on_page(box: tuple[int, int, int, int], size: tuple[int, int]) -> str:
 
 
 def _digits_read_back(text: str) -> str:
-    alnum = [ch for ch in unicodedata.normalize("NFKC", text) if ch.isalnum()]
-    digits = sum(ch.isdigit() for ch in alnum)
-    if digits and digits >= _MOSTLY_DIGITS * len(alnum):
-        return text.translate(_DIGIT_LOOKALIKES)
+    folded = unicodedata.normalize("NFKC", text)
+    chars = [ch for ch in folded if ch.isalnum() or ch in "|!"]
+    if any(ch.isdigit() for ch in chars) and all(ch in _NUMBER_CHARS for ch in chars):
+        return folded.translate(_DIGIT_LOOKALIKES)
     return text
 
 
