@@ -3,6 +3,7 @@ valid applicants of their own, sample scans made with Pillow, logging in."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import random
@@ -17,10 +18,12 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image, ImageDraw, ImageFont
+from sqlalchemy import select
 from stdnum.cn import ric
 
 from models.calendar import YearCalendar
 from models.common import Role
+from models.masked_check import CheckStatus, MaskedCheck
 from models.round import RoundConfig
 from portal.context import ROLE_NAMES_ZH
 from rules.calendar import CalendarYearUnknown
@@ -30,6 +33,7 @@ from rules.timezone import SHANGHAI
 from settings import load_settings
 from store.accounts import create_account, find_account
 from store.db import get_engine
+from store.masked_checks import MaskedCopyCheck, checks_of
 from tests.helpers.declaration_support import round_around
 
 PASSWORD = "correct-horse-battery"
@@ -234,3 +238,23 @@ async def login(client: httpx.AsyncClient, username: str) -> str:
     page = await client.get(response.headers["location"])
     assert page.status_code == 200, page.text
     return csrf_of(page.text)
+
+
+# --- the masked-copy checks (R11) ------------------------------------------------------------
+
+
+async def checks_finished(
+    database_url: str, workflow_id: str, seconds: float = 90
+) -> dict[str, MaskedCheck]:
+    """The declaration's masked-copy checks once none is pending (the OCR worker of the test
+    reads them in the background, as the portal's list shows), by copy."""
+    engine = get_engine(database_url)
+    query = select(MaskedCopyCheck.masked_sha256).where(MaskedCopyCheck.workflow_id == workflow_id)
+    for _ in range(int(seconds * 10)):
+        async with engine.connect() as conn:
+            copies = list((await conn.execute(query)).scalars())
+        checks = await checks_of(engine, workflow_id, copies)
+        if checks and all(c.status is not CheckStatus.pending for c in checks.values()):
+            return checks
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the masked-copy checks of {workflow_id} did not finish")
