@@ -49,7 +49,7 @@ from portal.security import blind_code
 from portal.uploads import read_upload
 from rules.identity import declaration_workflow_id
 from rules.timezone import SHANGHAI
-from settings import ROOT
+from settings import ROOT, Settings
 from store.db import get_engine
 from store.uploads import Upload
 from tests.helpers.declaration_support import SECOND, act, sleep_until, start, state, to_review_open
@@ -60,6 +60,7 @@ from tests.helpers.portal_applicant_support import (
     NAME_BOX,
     PASSWORD,
     certificate,
+    checks_finished,
     declaration_form,
     key_of,
     make_account,
@@ -69,6 +70,7 @@ from tests.helpers.portal_applicant_support import (
     portal_round,
 )
 from tests.helpers.portal_support import forbidden_texts, keep_material, scanned
+from worker import build_ocr_worker
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -113,6 +115,7 @@ async def served(
     time_env: WorkflowEnvironment,
     time_worker: Worker,
     database_url: str,
+    session_settings: Settings,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[dict[str, Any]]:
     """`uvicorn portal.app:app` in a subprocess, configured like production through the
@@ -153,9 +156,15 @@ async def served(
                 cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
             base = f"http://127.0.0.1:{port}"
+            # the OCR of masked copies (R11) from the portal's upload store, as worker.py runs it
+            ocr = build_ocr_worker(
+                time_env.client, time_worker.task_queue, settings=session_settings,
+                upload_dir=uploads,
+            )  # fmt: skip
             try:
                 await until_serving(base, process, log_path)
-                yield {"base": base, "uploads": uploads, "shots": tmp / "screenshots"}
+                async with ocr:
+                    yield {"base": base, "uploads": uploads, "shots": tmp / "screenshots"}
             finally:
                 process.terminate()
                 try:
@@ -354,7 +363,9 @@ async def test_one_declaration_in_the_browser(
             for x, y in ((60, 150), (300, 165), (60, 220), (500, 250)):  # inside the boxes
                 assert max(first.convert("RGB").getpixel((x, y))) <= 16, (x, y)
 
+            await checks_finished(database_url, workflow_id)  # R11: OCR of the masked copy
             await page.goto(f"{base}/applicant")
+            assert "遮盖检查：未发现可识别信息" in await page.inner_text("#materials + p + table")
             await page.click("#submit")
             await page.wait_for_url(f"{base}/applicant")
             assert "用人单位审核" in await page.inner_text("#stage")
