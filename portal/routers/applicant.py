@@ -63,6 +63,7 @@ from portal.uploads import (
     UploadRefused,
     find_own_by_sha256,
     find_upload,
+    page_pixel_sizes,
     read_upload,
     set_masked,
     store_form_file,
@@ -562,14 +563,46 @@ async def mask_page(page: Page, material_id: int, refusal: Refusal | None = None
         masked = await find_own_by_sha256(
             page.portal.engine(), page.account.id, upload.masked_sha256
         )
+    outlines = await finding_outlines(page, masked, material["check"]) if masked else {}
     context = {
         "material": material,
         "upload": upload,
         "masked": masked,
+        "check": material["check"],
+        "check_text": material["check_text"],
+        "outlines": outlines,
         "editable": current.state.stage in EDITABLE,
         "min_box": {"percent": MIN_BOX_PERCENT, "pixels": MIN_BOX_PIXELS},
     }
     return page.render("applicant_mask.html", context, refusal)
+
+
+async def finding_outlines(
+    page: Page, masked: StoredUpload, check: MaskedCheck | None
+) -> dict[int, list[dict[str, Any]]]:
+    """The check's findings as outlines on the masked copy's page images, by page (1-based):
+    each box in percent of its page (the image scales with the page's width)."""
+    if check is None or not check.findings:
+        return {}
+    uploads = upload_config(page.request.app)
+    data = await run_in_threadpool(read_upload, uploads.directory, masked.sha256)
+    sizes, _ = await run_in_threadpool(page_pixel_sizes, data, masked.media_type)
+    outlines: dict[int, list[dict[str, Any]]] = {}
+    for f in check.findings:
+        if not 1 <= f.page <= len(sizes):
+            continue
+        width, height = sizes[f.page - 1]
+        x, y, w, h = f.box
+        outlines.setdefault(f.page, []).append(
+            {
+                "left": round(100 * x / width, 2),
+                "top": round(100 * y / height, 2),
+                "width": round(100 * w / width, 2),
+                "height": round(100 * h / height, 2),
+                "title": f"{f.place} 可见{SEEN_KINDS_ZH[IdentityKind(f.kind)]}",
+            }
+        )
+    return outlines
 
 
 @router.get("/applicant/materials/{material_id}/mask", response_class=HTMLResponse)
