@@ -47,6 +47,8 @@ PROBLEMS_ZH = {  # an Invalid refusal's problem (workflows/refusals.py `invalid`
     "第{page}页 {place} 可见{kind}。请重新遮盖该材料后再提交。",
     "masked_check_pending": "第{material}份材料的遮盖检查尚未完成"  # R11
     "（系统正在识别遮盖副本中是否仍有个人信息），请稍后提交。",
+    "masked_check_missing": "第{material}份材料的遮盖副本尚未经过遮盖检查"  # R11
+    "（遮盖检查尚未完成），请重新生成遮盖副本，检查完成后再提交。",
 }
 
 

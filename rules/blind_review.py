@@ -564,10 +564,14 @@ def masked_check_refusal(materials: Sequence[Material]) -> Refused | None:
             return Refused(MASKED_TEXT_FOUND, message, facts)
     for number, material in enumerate(materials, 1):
         check = material.check
-        if check is None or check.status is CheckStatus.pending:
+        if check is None:
+            message = f"materials[{number - 1}]: the masked copy has no check"
+            facts = {"problem": "masked_check_missing", "material": str(number)}
+            return Refused(MASKED_CHECK_PENDING, message, facts)
+        if check.status is CheckStatus.pending:
             message = f"materials[{number - 1}]: the masked copy's check has not finished"
             facts = {"problem": "masked_check_pending", "material": str(number)}
-            if check is not None and check.pages:
+            if check.pages:
                 facts |= {"pages_done": str(check.pages_done), "pages": str(check.pages)}
             return Refused(MASKED_CHECK_PENDING, message, facts)
     return None

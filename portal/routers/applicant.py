@@ -173,14 +173,14 @@ async def materials_of(page: Page, workflow_id: str) -> list[dict[str, Any]]:
     checks = await checks_of(page.portal.engine(), workflow_id, copies)
     for m in materials:
         m["check"] = checks.get(m["upload"].masked_sha256) if m["masked"] else None
-        m["check_text"] = check_text(m["check"]) if m["masked"] else None
+        m["check_text"] = check_text(m["check"]) if m["check"] else None
     return materials
 
 
-def check_text(check: MaskedCheck | None) -> str:
-    """The masked copy's OCR check as the applicant's list says it (R11)."""
-    if check is None:
-        return "遮盖检查未开始，请重新生成遮盖副本"
+def check_text(check: MaskedCheck) -> str:
+    """The masked copy's OCR check as the applicant's list says it (R11). A copy without one
+    (made before the checks) says nothing: if its declaration needs one, the submission's
+    refusal says to make the copy again."""
     if check.status is CheckStatus.pending:
         if not check.pages:
             return "检查中"

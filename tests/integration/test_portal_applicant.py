@@ -641,9 +641,10 @@ async def test_materials_masking_submission_and_blind_download(
     page = (await client.get("/applicant")).text
     assert "遮盖检查：发现：第1页 中部 可见姓名 — 请重新遮盖" in page
     assert "遮盖检查：未发现可识别信息" in page  # the PDF's copy
-    tool = (await client.get(f"/applicant/materials/{png_item.id}/mask")).text
-    assert "遮盖检查：发现：第1页 中部 可见姓名" in tool  # and outlined on the copy's page
-    assert re.search(r'<span class="finding" title="中部 可见姓名" style="left:[\d.]+%;', tool)
+    tool_page = (await client.get(f"/applicant/materials/{png_item.id}/mask")).text
+    assert "遮盖检查：发现：第1页 中部 可见姓名" in tool_page  # outlined on the copy's page too
+    finding = r'<span class="finding" title="中部 可见姓名" style="left:[\d.]+%;'
+    assert re.search(finding, tool_page)
     response = await client.post("/applicant/submit", data=action_form(token))
     assert response.status_code == 409, response.text
     assert "第2份材料的遮盖副本中仍能识别出个人信息：第1页 中部 可见姓名" in response.text

@@ -306,5 +306,5 @@ def test_a_material_without_a_check_is_pending_and_clean_ones_pass() -> None:
     bare = Material(name="学历证书", sha256="0" * 64, masked=True)
     refused = masked_check_refusal([checked("clean"), bare])
     assert refused is not None and refused.kind == "MaskedCheckPending"
-    assert refused.facts == {"problem": "masked_check_pending", "material": "2"}
+    assert refused.facts == {"problem": "masked_check_missing", "material": "2"}
     assert masked_check_refusal([checked("clean"), checked("clean")]) is None
