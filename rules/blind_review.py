@@ -29,6 +29,12 @@ What counts as identifying (each rule is marked `# R11` where it is applied):
   trade name shorter than two characters is not looked for (the full name still is). Not
   looked for: a short form without the trade name, Latin abbreviations (TBEA) and pinyin.
 
+The same rules judge the text OCR reads on a masked copy (`page_findings`: the words of
+each line of a page, its spaces between Chinese characters and digit groups ignored as a
+title's are, and letters that look like digits read back as digits in a word of digits), and
+a submission is refused while a material's masked copy shows any of it or is not checked
+yet (`masked_check_refusal`); a finding is its kind, page, place and box, never the text.
+
 Pure (no I/O); importable in the workflow sandbox. `pypinyin` loads its dictionaries when it
 is imported, so the worker passes it through the sandbox (worker.py PASSTHROUGH_MODULES) and
 workflows import this module inside `imports_passed_through`. They cost each process that
