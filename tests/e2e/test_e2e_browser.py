@@ -65,12 +65,12 @@ from tests.helpers.portal_applicant_support import (
     key_of,
     make_account,
     new_id_card,
+    ocr_worker_running,
     pdf_of,
     png_of,
     portal_round,
 )
 from tests.helpers.portal_support import forbidden_texts, keep_material, scanned
-from worker import build_ocr_worker
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -157,10 +157,9 @@ async def served(
             )  # fmt: skip
             base = f"http://127.0.0.1:{port}"
             # the OCR of masked copies (R11) from the portal's upload store, as worker.py runs it
-            ocr = build_ocr_worker(
-                time_env.client, time_worker.task_queue, settings=session_settings,
-                upload_dir=uploads,
-            )  # fmt: skip
+            ocr = ocr_worker_running(
+                time_env.client, time_worker.task_queue, session_settings, uploads
+            )
             try:
                 await until_serving(base, process, log_path)
                 async with ocr:

@@ -9,8 +9,8 @@ import json
 import random
 import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,9 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import select
 from stdnum.cn import ric
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError
+from temporalio.worker import Worker
 
 from models.calendar import YearCalendar
 from models.common import Role
@@ -28,13 +31,14 @@ from models.round import RoundConfig
 from portal.context import ROLE_NAMES_ZH
 from rules.calendar import CalendarYearUnknown
 from rules.calendar_source import year_from_package
-from rules.identity import applicant_key
+from rules.identity import applicant_key, masked_check_workflow_id
 from rules.timezone import SHANGHAI
-from settings import load_settings
+from settings import Settings, load_settings
 from store.accounts import create_account, find_account
 from store.db import get_engine
 from store.masked_checks import MaskedCopyCheck, checks_of
 from tests.helpers.declaration_support import round_around
+from worker import build_ocr_worker
 
 PASSWORD = "correct-horse-battery"
 EMPLOYER_NAME = "新疆示例硅业有限公司"
@@ -258,3 +262,35 @@ async def checks_finished(
             return checks
         await asyncio.sleep(0.1)
     raise AssertionError(f"the masked-copy checks of {workflow_id} did not finish")
+
+
+@asynccontextmanager
+async def ocr_worker_running(
+    client: Client, task_queue: str, settings: Settings, upload_dir: Path
+) -> AsyncIterator[Worker]:
+    """The OCR worker of masked-copy checks (worker.build_ocr_worker) reading `upload_dir`;
+    on the way out, every MaskedCopyCheck still running is waited for first. The time-skipping
+    test server skips no time while an activity task is outstanding, so a check left without
+    its worker would stall every later test's sleep."""
+    async with build_ocr_worker(
+        client, task_queue, settings=settings, upload_dir=upload_dir
+    ) as worker:
+        try:
+            yield worker
+        finally:
+            await checks_drained(client, settings.database_url)
+
+
+async def checks_drained(client: Client, database_url: str) -> None:
+    """Wait for every MaskedCopyCheck workflow of the database's checks that still runs."""
+    query = select(MaskedCopyCheck.workflow_id, MaskedCopyCheck.masked_sha256)
+    async with get_engine(database_url).connect() as conn:
+        copies = (await conn.execute(query)).all()
+    for workflow_id, sha in copies:
+        handle = client.get_workflow_handle(masked_check_workflow_id(workflow_id, sha))
+        try:
+            running = (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+        except RPCError:  # never started (a row a test made by hand)
+            continue
+        if running:
+            await asyncio.wait_for(handle.result(), 120)

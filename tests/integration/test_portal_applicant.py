@@ -58,12 +58,12 @@ from tests.helpers.portal_applicant_support import (
     login,
     make_account,
     new_id_card,
+    ocr_worker_running,
     pdf_of,
     png_of,
     portal_round,
 )
 from tests.helpers.portal_support import action_form
-from worker import build_ocr_worker
 
 SECRET = "applicant-portal-test-secret"
 MAX_BYTES = 400_000
@@ -86,9 +86,7 @@ async def portal(
 ) -> AsyncIterator[FastAPI]:
     tmp = tmp_path_factory.mktemp("applicant-portal")
     # the OCR of masked copies (R11), reading this portal's upload store
-    ocr = build_ocr_worker(
-        time_env.client, time_worker.task_queue, settings=session_settings, upload_dir=store
-    )
+    ocr = ocr_worker_running(time_env.client, time_worker.task_queue, session_settings, store)
     with portal_round(tmp, await time_env.get_current_time(), time_worker.task_queue):
         async with ocr:
             app = create_app(

@@ -70,6 +70,7 @@ from tests.helpers.portal_applicant_support import (
     checks_finished,
     identity_scan,
     mask_boxes,
+    ocr_worker_running,
     pdf_of,
     png_of,
 )
@@ -100,7 +101,6 @@ from tests.helpers.samples import (
     sample_declaration_input,
 )
 from tests.helpers.signing import TEST_SIGNER
-from worker import build_ocr_worker
 
 SECRET = "portal-dossier-secret"
 APPLICANT = sample_declaration_input().applicant  # the sample's: 张三, 新疆示例硅业有限公司
@@ -119,11 +119,8 @@ async def ocr_worker(
     portal: FastAPI, time_env: WorkflowEnvironment, time_worker: Worker, session_settings: Settings
 ) -> AsyncIterator[Worker]:
     """The OCR of masked copies (R11) from the portal's upload store, as worker.py runs it."""
-    async with build_ocr_worker(
-        time_env.client,
-        time_worker.task_queue,
-        settings=session_settings,
-        upload_dir=portal.state.uploads.directory,
+    async with ocr_worker_running(
+        time_env.client, time_worker.task_queue, session_settings, portal.state.uploads.directory
     ) as worker:
         yield worker
 

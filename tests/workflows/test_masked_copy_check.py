@@ -44,11 +44,11 @@ from tests.helpers.portal_applicant_support import (
     IDENTITY_SCAN_BOXES,
     identity_scan,
     mask_boxes,
+    ocr_worker_running,
     png_of,
 )
 from tests.helpers.samples import SAMPLE_ID_CARD, SAMPLE_MOBILE, sample_declaration_input
 from tests.helpers.signing import TEST_SIGNER
-from worker import build_ocr_worker
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -68,8 +68,8 @@ async def ocr_worker(
     session_settings: Settings,
     upload_dir: Path,
 ) -> AsyncIterator[Worker]:
-    async with build_ocr_worker(
-        time_env.client, time_worker.task_queue, settings=session_settings, upload_dir=upload_dir
+    async with ocr_worker_running(
+        time_env.client, time_worker.task_queue, session_settings, upload_dir
     ) as worker:
         yield worker
 
