@@ -1,10 +1,12 @@
 # The zhicheng image: the worker, the portal and the migrations (docker-compose.yml).
 FROM python:3.11.11-slim-bookworm
 
-# WeasyPrint's system libraries and a CJK font (scripts/lib.sh DOCUMENT_PACKAGES).
+# WeasyPrint's system libraries, a CJK font and tesseract with its Chinese model for the OCR
+# of masked copies (scripts/lib.sh DOCUMENT_PACKAGES).
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-noto-cjk \
+        tesseract-ocr tesseract-ocr-chi-sim \
     && rm -rf /var/lib/apt/lists/*
 
 ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PIP_NO_CACHE_DIR=1 \

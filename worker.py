@@ -1,4 +1,5 @@
-"""Runs the zhicheng worker: every workflow and activity on task queue `zhicheng`.
+"""Runs the zhicheng worker: every workflow and activity on task queue `zhicheng`, and the
+OCR of masked copies on `zhicheng-ocr` (one activity at a time, `build_ocr_worker`).
 
 The composition root: it builds the record database's engine, the publication store and the
 activity classes (activities/) from the settings, and registers them with the workflows."""
@@ -28,6 +29,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.coordination import CoordinationActivities, RoundActivities
 from activities.delivery import DeliveryActivities
+from activities.masked_copy import MaskedCopyActivities
 from activities.notify import NotificationActivities
 from activities.publish import DocumentActivities
 from activities.record import RecordActivities
@@ -39,13 +41,21 @@ from delivery.recipients import Recipients, RecipientsFileError
 from documents.publication import PublicationStore
 from documents.render import shutdown_renderer
 from rules import actor_keys
+from rules.identity import ocr_task_queue
 from settings import Settings, load_settings, load_settings_or_exit
 from store.db import ensure_schema, get_engine
 from workflows.declaration import DeclarationWorkflow
 from workflows.delivery import DeliveryWorkflow
+from workflows.masked_copy_check import MaskedCopyCheckWorkflow
 from workflows.round import RoundLauncherWorkflow, RoundWorkflow
 
-WORKFLOWS = [DeclarationWorkflow, RoundWorkflow, RoundLauncherWorkflow, DeliveryWorkflow]
+WORKFLOWS = [
+    DeclarationWorkflow,
+    RoundWorkflow,
+    RoundLauncherWorkflow,
+    DeliveryWorkflow,
+    MaskedCopyCheckWorkflow,
+]
 
 # Validation libraries used by the models import parts of themselves lazily; pass them
 # through so the sandbox does not re-import them per workflow run (pypinyin, which
@@ -236,6 +246,38 @@ def build_worker(
     )
 
 
+def build_ocr_activities(
+    settings: Settings, engine: AsyncEngine, upload_dir: Path | None = None
+) -> list[Callable[..., Any]]:
+    """The OCR queue's activities (R11): the masked-copy check, reading the upload store."""
+    checks = MaskedCopyActivities(engine, upload_dir or settings.upload_dir)
+    return [checks.check_masked_copy]
+
+
+def build_ocr_worker(
+    client: Client,
+    task_queue: str,
+    *,
+    settings: Settings | None = None,
+    engine: AsyncEngine | None = None,
+    upload_dir: Path | None = None,
+) -> Worker:
+    """The OCR of masked copies (R11, activities/masked_copy.py) on its own task queue
+    (rules.identity.ocr_task_queue of the worker's `task_queue`) with a single activity slot:
+    one page is read at a time, and the round's activities and the reviewers' updates on
+    `task_queue` never wait for it. No workflows here (MaskedCopyCheck runs on `task_queue`).
+    `upload_dir`: None is the settings' upload store."""
+    settings = settings or load_settings()
+    engine = engine or get_engine(settings.database_url)
+    return Worker(
+        client,
+        task_queue=ocr_task_queue(task_queue),
+        activities=build_ocr_activities(settings, engine, upload_dir),
+        max_concurrent_activities=1,
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
 def deployment_config(settings: Settings) -> WorkerDeploymentConfig | None:
     """Worker versioning from ZHICHENG_WORKER_DEPLOYMENT / _BUILD_ID / _VERSIONING_BEHAVIOR
     (docs/deployment.md); None: an unversioned worker."""
@@ -309,9 +351,10 @@ async def main() -> None:
     worker = build_worker(
         client, settings.task_queue, deployment_config(settings), settings=settings, engine=engine
     )
+    ocr = build_ocr_worker(client, settings.task_queue, settings=settings, engine=engine)
     # Leaving the context shuts the worker down gracefully: running activities may finish.
     try:
-        async with worker:
+        async with worker, ocr:
             await stop.wait()
             log.info("stopping the worker")
     finally:

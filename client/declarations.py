@@ -21,6 +21,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from client.errors import ActionTimeout, ArchiveUnavailable, DeclarationRefused
+from client.masked_checks import MATERIAL_ACTIONS, with_check_verdicts
 from client.rounds import running_round_config
 from client.signing import ActorSigner
 from models.common import Actor, Jurisdiction, Level, Role, Stage, Strict
@@ -268,10 +269,13 @@ async def act(
     signer: ActorSigner,
     update_id: str,
     timeout: timedelta | None = None,
+    engine: AsyncEngine | None = None,
 ) -> DeclarationState:
     """Send one reviewer or applicant action (a Temporal Update) and wait for its result.
     The payload: client.inputs.action_payload's JSON; `signer` signs its actor for this
-    workflow and action (client/signing.py) just before it is sent.
+    workflow and action (client/signing.py) just before it is sent. A submission's
+    materials get their masked copies' checks from the record database (`engine`, else
+    DATABASE_URL's; client/masked_checks.py), whatever the payload said (R11).
 
     `update_id` (rules/update_ids.py) makes a retry safe: the server keeps one update per id
     in the workflow's run, so the same request sent again (after a time-out, a lost answer,
@@ -282,6 +286,8 @@ async def act(
     ActionTimeout says which did not finish. An RPC timeout alone would not do: the client
     re-polls an update that the server answers "not yet" forever."""
     handle = client.get_workflow_handle(workflow_id)
+    if action in MATERIAL_ACTIONS and payload.get("materials"):
+        payload = await with_check_verdicts(await record_engine(engine), workflow_id, payload)
     payload = await signer.signed(client, workflow_id, action, payload)
     if timeout is None:
         return await handle.execute_update(

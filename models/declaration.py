@@ -20,6 +20,7 @@ from models.common import (
     VocationalSkillLevel,
 )
 from models.documents import DeclarationDocument
+from models.masked_check import MaskedCheck
 from models.round import MAX_COMMITTEE_MEMBERS, RoundConfig
 
 
@@ -147,11 +148,26 @@ MAX_MATERIALS = 50
 
 
 class Material(Strict):
-    """An uploaded scan. `masked`: the applicant used the masking tool on name and employer."""
+    """An uploaded scan. `masked`: the applicant used the masking tool on name and employer.
+    `check`: the OCR check of the masked copy (R11, models/masked_check.py), as the record
+    database holds it when the submission is sent (client/masked_checks.py fills it in,
+    whatever the caller put); None where there is none."""
 
     name: str = Field(min_length=1, max_length=200)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     masked: bool = False
+    check: MaskedCheck | None = None
+
+
+class MaskedCopyCheckInput(Strict):
+    """The `MaskedCopyCheck` workflow's input: which copy, of which declaration, and the
+    applicant whose name, numbers and employer are looked for (payloads are encrypted)."""
+
+    declaration_id: str = Field(max_length=200)  # the Declaration's workflow id
+    masked_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    media_type: str = Field(max_length=50)
+    applicant: Applicant
+    task_queue: str = Field(max_length=200)  # the OCR activity's (one slot)
 
 
 # 申报编号: the round year, a dash, the sequence number in at least 6 digits (rules/identity.py
@@ -176,6 +192,10 @@ class DeclarationInput(Strict):
     # (client/declarations.py open_declaration); None in declarations started before numbers
     # existed, and in those started as they are (tests, benchmarks)
     number: str | None = Field(default=None, pattern=NUMBER_PATTERN, max_length=20)
+    # R11 (interp.): a submission needs every masked copy's OCR check clean
+    # (models/masked_check.py). The portal opens its declarations with it; False in those
+    # started before the check existed, from a file, by tests and benchmarks.
+    masked_text_check: bool = False
 
 
 # --- update arguments: one model per update, each with the actor ---------------------------

@@ -118,6 +118,8 @@ REFUSALS_ZH = {
     "UnknownAction": "未知的办理事项。",
     "IdentifyingTitle": "材料名称含有申报人的个人信息（姓名、身份证号码、手机号码、电子邮箱或"
     "工作单位），盲评材料不能提交，请修改材料名称。",
+    "MaskedTextFound": "材料的遮盖副本中仍能识别出申报人的个人信息，请重新遮盖后再提交。",
+    "MaskedCheckPending": "材料的遮盖检查尚未完成，请稍后提交。",
     "Closed": "本年度评审轮次正在结束，不再受理该事项。",
     "CalendarUnknown": "该年度的工作日历尚未载入，无法计算公示期限，请联系管理员。",
     "Unauthenticated": "系统未能确认办理人身份（操作签名无效或已过期），本次操作未被受理，"
@@ -133,6 +135,8 @@ REFUSED_KINDS_ZH = {
     "InvalidInput": "填写内容不完整或格式不对",
     "UnknownAction": "未知的办理事项",
     "IdentifyingTitle": "材料名称含个人信息（盲评）",
+    "MaskedTextFound": "遮盖副本仍可识别个人信息（盲评）",
+    "MaskedCheckPending": "遮盖检查尚未完成",
     "Closed": "评审轮次正在结束",
     "CalendarUnknown": "工作日历未载入",
     "Unauthenticated": "身份签名无效（未签名、伪造、过期或用于其他申报）",
@@ -358,6 +362,7 @@ class Portal:
                 signer=self.signer,
                 update_id=update_id,
                 timeout=UPDATE_TIMEOUT,
+                engine=self.engine(),
             )
         except WorkflowUpdateFailedError as exc:
             await note_refusal(self.engine(), attempt, exc)

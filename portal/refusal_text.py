@@ -7,7 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 
+from rules.blind_review import SEEN_KINDS_ZH, IdentityKind
 from rules.timezone import cn_datetime, cn_window
+
+KIND_VALUES = {kind.value for kind in IdentityKind}
 
 WINDOW_NAMES_ZH = {  # R9
     "submission": "本年度申报及单位审核、公示、推荐的时间",
@@ -42,6 +45,12 @@ PROBLEMS_ZH = {  # an Invalid refusal's problem (workflows/refusals.py `invalid`
     "boundary_in_past": "{boundary}不能调整到已经过去的时间（{at}）。",  # R9
     "assignee_elsewhere": "只能转办给持有该申报的本单位的同事。",  # R26
     "already_assigned": "该申报已由这位同事经办，无需再转办。",  # R26
+    "masked_text_found": "第{material}份材料的遮盖副本中仍能识别出个人信息："  # R11
+    "第{page}页 {place} 可见{kind}。请重新遮盖该材料后再提交。",
+    "masked_check_pending": "第{material}份材料的遮盖检查尚未完成"  # R11
+    "（系统正在识别遮盖副本中是否仍有个人信息），请稍后提交。",
+    "masked_check_missing": "第{material}份材料的遮盖副本尚未经过遮盖检查"  # R11
+    "（遮盖检查尚未完成），请重新生成遮盖副本，检查完成后再提交。",
 }
 
 
@@ -52,6 +61,8 @@ def _problem_text(facts: Mapping[str, str]) -> str | None:
     said = {
         name: BOUNDARY_NAMES_ZH.get(value, value)
         if name == "boundary"
+        else SEEN_KINDS_ZH.get(IdentityKind(value), value)
+        if name == "kind" and value in KIND_VALUES
         else cn_datetime(value)
         if name in ("at", "starts_at")
         else value

@@ -23,38 +23,45 @@ from __future__ import annotations
 
 import hashlib
 import io
-import math
 import os
 import re
-import threading
 import unicodedata
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import pypdfium2 as pdfium
-from PIL import Image, ImageOps
+from PIL import Image
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.concurrency import run_in_threadpool
 
+# re-exported: the portal's modules and the tests import these from here
+from documents.page_images import (  # noqa: F401
+    JPEG,
+    MAX_RENDER_SIDE,
+    PDF,
+    PDFIUM_LOCK,
+    PNG,
+    RENDER_DPI,
+    each_page_image,
+    page_image,
+    page_images,
+    page_pixel_sizes,
+    png_bytes,
+    read_upload,
+    upload_path,
+)
 from store.files import synced_temporary
 from store.uploads import Upload
 
-PDF, PNG, JPEG = "application/pdf", "image/png", "image/jpeg"
 SUFFIXES = {PDF: "pdf", PNG: "png", JPEG: "jpg"}
 MAX_PAGES = 50  # a longer PDF is split by the applicant (each page is masked by hand)
 # An image larger than this is refused at upload: masking one holds it in memory (3 bytes a
 # pixel, about 60 MB here) and must stay within the masking bound (docs/portal.md).
 MAX_PIXELS = 20_000_000
-RENDER_DPI = 100  # PDF pages are shown and masked at this resolution ...
-MAX_RENDER_SIDE = 2000  # ... unless a page would be wider or taller than this, in pixels
-
-PDFIUM_LOCK = threading.Lock()  # PDFium is not thread-safe: one document operation at a time
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 class UploadRefused(Exception):
@@ -223,135 +230,7 @@ def _check_pixels(width: int, height: int) -> None:
         )
 
 
-# --- pages as images (the masking tool shows and burns these) ------------------------------
-
-
-def pdf_scale(sizes: list[tuple[float, float]]) -> float:
-    """One scale for every page of a document: RENDER_DPI, less if a page would be too big."""
-    largest = max(max(w, h) for w, h in sizes)
-    # a hair under, as PDFium rounds the pixel size up: a page made from a 240-pixel image at
-    # RENDER_DPI renders 240 pixels wide again (not 241 from 240.000004: sizes are float32)
-    return min(RENDER_DPI / 72, MAX_RENDER_SIDE / largest) * (1 - 1e-6)
-
-
-def _page_points(document: pdfium.PdfDocument) -> list[tuple[float, float]]:
-    """Each page's size in points (call it holding PDFIUM_LOCK)."""
-    points = []
-    for index in range(len(document)):
-        page = document[index]
-        points.append(page.get_size())
-        page.close()
-    return points
-
-
-def _image_page(data: bytes) -> Image.Image:
-    """An image upload as its one page: turned as its EXIF orientation says (as a browser
-    shows it) and on white where it was transparent."""
-    with Image.open(io.BytesIO(data)) as opened:
-        image = ImageOps.exif_transpose(opened)
-        if image.mode in ("RGBA", "LA", "P"):
-            rgba = image.convert("RGBA")
-            flat = Image.new("RGB", rgba.size, "white")
-            flat.paste(rgba, mask=rgba.getchannel("A"))
-            return flat
-        return image.convert("RGB")
-
-
-def page_images(data: bytes, media_type: str) -> tuple[list[Image.Image], float]:
-    """Every page as an RGB image, and the resolution (dots per inch) they were rendered at:
-    the boxes the applicant draws on what the browser shows are burned into exactly these
-    pixels."""
-    if media_type == PDF:
-        with PDFIUM_LOCK:
-            document = pdfium.PdfDocument(data)
-            try:
-                scale = pdf_scale(_page_points(document))
-                images = []
-                for index in range(len(document)):
-                    page = document[index]
-                    images.append(page.render(scale=scale).to_pil().convert("RGB"))
-                    page.close()
-            finally:
-                document.close()
-        return images, scale * 72
-    return [_image_page(data)], 72.0
-
-
-def page_pixel_sizes(data: bytes, media_type: str) -> tuple[list[tuple[int, int]], float]:
-    """Each page's size in pixels as page_images renders it, and the resolution, without
-    rendering a page (PDFium's size: the page's points times the scale, rounded up)."""
-    if media_type != PDF:
-        with Image.open(io.BytesIO(data)) as opened:
-            width, height = opened.size
-            orientation = opened.getexif().get(0x0112, 1)  # EXIF Orientation
-        turned = orientation in (5, 6, 7, 8)  # exif_transpose swaps the sides
-        return [(height, width) if turned else (width, height)], 72.0
-    with PDFIUM_LOCK:
-        document = pdfium.PdfDocument(data)
-        try:
-            points = _page_points(document)
-        finally:
-            document.close()
-    scale = pdf_scale(points)
-    return [(math.ceil(w * scale), math.ceil(h * scale)) for w, h in points], scale * 72
-
-
-def each_page_image(data: bytes, media_type: str) -> Iterator[Image.Image]:
-    """The pages of page_images one at a time, so that only one is in memory (the masking
-    tool burns and writes each before the next is rendered). The document is opened once;
-    PDFium's lock is held for each call only, not while the caller works on a page."""
-    if media_type != PDF:
-        yield _image_page(data)
-        return
-    with PDFIUM_LOCK:
-        document = pdfium.PdfDocument(data)
-        count = len(document)
-        scale = pdf_scale(_page_points(document))
-    try:
-        for index in range(count):
-            with PDFIUM_LOCK:
-                page = document[index]
-                image = page.render(scale=scale).to_pil().convert("RGB")
-                page.close()
-            yield image
-    finally:
-        with PDFIUM_LOCK:
-            document.close()
-
-
-def page_image(data: bytes, media_type: str, index: int) -> Image.Image:
-    """One page (0-based) as an RGB image; IndexError when there is no such page."""
-    if media_type == PDF:
-        with PDFIUM_LOCK:
-            document = pdfium.PdfDocument(data)
-            try:
-                if not 0 <= index < len(document):
-                    raise IndexError(index)
-                scale = pdf_scale(_page_points(document))
-                page = document[index]
-                image = page.render(scale=scale).to_pil().convert("RGB")
-                page.close()
-            finally:
-                document.close()
-        return image
-    if index != 0:
-        raise IndexError(index)
-    return _image_page(data)
-
-
-def png_bytes(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return buffer.getvalue()
-
-
 # --- the store ------------------------------------------------------------------------------
-
-
-def upload_path(store_dir: Path, sha256: str) -> Path:
-    if not _SHA256.match(sha256):
-        raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
-    return store_dir / sha256[:2] / sha256
 
 
 def write_content(store_dir: Path, data: bytes) -> str:
@@ -372,14 +251,6 @@ def write_content(store_dir: Path, data: bytes) -> str:
 
 def open_upload(store_dir: Path, sha256: str) -> BinaryIO:
     return upload_path(store_dir, sha256).open("rb")
-
-
-def read_upload(store_dir: Path, sha256: str) -> bytes:
-    """The content, checked against its name (a changed file on disk is an error, never served)."""
-    data = upload_path(store_dir, sha256).read_bytes()
-    if hashlib.sha256(data).hexdigest() != sha256:
-        raise OSError(f"upload store: {sha256} does not match its content")
-    return data
 
 
 def clean_name(name: str | None) -> str:

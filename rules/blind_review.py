@@ -29,6 +29,12 @@ What counts as identifying (each rule is marked `# R11` where it is applied):
   trade name shorter than two characters is not looked for (the full name still is). Not
   looked for: a short form without the trade name, Latin abbreviations (TBEA) and pinyin.
 
+The same rules judge the text OCR reads on a masked copy (`page_findings`: the words of
+each line of a page, its spaces between Chinese characters and digit groups ignored as a
+title's are, and letters that look like digits read back as digits in a word of digits), and
+a submission is refused while a material's masked copy shows any of it or is not checked
+yet (`masked_check_refusal`); a finding is its kind, page, place and box, never the text.
+
 Pure (no I/O); importable in the workflow sandbox. `pypinyin` loads its dictionaries when it
 is imported, so the worker passes it through the sandbox (worker.py PASSTHROUGH_MODULES) and
 workflows import this module inside `imports_passed_through`. They cost each process that
@@ -48,7 +54,9 @@ from functools import lru_cache
 import phonenumbers
 from pypinyin import Style, pinyin
 
-from models.declaration import Applicant
+from models.declaration import Applicant, Material
+from models.masked_check import CheckStatus
+from rules.actions import Refused
 
 
 class IdentityKind(StrEnum):
@@ -225,23 +233,31 @@ class Identity:
 
 def identifying_title(title: str, applicant: Applicant) -> IdentityKind | None:
     """The kind of identity `title` shows of `applicant` (R11), or None."""
+    kinds = identifying_kinds(title, applicant)
+    return kinds[0] if kinds else None
+
+
+def identifying_kinds(text: str, applicant: Applicant) -> list[IdentityKind]:
+    """Every kind of identity `text` (a title, a line read from a scan) shows of
+    `applicant` (R11), in IdentityKind's order; empty: none."""
     identity = identity_of(applicant)
-    folded = unicodedata.normalize("NFKC", title)
+    folded = unicodedata.normalize("NFKC", text)
     compact = _compact(folded)
     alnum = _NOT_ALNUM.sub("", folded.upper())
+    kinds = []
     if len(identity.name) >= MIN_NAME_CHARS and identity.name in compact:  # R11
-        return IdentityKind.name
-    if identity.name_pinyin is not None and identity.name_pinyin.search(_latin_words(title)):
-        return IdentityKind.name  # R11: the name in pinyin
+        kinds.append(IdentityKind.name)
+    elif identity.name_pinyin is not None and identity.name_pinyin.search(_latin_words(text)):
+        kinds.append(IdentityKind.name)  # R11: the name in pinyin
     if identity.id_card in alnum or _has_id_tail(folded.upper(), identity.id_card):  # R11
-        return IdentityKind.id_card
+        kinds.append(IdentityKind.id_card)
     if identity.mobile and identity.mobile in _NOT_DIGIT.sub("", folded):  # R11
-        return IdentityKind.mobile
+        kinds.append(IdentityKind.mobile)
     if identity.email and identity.email in "".join(folded.casefold().split()):  # R11
-        return IdentityKind.email
+        kinds.append(IdentityKind.email)
     if _names_employer(compact, alnum, identity):  # R11
-        return IdentityKind.employer
-    return None
+        kinds.append(IdentityKind.employer)
+    return kinds
 
 
 def first_identifying_title(
@@ -399,3 +415,169 @@ def _names_employer(compact: str, alnum: str, identity: Identity) -> bool:
         return True
     trade = identity.employer_trade_name
     return trade is not None and trade in compact
+
+
+# --- text read from a masked copy (OCR, documents/ocr.py) ----------------------------------
+
+# What a finding says was seen (发现：第3页 上部偏左 可见姓名)
+SEEN_KINDS_ZH = {
+    IdentityKind.name: "姓名",
+    IdentityKind.id_card: "身份证号码",
+    IdentityKind.mobile: "手机号码",
+    IdentityKind.email: "电子邮箱",
+    IdentityKind.employer: "工作单位",
+}
+
+# OCR reads a digit as a look-alike letter now and then (0 as O, 1 as l): a word of digits
+# and look-alikes only, with at least one digit, is read back as digits. X stays (the ID
+# card's check character).
+_LOOKALIKES, _AS_DIGITS = "OoQDIl|i!ZzSsBG", "000011111225586"
+_DIGIT_LOOKALIKES = str.maketrans(_LOOKALIKES, _AS_DIGITS)
+_NUMBER_CHARS = frozenset("0123456789Xx" + _LOOKALIKES)
+
+
+@dataclass(frozen=True)
+class Word:
+    """A word OCR read on a page image: its text and its box in the image's pixels."""
+
+    text: str
+    left: int
+    top: int
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Identifying text seen on a masked copy: its kind, page (1-based), the place a person
+    understands (`place_on_page`) and the box in the page image's pixels (x, y, w, h) — never
+    the text itself."""
+
+    kind: IdentityKind
+    page: int
+    place: str
+    box: tuple[int, int, int, int]
+
+    @property
+    def text_zh(self) -> str:
+        return f"第{self.page}页 {self.place} 可见{SEEN_KINDS_ZH[self.kind]}"
+
+
+def page_findings(
+    words: Sequence[Word], page: int, size: tuple[int, int], applicant: Applicant
+) -> list[Finding]:
+    """What the words OCR read on page `page` (1-based) of a masked copy, of `size` pixels,
+    show of `applicant` (R11: the masking missed it). Each line of the page (words side by
+    side, in reading order) is matched as a title is (`identifying_kinds`): OCR's spaces
+    between Chinese characters and between digit groups are ignored as a title's are; then
+    each finding's words are narrowed to the fewest that still show it, for its box."""
+    findings: list[Finding] = []
+    for line in _lines(words):
+        texts = [_digits_read_back(w.text) for w in line]
+        for kind in identifying_kinds(" ".join(texts), applicant):
+            first, last = _narrowest(texts, kind, applicant)
+            box = _union(line[first:last])
+            findings.append(Finding(kind, page, place_on_page(box, size), box))
+    return findings
+
+
+def place_on_page(box: tuple[int, int, int, int], size: tuple[int, int]) -> str:
+    """Where a box is on a page, as a person says it: 上部偏左, 中部, 下部偏右 (its centre in
+    thirds of the page's height and width)."""
+    x, y, w, h = box
+    width, height = size
+    column = min(2, int(3 * (x + w / 2) / max(1, width)))
+    row = min(2, int(3 * (y + h / 2) / max(1, height)))
+    vertical = ("上部", "中部", "下部")[row]
+    horizontal = ("偏左", "居中", "偏右")[column]
+    return "中部" if (row, column) == (1, 1) else vertical + horizontal
+
+
+def _digits_read_back(text: str) -> str:
+    folded = unicodedata.normalize("NFKC", text)
+    chars = [ch for ch in folded if ch.isalnum() or ch in "|!"]
+    if any(ch.isdigit() for ch in chars) and all(ch in _NUMBER_CHARS for ch in chars):
+        return folded.translate(_DIGIT_LOOKALIKES)
+    return text
+
+
+def _lines(words: Sequence[Word]) -> list[list[Word]]:
+    """The words grouped into lines: a word joins the first line whose band (top to bottom)
+    covers at least half its height (OCR's own blocks split a line at wide gaps, such as
+    the one after 姓名：), each line left to right."""
+    lines: list[tuple[list[Word], list[int]]] = []
+    for word in sorted((w for w in words if w.text.strip()), key=lambda w: w.top):
+        for members, band in lines:
+            overlap = min(band[1], word.top + word.height) - max(band[0], word.top)
+            if overlap * 2 >= word.height:
+                members.append(word)
+                band[0], band[1] = min(band[0], word.top), max(band[1], word.top + word.height)
+                break
+        else:
+            lines.append(([word], [word.top, word.top + word.height]))
+    return [sorted(members, key=lambda w: w.left) for members, _ in lines]
+
+
+def _narrowest(texts: list[str], kind: IdentityKind, applicant: Applicant) -> tuple[int, int]:
+    """The fewest consecutive words [first, last) of a line that still show `kind`."""
+    first, last = 0, len(texts)
+    while first + 1 < last and kind in identifying_kinds(
+        " ".join(texts[first + 1 : last]), applicant
+    ):
+        first += 1
+    while last - 1 > first and kind in identifying_kinds(
+        " ".join(texts[first : last - 1]), applicant
+    ):
+        last -= 1
+    return first, last
+
+
+def _union(words: Sequence[Word]) -> tuple[int, int, int, int]:
+    left = min(w.left for w in words)
+    top = min(w.top for w in words)
+    right = max(w.left + w.width for w in words)
+    bottom = max(w.top + w.height for w in words)
+    return left, top, right - left, bottom - top
+
+
+# --- the submission: every masked copy's check clean -----------------------------------------
+
+MASKED_CHECK_PENDING = "MaskedCheckPending"
+MASKED_TEXT_FOUND = "MaskedTextFound"
+
+
+def masked_check_refusal(materials: Sequence[Material]) -> Refused | None:
+    """Why a submission of `materials` is refused for their masked copies' OCR checks (R11,
+    models/masked_check.py), or None: the first material whose check found identifying text
+    (its number, page, place and kind in the facts; never the text), else the first whose
+    check has not finished or is missing (a copy made before the checks, or whose check did
+    not start: the applicant masks it again)."""
+    for number, material in enumerate(materials, 1):
+        check = material.check
+        if check is not None and check.status is CheckStatus.found and check.findings:
+            first = check.findings[0]
+            message = (
+                f"materials[{number - 1}]: the masked copy still shows the applicant's "
+                f"{first.kind} on page {first.page} ({len(check.findings)} finding(s))"
+            )
+            facts = {
+                "problem": "masked_text_found",
+                "material": str(number),
+                "page": str(first.page),
+                "place": first.place,
+                "kind": first.kind,
+            }
+            return Refused(MASKED_TEXT_FOUND, message, facts)
+    for number, material in enumerate(materials, 1):
+        check = material.check
+        if check is None:
+            message = f"materials[{number - 1}]: the masked copy has no check"
+            facts = {"problem": "masked_check_missing", "material": str(number)}
+            return Refused(MASKED_CHECK_PENDING, message, facts)
+        if check.status is CheckStatus.pending:
+            message = f"materials[{number - 1}]: the masked copy's check has not finished"
+            facts = {"problem": "masked_check_pending", "material": str(number)}
+            if check.pages:
+                facts |= {"pages_done": str(check.pages_done), "pages": str(check.pages)}
+            return Refused(MASKED_CHECK_PENDING, message, facts)
+    return None

@@ -27,6 +27,17 @@ def round_workflow_id(year: int) -> str:
     return f"round-{year}"
 
 
+def masked_check_workflow_id(declaration_id: str, masked_sha256: str) -> str:
+    """The `MaskedCopyCheck` of one masked copy in one declaration: the declaration's id (a
+    keyed hash, no personal data) and the copy's hash (R11)."""
+    return f"maskcheck-{declaration_id}-{masked_sha256}"
+
+
+def ocr_task_queue(task_queue: str) -> str:
+    """The OCR activity's own task queue beside the worker's (one activity slot, worker.py)."""
+    return f"{task_queue}-ocr"
+
+
 # 申报编号: a declaration's human number, per round and sequential, allocated when it is opened
 # (store/declaration_numbers.py); never derived from personal data. Its shape is
 # models/declaration.py NUMBER_PATTERN.

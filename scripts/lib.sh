@@ -83,7 +83,11 @@ ensure_venv() {
 # PDF") counts as the CJK font. As root the missing ones are installed unattended (CI's fresh
 # machine); otherwise the message says the command to run. ZHICHENG_SKIP_SYSTEM_PACKAGES=1
 # skips the check (a machine whose libraries live where ldconfig does not look).
-DOCUMENT_PACKAGES=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-noto-cjk)
+# The OCR of masked copies (R11, documents/ocr.py) runs Debian's tesseract 5 offline with its
+# Simplified Chinese model: tesseract-ocr and tesseract-ocr-chi-sim, checked and installed the
+# same way (`tesseract --list-langs` must list chi_sim).
+DOCUMENT_PACKAGES=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-noto-cjk
+    tesseract-ocr tesseract-ocr-chi-sim)
 
 # missing_document_packages: prints the DOCUMENT_PACKAGES this machine lacks, one a line.
 missing_document_packages() {
@@ -101,6 +105,13 @@ missing_document_packages() {
     if [ -z "$fonts" ] && ! has_font_files "${ZHICHENG_FONT_DIR:-}"; then
         echo fonts-noto-cjk
     fi
+    local languages=""
+    if command -v tesseract >/dev/null; then
+        languages=$(tesseract --list-langs 2>/dev/null || true)
+    else
+        echo tesseract-ocr
+    fi
+    [[ $'\n'$languages$'\n' == *$'\n'chi_sim$'\n'* ]] || echo tesseract-ocr-chi-sim
 }
 
 has_font_files() { # DIR: a directory holding at least one font file
@@ -115,12 +126,14 @@ ensure_document_libraries() {
     mapfile -t missing < <(missing_document_packages)
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-        die "PDF documents need system packages this machine lacks: ${missing[*]}." \
+        die "PDF documents and the OCR of masked copies need system packages this machine" \
+            "lacks: ${missing[*]}." \
             "On Debian/Ubuntu run: sudo apt-get update && sudo apt-get install -y ${missing[*]}" \
-            "(elsewhere: Pango >= 1.44, HarfBuzz-Subset and a CJK font such as Noto Serif CJK SC;" \
+            "(elsewhere: Pango >= 1.44, HarfBuzz-Subset, a CJK font such as Noto Serif CJK SC" \
+            "and tesseract 5 with its chi_sim model;" \
             "or set ZHICHENG_SKIP_SYSTEM_PACKAGES=1 if they are installed where ldconfig does not see them)"
     fi
-    say "installing ${missing[*]} (Debian packages for the PDF documents; a minute or two)"
+    say "installing ${missing[*]} (Debian packages for the PDF documents and OCR; a minute or two)"
     log=$(mktemp /tmp/zhicheng-apt.XXXXXX)
     if ! { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y \
         --no-install-recommends "${missing[@]}"; } </dev/null >"$log" 2>&1; then

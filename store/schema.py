@@ -9,6 +9,7 @@ from store import (
     accounts,
     document_tables,
     inbox,
+    masked_checks,
     refused_attempts,
     sessions,
     tables,
@@ -26,4 +27,5 @@ MODULES = (
     refused_attempts,
     inbox,
     verification,
+    masked_checks,
 )

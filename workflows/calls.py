@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         SpotCheckSample,
         StatisticsRequest,
     )
+    from models.declaration import MaskedCopyCheckInput
     from models.delivery import (
         GIVE_UP_DELIVERY,
         PLAN_DELIVERY,
@@ -58,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
         PublishedDocument,
         PublishRequest,
     )
+    from models.masked_check import CHECK_MASKED_COPY, MaskedCheck
     from models.records import RECORD_TRANSITION, TransitionRecord
     from models.round import RoundInput, RoundStatistics
 
@@ -272,4 +274,28 @@ async def give_up_delivery(request: GiveUpRequest) -> ChannelOutcome:
         result_type=ChannelOutcome,
         start_to_close_timeout=RECORD_TIMEOUT,
         retry_policy=RECORD_RETRY,
+    )
+
+
+# --- the masked-copy check (workflows/masked_copy_check.py) -----------------------------------
+
+# OCR of a page takes seconds; a copy has at most 50 pages (portal/uploads.py MAX_PAGES). The
+# heartbeat carries the pages read, so a retry resumes after the last one; a worker that
+# dies is noticed within the heartbeat timeout. Retried without end, backing off: a missing
+# tesseract keeps the check pending (shown), and it goes on once installed
+# (docs/operations.md, "A masked-copy check that does not finish").
+OCR_TIMEOUT = timedelta(minutes=30)
+OCR_HEARTBEAT = timedelta(minutes=2)
+OCR_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
+
+
+async def check_masked_copy(request: MaskedCopyCheckInput) -> MaskedCheck:
+    return await workflow.execute_activity(
+        CHECK_MASKED_COPY,
+        request,
+        result_type=MaskedCheck,
+        task_queue=request.task_queue,
+        start_to_close_timeout=OCR_TIMEOUT,
+        heartbeat_timeout=OCR_HEARTBEAT,
+        retry_policy=OCR_RETRY,
     )

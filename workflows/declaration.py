@@ -61,7 +61,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from rules.actions import HOLDERS, Refused, action_refusal, allowed_in
     from rules.assignment import assignment_refusal
-    from rules.blind_review import first_identifying_title
+    from rules.blind_review import first_identifying_title, masked_check_refusal
     from rules.calendar import CalendarYearUnknown
     from rules.committee import tally_vote
     from rules.deadlines import (
@@ -645,6 +645,14 @@ class DeclarationWorkflow:
                 index, kind = found
                 message = f"materials[{index}]: the title identifies the applicant ({kind})"
                 raise _refuse(Refused("IdentifyingTitle", message))
+        if self._in.masked_text_check and self._masked_copies_checked():
+            refused = masked_check_refusal(materials)  # R11: OCR of each masked copy
+            if refused is not None:
+                raise _refuse(refused)
+
+    def _masked_copies_checked(self) -> bool:
+        """As `_titles_checked`, from its own patch: the OCR verdicts of masked copies."""
+        return workflow.unsafe.is_read_only() or workflow.patched(patches.MASKED_TEXT_CHECK)
 
     def _titles_checked(self) -> bool:
         """Validators always check titles (they never run on replay); handlers from the

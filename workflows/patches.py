@@ -54,6 +54,12 @@ EVALUATION_DIGEST = "evaluation-digest-v1"
 # (R18; the validator refuses it too). Scores recorded before this replay as they ran.
 DEFENSE_SCORE_AFTER_START = "defense-score-after-start-v1"
 
+# 2026-12-02 — Declaration: with `masked_text_check` in its input (the portal's declarations),
+# the submit and resubmit handlers refuse materials whose masked copy's OCR check found
+# identifying text or has not finished (R11, rules/blind_review.py masked_check_refusal), as
+# the validators do. Asked for only in declarations with the flag, which older ones lack.
+MASKED_TEXT_CHECK = "masked-text-check-v1"
+
 ALL = (
     DOCUMENTS,
     NEXT_DEADLINE,
@@ -66,4 +72,5 @@ ALL = (
     REMINDERS,
     EVALUATION_DIGEST,
     DEFENSE_SCORE_AFTER_START,
+    MASKED_TEXT_CHECK,
 )

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009_assignees"
-down_revision: str | None = "0007_registration"
+down_revision: str | None = "0008_masked_copy_checks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -30,11 +30,13 @@ from client.codec import CodecKeyError
 from client.declarations import declaration_state, open_declaration
 from client.errors import ArchiveUnavailable, DeclarationRefused
 from client.inputs import declaration_file, declaration_input
+from client.masked_checks import start_masked_copy_check
 from client.rounds import running_round_config
 from models.accounts import AddressKind, address_username
 from models.common import STAGE_NAMES_ZH, Stage
 from models.declaration import Applicant, DeclarationInput, DeclarationState
 from models.documents import DocumentKind
+from models.masked_check import CheckStatus, MaskedCheck
 from models.round import RoundConfig
 from portal.applicant_guide import (
     GENERAL_MATERIALS_ZH,
@@ -64,6 +66,7 @@ from portal.uploads import (
     UploadRefused,
     find_own_by_sha256,
     find_upload,
+    page_pixel_sizes,
     read_upload,
     set_masked,
     store_form_file,
@@ -71,7 +74,13 @@ from portal.uploads import (
     upload_config,
 )
 from portal.viewer import page_png
-from rules.blind_review import IDENTITY_KINDS_ZH, first_identifying_title, identifying_title
+from rules.blind_review import (
+    IDENTITY_KINDS_ZH,
+    SEEN_KINDS_ZH,
+    IdentityKind,
+    first_identifying_title,
+    identifying_title,
+)
 from rules.calendar import CalendarYearUnknown
 from rules.deadlines import payment_deadline, payment_deadline_explained, window_close_explained
 from rules.identity import declaration_workflow_id, round_workflow_id
@@ -80,6 +89,7 @@ from rules.timezone import SHANGHAI, cn_datetime, cn_moment, cn_window, shanghai
 from settings import Settings
 from store.accounts import Account
 from store.config_files import InputError, round_config_for
+from store.masked_checks import checks_of
 from store.tables import DeclarationRow
 from store.uploads import DeclarationMaterial, Upload
 from workflows import documents as docs
@@ -162,7 +172,29 @@ async def materials_of(page: Page, workflow_id: str) -> list[dict[str, Any]]:
     )
     async with page.portal.engine().connect() as conn:
         found = (await conn.execute(query)).all()
-    return [material_view(row) for row in found]
+    materials = [material_view(row) for row in found]
+    copies = [m["upload"].masked_sha256 for m in materials if m["masked"]]
+    checks = await checks_of(page.portal.engine(), workflow_id, copies)
+    for m in materials:
+        m["check"] = checks.get(m["upload"].masked_sha256) if m["masked"] else None
+        m["check_text"] = check_text(m["check"]) if m["check"] else None
+    return materials
+
+
+def check_text(check: MaskedCheck) -> str:
+    """The masked copy's OCR check as the applicant's list says it (R11). A copy without one
+    (made before the checks) says nothing: if its declaration needs one, the submission's
+    refusal says to make the copy again."""
+    if check.status is CheckStatus.pending:
+        if not check.pages:
+            return "检查中"
+        return f"检查中（第{min(check.pages_done + 1, check.pages)}页/共{check.pages}页）"
+    if check.status is CheckStatus.clean:
+        return "未发现可识别信息"
+    seen = "；".join(
+        f"第{f.page}页 {f.place} 可见{SEEN_KINDS_ZH[IdentityKind(f.kind)]}" for f in check.findings
+    )
+    return f"发现：{seen} — 请重新遮盖"
 
 
 def _last_at(state: DeclarationState, action: str) -> datetime | None:
@@ -405,6 +437,8 @@ async def create_declaration(page: ApplicantPage, form: CheckedForm) -> Response
         return refused(declaration_errors(exc))
     settings = portal.settings
     declaration = declaration_input(data, round_config, "form", settings.applicant_key_secret)
+    # R11 (interp.): the portal's declarations need each masked copy's OCR check clean
+    declaration = declaration.model_copy(update={"masked_text_check": True})
     key = declaration.applicant_key
     if account.applicant_key and account.applicant_key != key:
         return refused({"applicant.id_card": "该身份证号码与您账户绑定的申报人不一致。"})
@@ -575,14 +609,46 @@ async def mask_page(page: Page, material_id: int, refusal: Refusal | None = None
         masked = await find_own_by_sha256(
             page.portal.engine(), page.account.id, upload.masked_sha256
         )
+    outlines = await finding_outlines(page, masked, material["check"]) if masked else {}
     context = {
         "material": material,
         "upload": upload,
         "masked": masked,
+        "check": material["check"],
+        "check_text": material["check_text"],
+        "outlines": outlines,
         "editable": current.state.stage in EDITABLE,
         "min_box": {"percent": MIN_BOX_PERCENT, "pixels": MIN_BOX_PIXELS},
     }
     return page.render("applicant_mask.html", context, refusal)
+
+
+async def finding_outlines(
+    page: Page, masked: StoredUpload, check: MaskedCheck | None
+) -> dict[int, list[dict[str, Any]]]:
+    """The check's findings as outlines on the masked copy's page images, by page (1-based):
+    each box in percent of its page (the image scales with the page's width)."""
+    if check is None or not check.findings:
+        return {}
+    uploads = upload_config(page.request.app)
+    data = await run_in_threadpool(read_upload, uploads.directory, masked.sha256)
+    sizes, _ = await run_in_threadpool(page_pixel_sizes, data, masked.media_type)
+    outlines: dict[int, list[dict[str, Any]]] = {}
+    for f in check.findings:
+        if not 1 <= f.page <= len(sizes):
+            continue
+        width, height = sizes[f.page - 1]
+        x, y, w, h = f.box
+        outlines.setdefault(f.page, []).append(
+            {
+                "left": round(100 * x / width, 2),
+                "top": round(100 * y / height, 2),
+                "width": round(100 * w / width, 2),
+                "height": round(100 * h / height, 2),
+                "title": f"{f.place} 可见{SEEN_KINDS_ZH[IdentityKind(f.kind)]}",
+            }
+        )
+    return outlines
 
 
 @router.get("/applicant/materials/{material_id}/mask", response_class=HTMLResponse)
@@ -618,6 +684,25 @@ async def mask_material(
         max_bytes=None,  # made here, from pages already checked
     )
     await set_masked(engine, upload.id, stored.sha256)
+    try:  # R11: OCR of the copy, in the background (its progress on the materials list)
+        await start_masked_copy_check(
+            await page.portal.temporal(),
+            engine,
+            declaration_id=current.workflow_id,
+            applicant=await applicant_of(page, current.workflow_id),
+            masked_sha256=stored.sha256,
+            media_type=copy.media_type,
+            pages=copy.pages,
+            task_queue=page.portal.settings.task_queue,
+        )
+    except (Refusal, RPCError, RuntimeError) as exc:
+        log.warning("masked-copy check of %s not started: %s", current.workflow_id, exc)
+        refusal = Refusal(
+            "遮盖副本已生成，但遮盖检查暂时未能开始，请稍后再次点击“生成遮盖副本”。",
+            type(exc).__name__,
+            503,
+        )
+        return await mask_page(page, material_id, refusal)
     return RedirectResponse(f"/applicant/materials/{material_id}/mask#masked", 303)
 
 

@@ -50,7 +50,7 @@ from portal.security import blind_code
 from portal.uploads import read_upload
 from rules.identity import declaration_workflow_id
 from rules.timezone import SHANGHAI
-from settings import ROOT
+from settings import ROOT, Settings
 from store.db import get_engine
 from store.tables import OutboxMessage
 from store.uploads import Upload
@@ -62,10 +62,12 @@ from tests.helpers.portal_applicant_support import (
     NAME_BOX,
     PASSWORD,
     certificate,
+    checks_finished,
     declaration_form,
     key_of,
     make_account,
     new_id_card,
+    ocr_worker_running,
     pdf_of,
     png_of,
     portal_round,
@@ -118,6 +120,7 @@ async def served(
     time_env: WorkflowEnvironment,
     time_worker: Worker,
     database_url: str,
+    session_settings: Settings,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[dict[str, Any]]:
     """`uvicorn portal.app:app` in a subprocess, configured like production through the
@@ -158,9 +161,14 @@ async def served(
                 cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
             base = f"http://127.0.0.1:{port}"
+            # the OCR of masked copies (R11) from the portal's upload store, as worker.py runs it
+            ocr = ocr_worker_running(
+                time_env.client, time_worker.task_queue, session_settings, uploads
+            )
             try:
                 await until_serving(base, process, log_path)
-                yield {"base": base, "uploads": uploads, "shots": tmp / "screenshots"}
+                async with ocr:
+                    yield {"base": base, "uploads": uploads, "shots": tmp / "screenshots"}
             finally:
                 process.terminate()
                 try:
@@ -359,7 +367,9 @@ async def test_one_declaration_in_the_browser(
             for x, y in ((60, 150), (300, 165), (60, 220), (500, 250)):  # inside the boxes
                 assert max(first.convert("RGB").getpixel((x, y))) <= 16, (x, y)
 
+            await checks_finished(database_url, workflow_id)  # R11: OCR of the masked copy
             await page.goto(f"{base}/applicant")
+            assert "遮盖检查：未发现可识别信息" in await page.inner_text("#materials + p + table")
             await page.click("#submit")
             await page.wait_for_url(f"{base}/applicant")
             assert "用人单位审核" in await page.inner_text("#stage")

@@ -9,8 +9,8 @@ import json
 import random
 import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime, timedelta
 from html import unescape
 from pathlib import Path
@@ -22,20 +22,26 @@ from fastapi import FastAPI
 from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import select
 from stdnum.cn import ric
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError
+from temporalio.worker import Worker
 
 from models.calendar import YearCalendar
 from models.common import Role
+from models.masked_check import CheckStatus, MaskedCheck
 from models.round import RoundConfig
 from portal.context import ROLE_NAMES_ZH
 from rules.calendar import CalendarYearUnknown
 from rules.calendar_source import year_from_package
-from rules.identity import applicant_key, declaration_workflow_id
+from rules.identity import applicant_key, declaration_workflow_id, masked_check_workflow_id
 from rules.timezone import SHANGHAI
-from settings import load_settings
+from settings import Settings, load_settings
 from store.accounts import create_account, find_account
 from store.db import get_engine
+from store.masked_checks import MaskedCopyCheck, checks_of
 from store.tables import DeclarationRow
 from tests.helpers.declaration_support import round_around
+from worker import build_ocr_worker
 
 PASSWORD = "correct-horse-battery"
 EMPLOYER_NAME = "新疆示例硅业有限公司"
@@ -142,6 +148,45 @@ def certificate(name: str, employer: str, size: tuple[int, int] = (600, 420)) ->
     draw.text((60, 220), f"单位：{employer}", fill="black", font=_font(28))
     draw.text((60, 300), "专业：光伏材料  2010年7月毕业", fill="black", font=_font(24))
     return image
+
+
+# Where `identity_scan` prints each line (x, y, w, h, with a margin for the masking tool's
+# boxes); the scan is small, so tesseract reads it in well under a second.
+IDENTITY_SCAN_SIZE = (620, 330)
+IDENTITY_SCAN_BOXES = {
+    "name": (55, 75, 280, 50),
+    "id_card": (55, 145, 520, 45),
+    "mobile": (55, 205, 400, 45),
+    "employer": (55, 265, 520, 45),
+}
+
+
+def identity_scan(name: str, id_card: str, mobile: str, employer: str) -> Image.Image:
+    """A scanned form that prints the applicant's name, ID-card number, mobile and employer,
+    each on its own line inside IDENTITY_SCAN_BOXES (the masked-copy check's test scan)."""
+    image = Image.new("RGB", IDENTITY_SCAN_SIZE, "white")
+    draw = ImageDraw.Draw(image)
+    draw.text((220, 20), "业绩证明", fill="black", font=_font(34))
+    lines = {
+        "name": f"姓名：{name}",
+        "id_card": f"身份证号：{id_card}",
+        "mobile": f"手机：{mobile[:3]} {mobile[3:7]} {mobile[7:]}",
+        "employer": f"单位：{employer}",
+    }
+    for field, text in lines.items():
+        x, y, _, _ = IDENTITY_SCAN_BOXES[field]
+        draw.text((x + 5, y + 8), text, fill="black", font=_font(26))
+    return image
+
+
+def mask_boxes(*fields: str) -> str:
+    """The masking tool's form field covering these lines of `identity_scan` (page 0)."""
+    return json.dumps(
+        [
+            dict(zip(("x", "y", "w", "h"), IDENTITY_SCAN_BOXES[field], strict=True)) | {"page": 0}
+            for field in fields
+        ]
+    )
 
 
 def blacked_out(image: Image.Image, *boxes: tuple[int, int, int, int]) -> Image.Image:
@@ -279,3 +324,55 @@ def latin_words(html: str) -> set[str]:
 def rule_codes(html: str) -> set[str]:
     """Rule codes (R11, R15, ...) in a page's visible text: a person reads the rule's name."""
     return set(RULE_CODE.findall(visible_text(html)))
+
+
+# --- the masked-copy checks (R11) ------------------------------------------------------------
+
+
+async def checks_finished(
+    database_url: str, workflow_id: str, seconds: float = 90
+) -> dict[str, MaskedCheck]:
+    """The declaration's masked-copy checks once none is pending (the OCR worker of the test
+    reads them in the background, as the portal's list shows), by copy."""
+    engine = get_engine(database_url)
+    query = select(MaskedCopyCheck.masked_sha256).where(MaskedCopyCheck.workflow_id == workflow_id)
+    for _ in range(int(seconds * 10)):
+        async with engine.connect() as conn:
+            copies = list((await conn.execute(query)).scalars())
+        checks = await checks_of(engine, workflow_id, copies)
+        if checks and all(c.status is not CheckStatus.pending for c in checks.values()):
+            return checks
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the masked-copy checks of {workflow_id} did not finish")
+
+
+@asynccontextmanager
+async def ocr_worker_running(
+    client: Client, task_queue: str, settings: Settings, upload_dir: Path
+) -> AsyncIterator[Worker]:
+    """The OCR worker of masked-copy checks (worker.build_ocr_worker) reading `upload_dir`;
+    on the way out, every MaskedCopyCheck still running is waited for first. The time-skipping
+    test server skips no time while an activity task is outstanding, so a check left without
+    its worker would stall every later test's sleep."""
+    async with build_ocr_worker(
+        client, task_queue, settings=settings, upload_dir=upload_dir
+    ) as worker:
+        try:
+            yield worker
+        finally:
+            await checks_drained(client, settings.database_url)
+
+
+async def checks_drained(client: Client, database_url: str) -> None:
+    """Wait for every MaskedCopyCheck workflow of the database's checks that still runs."""
+    query = select(MaskedCopyCheck.workflow_id, MaskedCopyCheck.masked_sha256)
+    async with get_engine(database_url).connect() as conn:
+        copies = (await conn.execute(query)).all()
+    for workflow_id, sha in copies:
+        handle = client.get_workflow_handle(masked_check_workflow_id(workflow_id, sha))
+        try:
+            running = (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+        except RPCError:  # never started (a row a test made by hand)
+            continue
+        if running:
+            await asyncio.wait_for(handle.result(), 120)

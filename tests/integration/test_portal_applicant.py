@@ -32,6 +32,7 @@ from portal.materials import HIDDEN_TITLE, accepted_materials, blind_materials, 
 from portal.security import LoginThrottle, blind_code
 from portal.uploads import UploadConfig, read_upload
 from rules.identity import declaration_workflow_id
+from settings import Settings
 from store.accounts import Account
 from store.db import get_engine
 from store.uploads import DeclarationMaterial, Upload
@@ -48,6 +49,7 @@ from tests.helpers.portal_applicant_support import (
     EMPLOYER_USCC,
     browser,
     certificate,
+    checks_finished,
     created,
     csrf_of,
     declaration_form,
@@ -56,6 +58,7 @@ from tests.helpers.portal_applicant_support import (
     login,
     make_account,
     new_id_card,
+    ocr_worker_running,
     pdf_of,
     png_of,
     portal_round,
@@ -80,19 +83,23 @@ async def portal(
     time_env: WorkflowEnvironment,
     time_worker: Worker,
     database_url: str,
+    session_settings: Settings,
     store: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[FastAPI]:
     tmp = tmp_path_factory.mktemp("applicant-portal")
+    # the OCR of masked copies (R11), reading this portal's upload store
+    ocr = ocr_worker_running(time_env.client, time_worker.task_queue, session_settings, store)
     with portal_round(tmp, await time_env.get_current_time(), time_worker.task_queue):
-        app = create_app(
-            client=time_env.client,
-            database_url=database_url,
-            secret=SECRET,
-            throttle=LoginThrottle(per_account=50, per_address=1000, window=900),
-        )
-        app.state.uploads = UploadConfig(store, MAX_BYTES)
-        yield app
+        async with ocr:
+            app = create_app(
+                client=time_env.client,
+                database_url=database_url,
+                secret=SECRET,
+                throttle=LoginThrottle(per_account=50, per_address=1000, window=900),
+            )
+            app.state.uploads = UploadConfig(store, MAX_BYTES)
+            yield app
 
 
 async def unbound_applicant(database_url: str) -> tuple[str, int]:
@@ -559,6 +566,25 @@ async def test_materials_masking_submission_and_blind_download(
     )
     assert response.status_code == 303, response.text
     png_boxes = [{"page": 0, **NAME_BOX}, {"page": 0, "x": 55, "y": 215, "w": 440, "h": 45}]
+    # R11: a copy whose boxes miss the name is found by the check (OCR, in the background),
+    # the list says where, and the submission is refused; masked again, it is clean
+    response = await client.post(
+        f"/applicant/materials/{png_item.id}/mask",
+        data={"csrf_token": token, "boxes": json.dumps(png_boxes[1:])},
+    )
+    assert response.status_code == 303, response.text
+    await checks_finished(database_url, workflow_id)
+    page = (await client.get("/applicant")).text
+    assert "遮盖检查：发现：第1页 中部 可见姓名 — 请重新遮盖" in page
+    assert "遮盖检查：未发现可识别信息" in page  # the PDF's copy
+    tool_page = (await client.get(f"/applicant/materials/{png_item.id}/mask")).text
+    assert "遮盖检查：发现：第1页 中部 可见姓名" in tool_page  # outlined on the copy's page too
+    finding = r'<span class="finding" title="中部 可见姓名" style="left:[\d.]+%;'
+    assert re.search(finding, tool_page)
+    response = await client.post("/applicant/submit", data=action_form(token))
+    assert response.status_code == 409, response.text
+    assert "第2份材料的遮盖副本中仍能识别出个人信息：第1页 中部 可见姓名" in response.text
+    assert (await state(handle)).stage is Stage.draft
     response = await client.post(
         f"/applicant/materials/{png_item.id}/mask",
         data={"csrf_token": token, "boxes": json.dumps(png_boxes)},
@@ -591,7 +617,10 @@ async def test_materials_masking_submission_and_blind_download(
     title = [first.getpixel((x, y)) for x in range(200, 400, 2) for y in range(40, 90, 2)]
     assert sum(1 for r, g, _ in title if r > 120 and g < 90) > 20  # the red title is still there
 
-    # submitted, with the masked copies
+    # submitted, with the masked copies, once their checks found nothing
+    await checks_finished(database_url, workflow_id)
+    page = (await client.get("/applicant")).text
+    assert page.count("遮盖检查：未发现可识别信息") == 2 and "发现：" not in page
     response = await client.post("/applicant/submit", data=action_form(token))
     assert response.status_code == 303, response.text
     assert (await state(handle)).stage is Stage.employer_review
@@ -672,6 +701,7 @@ async def test_materials_masking_submission_and_blind_download(
         data={"csrf_token": token, "boxes": json.dumps(png_boxes)},
     )
     assert response.status_code == 303
+    await checks_finished(database_url, workflow_id)
     response = await client.post("/applicant/resubmit", data=action_form(token, note="已重新扫描"))
     assert response.status_code == 303, response.text
     assert (await state(handle)).stage is Stage.evaluation_review

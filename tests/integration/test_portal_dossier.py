@@ -7,7 +7,10 @@ action (issue 14, item 1).
   images) and, once recommended, the signed scans of attachments 2 and 3.
 - The evaluation body and the committee (blind, R11) see the same facts without the
   applicant part, and the masked copies only; no page, confirm page, page image or download
-  they are served holds the applicant's name, ID card, mobile, e-mail, employer or its USCC.
+  they are served holds the applicant's name, ID card, mobile, e-mail, employer or its USCC;
+  and OCR reads nothing identifying on any page image or download served. A declaration built
+  to leak (a scan with the name printed, masked with boxes that miss it) is refused at its
+  submission by its masked copy's check (R11), so it never reaches them.
 - Starting the publicity, a return for correction (with its count), accepting the materials,
   a defense score and an upheld objection are asked for confirmation: a post without it
   answers with the confirm page and changes nothing; with it, the action is done, and the
@@ -16,6 +19,7 @@ action (issue 14, item 1).
 
 from __future__ import annotations
 
+import asyncio
 import io
 import uuid
 from collections.abc import AsyncIterator
@@ -23,13 +27,20 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 from PIL import Image
 from sqlalchemy import update
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from client.declarations import act as client_act
+from client.masked_checks import start_masked_copy_check
+from documents.ocr import read_words
+from documents.page_images import PDF, PNG, each_page_image
 from models.common import Level, Role, Stage
 from models.declaration import (
     Achievement,
@@ -38,9 +49,12 @@ from models.declaration import (
     EligibilityFacts,
     Employer,
 )
+from portal.masking import masked_copy
 from portal.security import blind_code
+from rules.blind_review import page_findings
 from rules.recommendation import RECOMMENDATION_OPINION
 from rules.timezone import cn_datetime
+from settings import Settings
 from store.accounts import Account
 from store.db import get_engine
 from tests.helpers.declaration_support import (
@@ -51,12 +65,21 @@ from tests.helpers.declaration_support import (
     state,
     to_publicity,
 )
-from tests.helpers.portal_applicant_support import certificate, pdf_of, png_of
+from tests.helpers.portal_applicant_support import (
+    certificate,
+    checks_finished,
+    identity_scan,
+    mask_boxes,
+    ocr_worker_running,
+    pdf_of,
+    png_of,
+)
 from tests.helpers.portal_support import (
     APPLICANT_NAME,
     EMPLOYER_NAME,
     OTHER_USCC,
     SAMPLE_EMAIL,
+    Scanned,
     account,
     action_form,
     assert_blind,
@@ -71,9 +94,16 @@ from tests.helpers.portal_support import (
     snapshot,
     to_review_together,
 )
-from tests.helpers.samples import SAMPLE_ID_CARD, SAMPLE_USCC
+from tests.helpers.samples import (
+    SAMPLE_ID_CARD,
+    SAMPLE_MOBILE,
+    SAMPLE_USCC,
+    sample_declaration_input,
+)
+from tests.helpers.signing import TEST_SIGNER
 
 SECRET = "portal-dossier-secret"
+APPLICANT = sample_declaration_input().applicant  # the sample's: 张三, 新疆示例硅业有限公司
 PATENT = "多晶硅还原炉节能装置"  # tests.helpers.samples: the sample's achievement
 
 
@@ -82,6 +112,30 @@ async def portal(
     time_env: WorkflowEnvironment, time_worker: Worker, database_url: str, session_dir: Path
 ) -> FastAPI:
     return reviewers_app(time_env, database_url, SECRET, session_dir / "dossier-uploads")
+
+
+@pytest_asyncio.fixture(scope="module")
+async def ocr_worker(
+    portal: FastAPI, time_env: WorkflowEnvironment, time_worker: Worker, session_settings: Settings
+) -> AsyncIterator[Worker]:
+    """The OCR of masked copies (R11) from the portal's upload store, as worker.py runs it."""
+    async with ocr_worker_running(
+        time_env.client, time_worker.task_queue, session_settings, portal.state.uploads.directory
+    ) as worker:
+        yield worker
+
+
+async def identifying_text_on(where: str, body: bytes, media_type: str) -> list[str]:
+    """What OCR reads on a served page image or download that identifies the applicant
+    (rules/blind_review.py page_findings), as the findings say it (never the text)."""
+    said = []
+    pages = await asyncio.to_thread(lambda: list(each_page_image(body, media_type)))
+    for number, image in enumerate(pages, 1):
+        words = await read_words(image)
+        said += [
+            f"{where}: {f.text_zh}" for f in page_findings(words, number, image.size, APPLICANT)
+        ]
+    return said
 
 
 @pytest_asyncio.fixture
@@ -281,11 +335,43 @@ async def test_an_upheld_objection_is_confirmed_first(
 
 
 async def test_evaluation_and_committee_see_a_blind_dossier(
-    portal: FastAPI, database_url: str, time_env: WorkflowEnvironment, time_worker: Worker
+    portal: FastAPI,
+    database_url: str,
+    time_env: WorkflowEnvironment,
+    time_worker: Worker,
+    ocr_worker: Worker,
 ) -> None:
     store = portal.state.uploads.directory
     plain_scan = scanned(APPLICANT_NAME, EMPLOYER_NAME)
     village_scan = scanned(APPLICANT_NAME, EMPLOYER_NAME, "专利证书")
+
+    # built to leak (R11): a scan with the name, ID card, mobile and employer printed, masked
+    # with boxes that miss the name; its check finds it and the submission is refused, so it
+    # never reaches the evaluation body or the committee
+    printed = png_of(identity_scan(APPLICANT_NAME, SAMPLE_ID_CARD, SAMPLE_MOBILE, EMPLOYER_NAME))
+    leaky_copy = masked_copy(printed, PNG, mask_boxes("id_card", "mobile", "employer")).data
+    leaky_scan = Scanned("业绩证明", printed, leaky_copy)
+    leaky = await start(time_env, time_worker, materials=[], masked_text_check=True)
+    await keep_material(database_url, store, leaky, leaky_scan)
+    await start_masked_copy_check(
+        time_env.client, get_engine(database_url), declaration_id=leaky.id, applicant=APPLICANT,
+        masked_sha256=leaky_scan.material.sha256, media_type=PNG, pages=1,
+        task_queue=time_worker.task_queue,
+    )  # fmt: skip
+    [check] = (await checks_finished(database_url, leaky.id)).values()
+    assert [(f.kind, f.page) for f in check.findings] == [("name", 1)]
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await client_act(
+            time_env.client, leaky.id, "submit",
+            {"actor": {"role": "applicant", "id": "applicant-1"},
+             "materials": [leaky_scan.material.model_dump(mode="json")]},
+            signer=TEST_SIGNER, update_id=f"test-{uuid.uuid4().hex}",
+            engine=get_engine(database_url),
+        )  # fmt: skip
+    assert isinstance(refused.value.cause, ApplicationError)
+    assert refused.value.cause.type == "MaskedTextFound"
+    assert (await state(leaky)).stage is Stage.draft
+
     plain = await start(time_env, time_worker, materials=[plain_scan.material])
     village = await start(
         time_env,
@@ -307,6 +393,7 @@ async def test_evaluation_and_committee_see_a_blind_dossier(
         await keep_material(database_url, store, handle, scan)
     await to_review_together(time_env, plain, village)
     code = {"plain": blind_code(plain.id, SECRET), "village": blind_code(village.id, SECRET)}
+    code["leaky"] = blind_code(leaky.id, SECRET)
     forbidden = await forbidden_texts()
     seen: list[tuple[str, bytes]] = []
 
@@ -330,6 +417,11 @@ async def test_evaluation_and_committee_see_a_blind_dossier(
         queue = (await get("/evaluation")).text
         here = f"/evaluation/{code['plain']}"
         assert f'href="{here}"' in queue and "/accept" not in queue and "/return" not in queue
+        # the leaky declaration was refused before it could get here: not listed, not served
+        assert code["leaky"] not in queue
+        await get(f"/evaluation/{code['leaky']}", 404)
+        await get(f"/materials/{code['leaky']}/1", 404)
+        await get(f"/materials/{code['leaky']}/1/pages/0", 404)
 
         # the blind dossier: the facts to judge eligibility, by the anonymous code only
         page = await get(here)
@@ -420,6 +512,11 @@ async def test_evaluation_and_committee_see_a_blind_dossier(
 
         for where, body in seen:
             assert_blind(where, body, forbidden)
+        served_images = [
+            (where, body) for where, body in seen
+            if where.startswith("GET /materials/") and body.startswith((b"\x89PNG", b"%PDF"))
+        ]  # fmt: skip
+        assert len(served_images) == 4  # each declaration's page image and download
 
     # the committee: the blind dossier of each declaration waiting for it, from the vote page
     await act(village, "accept_materials", "evaluation_body")
@@ -445,6 +542,7 @@ async def test_evaluation_and_committee_see_a_blind_dossier(
             png_size(image)
             download = await clerk.get(url)
             seen += [(f"{url}/pages/0", image.content), (url, download.content)]
+            served_images += [(f"{url}/pages/0", image.content), (url, download.content)]
             assert download.content == (plain_scan if name == "plain" else village_scan).masked
         for text in ("86.5", "中级", "现级别任职年限", PATENT, "须参加专业水平答辩"):
             assert text in dossiers["plain"], text
@@ -452,6 +550,14 @@ async def test_evaluation_and_committee_see_a_blind_dossier(
         assert "驻村直接申报副高级" in dossiers["village"]
         for where, body in seen:
             assert_blind(where, body, forbidden)
+        assert f"/committee/declarations/{code['leaky']}" not in page.text
+        assert (await clerk.get(f"/committee/declarations/{code['leaky']}")).status_code == 404
+        # and what OCR reads on every page image and download they were served: nothing
+        read: list[str] = []
+        for where, body in served_images:
+            media = PNG if body.startswith(b"\x89PNG") else PDF
+            read += await identifying_text_on(where, body, media)
+        assert read == []
         # a declaration not with the committee: 404; another role: 403
         other = await start(time_env, time_worker)
         assert (

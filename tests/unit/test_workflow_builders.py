@@ -537,7 +537,7 @@ def test_every_patch_is_named_in_patches_py():
 def test_every_activity_called_by_name_is_registered_under_that_name():
     """workflows/calls.py calls each activity by the name models/ gives it; worker.py builds the
     activity classes that define them under the same names."""
-    from worker import build_activities
+    from worker import build_activities, build_ocr_activities
 
     source = (WORKFLOWS / "calls.py").read_text(encoding="utf-8")
     constants = set(re.findall(r"execute_(?:local_)?activity\(\s*([A-Z_]+(?:\[\w+\])?)", source))
@@ -548,11 +548,11 @@ def test_every_activity_called_by_name_is_registered_under_that_name():
         else:
             called.add(getattr(calls, constant))
     settings = load_settings()
+    engine = get_engine("sqlite+aiosqlite://")
     registered = {
         activity._Definition.must_from_callable(fn).name
-        for fn in build_activities(
-            cast(Client, object()), "q", settings, get_engine("sqlite+aiosqlite://")
-        )
+        for fn in build_activities(cast(Client, object()), "q", settings, engine)
+        + build_ocr_activities(settings, engine)  # the OCR queue's (worker.build_ocr_worker)
     }
     # queue_notification is registered for a message not tied to a transition; no workflow
     # sends one yet.

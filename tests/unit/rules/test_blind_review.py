@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from models.declaration import Applicant, Employer
+from models.declaration import Applicant, Employer, Material
+from models.masked_check import CheckFinding, CheckStatus, MaskedCheck
 from rules.blind_review import (
     IdentityKind,
+    Word,
     first_identifying_title,
     identifying_title,
+    masked_check_refusal,
+    page_findings,
+    place_on_page,
     trade_name,
 )
 from tests.helpers.samples import SAMPLE_ID_CARD, SAMPLE_MOBILE, SAMPLE_USCC
@@ -187,3 +192,119 @@ def test_the_first_identifying_title_by_position() -> None:
 
 def test_a_one_character_name_is_not_looked_for() -> None:
     assert identifying_title("明细表", applicant("明")) is None
+
+
+# --- OCR words of a masked copy (page_findings) ---------------------------------------------
+
+SAMPLE = Applicant(
+    name="张三",
+    id_card=SAMPLE_ID_CARD,
+    mobile=SAMPLE_MOBILE,
+    email="zs@example.com",
+    employer=Employer(name="新疆示例硅业有限公司", uscc=SAMPLE_USCC),
+)
+PAGE = (600, 900)
+
+
+def line(y: int, *texts: str, x: int = 40, step: int = 40) -> list[Word]:
+    """Words side by side on one line at height y, each `step` pixels on."""
+    return [Word(text, x + i * step, y, step - 4, 24) for i, text in enumerate(texts)]
+
+
+def found(words: list[Word], applicant: Applicant = SAMPLE) -> list[tuple[str, str]]:
+    return [(f.kind.value, f.place) for f in page_findings(words, 2, PAGE, applicant)]
+
+
+def test_ocr_words_split_into_characters_still_show_the_name() -> None:
+    words = line(100, "姓", "名", ":", "张", "三") + line(400, "学", "历", "证", "书")
+    [finding] = page_findings(words, 2, PAGE, SAMPLE)
+    assert finding.kind is IdentityKind.name and finding.page == 2
+    assert finding.box == (40 + 3 * 40, 100, 40 + 36, 24)  # 张 and 三 only, not 姓名:
+    assert finding.place == "上部偏左"
+    assert finding.text_zh == "第2页 上部偏左 可见姓名"
+
+
+def test_a_line_split_into_blocks_is_one_line() -> None:
+    # tesseract puts 单位： and the employer in different blocks, and a tall colon: one line
+    words = [Word("单位", 40, 200, 60, 26), Word(":", 104, 185, 8, 59)]
+    words += [Word("新", 300, 201, 26, 26), Word("疆", 330, 202, 24, 25)]
+    words += [Word("示", 356, 200, 20, 26), Word("例", 380, 199, 26, 27)]
+    words += [Word("硅业", 410, 200, 50, 26)]
+    [finding] = page_findings(words, 1, PAGE, SAMPLE)
+    assert finding.kind is IdentityKind.employer
+    assert finding.box == (356, 199, 50, 27)  # 示例, the trade name: what it took
+    assert finding.place == "上部居中"
+
+
+@pytest.mark.parametrize(
+    "texts, kind",
+    [
+        (("身份证号", "110105", "19491231", "002X"), "id_card"),  # in groups
+        (("身份证号", "11010519491231002x"), "id_card"),
+        (("手机", "l38", "OO13", "8OOO"), "mobile"),  # look-alike letters for digits
+        (("电话", "+86", "138-0013-8000"), "mobile"),
+        (("邮箱", "zs@example.com"), "email"),
+        (("新疆示例硅业有限公司",), "employer"),
+        (("示例", "公司"), "employer"),  # the trade name
+        (("Zhang", "San"), "name"),  # pinyin
+    ],
+)
+def test_numbers_and_names_with_ocr_noise(texts: tuple[str, ...], kind: str) -> None:
+    assert [k for k, _ in found(line(850, *texts))] == [kind]
+
+
+def test_nothing_identifying_no_finding() -> None:
+    words = line(100, "学历证书") + line(200, "专业", ":", "光伏材料", "2010", "年", "7", "月")
+    words += line(300, "证书编号", "123456")  # six digits, not the ID card's last ones
+    assert found(words) == []
+
+
+def test_two_kinds_on_one_line_are_both_found() -> None:
+    words = line(450, "张三", "13800138000", step=200)
+    assert found(words) == [("name", "中部偏左"), ("mobile", "中部")]
+
+
+@pytest.mark.parametrize(
+    "box, place",
+    [
+        ((0, 0, 10, 10), "上部偏左"),
+        ((290, 440, 20, 20), "中部"),
+        ((590, 890, 10, 10), "下部偏右"),
+        ((250, 10, 100, 20), "上部居中"),
+        ((10, 450, 20, 20), "中部偏左"),
+    ],
+)
+def test_the_place_on_the_page(box: tuple[int, int, int, int], place: str) -> None:
+    assert place_on_page(box, PAGE) == place
+
+
+# --- the submission: masked_check_refusal -----------------------------------------------------
+
+
+def checked(status: str, *findings: CheckFinding, done: int = 1, pages: int = 1) -> Material:
+    check = MaskedCheck(
+        status=CheckStatus(status), pages_done=done, pages=pages, findings=list(findings)
+    )
+    return Material(name="学历证书", sha256="0" * 64, masked=True, check=check)
+
+
+def test_a_finding_refuses_before_a_pending_check() -> None:
+    seen = CheckFinding(kind="employer", page=3, place="下部偏右", box=(1, 2, 3, 4))
+    refused = masked_check_refusal(
+        [checked("clean"), checked("pending", done=1, pages=4), checked("found", seen)]
+    )
+    assert refused is not None and refused.kind == "MaskedTextFound"
+    assert refused.facts == {"problem": "masked_text_found", "material": "3", "page": "3",
+                             "place": "下部偏右", "kind": "employer"}  # fmt: skip
+    refused = masked_check_refusal([checked("clean"), checked("pending", done=1, pages=4)])
+    assert refused is not None and refused.kind == "MaskedCheckPending"
+    assert refused.facts == {"problem": "masked_check_pending", "material": "2",
+                             "pages_done": "1", "pages": "4"}  # fmt: skip
+
+
+def test_a_material_without_a_check_is_pending_and_clean_ones_pass() -> None:
+    bare = Material(name="学历证书", sha256="0" * 64, masked=True)
+    refused = masked_check_refusal([checked("clean"), bare])
+    assert refused is not None and refused.kind == "MaskedCheckPending"
+    assert refused.facts == {"problem": "masked_check_missing", "material": "2"}
+    assert masked_check_refusal([checked("clean"), checked("clean")]) is None
