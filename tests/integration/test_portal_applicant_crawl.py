@@ -31,6 +31,7 @@ from models.common import STAGE_NAMES_ZH, Role, Stage
 from portal.app import create_app
 from portal.security import LoginThrottle
 from portal.uploads import UploadConfig
+from settings import Settings
 from store.db import get_engine
 from store.uploads import DeclarationMaterial
 from tests.helpers.declaration_support import (
@@ -45,6 +46,7 @@ from tests.helpers.portal_applicant_support import (
     EMPLOYER_NAME,
     browser,
     certificate,
+    checks_finished,
     created,
     declaration_form,
     key_of,
@@ -52,6 +54,7 @@ from tests.helpers.portal_applicant_support import (
     login,
     make_account,
     new_id_card,
+    ocr_worker_running,
     png_of,
     portal_round,
     rule_codes,
@@ -83,18 +86,23 @@ async def portal(
     time_env: WorkflowEnvironment,
     time_worker: Worker,
     database_url: str,
+    session_settings: Settings,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[FastAPI]:
     tmp = tmp_path_factory.mktemp("applicant-crawl")
+    store = tmp / "uploads"
+    # the OCR of masked copies (R11), reading this portal's upload store
+    ocr = ocr_worker_running(time_env.client, time_worker.task_queue, session_settings, store)
     with portal_round(tmp, await time_env.get_current_time(), time_worker.task_queue):
-        app = create_app(
-            client=time_env.client,
-            database_url=database_url,
-            secret=SECRET,
-            throttle=LoginThrottle(per_account=50, per_address=1000, window=900),
-        )
-        app.state.uploads = UploadConfig(tmp / "uploads", 400_000)
-        yield app
+        async with ocr:
+            app = create_app(
+                client=time_env.client,
+                database_url=database_url,
+                secret=SECRET,
+                throttle=LoginThrottle(per_account=50, per_address=1000, window=900),
+            )
+            app.state.uploads = UploadConfig(store, 400_000)
+            yield app
 
 
 @dataclass
@@ -155,6 +163,7 @@ async def masked_material(who: Declarer, database_url: str) -> None:
         data={"csrf_token": who.token, "boxes": json.dumps(BOXES)},
     )
     assert response.status_code == 303, response.text
+    await checks_finished(database_url, who.workflow_id)  # R11: OCR of the masked copy
 
 
 async def send(who: Declarer, action: str) -> None:
