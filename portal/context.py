@@ -182,16 +182,20 @@ def refusal_from(exc: BaseException) -> Refusal:
     return Refusal("操作未能完成，请稍后重试。", type(exc).__name__, status=503)
 
 
-def _shanghai(value: Any) -> str:
+def _shanghai(value: Any, *, zone: bool = False) -> str:
     """A template filter: an instant (datetime or ISO 8601 text) as people read it, in
-    Beijing time with its offset: '2025年10月03日 14:00（北京时间 UTC+08:00）', a midnight
-    close as 24:00 of the day before (the notifications' cn_datetime)."""
+    Beijing time, a midnight close as 24:00 of the day before: '2025年10月03日 14:00' under a
+    table header or a sentence that says the offset once for the page (issue 14: the offset
+    said once a page); `zone` True where the time stands alone: '2025年10月03日 14:00（北京时间
+    UTC+08:00）' (the notifications' cn_datetime)."""
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
             return value
-    return cn_datetime(value) if isinstance(value, datetime) and value.tzinfo else str(value)
+    if not (isinstance(value, datetime) and value.tzinfo):
+        return str(value)
+    return cn_datetime(value) if zone else cn_moment(value)
 
 
 def _named(names: dict[Any, str], kind: type[Any]) -> Callable[[str], str]:
@@ -223,7 +227,7 @@ def portal_templates(settings: Settings) -> Jinja2Templates:
         ROLE=_named(ROLE_NAMES_ZH, Role),
         ACTION=lambda a: ACTION_NAMES_ZH.get(a, a),
         REFUSED_KIND=lambda k: REFUSED_KINDS_ZH.get(k, k),
-        SHANGHAI=_shanghai,
+        SHANGHAI=_shanghai,  # under a header that says the offset; SHANGHAI(v, zone=True) alone
         # an instant without its offset, on a page that says the offset once (issue 14)
         MOMENT=lambda v: cn_moment(v) if v else "",
         WINDOW=cn_window,

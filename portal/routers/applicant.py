@@ -217,7 +217,7 @@ def deadline_explanations(state: DeclarationState, settings: Settings) -> dict[s
         )
     try:
         config = round_config_for(state.round_year, settings)
-    except InputError:
+    except (InputError, CalendarYearUnknown):
         return explained  # the deadlines stand; only their explanations are missing
     if "submission_closes_at" in deadlines:
         explained["submission_closes_at"] = window_close_explained(
