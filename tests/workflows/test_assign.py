@@ -21,6 +21,7 @@ from tests.helpers.declaration_support import (
     RECOMMENDATION,
     SECOND,
     act,
+    keep_history,
     no_trace_left,
     settled_event_types,
     sleep_until,
@@ -189,3 +190,4 @@ async def test_the_evaluation_body_assigns_through_its_stages(
     await act(handle, "accept_materials", "evaluation_body")
     await settled_event_types(handle)
     assert (await projection(handle.id)).assignee == "evaluation_body:pj-02"  # still its own
+    await keep_history(handle, "documents_assigned_then_accepted")  # for tests/replay

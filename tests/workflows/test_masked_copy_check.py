@@ -35,6 +35,7 @@ from settings import Settings
 from store.db import get_engine
 from store.masked_checks import begin_check, checks_of
 from tests.helpers.declaration_support import (
+    keep_history,
     no_trace_left,
     settled_event_types,
     start,
@@ -186,6 +187,7 @@ async def test_a_copy_that_shows_the_name_is_refused_and_a_masked_one_accepted(
     assert clean == MaskedCheck(status=CheckStatus.clean, pages_done=1, pages=1, findings=[])
     current = await submit(time_env, handle.id, material("业绩证明", clean_sha))
     assert current.stage is Stage.employer_review
+    await keep_history(handle, "documents_masked_text_check_submitted")  # for tests/replay
 
     # a second check of the same copy starts nothing and leaves the one result
     again = await start_masked_copy_check(
