@@ -77,6 +77,7 @@ class Role(StrEnum):
     competent_unit = "competent_unit"  # 主管单位
     evaluation_body = "evaluation_body"  # 评审机构
     committee = "committee"  # 评审委员会（秘书）
+    expert = "expert"  # 评审专家: a member of the expert pool, drawn into a session (R27)
     supervisor = "supervisor"  # 人力资源服务中心 / 监管
     system = "system"  # the Round workflow and other automation
 

@@ -30,6 +30,11 @@ class Ratio(Strict):
 TWO_THIRDS = Ratio(numerator=2, denominator=3)
 
 
+class TallyDisclosure(StrEnum):
+    result = "result"  # 通过 / 未通过 only (the default, interp.)
+    counts = "counts"  # the yes votes and the attending members as well
+
+
 class LevelCondition(Strict):
     """One row of the evaluation-conditions table (the platform's 职称评审条件).
 
@@ -100,6 +105,11 @@ class RoundConfig(Strict):
     digest_hour: int = Field(default=9, ge=0, le=23)
     quorum_ratio: Ratio = TWO_THIRDS  # R20
     pass_ratio: Ratio = TWO_THIRDS  # R20
+    # R27 (interp.): the fewest members a session may draw (commonly 25, or 11 for a committee
+    # of one specialty), and what an applicant is told of the tally: only the result, or the
+    # counts too
+    committee_minimum_members: int = Field(default=11, ge=1, le=200)
+    tally_disclosure: TallyDisclosure = TallyDisclosure.result
     conditions: dict[Level, LevelCondition] = Field(
         default_factory=default_conditions, max_length=len(Level)
     )

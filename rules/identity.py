@@ -27,6 +27,12 @@ def round_workflow_id(year: int) -> str:
     return f"round-{year}"
 
 
+def committee_session_workflow_id(year: int, session_id: str) -> str:
+    """The `CommitteeSession` of one sitting (R20, R27): the round's year and the session's own
+    name (models.committee.SessionId)."""
+    return f"committee-{year}-{session_id}"
+
+
 def masked_check_workflow_id(declaration_id: str, masked_sha256: str) -> str:
     """The `MaskedCopyCheck` of one masked copy in one declaration: the declaration's id (a
     keyed hash, no personal data) and the copy's hash (R11)."""

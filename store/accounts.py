@@ -38,6 +38,7 @@ class Account(Base):
     role: Mapped[str] = mapped_column(String(32))  # models.common.Role, never "system"
     display_name: Mapped[str] = mapped_column(String(100), default="")
     employer_uscc: Mapped[str | None] = mapped_column(String(18))  # employer accounts only
+    expert_code: Mapped[str | None] = mapped_column(String(16))  # expert accounts only (E0001)
     applicant_key: Mapped[str | None] = mapped_column(String(64))  # applicant accounts only
     # the ID-card number sealed under the applicant key (client/codec.py FieldCipher); NULL
     # for accounts made without it

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from store import (
     accounts,
+    ballots,
     document_tables,
+    experts,
     inbox,
     masked_checks,
     refused_attempts,
@@ -28,4 +30,6 @@ MODULES = (
     inbox,
     verification,
     masked_checks,
+    experts,
+    ballots,
 )
