@@ -239,6 +239,9 @@ class Settings(BaseSettings):
     # --- documents (activities/publish.py; README "Documents and the approval PDF") ---
     # The publication store: published PDFs and HTML, index.html and feed.json.
     publication_dir: Path = _env("ZHICHENG_PUBLICATION_DIR", ROOT / "var" / "publication")
+    # The archive: records kept for the supervisor and the observer, never published (the
+    # committee sessions' meeting records, documents/meeting_record.py).
+    archive_dir: Path = _env("ZHICHENG_ARCHIVE_DIR", ROOT / "var" / "archive")
     # Licensed fonts dropped in here replace the Noto CJK defaults by role: title.* (小标宋),
     # body.* (仿宋), heading.* (黑体), kai.* (楷体); .ttf, .otf, .ttc or .otc.
     font_dir: Path | None = _env("ZHICHENG_FONT_DIR", None)

@@ -27,6 +27,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Replayer, Worker, WorkerDeploymentConfig
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.committee import CommitteeActivities
 from activities.coordination import CoordinationActivities, RoundActivities
 from activities.delivery import DeliveryActivities
 from activities.masked_copy import MaskedCopyActivities
@@ -44,6 +45,7 @@ from rules import actor_keys
 from rules.identity import ocr_task_queue
 from settings import Settings, load_settings, load_settings_or_exit
 from store.db import ensure_schema, get_engine
+from workflows.committee import CommitteeSessionWorkflow
 from workflows.declaration import DeclarationWorkflow
 from workflows.delivery import DeliveryWorkflow
 from workflows.masked_copy_check import MaskedCopyCheckWorkflow
@@ -55,6 +57,7 @@ WORKFLOWS = [
     RoundLauncherWorkflow,
     DeliveryWorkflow,
     MaskedCopyCheckWorkflow,
+    CommitteeSessionWorkflow,
 ]
 
 # Validation libraries used by the models import parts of themselves lazily; pass them
@@ -196,6 +199,14 @@ def build_activities(
     signer = ActorSigner.from_settings(settings)  # the round's updates to declarations
     coordination = CoordinationActivities(client, engine, partial(signer.signed, client))
     round_activities = RoundActivities(engine, settings, start_deliveries, recipients)
+    committee = CommitteeActivities(
+        engine,
+        client,
+        partial(signer.signed, client),
+        start_deliveries,
+        settings,
+        settings.portal_url,
+    )
     return [
         record.record_transition,
         notification.queue_notification,
@@ -213,6 +224,12 @@ def build_activities(
         round_activities.record_round_event,
         round_activities.prepare_round,
         round_activities.queue_evaluation_digest,
+        committee.pool_snapshot,
+        committee.notify_experts,
+        committee.open_ballot_box,
+        committee.close_ballot_box,
+        committee.send_session_votes,
+        committee.archive_meeting_record,
     ]
 
 

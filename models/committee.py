@@ -161,8 +161,9 @@ class SessionInput(Strict):
     held_at: AwareDatetime | None = None  # when and where the meeting is held (for the notices)
     place: str | None = Field(default=None, max_length=200)
     listing: ListingSource = ListingSource.visibility
+    # Who asked for the session (the supervisor): the client that starts it checks the role;
+    # the workflow records it
     requested_by: Actor
-    signature: ActorSignature | None = None
 
     @model_validator(mode="after")
     def _composition(self) -> SessionInput:
@@ -241,6 +242,60 @@ class SessionState(Strict):
 
     def recused(self, code: str, workflow_id: str) -> bool:
         return any(r.code == code and r.workflow_id == workflow_id for r in self.recusals)
+
+
+# --- the session's activities (activities/committee.py; workflows/calls.py calls them) -------
+
+POOL_SNAPSHOT = "committee_pool_snapshot"
+NOTIFY_EXPERTS = "committee_notify_experts"
+OPEN_BALLOT_BOX = "committee_open_ballot_box"
+CLOSE_BALLOT_BOX = "committee_close_ballot_box"
+SEND_SESSION_VOTES = "committee_send_session_votes"
+ARCHIVE_MEETING_RECORD = "committee_archive_meeting_record"
+
+
+class ExpertNotice(Strict):
+    code: ExpertCode
+    event: str  # models.records.NotificationEvent (committee_drawn, committee_seated)
+    kind: SeatKind
+    position: int
+
+
+class ExpertNotices(Strict):
+    """Messages to drawn experts, once each (the outbox key: session, code, event)."""
+
+    session: str  # the session's workflow id
+    year: int
+    committee_name: str
+    held_at: datetime | None = None
+    place: str | None = None
+    notices: list[ExpertNotice] = Field(max_length=MAX_SESSION_SEATS)
+
+
+class SessionVotes(Strict):
+    """What a closed session sends the Round: its composition and attendance
+    (`open_session`), then one vote per voted declaration (`committee_votes`), each counted
+    over that declaration's non-recused attendees."""
+
+    year: int
+    session: str  # the session's workflow id
+    session_id: str
+    committee_name: str
+    members: list[ExpertCode]
+    attending: list[ExpertCode]
+    tallies: list[DeclarationTally]
+    closed_by: Actor  # the secretary: the declarations' votes name them (R26)
+
+
+class SessionVotesSent(Strict):
+    operation_id: int | None  # None: no declaration could be voted
+
+
+class MeetingRecordRequest(Strict):
+    """The closed session's state; the activity adds the names and who voted (not how) from
+    the record database, renders the 评审会议记录 and archives it."""
+
+    state: SessionState
 
 
 # --- the ballot box (the record database, through the portal) ----------------------------------

@@ -60,6 +60,9 @@ class NotificationEvent(StrEnum):
     # written by the portal, not by a declaration's transition
     registration_code = "registration_code"
     password_reset_code = "password_reset_code"
+    # A committee session's messages to its experts (R27), by pool code: no declaration named
+    committee_drawn = "committee_drawn"  # drawn as a member or an alternate: confirm
+    committee_seated = "committee_seated"  # an alternate seated for a member who declined
 
 
 # The messages of an account, not of a declaration: no round, no declaration id.
@@ -88,6 +91,7 @@ ROLE_HOME = {
     Role.evaluation_body: "/evaluation",
     Role.committee: "/committee",
     Role.supervisor: "/supervisor",
+    Role.expert: "/expert",
 }
 # The roles whose portal has a page per declaration under its workflow id: the others' is
 # their home (the applicant has one declaration a round; the blind reviewers' pages go by

@@ -385,14 +385,25 @@ class SetCommittee(RoundAction):
     committee: Committee
 
 
+class DrawnComposition(Strict):
+    """A drawn session's members (pool codes), sent by its CommitteeSession workflow."""
+
+    committee_name: str = Field(min_length=1, max_length=200)
+    members: list[MemberId] = Field(min_length=1, max_length=MAX_COMMITTEE_MEMBERS)
+
+
 class OpenSession(RoundAction):
     session_id: str = Field(min_length=1, max_length=100)
     attending: list[MemberId] = Field(max_length=MAX_COMMITTEE_MEMBERS)
+    drawn: DrawnComposition | None = None  # None: the round's committee (`set_committee`)
 
 
 class Vote(Strict):
     workflow_id: str = Field(min_length=1, max_length=200)
     yes_votes: int = Field(ge=0, le=MAX_COMMITTEE_MEMBERS)
+    # A drawn session's count of this declaration's non-recused attendees (R27); None: every
+    # member attending the session
+    attending: int | None = Field(default=None, ge=0, le=MAX_COMMITTEE_MEMBERS)
 
 
 class CommitteeVotes(RoundAction):

@@ -30,7 +30,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.committee import BallotRegister, BoxCount, BoxCounts, Choice
+from store.db import insert_unless_exists
 from store.tables import Base, utcnow
+
+
+class SessionEntry(Base):
+    """Each committee session started (client/committee.py start_session), so that the
+    portal lists a round's sessions and an expert's without the server's visibility store."""
+
+    __tablename__ = "committee_sessions"
+
+    workflow_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    year: Mapped[int] = mapped_column(index=True)
+    session_id: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class BallotBox(Base):
@@ -181,6 +194,31 @@ async def close_box(engine: AsyncEngine, session: str) -> BoxCounts:
         for workflow_id, voters in sorted(eligible)
     ]
     return BoxCounts(session=session, counts=counts)
+
+
+async def register_session(
+    engine: AsyncEngine, workflow_id: str, year: int, session_id: str
+) -> None:
+    """The session in the registry, once."""
+    async with engine.begin() as conn:
+        row = {
+            "workflow_id": workflow_id,
+            "year": year,
+            "session_id": session_id,
+            "created_at": utcnow(),
+        }
+        await insert_unless_exists(conn, SessionEntry, row, ["workflow_id"])
+
+
+async def sessions_of_year(engine: AsyncEngine, year: int) -> list[str]:
+    """The workflow ids of the round's sessions, oldest first."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(SessionEntry.workflow_id)
+            .where(SessionEntry.year == year)
+            .order_by(SessionEntry.created_at, SessionEntry.workflow_id)
+        )
+        return list(rows.scalars())
 
 
 async def box_status(engine: AsyncEngine, session: str) -> BoxStatus | None:

@@ -88,9 +88,13 @@ def database_url(session_dir: Path) -> str:
 @pytest.fixture(scope="session")
 def session_settings(database_url: str, session_dir: Path) -> Settings:
     """The settings the session's workers are built with: the environment's, with the
-    session's database and publication directory."""
+    session's database, publication directory and archive."""
     return load_settings().model_copy(
-        update={"database_url": database_url, "publication_dir": session_dir / "publication"}
+        update={
+            "database_url": database_url,
+            "publication_dir": session_dir / "publication",
+            "archive_dir": session_dir / "archive",
+        }
     )
 
 

@@ -15,6 +15,22 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from models.committee import (
+        ARCHIVE_MEETING_RECORD,
+        CLOSE_BALLOT_BOX,
+        NOTIFY_EXPERTS,
+        OPEN_BALLOT_BOX,
+        POOL_SNAPSHOT,
+        SEND_SESSION_VOTES,
+        BallotRegister,
+        BoxCounts,
+        ExpertNotices,
+        MeetingRecordRequest,
+        PoolSnapshot,
+        PoolSnapshotRequest,
+        SessionVotes,
+        SessionVotesSent,
+    )
     from models.coordination import (
         ACT_ON_DECLARATIONS,
         DEFENSE_SCORES,
@@ -298,4 +314,70 @@ async def check_masked_copy(request: MaskedCopyCheckInput) -> MaskedCheck:
         start_to_close_timeout=OCR_TIMEOUT,
         heartbeat_timeout=OCR_HEARTBEAT,
         retry_policy=OCR_RETRY,
+    )
+
+
+# --- the committee session (R20, R27): workflows/committee.py ---------------------------------
+
+
+async def pool_snapshot(request: PoolSnapshotRequest) -> PoolSnapshot:
+    """The expert pool and the session's declarations, with their conflicts, as drawn from."""
+    return await workflow.execute_activity(
+        POOL_SNAPSHOT,
+        request,
+        result_type=PoolSnapshot,
+        start_to_close_timeout=PAGE_TIMEOUT,
+        retry_policy=RECORD_RETRY,
+    )
+
+
+async def notify_experts(notices: ExpertNotices) -> None:
+    """The drawn experts' messages, through the outbox (once each)."""
+    await workflow.execute_activity(
+        NOTIFY_EXPERTS,
+        notices,
+        start_to_close_timeout=ROUND_TIMEOUT,
+        retry_policy=RECORD_RETRY,
+    )
+
+
+async def open_ballot_box(register: BallotRegister) -> None:
+    await workflow.execute_activity(
+        OPEN_BALLOT_BOX,
+        register,
+        start_to_close_timeout=ROUND_TIMEOUT,
+        retry_policy=RECORD_RETRY,
+    )
+
+
+async def close_ballot_box(session: str) -> BoxCounts:
+    """Close the session's ballot box (no later ballot) and count it."""
+    return await workflow.execute_activity(
+        CLOSE_BALLOT_BOX,
+        session,
+        result_type=BoxCounts,
+        start_to_close_timeout=ROUND_TIMEOUT,
+        retry_policy=RECORD_RETRY,
+    )
+
+
+async def send_session_votes(votes: SessionVotes) -> SessionVotesSent:
+    """The Round's `open_session` and `committee_votes` for a closed session (applied once)."""
+    return await workflow.execute_activity(
+        SEND_SESSION_VOTES,
+        votes,
+        result_type=SessionVotesSent,
+        start_to_close_timeout=ROUND_TIMEOUT,
+        retry_policy=RECORD_RETRY,
+    )
+
+
+async def archive_meeting_record(request: MeetingRecordRequest) -> str:
+    """R27: the 评审会议记录 rendered and archived; its file name."""
+    return await workflow.execute_activity(
+        ARCHIVE_MEETING_RECORD,
+        request,
+        result_type=str,
+        start_to_close_timeout=PUBLISH_TIMEOUT,
+        retry_policy=PUBLISH_RETRY,
     )

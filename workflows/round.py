@@ -96,6 +96,15 @@ def _activity_message(exc: ActivityError) -> str:
     return cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
 
 
+def _vote_payload(vote: dict[str, Any]) -> dict[str, Any]:
+    """One declaration's part of a votes operation: its yes votes, and, from a drawn session,
+    its own attendance (its non-recused attendees, R27)."""
+    payload = {"yes_votes": vote["yes_votes"]}
+    if vote.get("attending") is not None:
+        payload["attending"] = vote["attending"]
+    return payload
+
+
 @workflow.defn(name="Round")
 class RoundWorkflow:
     @workflow.init
@@ -430,8 +439,7 @@ class RoundWorkflow:
             return
         page = votes[op.offset : op.offset + self._in.page_size]
         targets = [
-            Target(workflow_id=vote["workflow_id"], payload={"yes_votes": vote["yes_votes"]})
-            for vote in page
+            Target(workflow_id=vote["workflow_id"], payload=_vote_payload(vote)) for vote in page
         ]
         common = {key: value for key, value in op.payload.items() if key != "votes"}
         await self._page(op, "committee_vote", common, targets=targets)
@@ -637,10 +645,7 @@ class RoundWorkflow:
     async def open_session(self, action: OpenSession) -> CommitteeSession:
         """R20: the session's composition and attendance, recorded once. A session without
         2/3 of the members attending is recorded as not valid and takes no votes."""
-        self._check_open_session(action)
-        committee = self._p.committee
-        assert committee is not None
-        members = [member.id for member in committee.members]
+        members, committee_name = self._check_open_session(action)
         tally = tally_vote(
             len(members),
             len(action.attending),
@@ -652,7 +657,7 @@ class RoundWorkflow:
             session_id=action.session_id,
             held_at=workflow.now(),
             recorded_by=action.actor,
-            committee_name=committee.name,
+            committee_name=committee_name,
             members=members,
             attending=sorted(action.attending),
             required_attendance=tally.required_attendance,
@@ -668,20 +673,29 @@ class RoundWorkflow:
         self._authenticate("open_session", action)
         self._check_open_session(action)
 
-    def _check_open_session(self, action: OpenSession) -> None:
+    def _check_open_session(self, action: OpenSession) -> tuple[list[str], str]:
+        """The session's members and committee name, or the refusal. A drawn session
+        (workflows/committee.py, as the system) brings its own composition; a session the
+        secretary records by hand is of the round's committee (`set_committee`)."""
         self._check_open()
-        _require(action.actor, Role.committee)
-        if self._p.committee is None:
-            raise _refuse("Invalid", "no committee composition yet: set_committee first")
+        if action.drawn is not None:
+            _require(action.actor, Role.system)
+            members, committee_name = action.drawn.members, action.drawn.committee_name
+        else:
+            _require(action.actor, Role.committee)
+            if self._p.committee is None:
+                raise _refuse("Invalid", "no committee composition yet: set_committee first")
+            members = [member.id for member in self._p.committee.members]
+            committee_name = self._p.committee.name
         if any(s.session_id == action.session_id for s in self._p.sessions):
             message = f"session {action.session_id} is already recorded"
             raise invalid(message, "session_recorded", session_id=action.session_id)
-        members = {member.id for member in self._p.committee.members}
-        unknown = sorted(set(action.attending) - members)
+        unknown = sorted(set(action.attending) - set(members))
         if unknown:
             raise _refuse("Invalid", f"not committee members: {', '.join(unknown)}")
         if len(set(action.attending)) != len(action.attending):
             raise _refuse("Invalid", "a member is listed twice in attending")
+        return members, committee_name
 
     @workflow.update
     async def committee_votes(self, action: CommitteeVotes) -> OperationAccepted:

@@ -31,11 +31,18 @@ def votes_session(
     for vote in action.votes:
         if not vote.workflow_id.startswith(prefix):
             return Refused("Invalid", f"{vote.workflow_id} is not a declaration of {year}")
-        if vote.yes_votes > len(session.attending):
+        attending = len(session.attending) if vote.attending is None else vote.attending
+        if vote.attending is not None and vote.attending > len(session.attending):
+            return Refused(
+                "Invalid",
+                f"{vote.workflow_id}: {vote.attending} attending it but only "
+                f"{len(session.attending)} members attended",
+            )
+        if vote.yes_votes > attending:
             return Refused(
                 "Invalid",
                 f"{vote.workflow_id}: {vote.yes_votes} yes votes but only "
-                f"{len(session.attending)} members attended",
+                f"{attending} members attended",
             )
     if len(set(ids)) != len(ids):
         return Refused("Invalid", "a declaration is listed twice")

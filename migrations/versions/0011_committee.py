@@ -21,6 +21,16 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "committee_sessions",
+        sa.Column("workflow_id", sa.String(length=100), nullable=False),
+        sa.Column("year", sa.Integer(), nullable=False),
+        sa.Column("session_id", sa.String(length=40), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workflow_id"),
+    )
+    with op.batch_alter_table("committee_sessions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_committee_sessions_year"), ["year"], unique=False)
 
     op.create_table(
         "committee_ballot_boxes",
@@ -143,3 +153,6 @@ def downgrade() -> None:
 
     op.drop_table("expert_changes")
     op.drop_table("committee_ballot_boxes")
+    with op.batch_alter_table("committee_sessions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_committee_sessions_year"))
+    op.drop_table("committee_sessions")
