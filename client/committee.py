@@ -15,6 +15,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError
 
+from client.inputs import SESSION_UPDATES
 from client.signing import ActorSigner
 from models.committee import Choice, SessionInput, SessionState
 from models.search_attributes import ROUND_YEAR
@@ -23,9 +24,6 @@ from store import ballots
 from workflows.committee import CommitteeSessionWorkflow
 
 SESSION_WORKFLOW_TYPE = "CommitteeSession"  # the name workflows/committee.py registers
-# The session's updates, as the workflow names them (each refused at once by its validator
-# when it does not apply, leaving no trace in the history)
-SESSION_UPDATES = ("answer_seat", "sign_in", "open", "close")
 
 
 async def start_session(

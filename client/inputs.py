@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError, create_model
 
+from models.committee import SeatAnswer, SessionAction, SignIn
 from models.common import Role, Strict
 from models.declaration import Action, DeclarationInput
 from models.round import (
@@ -123,6 +124,21 @@ ROUND_UPDATES: dict[str, type[RoundAction]] = {
 def round_action_payload(action: str, role: Role, actor_id: str, data: Mapping[str, Any]) -> Any:
     """A round action's update argument, with the actor."""
     return _validated_payload(ROUND_UPDATES, "round action", action, role, actor_id, data)
+
+
+# A committee session's updates (workflows/committee.py) and the payload each takes.
+SESSION_UPDATES: dict[str, type[SessionAction]] = {
+    "answer_seat": SeatAnswer,
+    "sign_in": SignIn,
+    "open": SessionAction,
+    "close": SessionAction,
+}
+
+
+def session_action_payload(action: str, role: Role, actor_id: str, data: Mapping[str, Any]) -> Any:
+    """A committee session action's update argument, with the actor (an expert's actor id is
+    their pool code)."""
+    return _validated_payload(SESSION_UPDATES, "session action", action, role, actor_id, data)
 
 
 def _validated_payload(
