@@ -70,6 +70,10 @@ ACCOUNT_EVENTS = frozenset(
     {NotificationEvent.registration_code, NotificationEvent.password_reset_code}
 )
 
+# The messages of a committee session to its experts (activities/committee.py): no
+# declaration, no applicant; the context is the session's.
+SESSION_EVENTS = frozenset({NotificationEvent.committee_drawn, NotificationEvent.committee_seated})
+
 # R11: who reviews blind. Their messages name neither the applicant nor the employer, nor the
 # declaration's id (workflows/records.py common_context; their e-mail's headers carry a digest
 # of the key: delivery/email.py).

@@ -49,7 +49,7 @@ with workflow.unsafe.imports_passed_through():
         PublishRequest,
     )
     from models.records import NotificationEvent, TransitionRecord
-    from models.round import WINDOW_FIELDS, RoundConfig
+    from models.round import WINDOW_FIELDS, RoundConfig, TallyDisclosure
     from models.search_attributes import (
         JURISDICTION,
         LEVEL,
@@ -1176,6 +1176,7 @@ class DeclarationWorkflow:
                     "result_publicity_ends_at": ends,
                     "yes_votes": tally.yes_votes,
                     "attending": tally.attending,
+                    "disclose_counts": r.tally_disclosure is TallyDisclosure.counts,  # R27
                 },
                 details=self._committee_result,
             )
@@ -1190,6 +1191,7 @@ class DeclarationWorkflow:
                     "yes_votes": tally.yes_votes,
                     "attending": tally.attending,
                     "required_yes": tally.required_yes,
+                    "disclose_counts": r.tally_disclosure is TallyDisclosure.counts,  # R27
                 },
                 details=self._committee_result,
             )

@@ -16,7 +16,7 @@ from models.declaration import (
     Employer,
     Material,
 )
-from models.records import ACCOUNT_EVENTS, BLIND_ROLES, NotificationEvent
+from models.records import ACCOUNT_EVENTS, BLIND_ROLES, SESSION_EVENTS, NotificationEvent
 from models.round import RoundConfig
 from rules.calendar_source import build_calendar
 from rules.identity import applicant_key
@@ -171,6 +171,22 @@ NOTIFICATION_SAMPLES: dict[NotificationEvent, dict[str, Any]] = {
         "minutes": 10,
         "expires_at": "2025-09-01T10:10:00+08:00",
     },
+    NotificationEvent.committee_drawn: {
+        "round_year": 2025,
+        "committee_name": "工程系列光伏硅基专业职称评审委员会",
+        "alternate": True,
+        "position": 10,
+        "held_at": "2025-11-25T01:30:00+00:00",
+        "place": "甘泉堡经济技术开发区人力资源服务中心第一会议室",
+    },
+    NotificationEvent.committee_seated: {
+        "round_year": 2025,
+        "committee_name": "工程系列光伏硅基专业职称评审委员会",
+        "alternate": False,
+        "position": 10,
+        "held_at": None,
+        "place": None,
+    },
 }
 # Whom each event goes to (the first recipient where there are several); the rest: the applicant.
 NOTIFICATION_RECIPIENTS: dict[NotificationEvent, Role] = {
@@ -184,6 +200,8 @@ NOTIFICATION_RECIPIENTS: dict[NotificationEvent, Role] = {
     NotificationEvent.recommendation_returned: Role.employer,
     NotificationEvent.declaration_arrived: Role.evaluation_body,
     NotificationEvent.committee_arrived: Role.committee,
+    NotificationEvent.committee_drawn: Role.expert,
+    NotificationEvent.committee_seated: Role.expert,
 }
 NOTIFICATION_BLIND_COMMON = {  # what a blind reviewer's messages get instead (R11)
     "level_zh": "中级",
@@ -199,7 +217,7 @@ def notification_recipient(event: NotificationEvent) -> Role:
 def notification_context(event: NotificationEvent) -> dict[str, Any]:
     """The sample context of `event` as its recipient gets it (an account's message: only
     its own, it belongs to no declaration)."""
-    if event in ACCOUNT_EVENTS:
+    if event in ACCOUNT_EVENTS or event in SESSION_EVENTS:
         return dict(NOTIFICATION_SAMPLES[event])
     blind = notification_recipient(event) in BLIND_ROLES
     return {

@@ -26,6 +26,7 @@ from models.records import (
     ACCOUNT_EVENTS,
     BLIND_ROLES,
     ROLE_HOME,
+    SESSION_EVENTS,
     NotificationEvent,
     NotificationRequest,
     TransitionRecord,
@@ -146,7 +147,12 @@ async def test_older_seq_does_not_move_projection_back(activities: Activities) -
 def _request(event: NotificationEvent, **overrides: Any) -> NotificationRequest:
     role = notification_recipient(event)
     to_applicant = role is Role.applicant
-    names = {Role.applicant: "张三", Role.evaluation_body: "评审机构", Role.committee: "评审委员会"}
+    names = {
+        Role.applicant: "张三",
+        Role.evaluation_body: "评审机构",
+        Role.committee: "评审委员会",
+        Role.expert: "李四",
+    }
     return NotificationRequest(
         key=f"{WORKFLOW_ID}/7/{event.value}/{role.value}",
         workflow_id=WORKFLOW_ID,
@@ -259,13 +265,17 @@ async def test_every_event_has_a_template_that_renders(activities: Activities) -
         text = message["subject"] + message["body"]
         role = Role(message["recipient_role"])
         assert f"{DEFAULT_PORTAL_URL}{ROLE_HOME[role]}" in message["body"], event  # its link
-        if role in BLIND_ROLES:  # R11: no name, no employer, no id, no number
+        if role in BLIND_ROLES or NotificationEvent(event) in SESSION_EVENTS:
+            # R11: no name, no employer, no id, no number (an expert's message names no
+            # declaration at all)
             assert WORKFLOW_ID not in text and "张三" not in text and "硅业" not in text, event
             assert "2025-000001" not in text, event
         else:
             assert "2025-000001" in message["subject"], event
             assert "2025-000001" in message["body"], event
     assert "评审机构：" in messages["review_overdue"]["body"]
+    drawn = messages["committee_drawn"]["body"]
+    assert "候补第10位" in drawn and "2025年11月25日 09:30" in drawn and "第一会议室" in drawn
     assert "2025年11月20日 09:30（北京时间 UTC+08:00）" in messages["defense_arranged"]["body"]
 
 
