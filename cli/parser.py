@@ -6,6 +6,13 @@ import argparse
 from typing import NoReturn, TypedDict
 
 from cli.accounts import cmd_account_create
+from cli.committee import (
+    cmd_committee_act,
+    cmd_committee_draw,
+    cmd_committee_list,
+    cmd_committee_record,
+    cmd_committee_state,
+)
 from cli.common import PROG, Handler
 from cli.declarations import (
     cmd_act,
@@ -31,7 +38,7 @@ from cli.schedule import (
     cmd_schedule_describe,
     schedule_command,
 )
-from client.inputs import ROUND_UPDATES
+from client.inputs import ROUND_UPDATES, SESSION_UPDATES
 from models.common import Jurisdiction, Level, Role, Stage
 from models.delivery import Channel
 from models.round import ListingSource
@@ -389,6 +396,77 @@ def build_parser() -> Parser:
         "--id-card", help="applicant accounts: the ID card (only its applicant key is stored)"
     )
     account_create.add_argument("--password", help="visible in the process list: prefer the env")
+
+    committee_group = groups.add_parser(
+        "committee", help="committee sessions: draw, sign-in, open, close (R27)", **common
+    )
+    committee_commands = committee_group.add_subparsers(dest="command", required=True)
+    committee_draw = sub(
+        committee_commands,
+        "draw",
+        "start a session of round YEAR: its members and alternates are drawn from the expert "
+        "pool at once (R27)",
+        cmd_committee_draw,
+    )
+    committee_draw.add_argument("year", type=year, metavar="YEAR")
+    committee_draw.add_argument("session_id", metavar="SESSION_ID", help="e.g. 2026-01")
+    committee_draw.add_argument(
+        "--members", type=int, required=True, help="odd, at least the round's minimum"
+    )
+    committee_draw.add_argument("--alternates", type=int, default=0)
+    committee_draw.add_argument("--specialty", help="draw only experts of this specialty")
+    committee_draw.add_argument(
+        "--declarations-file",
+        metavar="FILE",
+        help='JSON {"declarations": [workflow ids]} (default: all in `committee`)',
+    )
+    committee_draw.add_argument("--held-at", help="when the meeting is held (ISO 8601 with offset)")
+    committee_draw.add_argument("--place", help="where the meeting is held")
+    committee_draw.add_argument(
+        "--listing",
+        choices=[s.value for s in ListingSource],
+        default=ListingSource.visibility.value,
+    )
+    committee_draw.add_argument("--actor-id", required=True, help="the supervisor who draws")
+    committee_draw.add_argument("--json", action="store_true", help="print JSON")
+    for name, help_text, handler in (
+        ("state", "show a session: seats, sign-in, recusals, tallies", cmd_committee_state),
+        ("record", "copy a closed session's meeting record (PDF)", cmd_committee_record),
+    ):
+        command = sub(committee_commands, name, help_text, handler)
+        command.add_argument("year", type=year, metavar="YEAR")
+        command.add_argument("session_id", metavar="SESSION_ID")
+        if name == "state":
+            command.add_argument("--json", action="store_true", help="print JSON")
+        else:
+            command.add_argument("--out", metavar="FILE", help="default: its name, here")
+    committee_list = sub(
+        committee_commands, "list", "the sessions of round YEAR", cmd_committee_list
+    )
+    committee_list.add_argument("year", type=year, metavar="YEAR")
+    committee_list.add_argument("--json", action="store_true", help="print JSON")
+    committee_act = sub(
+        committee_commands,
+        "act",
+        "a session action (a Temporal Update): " + ", ".join(SESSION_UPDATES),
+        cmd_committee_act,
+    )
+    committee_act.add_argument("year", type=year, metavar="YEAR")
+    committee_act.add_argument("session_id", metavar="SESSION_ID")
+    committee_act.add_argument("action", metavar="ACTION", choices=list(SESSION_UPDATES))
+    committee_act.add_argument(
+        "--role", required=True, choices=[Role.committee.value, Role.expert.value]
+    )
+    committee_act.add_argument(
+        "--actor-id", required=True, help="the secretary, or the expert's pool code"
+    )
+    committee_data = committee_act.add_mutually_exclusive_group()
+    committee_data.add_argument(
+        "--data", metavar="JSON", help="the action's fields as a JSON object"
+    )
+    committee_data.add_argument("--data-file", metavar="FILE", help="the fields from a JSON file")
+    committee_act.add_argument("--request-id", type=request_id, metavar="ID", help=REQUEST_ID_HELP)
+    committee_act.add_argument("--json", action="store_true", help="print JSON")
 
     documents_group = groups.add_parser(
         "documents", help="published documents: the failed ones, publishing one again", **common
