@@ -180,6 +180,9 @@ class Settings(BaseSettings):
     calendar_overrides: Path = _env(
         "ZHICHENG_CALENDAR_OVERRIDES", ROOT / "config" / "calendar_overrides.json"
     )
+    # Warn (schedule describe, the supervisor's page, the worker's metric) from this many days
+    # before the Schedule's next run when its year's working-day calendar is not loaded.
+    calendar_warning_days: int = _env("ZHICHENG_CALENDAR_WARNING_DAYS", 365, ge=0)
     # config/rounds/{year}.json: a round's configuration when it departs from the notice's pattern
     rounds_dir: Path = _env("ZHICHENG_ROUNDS_DIR", ROOT / "config" / "rounds")
     # Keys the applicant pseudonym in workflow ids (rules.identity.applicant_key). A secret

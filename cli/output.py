@@ -295,6 +295,8 @@ def print_schedule(view: ScheduleView) -> None:
         print(f"    {run['scheduled_at']}  {run['workflow_id']}")
     if view.note:
         print(f"  note: {view.note}")
+    if view.calendar_warning:
+        print(f"  WARNING: {view.calendar_warning}")
 
 
 # --- the outbox -----------------------------------------------------------------------------

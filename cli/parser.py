@@ -6,6 +6,7 @@ import argparse
 from typing import NoReturn, TypedDict
 
 from cli.accounts import cmd_account_create
+from cli.calendar import cmd_calendar_import, cmd_calendar_show
 from cli.committee import (
     cmd_committee_act,
     cmd_committee_draw,
@@ -467,6 +468,28 @@ def build_parser() -> Parser:
     committee_data.add_argument("--data-file", metavar="FILE", help="the fields from a JSON file")
     committee_act.add_argument("--request-id", type=request_id, metavar="ID", help=REQUEST_ID_HELP)
     committee_act.add_argument("--json", action="store_true", help="print JSON")
+
+    calendar_group = groups.add_parser(
+        "calendar", help="the working-day calendar: import a year, show one (R13)", **common
+    )
+    calendar_commands = calendar_group.add_subparsers(dest="command", required=True)
+    calendar_import = sub(
+        calendar_commands,
+        "import",
+        "load a year's holidays and make-up workdays from the State Council's notice, in "
+        'holiday-cn\'s format ({"year": 2027, "days": [{"name": "元旦", "date": '
+        '"2027-01-01", "isOffDay": true}, ...]}), into the override table',
+        cmd_calendar_import,
+    )
+    calendar_import.add_argument("file", metavar="FILE")
+    calendar_import.add_argument(
+        "--replace", action="store_true", help="replace the year if the table has it"
+    )
+    calendar_show = sub(
+        calendar_commands, "show", "a year's calendar and where it comes from", cmd_calendar_show
+    )
+    calendar_show.add_argument("year", type=year, metavar="YEAR")
+    calendar_show.add_argument("--json", action="store_true", help="print JSON")
 
     documents_group = groups.add_parser(
         "documents", help="published documents: the failed ones, publishing one again", **common

@@ -4,6 +4,7 @@ each round."""
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from temporalio.client import ScheduleAlreadyRunningError
@@ -64,13 +65,27 @@ async def schedule_call(
             elif action == "delete":
                 await handle.delete()
                 return None
-            return await describe_round_schedule(client, args.id)
+            view = await describe_round_schedule(client, args.id)
+            return with_calendar_warning(view, settings)
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 raise unavailable(
                     f"no schedule {args.id!r} (create it: {PROG} schedule create)"
                 ) from None
             raise
+
+
+def with_calendar_warning(view: ScheduleView, settings: Settings) -> ScheduleView:
+    """The view with the warning of a next run whose year's calendar is not loaded."""
+    from rules.schedule import calendar_warning, round_year_of
+    from store.config_files import calendar_year_info
+
+    next_run = datetime.fromisoformat(view.next_runs[0]) if view.next_runs else None
+    known = next_run is None or (
+        calendar_year_info(round_year_of(next_run), settings).calendar is not None
+    )
+    warning = calendar_warning(next_run, known, datetime.now(UTC), settings.calendar_warning_days)
+    return view.model_copy(update={"calendar_warning": warning})
 
 
 async def cmd_schedule_describe(args: argparse.Namespace, settings: Settings) -> int:

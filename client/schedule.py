@@ -93,6 +93,8 @@ class ScheduleView(Strict):
     next_runs: list[str]
     recent_runs: list[dict[str, str]]
     runs_total: int
+    # the next run's year has no working-day calendar (rules/schedule.py calendar_warning)
+    calendar_warning: str | None = None
 
 
 async def describe_round_schedule(client: Client, schedule_id: str = SCHEDULE_ID) -> ScheduleView:

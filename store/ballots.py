@@ -30,7 +30,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.committee import BallotRegister, BoxCount, BoxCounts, Choice
-from store.db import insert_unless_exists
 from store.tables import Base, utcnow
 
 
@@ -199,15 +198,13 @@ async def close_box(engine: AsyncEngine, session: str) -> BoxCounts:
 async def register_session(
     engine: AsyncEngine, workflow_id: str, year: int, session_id: str
 ) -> None:
-    """The session in the registry, once."""
-    async with engine.begin() as conn:
-        row = {
-            "workflow_id": workflow_id,
-            "year": year,
-            "session_id": session_id,
-            "created_at": utcnow(),
-        }
-        await insert_unless_exists(conn, SessionEntry, row, ["workflow_id"])
+    """The session in the registry, once (a second start finds it there)."""
+    row = {"workflow_id": workflow_id, "year": year, "session_id": session_id}
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(SessionEntry.__table__.insert().values(**row, created_at=utcnow()))
+    except IntegrityError:
+        return
 
 
 async def sessions_of_year(engine: AsyncEngine, year: int) -> list[str]:

@@ -1,10 +1,13 @@
 """The operator's configuration files: a round's config/rounds/{year}.json and its committee
-file, read into the Round's input with one-line errors that name the file and the field."""
+file, read into the Round's input with one-line errors that name the file and the field; and
+the working-day calendar's override table, into which a year is imported."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +22,17 @@ from models.round import (
 )
 from models.validation import strictly, validation_summary
 from rules.calendar import CalendarYearUnknown
-from rules.calendar_source import build_calendar, load_overrides
+from rules.calendar_source import (
+    ImportedYear,
+    build_calendar,
+    load_overrides,
+    override_entry,
+    year_from_package,
+)
 from rules.round_plan import default_round_config
+from rules.timezone import SHANGHAI
 from settings import Settings
+from store.files import synced_temporary
 
 
 class InputError(ValueError):
@@ -119,3 +130,69 @@ def round_input_for(
         return RoundInput(config=config, committee=committee, listing=listing, **fields)
     except ValidationError as exc:
         raise InputError(validation_summary(exc)) from None
+
+
+# --- the working-day calendar's override table (`starter.py calendar import|show`) ----------
+
+
+@dataclass(frozen=True)
+class CalendarYearInfo:
+    """A year's working-day calendar as the system will use it, and where it comes from."""
+
+    year: int
+    calendar: YearCalendar | None  # None: unknown (neither the override table nor the package)
+    origin: str  # "override table" or "chinesecalendar"; "" when unknown
+    source: str | None = None  # the file an imported year came from
+    imported_at: str | None = None
+    names: Mapping[str, str] | None = None  # each listed day → the holiday it belongs to
+
+
+def calendar_year_info(year: int, settings: Settings) -> CalendarYearInfo:
+    path = settings.calendar_overrides
+    try:
+        overrides = load_overrides(path)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    if year in overrides:
+        entry = json.loads(path.read_text(encoding="utf-8")).get(str(year), {})
+        return CalendarYearInfo(
+            year=year,
+            calendar=overrides[year],
+            origin="override table",
+            source=entry.get("source"),
+            imported_at=entry.get("imported_at"),
+            names=entry.get("names"),
+        )
+    try:
+        return CalendarYearInfo(
+            year=year, calendar=year_from_package(year), origin="chinesecalendar"
+        )
+    except CalendarYearUnknown:
+        return CalendarYearInfo(year=year, calendar=None, origin="")
+
+
+def import_calendar_year(
+    imported: ImportedYear, source: str, settings: Settings, *, replace: bool = False
+) -> Path:
+    """Write an imported year into the override table (atomically: a crash leaves the old
+    table). A year already in the table is replaced only with `replace`."""
+    path = settings.calendar_overrides
+    try:
+        load_overrides(path)  # a broken table is not overwritten
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    table: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    key = str(imported.year)
+    if key in table and not replace:
+        raise InputError(f"{path}: {key} is in the table already (--replace replaces it)")
+    table[key] = override_entry(
+        imported, source, datetime.now(SHANGHAI).isoformat(timespec="seconds")
+    )
+    text = json.dumps(dict(sorted(table.items())), ensure_ascii=False, indent=2) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = synced_temporary(path.parent, text.encode("utf-8"))
+    try:
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path

@@ -36,6 +36,7 @@ from store.experts import add_expert
 from tests.helpers.declaration_support import (
     SECOND,
     act,
+    keep_history,
     round_around,
     sleep_until,
     state,
@@ -232,3 +233,5 @@ async def test_a_whole_session_from_the_pool_to_the_result_publicity(
     assert "评审会议记录" in text and "评审专家1" in text
     assert "通过" in text and "未通过" in text
     assert (await session_state(env.client, handle.id)).record_file == final.record_file
+    await keep_history(handle, "committee_session_closed")
+    await keep_history(env.client.get_workflow_handle(f"round-{year}"), "round_drawn_session_votes")

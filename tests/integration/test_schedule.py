@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -29,6 +30,8 @@ from models.round import ListingSource, OperationStatus, RoundInput, RoundLaunch
 from rules.calendar_source import build_calendar
 from rules.timezone import SHANGHAI, shanghai_iso
 from rules.update_ids import cli_update_id
+from settings import load_settings
+from store.config_files import calendar_year_info
 from tests.helpers.declaration_support import round_around, start, state
 from tests.helpers.signing import TEST_SIGNER
 
@@ -54,6 +57,30 @@ async def launched(env: WorkflowEnvironment, schedule_id: str, count: int) -> li
             return results
         await asyncio.sleep(0.1)
     raise AssertionError(f"schedule {schedule_id} did not run {count} time(s)")
+
+
+async def calendar_warned(
+    year: int,
+    schedule_id: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`schedule describe` warns while the next run's year has no working-day calendar, and
+    not once `calendar import` has loaded it (an empty override table, so only the package
+    knows years; a year the package knows is never warned about)."""
+    table = tmp_path / "calendar_overrides.json"
+    monkeypatch.setenv("ZHICHENG_CALENDAR_OVERRIDES", str(table))
+    known = calendar_year_info(year, load_settings()).calendar is not None
+    assert await starter.run(["schedule", "describe", "--id", schedule_id]) == 0
+    warning = f"WARNING: no working-day calendar for {year} is loaded"
+    assert (warning in capsys.readouterr().out) is not known
+    notice = tmp_path / f"{year}.json"
+    days = [{"name": "元旦", "date": f"{year}-01-01", "isOffDay": True}]
+    notice.write_text(json.dumps({"year": year, "days": days}), encoding="utf-8")
+    assert await starter.run(["calendar", "import", str(notice), "--replace"]) == 0
+    assert await starter.run(["schedule", "describe", "--id", schedule_id]) == 0
+    assert warning not in capsys.readouterr().out
 
 
 async def test_schedule_starts_the_years_round(
@@ -121,6 +148,7 @@ async def test_schedule_starts_the_years_round(
         out = capsys.readouterr().out
         assert "every year at 08-28 09:00 (Asia/Shanghai), overlap SKIP" in out
         assert "round-launcher" in out
+        await calendar_warned(next_run.year, schedule_id, tmp_path, monkeypatch, capsys)
         assert await starter.run(["schedule", "pause", "--id", schedule_id, "--note", "t"]) == 0
         assert "PAUSED" in capsys.readouterr().out
         assert await starter.run(["schedule", "unpause", "--id", schedule_id]) == 0
