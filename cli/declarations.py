@@ -42,6 +42,7 @@ from client.refused import Attempt
 from client.signing import ActorSigner
 from models.common import Jurisdiction, Level, Role, Stage
 from models.declaration import DeclarationInput, DeclarationState
+from models.validation import unknown_name
 from rules.actions import ACTIONS
 from rules.assignment import ASSIGN
 from rules.identity import declaration_workflow_id, parse_declaration_number
@@ -113,9 +114,7 @@ async def cmd_act(args: argparse.Namespace, settings: Settings) -> int:
     from client.declarations import act
 
     if args.action not in ACTIONS:
-        raise bad_input(
-            f"unknown action {args.action!r}; known: {', '.join(ACTIONS)} (see: {PROG} actions)"
-        )
+        raise bad_input(f"{unknown_name('action', args.action, ACTIONS)} (see: {PROG} actions)")
     attempt = Attempt("cli", args.workflow_id, args.action, args.role, args.actor_id)
     try:
         data, where = read_action_data(args)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from typing import NoReturn, TypedDict
 
 from cli.accounts import cmd_account_create
@@ -43,6 +44,7 @@ from client.inputs import ROUND_UPDATES, SESSION_UPDATES
 from models.common import Jurisdiction, Level, Role, Stage
 from models.delivery import Channel
 from models.round import ListingSource
+from models.validation import unknown_name
 from rules.actions import ACTIONS
 from rules.schedule import DEFAULT_DAY, DEFAULT_HOUR, DEFAULT_MINUTE, DEFAULT_MONTH, SCHEDULE_ID
 from rules.update_ids import BadRequestId, checked_request_id
@@ -79,6 +81,12 @@ class Parser(argparse.ArgumentParser):
     """argparse with one-line errors (its default prints the whole usage first)."""
 
     def error(self, message: str) -> NoReturn:
+        # argparse's "invalid choice: 'x' (choose from 'a', 'b')": the closest names first
+        choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if choice:
+            known = [name.strip(" '") for name in choice.group(2).split(",")]
+            argument = message.split(":", 1)[0]
+            message = f"{argument}: {unknown_name('choice', choice.group(1), known)}"
         self.exit(EXIT_BAD_INPUT, f"error: {self.prog}: {message} (see --help)\n")
 
 
@@ -120,7 +128,9 @@ def build_parser() -> Parser:
     common: HelpLayout = {"epilog": EPILOG, "formatter_class": fmt}
     parser = Parser(prog=PROG, description=DESCRIPTION, **common)
     groups = parser.add_subparsers(
-        dest="group", required=True, metavar="{declaration,round,schedule,outbox,actions}"
+        dest="group",
+        required=True,
+        metavar="{declaration,round,committee,schedule,calendar,outbox,account,documents,actions}",
     )
 
     declaration = groups.add_parser(

@@ -27,6 +27,7 @@ from client.refused import Attempt
 from client.signing import ActorSigner
 from models.common import Role
 from models.round import ListingSource, OperationStatus
+from models.validation import unknown_name
 from rules.identity import round_workflow_id
 from rules.round_plan import plan_round, try_out_round_dates
 from rules.timezone import SHANGHAI
@@ -113,7 +114,7 @@ async def cmd_round_act(args: argparse.Namespace, settings: Settings) -> int:
     from client.rounds import round_act, wait_for_operation
 
     if args.action not in ROUND_UPDATES:
-        raise bad_input(f"unknown round action {args.action!r}; known: {', '.join(ROUND_UPDATES)}")
+        raise bad_input(unknown_name("round action", args.action, ROUND_UPDATES))
     workflow_id = round_workflow_id(args.year)
     attempt = Attempt("cli", workflow_id, args.action, args.role, args.actor_id)
     try:

@@ -27,7 +27,7 @@ from models.round import (
     SpotCheckResult,
     WindowChange,
 )
-from models.validation import strictly, validation_summary
+from models.validation import strictly, unknown_name, validation_summary
 from rules.actions import ACTIONS
 from rules.identity import applicant_key
 from store.config_files import InputError
@@ -152,7 +152,7 @@ def _validated_payload(
     """`data` plus the actor, validated by the action's model; every mistake is named."""
     model = models.get(action)
     if model is None:
-        raise InputError(f"unknown {kind} {action!r}; known: {', '.join(models)}")
+        raise InputError(unknown_name(kind, action, models))
     if "actor" in data:
         raise InputError("actor: give it with --role and --actor-id, not in the data")
     if "signature" in data:

@@ -3,6 +3,8 @@ pydantic's errors as one line for a person (the field's path and the message).""
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -41,3 +43,12 @@ def strictly(model: type[M], data: Any) -> M:
     its field, where a lone surrogate could not even be written as JSON."""
     model.model_validate(data)
     return model.model_validate_json(to_json(data), strict=True)
+
+
+def unknown_name(kind: str, name: str, known: Iterable[str]) -> str:
+    """ "unknown action 'acept_materials'; did you mean accept_materials? known: …" — the
+    closest known names first (difflib), then every one."""
+    names = list(known)
+    close = difflib.get_close_matches(name, names, n=2, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(close)}?" if close else ""
+    return f"unknown {kind} {name!r}{hint} known: {', '.join(names)}"

@@ -139,3 +139,26 @@ def test_record_failing_declarations_are_listed_by_their_search_attribute() -> N
     assert visibility_query(year=2026, record_failing=True) == (
         "WorkflowType = 'Declaration' AND RoundYear = 2026 AND RecordFailing = true"
     )
+
+
+@pytest.mark.parametrize(
+    ("argv", "hint"),
+    [
+        (["roud", "state", "2026"], "unknown choice 'roud'; did you mean round?"),
+        (["round", "stat", "2026"], "unknown choice 'stat'; did you mean state or start?"),
+        (
+            ["declaration", "act", "decl-2026-0", "acept_materials", "--role", "evaluation_body",
+             "--actor-id", "e-1"],
+            "unknown action 'acept_materials'; did you mean accept_materials?",
+        ),
+        (
+            ["round", "act", "2026", "chang_windows", "--role", "supervisor", "--actor-id", "s"],
+            "unknown round action 'chang_windows'; did you mean change_windows?",
+        ),
+    ],
+)  # fmt: skip
+def test_an_unknown_name_is_answered_with_the_closest_ones(
+    argv: list[str], hint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert starter.main(argv) == 2
+    assert hint in capsys.readouterr().err
