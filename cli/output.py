@@ -308,3 +308,62 @@ def channel_line(channel: dict[str, Any]) -> str:
         f"{channel['channel']} {channel['status']} to {channel['address']} "
         f"({channel['attempts']} attempt{'s' if channel['attempts'] != 1 else ''}{resends})"
     )
+
+
+# --- a round action's result (`round act`; `--json` prints it as it came) -------------------
+
+
+def _shanghai_text(value: Any) -> str:
+    """An ISO instant as +08:00 (R: times for people in Asia/Shanghai); anything else as is."""
+    if isinstance(value, str):
+        try:
+            instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+        if instant.tzinfo is not None:
+            return seconds_iso(instant)
+    return str(value)
+
+
+def round_result_lines(action: str, result: Any) -> list[str]:
+    """What a round action came to, for a person: an operation's kind, status, counts and
+    what it changed; a session's attendance; the committee set; the round closing."""
+    if not isinstance(result, dict):
+        return [f"{action}: {result}"]
+    if "operation_id" in result or ("kind" in result and "status" in result and "id" in result):
+        number = result.get("operation_id", result.get("id"))
+        lines = [f"operation {number} ({result.get('kind')}): {result.get('status')}"]
+        if "done" in result:
+            lines.append(
+                f"  declarations: {result.get('done', 0)} done, {result.get('skipped', 0)} "
+                f"skipped, {result.get('failed', 0)} failed of {result.get('listed', 0)} listed"
+            )
+        outcomes = result.get("outcomes") or {}
+        if outcomes:
+            lines.append("  now: " + ", ".join(f"{stage} {n}" for stage, n in outcomes.items()))
+        for key, value in (result.get("result") or {}).items():
+            lines.append(f"  {key}: {_shanghai_text(value)}")
+        lines += [f"  {failure}" for failure in result.get("failures") or []]
+        if result.get("error"):
+            lines.append(f"  error: {result['error']}")
+        return lines
+    if "session_id" in result and "attending" in result:
+        validity = "valid" if result.get("valid") else "NOT valid (no votes can be taken)"
+        return [
+            f"session {result['session_id']}: {len(result['attending'])} of "
+            f"{len(result.get('members') or [])} members attending, "
+            f"{result.get('required_attendance')} needed: {validity}"
+        ]
+    if "check_id" in result and "fraud" in result:
+        verdict = "fraud found: the title is revoked" if result["fraud"] else "no fraud found"
+        return [f"spot check {result['check_id']}, {result.get('workflow_id')}: {verdict}"]
+    if "progress" in result:  # the round's state (set_committee, close)
+        progress = result["progress"]
+        committee = progress.get("committee")
+        lines = [f"{result.get('workflow_id')}: {action} done"]
+        if committee:
+            lines.append(f"  committee: {committee['name']}, {len(committee['members'])} members")
+        if progress.get("closing"):
+            lines.append("  closing: it takes no more actions")
+        return lines
+    return [f"{action}: done"]

@@ -296,6 +296,7 @@ def build_parser() -> Parser:
         "--wait", action="store_true", help="wait until the operation it starts is done"
     )
     round_act.add_argument("--request-id", type=request_id, metavar="ID", help=REQUEST_ID_HELP)
+    round_act.add_argument("--json", action="store_true", help="print the result as JSON")
 
     schedule_group = groups.add_parser(
         "schedule", help="the yearly Schedule that starts each round", **common

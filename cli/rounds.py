@@ -21,7 +21,7 @@ from cli.common import (
     temporal_errors,
 )
 from cli.exits import EXIT_FAILED, EXIT_OK, bad_input, refused
-from cli.output import print_json, print_plan, print_round
+from cli.output import print_json, print_plan, print_round, round_result_lines
 from client.inputs import ROUND_UPDATES, round_action_payload
 from client.refused import Attempt
 from client.signing import ActorSigner
@@ -147,6 +147,10 @@ async def cmd_round_act(args: argparse.Namespace, settings: Settings) -> int:
         if args.wait and operation_id is not None:
             operation = await wait_for_operation(client, args.year, operation_id)
             result = operation.model_dump(mode="json")
-    print_json(result)
+    if args.json:
+        print_json(result)
+    else:
+        for line in round_result_lines(args.action, result):
+            print(line)
     status = result.get("status") if isinstance(result, dict) else None
     return EXIT_FAILED if status == OperationStatus.failed.value else EXIT_OK

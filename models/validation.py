@@ -50,5 +50,5 @@ def unknown_name(kind: str, name: str, known: Iterable[str]) -> str:
     closest known names first (difflib), then every one."""
     names = list(known)
     close = difflib.get_close_matches(name, names, n=2, cutoff=0.6)
-    hint = f"; did you mean {' or '.join(close)}?" if close else ""
-    return f"unknown {kind} {name!r}{hint} known: {', '.join(names)}"
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    return f"unknown {kind} {name!r}; {hint}known: {', '.join(names)}"

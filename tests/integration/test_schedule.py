@@ -235,7 +235,9 @@ async def test_round_commands(
          "--actor-id", "hr-centre", "--wait"]
     )  # fmt: skip
     assert code == 0
-    assert '"status": "done"' in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "(refresh_statistics): done" in out and out.startswith("operation ")
+    assert "{" not in out  # JSON only with --json
     # repeated with its request id: the same operation, not a second one
     refresh = ["round", "act", "2031", "refresh_statistics", "--role", "supervisor",
                "--actor-id", "hr-centre"]  # fmt: skip

@@ -323,7 +323,7 @@ async def test_refused_portal_and_command_line_actions_are_on_the_record_and_the
     code, err = await cli(
         "declaration", "act", handle.id, "change_windows", "--role", "system", "--actor-id", "x"
     )
-    assert code == starter.EXIT_BAD_INPUT and "invalid choice: 'system'" in err
+    assert code == starter.EXIT_BAD_INPUT and "unknown choice 'system'" in err
 
     rows = await rows_for(database_url, handle.id, round_handle.id)
     employer_id = f"employer:{employer}"

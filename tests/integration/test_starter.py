@@ -596,7 +596,7 @@ async def test_bad_role(offline: Cli):
         "declaration", "act", "decl-2025-x", "submit", "--role", "boss", "--actor-id", "b"
     )
     assert code == starter.EXIT_BAD_INPUT
-    assert "argument --role: invalid choice: 'boss'" in one_line(err)
+    assert "argument --role: unknown choice 'boss'" in one_line(err)
 
 
 async def test_malformed_json_file(offline: Cli, tmp_path: Path):
