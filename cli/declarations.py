@@ -250,6 +250,7 @@ async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
             jurisdiction=args.jurisdiction and Jurisdiction(args.jurisdiction),
             record_failing=args.record_failing,
             number=args.number,
+            query=args.query,
         )
     except ValueError as exc:  # --number that is not one
         raise bad_input(f"--number: {exc}") from None

@@ -186,6 +186,12 @@ def build_parser() -> Parser:
     listing = sub(commands, "list", "list declarations by search attributes", cmd_list)
     listing.add_argument("--year", type=year, help="round year")
     listing.add_argument(
+        "--query",
+        metavar="QUERY",
+        help="a visibility query, as the Web UI's search box takes it (e.g. \"Stage = "
+        "'evaluation_review' AND ReturnCount >= 2\"); combined with the other filters by AND",
+    )
+    listing.add_argument(
         "--stage",
         choices=[s.value for s in Stage],
         metavar="STAGE",

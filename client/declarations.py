@@ -330,10 +330,13 @@ def visibility_query(
     jurisdiction: Jurisdiction | None = None,
     record_failing: bool = False,
     number: str | None = None,
+    query: str | None = None,
 ) -> str:
     """A visibility query over the declarations' search attributes. Values are enum members,
     an int or a 申报编号 rebuilt from its parsed digits, so nothing needs escaping. A `number`
-    that is not one (rules/identity.py parse_declaration_number) is a ValueError."""
+    that is not one (rules/identity.py parse_declaration_number) is a ValueError. `query`: the
+    operator's own visibility query (the Web UI's language), in parentheses after the rest, so
+    it narrows the declarations and never widens the listing beyond them."""
     clauses = [f"WorkflowType = '{DECLARATION_WORKFLOW_TYPE}'"]
     if number is not None:
         parsed = parse_declaration_number(number)
@@ -351,6 +354,8 @@ def visibility_query(
         clauses.append(f"{JURISDICTION.name} = '{Jurisdiction(jurisdiction).value}'")
     if record_failing:
         clauses.append(f"{RECORD_FAILING.name} = true")
+    if query is not None and query.strip():
+        clauses.append(f"({query.strip()})")
     return " AND ".join(clauses)
 
 

@@ -217,6 +217,16 @@ async def test_a_declaration_from_start_to_withdrawal(online: Cli):
     code, out, err = await cli("declaration", "list", "--year", year, "--stage", "correction")
     assert code == 0, err
     assert expected_id not in out
+    # the Web UI's query language, narrowing the declarations
+    query = "Stage = 'employer_review' AND ReturnCount = 0"
+    code, out, err = await cli("declaration", "list", "--year", year, "--query", query)
+    assert code == 0, err
+    assert expected_id in out and f"AND ({query})" in out.splitlines()[-1]
+    code, out, err = await cli("declaration", "list", "--query", "ReturnCount >= 1 AND Stage = 'x'")
+    assert code == 0, err
+    assert expected_id not in out
+    code, out, err = await cli("declaration", "list", "--query", "Stage = = 'x'")
+    assert code != 0 and "Stage = = 'x'" not in out, (code, out, err)
 
     # The validator's refusals: exit 3 and its own message.
     code, out, err = await cli(
