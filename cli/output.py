@@ -21,6 +21,7 @@ from models.common import (
     Level,
     Stage,
 )
+from models.statistics import Dimension, Figures, RoundFigures
 from rules.timezone import SHANGHAI, to_shanghai
 
 if TYPE_CHECKING:
@@ -367,3 +368,39 @@ def round_result_lines(action: str, result: Any) -> list[str]:
             lines.append("  closing: it takes no more actions")
         return lines
     return [f"{action}: done"]
+
+
+# --- a round's figures (`round stats`) --------------------------------------------------------
+
+FIGURE_COLUMNS = (
+    "declared",
+    "recommended",
+    "returned",
+    "returns",
+    "abandoned",
+    "locked",
+    "passed",
+    "approved",
+    "revoked",
+    "overdue",
+    "in_progress",
+)
+
+
+def figure_row(name: str, figures: Figures) -> list[str]:
+    cells = [name]
+    for column in FIGURE_COLUMNS:
+        count = getattr(figures, column)
+        rate = figures.rate(count) if column in ("recommended", "passed", "approved") else None
+        cells.append(f"{count} ({rate:.0%})" if rate is not None and count else str(count))
+    return cells
+
+
+def print_figures(figures: RoundFigures, dimension: Dimension) -> None:
+    as_of = seconds_iso(figures.as_of)
+    print(f"round {figures.year}: {figures.total.declared} declarations, as of {as_of}")
+    print("by stage: " + (", ".join(f"{s} {n}" for s, n in figures.by_stage.items()) or "none"))
+    header = [dimension.value, *FIGURE_COLUMNS]
+    rows = [figure_row(name, group) for name, group in figures.by.get(dimension, {}).items()]
+    for line in table([header, *rows, figure_row("total", figures.total)]):
+        print(line)

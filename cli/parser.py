@@ -33,6 +33,7 @@ from cli.rounds import (
     cmd_round_plan,
     cmd_round_start,
     cmd_round_state,
+    cmd_round_stats,
     cmd_round_try_out,
 )
 from cli.schedule import (
@@ -44,6 +45,7 @@ from client.inputs import ROUND_UPDATES, SESSION_UPDATES
 from models.common import Jurisdiction, Level, Role, Stage
 from models.delivery import Channel
 from models.round import ListingSource
+from models.statistics import Dimension
 from models.validation import unknown_name
 from rules.actions import ACTIONS
 from rules.schedule import DEFAULT_DAY, DEFAULT_HOUR, DEFAULT_MINUTE, DEFAULT_MONTH, SCHEDULE_ID
@@ -279,6 +281,18 @@ def build_parser() -> Parser:
     )
     round_state.add_argument("year", type=year, metavar="YEAR")
     round_state.add_argument("--json", action="store_true", help="print JSON")
+    round_stats = sub(
+        round_commands,
+        "stats",
+        "a round's figures: declared, recommended, returned, abandoned, locked, passed, "
+        "approved, revoked, overdue, per level, jurisdiction or employer (DATABASE_URL)",
+        cmd_round_stats,
+    )
+    round_stats.add_argument("year", type=year, metavar="YEAR")
+    round_stats.add_argument(
+        "--by", choices=[d.value for d in Dimension], default=Dimension.level.value
+    )
+    round_stats.add_argument("--json", action="store_true", help="print JSON")
     round_act = sub(
         round_commands,
         "act",

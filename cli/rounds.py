@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -17,16 +17,18 @@ from cli.common import (
     client_for,
     note_refused,
     read_action_data,
+    record_errors,
     request_id_told,
     temporal_errors,
 )
 from cli.exits import EXIT_FAILED, EXIT_OK, bad_input, refused
-from cli.output import print_json, print_plan, print_round, round_result_lines
+from cli.output import print_figures, print_json, print_plan, print_round, round_result_lines
 from client.inputs import ROUND_UPDATES, round_action_payload
 from client.refused import Attempt
 from client.signing import ActorSigner
 from models.common import Role
 from models.round import ListingSource, OperationStatus
+from models.statistics import Dimension
 from models.validation import unknown_name
 from rules.identity import round_workflow_id
 from rules.round_plan import plan_round, try_out_round_dates
@@ -107,6 +109,27 @@ async def cmd_round_state(args: argparse.Namespace, settings: Settings) -> int:
         print_json(state)
     else:
         print_round(state)
+    return EXIT_OK
+
+
+async def cmd_round_stats(args: argparse.Namespace, settings: Settings) -> int:
+    """The round's figures from the record database (DATABASE_URL): no Temporal needed."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from client.declarations import record_engine
+    from store.db import dispose_engines
+    from store.statistics import round_statistics
+
+    try:
+        figures = await round_statistics(await record_engine(), args.year, datetime.now(UTC))
+    except SQLAlchemyError as exc:
+        raise record_errors(settings, exc) from None
+    finally:
+        await dispose_engines()
+    if args.json:
+        print_json(figures)
+    else:
+        print_figures(figures, Dimension(args.by))
     return EXIT_OK
 
 

@@ -145,7 +145,7 @@ def test_record_failing_declarations_are_listed_by_their_search_attribute() -> N
     ("argv", "hint"),
     [
         (["roud", "state", "2026"], "unknown choice 'roud'; did you mean round?"),
-        (["round", "stat", "2026"], "unknown choice 'stat'; did you mean state or start?"),
+        (["round", "stat", "2026"], "unknown choice 'stat'; did you mean stats or state?"),
         (
             ["declaration", "act", "decl-2026-0", "acept_materials", "--role", "evaluation_body",
              "--actor-id", "e-1"],
