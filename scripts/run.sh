@@ -85,6 +85,9 @@ if [ -z "${TEMPORAL_ADDRESS:-}" ]; then
     export TEMPORAL_ADDRESS=$ADDRESS
     echo "Temporal dev server on $ADDRESS, namespace $NAMESPACE (log: var/temporal.log)"
     echo "Web UI: $UI"
+    # One Delivery workflow per message would drown the list: the link opens it on the
+    # declarations, rounds and sessions (docs/operations.md, "Views to save")
+    echo "  the people's workflows, without the deliveries: $UI/namespaces/$NAMESPACE/workflows?query=WorkflowType%20IN%20%28%27Declaration%27%2C%20%27Round%27%2C%20%27RoundLauncher%27%2C%20%27CommitteeSession%27%29"
 else
     echo "Temporal at $TEMPORAL_ADDRESS, namespace $NAMESPACE (TEMPORAL_ADDRESS is set: no dev server)"
 fi

@@ -881,9 +881,15 @@ class RoundWorkflow:
             if running
             else "waiting for round actions"
         )
+        c = self._config
+        as_of = f" as of {shanghai_iso(statistics.as_of)}" if statistics else ""
         workflow.set_current_details(
             f"round {self._year}: {self._phase()}\n"
-            f"declarations: {statistics.total if statistics else '?'} ({counts})\n"
+            # the windows now (the static summary keeps those the round started with)
+            f"windows: submission {_days(c.submission_opens_at, c.submission_closes_at)}, "
+            f"review {_days(c.review_opens_at, c.review_closes_at)}, payment until "
+            f"{shanghai_iso(c.payment_closes_at)}\n"
+            f"declarations{as_of}: {statistics.total if statistics else '?'} ({counts})\n"
             f"now: {doing}\n"
             f"sessions {len(self._p.sessions)}, result batches {len(self._p.batches)}, "
             f"spot checks {len(self._p.spot_checks)}, revocations {len(self._p.revocations)}, "
@@ -920,10 +926,11 @@ class RoundLauncherWorkflow:
 
 
 def round_summary(round_input: RoundInput) -> str:
-    """The static summary the UI shows for a round."""
+    """The static summary the UI shows for a round: fixed when it starts, so it says the
+    windows it started with; its current details follow every change."""
     c = round_input.config
     return (
-        f"{c.year} round ({round_input.specialty}): "
+        f"{c.year} round ({round_input.specialty}), as started: "
         f"submission {_days(c.submission_opens_at, c.submission_closes_at)}, "
         f"review {_days(c.review_opens_at, c.review_closes_at)} (Asia/Shanghai)"
     )
