@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import suppress
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -133,6 +133,32 @@ async def export_outbox_backlog(
             oldest.set(max(0, int(age)))
         except Exception:  # a metric is not worth stopping the worker for
             log.warning("could not read the outbox backlog", exc_info=True)
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
+
+
+async def export_calendar_gap(
+    runtime: Runtime, stop: asyncio.Event, settings: Settings, every: float = 3600
+) -> None:
+    """zhicheng_calendar_missing{year}: 1 while the year of the Schedule's next default run
+    (Aug 28) has no working-day calendar loaded and the run is within
+    ZHICHENG_CALENDAR_WARNING_DAYS (the round would refuse to start), else 0; every hour."""
+    from rules.schedule import calendar_warning, next_default_run, round_year_of
+    from store.config_files import calendar_year_info
+
+    gauge = runtime.metric_meter.create_gauge(
+        "zhicheng_calendar_missing", "1: the next round's year has no working-day calendar"
+    )
+    while not stop.is_set():
+        try:
+            now = datetime.now(UTC)
+            run = next_default_run(now)
+            year = round_year_of(run)
+            known = calendar_year_info(year, settings).calendar is not None
+            missing = calendar_warning(run, known, now, settings.calendar_warning_days)
+            gauge.with_additional_attributes({"year": str(year)}).set(1 if missing else 0)
+        except Exception:  # a metric is not worth stopping the worker for
+            log.warning("could not check the next round's calendar", exc_info=True)
         with suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every)
 
@@ -365,6 +391,9 @@ async def main() -> None:
         if runtime
         else None
     )
+    calendar_gap = (
+        asyncio.create_task(export_calendar_gap(runtime, stop, settings)) if runtime else None
+    )
     worker = build_worker(
         client, settings.task_queue, deployment_config(settings), settings=settings, engine=engine
     )
@@ -376,8 +405,9 @@ async def main() -> None:
             log.info("stopping the worker")
     finally:
         shutdown_renderer()  # the PDF renderer process ends with the worker
-    if backlog is not None:
-        await backlog
+    for exporter in (backlog, calendar_gap):
+        if exporter is not None:
+            await exporter
 
 
 if __name__ == "__main__":

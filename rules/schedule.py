@@ -33,3 +33,13 @@ def calendar_warning(
         f"no working-day calendar for {year} is loaded and the next run is in {max(days, 0)} "
         f"days: load the State Council's notice (starter.py calendar import FILE)"
     )
+
+
+def next_default_run(now: datetime) -> datetime:
+    """The default Schedule's next run after `now`: Aug 28 09:00 Asia/Shanghai (R9)."""
+    local = to_shanghai(now)
+    run = local.replace(
+        month=DEFAULT_MONTH, day=DEFAULT_DAY, hour=DEFAULT_HOUR, minute=DEFAULT_MINUTE,
+        second=0, microsecond=0,
+    )  # fmt: skip
+    return run if run > local else run.replace(year=run.year + 1)

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -374,7 +375,7 @@ async def test_outbox_backlog_gauges(env: pytest.MonkeyPatch, tmp_path: Path) ->
 
     from store.db import dispose_engines, ensure_schema, get_engine
     from store.tables import OutboxMessage, utcnow
-    from worker import export_outbox_backlog, metrics_runtime
+    from worker import export_calendar_gap, export_outbox_backlog, metrics_runtime
 
     url = f"sqlite+aiosqlite:///{tmp_path / 'backlog.db'}"
     await ensure_schema(url)
@@ -407,9 +408,15 @@ async def test_outbox_backlog_gauges(env: pytest.MonkeyPatch, tmp_path: Path) ->
         task = asyncio.create_task(
             export_outbox_backlog(runtime, stop, every=0.05, engine=get_engine(url))
         )
+        # the next round's calendar, against an empty override table
+        empty = load_settings().model_copy(
+            update={"calendar_overrides": tmp_path / "none.json", "calendar_warning_days": 400}
+        )
+        gap = asyncio.create_task(export_calendar_gap(runtime, stop, empty, every=0.05))
         await asyncio.sleep(0.3)
         stop.set()
         await task
+        await gap
     finally:
         await dispose_engines(url)
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
@@ -419,6 +426,13 @@ async def test_outbox_backlog_gauges(env: pytest.MonkeyPatch, tmp_path: Path) ->
     assert any('status="failed"' in line and line.endswith(" 1") for line in lines), lines
     oldest = next(line for line in lines if line.startswith("zhicheng_outbox_oldest"))
     assert 1700 < float(oldest.rsplit(" ", 1)[1]) < 1900
+    from rules.schedule import next_default_run, round_year_of
+    from store.config_files import calendar_year_info
+
+    year = round_year_of(next_default_run(datetime.now(UTC)))
+    missing = calendar_year_info(year, empty).calendar is None  # the package may know it
+    [gauge] = [line for line in text.splitlines() if line.startswith("zhicheng_calendar_missing")]
+    assert f'year="{year}"' in gauge and gauge.endswith(" 1" if missing else " 0"), gauge
 
 
 def test_worker_versioning(env: pytest.MonkeyPatch) -> None:

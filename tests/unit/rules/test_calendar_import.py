@@ -118,3 +118,14 @@ def test_the_warning_comes_from_the_configured_days_before_the_run() -> None:
     assert calendar_warning(run, False, run - timedelta(days=200), 200) is not None
     assert calendar_warning(run, True, now, 365) is None  # loaded
     assert calendar_warning(None, False, now, 365) is None
+
+
+def test_the_next_default_run_is_the_next_august_28() -> None:
+    from rules.schedule import next_default_run
+    from rules.timezone import SHANGHAI
+
+    assert next_default_run(datetime(2026, 12, 2, tzinfo=UTC)) == datetime(
+        2027, 8, 28, 9, 0, tzinfo=SHANGHAI
+    )
+    after = datetime(2027, 8, 28, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai: this year's has passed
+    assert next_default_run(after).year == 2028
