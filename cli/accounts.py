@@ -44,6 +44,7 @@ async def cmd_account_create(args: argparse.Namespace, settings: Settings) -> in
             employer_uscc=args.uscc,
             applicant_key=key,
             id_card_sealed=sealed,
+            expert_code=args.expert_code,
         )
     except AccountError as exc:
         raise bad_input(str(exc)) from None

@@ -27,6 +27,7 @@ from cli.declarations import (
 )
 from cli.documents import cmd_documents_failed, cmd_documents_retry
 from cli.exits import EXIT_BAD_INPUT
+from cli.experts import HANDLERS as EXPERT_COMMANDS
 from cli.outbox import OUTBOX_STATUSES, cmd_outbox_deliver, cmd_outbox_list, cmd_outbox_resend
 from cli.rounds import (
     cmd_round_act,
@@ -132,7 +133,7 @@ def build_parser() -> Parser:
     groups = parser.add_subparsers(
         dest="group",
         required=True,
-        metavar="{declaration,round,committee,schedule,calendar,outbox,account,documents,actions}",
+        metavar="{declaration,round,committee,schedule,calendar,outbox,account,documents,expert,actions}",
     )
 
     declaration = groups.add_parser(
@@ -427,6 +428,9 @@ def build_parser() -> Parser:
     account_create.add_argument(
         "--id-card", help="applicant accounts: the ID card (only its applicant key is stored)"
     )
+    account_create.add_argument(
+        "--expert-code", help="expert accounts: the expert's pool code (E0001)"
+    )
     account_create.add_argument("--password", help="visible in the process list: prefer the env")
 
     committee_group = groups.add_parser(
@@ -521,6 +525,60 @@ def build_parser() -> Parser:
     )
     calendar_show.add_argument("year", type=year, metavar="YEAR")
     calendar_show.add_argument("--json", action="store_true", help="print JSON")
+
+    expert_group = groups.add_parser(
+        "expert", help="the expert pool (R27): list, add, import, export, audit", **common
+    )
+    expert_commands = expert_group.add_subparsers(dest="command", required=True)
+    expert_help = {
+        "list": "list the active experts (reads DATABASE_URL)",
+        "show": "one expert as JSON (related persons only as how many)",
+        "add": "add an expert (its code, E0001 …, is printed)",
+        "activate": "put an expert back into the pool",
+        "deactivate": "take an expert out of the pool (kept, drawn no more)",
+        "import": "add and update experts from a .xlsx or .csv file: all rows or none",
+        "export": "write the pool to a .xlsx or .csv file (never an ID card)",
+        "changes": "the pool's audit, of one expert or of all",
+    }
+    expert = {
+        name: sub(expert_commands, name, expert_help[name], handler)
+        for name, handler in EXPERT_COMMANDS.items()
+    }
+    for command in expert.values():
+        command.add_argument("--database-url", help="overrides DATABASE_URL")
+        if command is not expert["list"] and command is not expert["show"]:
+            command.add_argument("--actor-id", help="who changes the pool (default: your login)")
+    expert["list"].add_argument("--specialty")
+    expert["list"].add_argument("--query", help="part of a name, code or employer")
+    expert["list"].add_argument("--inactive", action="store_true", help="the inactive ones too")
+    expert["list"].add_argument("--json", action="store_true")
+    for name in ("show", "activate", "deactivate"):
+        expert[name].add_argument("code", metavar="CODE")
+    expert["changes"].add_argument("code", metavar="CODE", nargs="?")
+    for name in ("import", "export"):
+        expert[name].add_argument("file", metavar="FILE", help="FILE.xlsx or FILE.csv")
+    for name in ("add", "activate", "deactivate", "import"):
+        expert[name].add_argument("--note", help="why (kept with the audit row)")
+    add = expert["add"]
+    add.add_argument("--name", required=True)
+    add.add_argument("--uscc", required=True, help="the employer's 统一社会信用代码")
+    add.add_argument("--employer", required=True, help="the employer's name")
+    add.add_argument("--specialty", required=True)
+    add.add_argument("--title", required=True, help="e.g. 正高级工程师")
+    add.add_argument("--mobile")
+    add.add_argument("--email")
+    add.add_argument(
+        "--past-employer",
+        action="append",
+        metavar="USCC|NAME|YYYY-MM-DD",
+        help="an employer left in the last 3 years (repeat for more)",
+    )
+    add.add_argument(
+        "--relation",
+        action="append",
+        metavar="ID_CARD|RELATION",
+        help="a related person (only a keyed hash of the ID card is kept; repeat for more)",
+    )
 
     documents_group = groups.add_parser(
         "documents", help="published documents: the failed ones, publishing one again", **common

@@ -20,6 +20,7 @@ from stdnum.cn import uscc as uscc_code
 
 from models.common import Role
 from rules.assignment import organisation_key
+from store.experts import Expert
 from store.passwords import MIN_PASSWORD_LENGTH, hash_password
 from store.sessions import end_account_sessions
 from store.tables import Base, utcnow
@@ -76,9 +77,11 @@ async def create_account(
     employer_uscc: str | None = None,
     applicant_key: str | None = None,
     id_card_sealed: str | None = None,
+    expert_code: str | None = None,
 ) -> bool:
     """False when the username is taken (nothing changed). `id_card_sealed`: the applicant's
-    ID-card number sealed under `applicant_key` (client/codec.py FieldCipher)."""
+    ID-card number sealed under `applicant_key` (client/codec.py FieldCipher); `expert_code`:
+    an expert account's pool code (store/experts.py), which must exist."""
     role = Role(role)
     if role is Role.system:
         raise AccountError("role system is the automation's, not a person's")
@@ -99,9 +102,17 @@ async def create_account(
         raise AccountError("an applicant account needs --id-card (its applicant key is stored)")
     if role is not Role.applicant and applicant_key:
         raise AccountError("--id-card is for applicant accounts only")
+    if role is Role.expert and not expert_code:
+        raise AccountError("an expert account needs --expert-code (the pool's E0001)")
+    if role is not Role.expert and expert_code:
+        raise AccountError("--expert-code is for expert accounts only")
     if await find_account(engine, username=username) is not None:
         return False
     async with engine.begin() as conn:
+        if expert_code is not None:
+            known = await conn.scalar(select(Expert.code).where(Expert.code == expert_code))
+            if known is None:
+                raise AccountError(f"--expert-code: no expert {expert_code} in the pool")
         await conn.execute(
             insert(Account).values(
                 username=username,
@@ -111,6 +122,7 @@ async def create_account(
                 employer_uscc=employer_uscc,
                 applicant_key=applicant_key,
                 id_card_sealed=id_card_sealed if applicant_key else None,
+                expert_code=expert_code,
             )
         )
     return True
