@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from models.experts import ExpertProfile, Relation
 from pypdf import PdfReader
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
@@ -26,6 +25,7 @@ from models.calendar import YearCalendar
 from models.committee import Choice, SeatKind, SessionInput, SessionState, SessionStatus
 from models.common import Actor, Level, Role, Stage
 from models.declaration import EligibilityFacts
+from models.experts import ExpertProfile, Relation
 from models.round import ListingSource, RoundInput
 from rules.calendar_source import build_calendar
 from rules.identity import applicant_key
@@ -34,13 +34,14 @@ from store.ballots import BallotRefused
 from store.db import get_engine
 from store.experts import add_expert
 from tests.helpers.declaration_support import (
+    RECOMMENDATION,
     SECOND,
     act,
     keep_history,
     round_around,
     sleep_until,
     state,
-    through_publicity,
+    to_publicity,
 )
 from tests.helpers.samples import sample_declaration_input
 from tests.helpers.signing import TEST_SIGNER
@@ -65,22 +66,29 @@ async def _round(env: WorkflowEnvironment, worker: Worker) -> RoundInput:
 
 
 async def _to_committee(
-    env: WorkflowEnvironment, worker: Worker, round_input: RoundInput, id_card: str, secret: str
-) -> WorkflowHandle[Any, Any]:
-    declaration = sample_declaration_input(
-        round=round_input.config,
-        applicant_key=applicant_key(id_card, secret),
-        level=Level.junior,
-        eligibility=EligibilityFacts(continuing_education_completed=True),
-    )
-    handle = await start_declaration(env.client, declaration, worker.task_queue)
-    await through_publicity(env, handle)
-    opens = datetime.fromisoformat((await state(handle)).deadlines["review_opens_at"])
+    env: WorkflowEnvironment, worker: Worker, round_input: RoundInput, secret: str
+) -> list[WorkflowHandle[Any, Any]]:
+    """A junior declaration per ID card (no defense, R18), walked together to the committee."""
+    handles = []
+    for id_card in ID_CARDS:
+        declaration = sample_declaration_input(
+            round=round_input.config,
+            applicant_key=applicant_key(id_card, secret),
+            level=Level.junior,
+            eligibility=EligibilityFacts(continuing_education_completed=True),
+        )
+        handles.append(await start_declaration(env.client, declaration, worker.task_queue))
+    ends = [(await to_publicity(handle)).deadlines["publicity_ends_at"] for handle in handles]
+    await sleep_until(env, max(datetime.fromisoformat(end) for end in ends), SECOND)
+    for handle in handles:
+        await act(handle, "recommend", "employer", **RECOMMENDATION)
+    opens = datetime.fromisoformat((await state(handles[0])).deadlines["review_opens_at"])
     await sleep_until(env, opens, SECOND)
-    await act(handle, "accept_materials", "evaluation_body")
-    current = await act(handle, "confirm_payment", "evaluation_body", receipt_no="R-1")
-    assert current.stage is Stage.committee, current.stage
-    return handle
+    for handle in handles:
+        await act(handle, "accept_materials", "evaluation_body")
+        current = await act(handle, "confirm_payment", "evaluation_body", receipt_no="R-1")
+        assert current.stage is Stage.committee, current.stage
+    return handles
 
 
 async def _pool(secret: str, related_to: str) -> list[str]:
@@ -129,9 +137,7 @@ async def test_a_whole_session_from_the_pool_to_the_result_publicity(
     env, secret = time_env, session_settings.applicant_key_secret
     round_input = await _round(env, time_worker)
     year = round_input.year
-    declarations = [
-        await _to_committee(env, time_worker, round_input, card, secret) for card in ID_CARDS
-    ]
+    declarations = await _to_committee(env, time_worker, round_input, secret)
     ids = [handle.id for handle in declarations]
     pool = await _pool(secret, related_to=ID_CARDS[0])
 
