@@ -103,6 +103,9 @@ def write_sheet(views: Sequence[ExpertView], kind: SheetKind) -> bytes:
     sheet.title = "专家库"
     for row in rows:
         sheet.append(row)
+    for cells in sheet.iter_rows():
+        for cell in cells:
+            cell.data_type = "s"  # text, never a formula (a name may begin with "=")
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
