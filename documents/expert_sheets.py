@@ -103,6 +103,9 @@ def write_sheet(views: Sequence[ExpertView], kind: SheetKind) -> bytes:
     sheet.title = "专家库"
     for row in rows:
         sheet.append(row)
+    for cells in sheet.iter_rows():
+        for cell in cells:
+            cell.data_type = "s"  # text, never a formula (a name may begin with "=")
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -141,7 +144,8 @@ def _table(data: bytes, kind: SheetKind) -> list[list[str]]:
 
 def _parts(cell: str, names: tuple[str, ...]) -> list[dict[str, str]]:
     """`a|b|c; a|b|c` as one mapping per item; ValueError naming the item that is wrong."""
-    items = [item.strip() for item in cell.replace("；", ";").split(";") if item.strip()]
+    separated = cell.replace("；", ";").replace("\n", ";")  # a page's text area: one a line
+    items = [item.strip() for item in separated.split(";") if item.strip()]
     found = []
     for number, item in enumerate(items, 1):
         parts = [p.strip() for p in item.replace("｜", "|").split("|")]
@@ -164,9 +168,15 @@ def _message(error: Any) -> str:
     return INVALID.get(field, "填写有误")
 
 
-def _row(line: int, cells: dict[str, str], errors: list[str]) -> ImportRow | None:
+def read_cells(
+    cells: dict[str, str], errors: list[str], line: int = 1, where: str | None = None
+) -> ImportRow | None:
+    """One expert from its cells by column key (COLUMNS; a page's form gives the same), or
+    None with its errors appended as 「{where} 列名：问题」(`where`: 第N行 by default)."""
+    prefix = f"第{line}行 " if where is None else where
+
     def wrong(column: str, what: str) -> None:
-        errors.append(f"第{line}行 {COLUMNS[column]}：{what}")
+        errors.append(f"{prefix}{COLUMNS[column]}：{what}")
 
     values: dict[str, Any] = {key: cells.get(key) or None for key in REQUIRED}
     values["mobile"] = cells.get("mobile") or None
@@ -231,7 +241,7 @@ def read_sheet(data: bytes, filename: str) -> list[ImportRow]:
             for title, index in header.items()
             if title in by_title
         }
-        row = _row(line, cells, errors)
+        row = read_cells(cells, errors, line)
         if row is not None:
             rows.append(row)
     if errors:

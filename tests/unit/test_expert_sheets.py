@@ -9,7 +9,7 @@ import io
 from datetime import date
 
 import pytest
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 
 from documents.expert_sheets import COLUMNS, SheetError, SheetKind, read_sheet, write_sheet
 from models.experts import ExpertView
@@ -39,6 +39,14 @@ def test_an_export_reads_back_as_the_same_experts(kind: SheetKind) -> None:
         assert row.profile.model_dump(exclude={"relations"}) == view.model_dump(
             exclude={"code", "relations", "updated_at"}
         )
+
+
+def test_an_export_holds_text_never_a_formula() -> None:
+    data = write_sheet([_view("E0001", name="=HYPERLINK(1)")], SheetKind.xlsx)
+    (row,) = read_sheet(data, "pool.xlsx")
+    assert row.profile.name == "=HYPERLINK(1)"
+    sheet = load_workbook(io.BytesIO(data)).active
+    assert sheet is not None and sheet["B2"].data_type == "s"
 
 
 def test_an_import_adds_with_relations_by_id_card() -> None:
