@@ -23,13 +23,20 @@ from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateFa
 from temporalio.service import RPCError
 
 from client.codec import ID_CARD_PURPOSE, FieldCipher
+from client.committee import session_act, session_state
 from client.declarations import act, declaration_state
 from client.errors import ActionTimeout, classify
 from client.errors import Refusal as RefusalKind
-from client.inputs import PayloadInvalid, action_payload, round_action_payload
+from client.inputs import (
+    PayloadInvalid,
+    action_payload,
+    round_action_payload,
+    session_action_payload,
+)
 from client.refused import Attempt, note_refusal
 from client.rounds import round_act
 from client.signing import ActorSigner
+from models.committee import SessionState
 from models.common import (
     JURISDICTION_NAMES_ZH,
     LEVEL_NAMES_ZH,
@@ -67,6 +74,7 @@ ROLE_NAMES_ZH = {
     Role.evaluation_body: "评审机构",
     Role.committee: "评审委员会秘书",
     Role.supervisor: "人力资源服务中心（监管）",
+    Role.expert: "评审专家",
     Role.system: "系统（自动）",
 }
 ACTION_NAMES_ZH = {
@@ -204,7 +212,10 @@ def _named(names: dict[Any, str], kind: type[Any]) -> Callable[[str], str]:
 
 
 def actor_id_of(account: Any) -> str:
-    """The actor id the portal acts as for an account: `role:username`."""
+    """The actor id the portal acts as for an account: `role:username`; an expert acts as
+    their pool code (E0001), which is how a committee session knows its seats (R27)."""
+    if account.role == Role.expert.value and account.expert_code:
+        return str(account.expert_code)
     return f"{account.role}:{account.username}"
 
 
@@ -413,6 +424,46 @@ class Portal:
         except (TimeoutError, RuntimeError) as exc:
             log.warning("%s on round %s: %s", action, year, exc)
             raise Refusal("系统暂时无法办理，请稍后重试。", type(exc).__name__, 503) from None
+
+    async def send_session(
+        self,
+        account: Any,
+        workflow_id: str,
+        action: str,
+        data: dict[str, Any],
+        *,
+        request_token: object,
+    ) -> SessionState:
+        """One update of a committee session (workflows/committee.py) as the logged-in
+        account; its id and a refusal like `send`."""
+        attempt = Attempt("portal", workflow_id, action, account.role, actor_id_of(account))
+        payload = await self._payload(session_action_payload, attempt, data)
+        update_id = await self._update_id(attempt, request_token)
+        try:
+            async with asyncio.timeout(UPDATE_TIMEOUT.total_seconds()):
+                return await session_act(
+                    await self.temporal(),
+                    workflow_id,
+                    action,
+                    payload,
+                    signer=self.signer,
+                    update_id=update_id,
+                )
+        except WorkflowUpdateFailedError as exc:
+            await note_refusal(self.engine(), attempt, exc)
+            raise refusal_from(exc) from None
+        except (TimeoutError, RPCError, RuntimeError) as exc:
+            await note_refusal(self.engine(), attempt, exc)
+            log.warning("%s on %s: %s", action, workflow_id, exc)
+            raise Refusal("系统暂时无法办理，请稍后重试。", type(exc).__name__, 503) from None
+
+    async def session(self, workflow_id: str) -> SessionState:
+        """A committee session's `state` query (Refusal 404 when it cannot be read)."""
+        try:
+            return await session_state(await self.temporal(), workflow_id)
+        except (RPCError, RuntimeError, WorkflowQueryFailedError) as exc:
+            log.info("session %s: %s", workflow_id, exc)
+            raise Refusal("评审会议不存在或暂时无法读取。", type(exc).__name__, 404) from None
 
     async def state(self, workflow_id: str) -> DeclarationState:
         """The declaration's `state` query (Refusal 503 when the workflow cannot be read)."""

@@ -150,6 +150,7 @@ _competent_unit = require_role(Role.competent_unit)
 _evaluation_body = require_role(Role.evaluation_body)
 _committee = require_role(Role.committee)
 _supervisor = require_role(Role.supervisor)
+_expert = require_role(Role.expert)
 
 CurrentApplicant = Annotated[Account, Depends(_applicant)]
 CurrentEmployer = Annotated[Account, Depends(_employer)]
@@ -157,6 +158,7 @@ CurrentCompetentUnit = Annotated[Account, Depends(_competent_unit)]
 CurrentEvaluationBody = Annotated[Account, Depends(_evaluation_body)]
 CurrentCommittee = Annotated[Account, Depends(_committee)]
 CurrentSupervisor = Annotated[Account, Depends(_supervisor)]
+CurrentExpert = Annotated[Account, Depends(_expert)]
 
 ApplicantPage = Annotated[Page, Depends(page_of(_applicant))]
 EmployerPage = Annotated[Page, Depends(page_of(_employer))]
@@ -164,6 +166,7 @@ CompetentUnitPage = Annotated[Page, Depends(page_of(_competent_unit))]
 EvaluationBodyPage = Annotated[Page, Depends(page_of(_evaluation_body))]
 CommitteePage = Annotated[Page, Depends(page_of(_committee))]
 SupervisorPage = Annotated[Page, Depends(page_of(_supervisor))]
+ExpertPage = Annotated[Page, Depends(page_of(_expert))]
 CurrentAccount = Annotated[Account, Depends(any_account)]
 AccountPage = Annotated[Page, Depends(page_of(any_account))]
 

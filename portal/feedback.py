@@ -125,6 +125,14 @@ def votes_confirmation(back: str) -> Confirmation:
 
 
 DONE_ZH = {
+    # committee sessions (portal/routers/sessions.py)
+    "draw_session": "已从专家库抽取委员和候补委员，已通知被抽取的专家确认。",
+    "session_opened": "已开会：签到名单已固定，委员可以开始投票。",
+    "session_closed": "已闭会：不再接受投票，系统正在计票并送交表决结果、生成会议记录。",
+    "confirm_seat": "已确认参加本次评审会议，请在会议开始前签到。",
+    "decline_seat": "已谢绝参加本次评审会议，席位将由候补委员递补。",
+    "sign_in": "已签到。会议开始后即可查看申报材料并投票。",
+    "ballot": "已投票（无记名：系统只记录您已投票）。",
     "start_publicity": "已审核通过，单位内部公示已开始{ends}。",
     "employer_return": "已退回申报人修改（不计入评审机构的退回次数）。",
     "raise_objection": "异议已登记；处理完毕前不能推荐。",

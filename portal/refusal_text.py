@@ -49,6 +49,12 @@ PROBLEMS_ZH = {  # an Invalid refusal's problem (workflows/refusals.py `invalid`
     "第{page}页 {place} 可见{kind}。请重新遮盖该材料后再提交。",
     "masked_check_pending": "第{material}份材料的遮盖检查尚未完成"  # R11
     "（系统正在识别遮盖副本中是否仍有个人信息），请稍后提交。",
+    "quorum_not_met": "已签到{signed_in}人，委员{members}人：须至少{required}人签到"  # R20
+    "（三分之二以上）会议方为有效，暂不能开会。",
+    "seat_declined": "您已谢绝参加本次评审会议，不能再确认或签到。",  # R27
+    "signed_in": "您已签到；签到后无需重复签到，也不能再谢绝。",  # R27
+    "not_seated": "您是候补委员，尚未递补为委员，不能签到。",  # R27
+    "unknown_declaration": "申报的回避事项不属于本次会议的申报。",  # R27
     "masked_check_missing": "第{material}份材料的遮盖副本尚未经过遮盖检查"  # R11
     "（遮盖检查尚未完成），请重新生成遮盖副本，检查完成后再提交。",
 }

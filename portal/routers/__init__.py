@@ -19,6 +19,7 @@ from portal.routers import (
     materials,
     notice,
     search,
+    sessions,
     supervisor,
 )
 
@@ -31,6 +32,7 @@ for role_router in (
     competent_unit.router,
     evaluation.router,
     committee.router,
+    sessions.router,
     supervisor.router,
     experts.router,
     search.router,

@@ -37,6 +37,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError
 
+from client.committee import round_sessions
 from client.rounds import round_state
 from models.common import Stage
 from models.round import CommitteeSession, OperationKind, RoundState
@@ -147,6 +148,8 @@ async def committee_page(page: Page, year: int, refusal: Refusal | None = None) 
         "items": await waiting(portal, year),
         "next_session": f"{year}-{len(progress.sessions) + 1 if progress else 1}",
         "notice": done_text(page.request),
+        # the sessions drawn from the expert pool (portal/routers/sessions.py)
+        "drawn": await round_sessions(await portal.temporal(), portal.engine(), year),
     }
     blind = blind_refusal(refusal, portal.secret) if refusal else None
     return page.render("committee.html", context, blind)
