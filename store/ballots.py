@@ -207,6 +207,15 @@ async def register_session(
         return
 
 
+async def session_years(engine: AsyncEngine) -> list[int]:
+    """The years that have sessions, newest first."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(SessionEntry.year).distinct().order_by(SessionEntry.year.desc())
+        )
+        return list(rows.scalars())
+
+
 async def sessions_of_year(engine: AsyncEngine, year: int) -> list[str]:
     """The workflow ids of the round's sessions, oldest first."""
     async with engine.connect() as conn:

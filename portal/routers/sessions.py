@@ -319,7 +319,8 @@ async def expert_home(page: ExpertPage) -> Response:
         return page.render("expert.html", {"sessions": [], "code": None}, refusal)
     portal = page.portal
     sessions = []
-    for year in (this_year(), this_year() - 1):
+    # the newest years that have sessions (an expert sits in this year's, perhaps last year's)
+    for year in (await ballots.session_years(portal.engine()))[:3]:
         for state in await round_sessions(await portal.temporal(), portal.engine(), year):
             if state.seat(code) is not None:
                 sessions.append(state)
