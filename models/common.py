@@ -78,6 +78,7 @@ class Role(StrEnum):
     evaluation_body = "evaluation_body"  # 评审机构
     committee = "committee"  # 评审委员会（秘书）
     expert = "expert"  # 评审专家: a member of the expert pool, drawn into a session (R27)
+    observer = "observer"  # 纪检监察: reads everything, acts on nothing (R26)
     supervisor = "supervisor"  # 人力资源服务中心 / 监管
     system = "system"  # the Round workflow and other automation
 

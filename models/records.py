@@ -96,6 +96,7 @@ ROLE_HOME = {
     Role.committee: "/committee",
     Role.supervisor: "/supervisor",
     Role.expert: "/expert",
+    Role.observer: "/supervisor",  # the supervisor's pages, read only (R26)
 }
 # The roles whose portal has a page per declaration under its workflow id: the others' is
 # their home (the applicant has one declaration a round; the blind reviewers' pages go by

@@ -75,6 +75,7 @@ ROLE_NAMES_ZH = {
     Role.committee: "评审委员会秘书",
     Role.supervisor: "人力资源服务中心（监管）",
     Role.expert: "评审专家",
+    Role.observer: "纪检监察（观察）",
     Role.system: "系统（自动）",
 }
 ACTION_NAMES_ZH = {

@@ -33,6 +33,7 @@ from portal.uploads import UploadConfig, upload_config
 from portal.verification import Verification
 from store.accounts import Account, find_account
 from store.inbox import unread_count
+from store.observer_views import log_view
 
 
 def get_portal(request: Request) -> Portal:
@@ -105,6 +106,21 @@ def require_role(role: Role) -> Callable[..., Awaitable[Account]]:
     return current
 
 
+def require_any_role(*roles: Role) -> Callable[..., Awaitable[Account]]:
+    """A dependency: the logged-in account, with one of `roles` (login page / 403)."""
+    allowed = {role.value for role in roles}
+
+    async def current(account: SignedIn) -> Account:
+        if account is None:
+            raise HTTPException(303, headers={"Location": "/login"})
+        if account.role not in allowed:
+            raise HTTPException(403, "这个页面不属于您的角色")
+        return account
+
+    current.__name__ = "current_" + "_or_".join(role.value for role in roles)
+    return current
+
+
 async def any_account(account: SignedIn) -> Account:
     """A dependency: the logged-in account, whatever its role (login page otherwise)."""
     if account is None:
@@ -136,6 +152,9 @@ def page_of(current: Callable[..., Awaitable[Account]]) -> Callable[..., Awaitab
     async def page(
         request: Request, portal: PortalDep, account: Annotated[Account, Depends(current)]
     ) -> Page:
+        if account.role == Role.observer.value:  # R26: each page an inspector opens
+            path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            await log_view(portal.engine(), account.id, account.username, request.method, path)
         return Page(request, portal, account, await unread_count(portal.engine(), account))
 
     page.__name__ = f"page_of_{current.__name__}"
@@ -151,6 +170,11 @@ _evaluation_body = require_role(Role.evaluation_body)
 _committee = require_role(Role.committee)
 _supervisor = require_role(Role.supervisor)
 _expert = require_role(Role.expert)
+# R26: the supervisor's pages that only read are the observer's too (the discipline
+# inspectors: every declaration, its audit trail, the refused attempts, the sessions)
+_overseer = require_any_role(Role.supervisor, Role.observer)
+# a committee session's page and record: the secretary's, the supervisor's, the observer's
+_session_reader = require_any_role(Role.committee, Role.supervisor, Role.observer)
 
 CurrentApplicant = Annotated[Account, Depends(_applicant)]
 CurrentEmployer = Annotated[Account, Depends(_employer)]
@@ -167,6 +191,8 @@ EvaluationBodyPage = Annotated[Page, Depends(page_of(_evaluation_body))]
 CommitteePage = Annotated[Page, Depends(page_of(_committee))]
 SupervisorPage = Annotated[Page, Depends(page_of(_supervisor))]
 ExpertPage = Annotated[Page, Depends(page_of(_expert))]
+OverseerPage = Annotated[Page, Depends(page_of(_overseer))]
+SessionReaderPage = Annotated[Page, Depends(page_of(_session_reader))]
 CurrentAccount = Annotated[Account, Depends(any_account)]
 AccountPage = Annotated[Page, Depends(page_of(any_account))]
 

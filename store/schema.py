@@ -12,6 +12,7 @@ from store import (
     experts,
     inbox,
     masked_checks,
+    observer_views,
     refused_attempts,
     sessions,
     tables,
@@ -32,4 +33,5 @@ MODULES = (
     masked_checks,
     experts,
     ballots,
+    observer_views,
 )

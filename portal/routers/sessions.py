@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
@@ -35,11 +35,12 @@ from portal.context import Portal, Refusal, actor_id_of, log
 from portal.deps import (
     CheckedForm,
     CommitteePage,
-    CurrentAccount,
     CurrentExpert,
     ExpertPage,
+    OverseerPage,
     Page,
     PortalDep,
+    SessionReaderPage,
     SupervisorPage,
 )
 from portal.dossier import dossier
@@ -51,7 +52,6 @@ from rules.identity import committee_session_workflow_id
 from rules.timezone import shanghai_date
 from store import ballots, experts
 from store.ballots import BallotRefused
-from store.inbox import unread_count
 from store.tables import DeclarationRow
 
 router = APIRouter()
@@ -126,12 +126,13 @@ async def supervisor_sessions_page(
         "form": form or {},
         "next_session": f"{year}-{len(sessions) + 1:02d}",
         "notice": done_text(page.request),
+        "can_draw": page.account.role == Role.supervisor.value,
     }
     return page.render("supervisor_sessions.html", context, refusal)
 
 
 @router.get("/supervisor/sessions", response_class=HTMLResponse)
-async def supervisor_sessions(page: SupervisorPage, year: int | None = None) -> Response:
+async def supervisor_sessions(page: OverseerPage, year: int | None = None) -> Response:
     return await supervisor_sessions_page(page, year or this_year())
 
 
@@ -217,18 +218,8 @@ async def secretary_page(
     return page.render("committee_session.html", context, refusal)
 
 
-async def reader_page(request: Request, portal: PortalDep, account: CurrentAccount) -> Page:
-    """The page of the secretary or the supervisor (403 for every other role)."""
-    if account.role not in (Role.committee.value, Role.supervisor.value):
-        raise HTTPException(403, "这个页面不属于您的角色")
-    return Page(request, portal, account, await unread_count(portal.engine(), account))
-
-
-PageOfReader = Annotated[Page, Depends(reader_page)]
-
-
 @router.get("/committee/sessions/{workflow_id}", response_class=HTMLResponse)
-async def committee_session(workflow_id: str, page: PageOfReader) -> Response:
+async def committee_session(workflow_id: str, page: SessionReaderPage) -> Response:
     return await secretary_page(page, await session_of(page.portal, workflow_id))
 
 
@@ -271,7 +262,7 @@ async def committee_session_act(
 
 
 @router.get("/committee/sessions/{workflow_id}/record.pdf")
-async def committee_session_record(workflow_id: str, page: PageOfReader) -> Response:
+async def committee_session_record(workflow_id: str, page: SessionReaderPage) -> Response:
     """The archived meeting record (R27): the secretary and the supervisor only."""
     state = await session_of(page.portal, workflow_id)
     if not state.record_file:

@@ -27,7 +27,7 @@ from fastapi.responses import HTMLResponse, Response
 from models.common import Level, Stage
 from portal.audit import audit_trail
 from portal.bound import BoundInputs, Inputs
-from portal.deps import CheckedForm, Page, PortalDep, SupervisorPage
+from portal.deps import CheckedForm, OverseerPage, Page, PortalDep
 from portal.routers.search import SearchForm, search_context
 from rules.overdue import passed_stage_deadline
 from store.accounts import display_names
@@ -99,19 +99,19 @@ async def supervisor_page(
 
 @router.get("/supervisor", response_class=HTMLResponse)
 async def supervisor(
-    page: SupervisorPage, inputs: Inputs, refused_page: Annotated[int, Query(ge=1)] = 1
+    page: OverseerPage, inputs: Inputs, refused_page: Annotated[int, Query(ge=1)] = 1
 ) -> Response:
     form = SearchForm.read(page.request.query_params, query=False)
     return await supervisor_page(page, inputs, form, refused_page)
 
 
 @router.post("/supervisor", response_class=HTMLResponse)
-async def supervisor_search(page: SupervisorPage, form: CheckedForm, inputs: Inputs) -> Response:
+async def supervisor_search(page: OverseerPage, form: CheckedForm, inputs: Inputs) -> Response:
     return await supervisor_page(page, inputs, SearchForm.read(form), 1)
 
 
 @router.get("/supervisor/audit/{workflow_id}", response_class=HTMLResponse)
-async def supervisor_audit(page: SupervisorPage, portal: PortalDep, workflow_id: str) -> Response:
+async def supervisor_audit(page: OverseerPage, portal: PortalDep, workflow_id: str) -> Response:
     """R26: who did what, when, on one declaration: its audit trail, the person named."""
     row = await portal.row(workflow_id)
     if row is None:
