@@ -31,6 +31,7 @@ from cli.experts import HANDLERS as EXPERT_COMMANDS
 from cli.outbox import OUTBOX_STATUSES, cmd_outbox_deliver, cmd_outbox_list, cmd_outbox_resend
 from cli.rounds import (
     cmd_round_act,
+    cmd_round_export,
     cmd_round_plan,
     cmd_round_start,
     cmd_round_state,
@@ -294,6 +295,22 @@ def build_parser() -> Parser:
         "--by", choices=[d.value for d in Dimension], default=Dimension.level.value
     )
     round_stats.add_argument("--json", action="store_true", help="print JSON")
+    round_export = sub(
+        round_commands,
+        "export",
+        "the roster (花名册: every declaration, or of one stage or employer) or the figures, "
+        "as .xlsx or .csv; each export is recorded (DATABASE_URL)",
+        cmd_round_export,
+    )
+    round_export.add_argument("year", type=year, metavar="YEAR")
+    round_export.add_argument("what", choices=["roster", "statistics"])
+    round_export.add_argument("--out", required=True, metavar="FILE", help="FILE.xlsx or FILE.csv")
+    round_export.add_argument("--stage", choices=[s.value for s in Stage], metavar="STAGE")
+    round_export.add_argument("--employer", metavar="USCC", help="one employer's declarations")
+    round_export.add_argument(
+        "--by", choices=[d.value for d in Dimension], default=Dimension.level.value
+    )
+    round_export.add_argument("--actor-id", help="who exports (default: your login)")
     round_act = sub(
         round_commands,
         "act",

@@ -133,6 +133,45 @@ async def cmd_round_stats(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+async def cmd_round_export(args: argparse.Namespace, settings: Settings) -> int:
+    """The roster (花名册) or the figures as .xlsx or .csv; each export recorded."""
+    import getpass
+    from pathlib import Path as FilePath
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from client.declarations import record_engine
+    from client.exports import export_figures, export_roster
+    from documents.spreadsheets import SheetKind
+    from models.common import Actor
+    from store.db import dispose_engines
+
+    out = FilePath(args.out)
+    suffix = out.suffix.lower().lstrip(".")
+    if suffix not in SheetKind.__members__:
+        raise bad_input(f"--out {out}: a .xlsx or .csv file")
+    kind = SheetKind(suffix)
+    actor = Actor(role=Role.supervisor, id=f"cli:{args.actor_id or getpass.getuser()}")
+    try:
+        engine = await record_engine()
+        if args.what == "roster":
+            data, count = await export_roster(
+                engine, actor, args.year, kind, stage=args.stage, employer_uscc=args.employer,
+                identities=True,
+            )  # fmt: skip
+        else:
+            data = await export_figures(engine, actor, args.year, kind, Dimension(args.by))
+            count = None
+    except SQLAlchemyError as exc:
+        raise record_errors(settings, exc) from None
+    finally:
+        await dispose_engines()
+    out.write_bytes(data)
+    said = f", {count} declarations" if count is not None else ""
+    print(f"{out} ({args.what} of round {args.year}{said}; the export is recorded)")
+    return EXIT_OK
+
+
 async def cmd_round_act(args: argparse.Namespace, settings: Settings) -> int:
     from client.rounds import round_act, wait_for_operation
 

@@ -13,12 +13,12 @@ import csv
 import io
 from collections.abc import Sequence
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Any
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 from pydantic import ValidationError
 
+from documents.spreadsheets import SheetKind, write_table
 from models.experts import ExpertView, ImportRow
 
 COLUMNS = {
@@ -56,11 +56,6 @@ YES, NO = "是", "否"
 CLEAR_RELATIONS = "无"
 
 
-class SheetKind(StrEnum):
-    xlsx = "xlsx"
-    csv = "csv"
-
-
 class SheetError(ValueError):
     """A file refused as a whole: `errors` in Chinese, one per row and column."""
 
@@ -93,22 +88,7 @@ def _cells(view: ExpertView) -> list[str]:
 
 def write_sheet(views: Sequence[ExpertView], kind: SheetKind) -> bytes:
     rows = [list(COLUMNS.values()), *(_cells(v) for v in views)]
-    if kind is SheetKind.csv:
-        text = io.StringIO()
-        csv.writer(text).writerows(rows)
-        return text.getvalue().encode("utf-8-sig")  # the BOM: Excel reads it as UTF-8
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = "专家库"
-    for row in rows:
-        sheet.append(row)
-    for cells in sheet.iter_rows():
-        for cell in cells:
-            cell.data_type = "s"  # text, never a formula (a name may begin with "=")
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return write_table(rows, kind, "专家库")
 
 
 # --- reading ----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from store import (
     ballots,
     document_tables,
     experts,
+    exports,
     inbox,
     masked_checks,
     observer_views,
@@ -34,4 +35,5 @@ MODULES = (
     experts,
     ballots,
     observer_views,
+    exports,
 )

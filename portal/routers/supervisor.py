@@ -12,6 +12,12 @@ TEMPORAL_NAMESPACE).
     POST /supervisor                    ... the declarations searched (the form: q, filters, page)
     GET  /supervisor/audit/{id}         one declaration's audit trail, each event's person
                                         named beside the organisation (R26, portal/audit.py)
+    GET  /supervisor/exports/roster.xlsx|csv?year=&stage=&employer=
+    GET  /supervisor/exports/statistics.xlsx|csv?year=&by=
+                                        the roster (花名册) and the figures, each export
+                                        recorded (store/exports.py)
+
+The observer (纪检监察, R26) reads all of these as well; it acts on nothing.
 
 The refused attempts name the person too (the account's display name beside its id).
 """
@@ -20,16 +26,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import HTMLResponse, Response
 
-from models.common import Level, Stage
+from client.exports import export_figures, export_roster
+from documents.spreadsheets import SheetKind
+from models.common import Actor, Level, Role, Stage
+from models.statistics import Dimension
 from portal.audit import audit_trail
 from portal.bound import BoundInputs, Inputs
+from portal.context import actor_id_of
 from portal.deps import CheckedForm, OverseerPage, Page, PortalDep
 from portal.routers.search import SearchForm, search_context
 from rules.overdue import passed_stage_deadline
+from rules.timezone import shanghai_date
 from store.accounts import display_names
 from store.refused_attempts import latest_refused_attempts
 from store.search import MAX_PER_PAGE, Criteria, Scope, search_declarations, stage_level_counts
@@ -93,6 +105,13 @@ async def supervisor_page(
         "refused_per_page": REFUSED_PAGE,
         "refused_people": people,
         "sources": SOURCES_ZH,
+        "this_year": shanghai_date(now).year,
+        "all_stages": [stage.value for stage in Stage],
+        "dimensions": {
+            Dimension.level: "申报级别",
+            Dimension.jurisdiction: "评审范围",
+            Dimension.employer: "工作单位",
+        },
     }
     return page.render("supervisor.html", context, refusal)
 
@@ -118,3 +137,52 @@ async def supervisor_audit(page: OverseerPage, portal: PortalDep, workflow_id: s
         raise HTTPException(404, "没有这份申报")
     trail = await audit_trail(portal, workflow_id)
     return page.render("supervisor_audit.html", {"row": row, "trail": trail})
+
+
+# --- exports (the roster, the figures): the supervisor's and the observer's, each recorded ----
+
+EXPORT_MEDIA = {
+    SheetKind.xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    SheetKind.csv: "text/csv; charset=utf-8",
+}
+
+
+def _download(data: bytes, kind: SheetKind, name: str) -> Response:
+    quoted = quote(f"{name}.{kind.value}")
+    headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quoted}"}
+    return Response(data, media_type=EXPORT_MEDIA[kind], headers=headers)
+
+
+def _kind(kind: str) -> SheetKind:
+    if kind not in SheetKind.__members__:
+        raise HTTPException(404, "只能导出 .xlsx 或 .csv")
+    return SheetKind(kind)
+
+
+@router.get("/supervisor/exports/roster.{kind}")
+async def export_roster_file(
+    page: OverseerPage,
+    kind: str,
+    year: int,
+    stage: Annotated[str | None, Query(max_length=32)] = None,
+    employer: Annotated[str | None, Query(max_length=18)] = None,
+) -> Response:
+    """The round's roster (花名册), all of it or one stage's or one employer's (a form's
+    empty field is no filter)."""
+    if stage and stage not in Stage.__members__:
+        raise HTTPException(400, "没有这个阶段")
+    actor = Actor(role=Role(page.account.role), id=actor_id_of(page.account))
+    data, _ = await export_roster(
+        page.portal.engine(), actor, year, _kind(kind),
+        stage=stage or None, employer_uscc=employer or None, identities=True,
+    )  # fmt: skip
+    return _download(data, _kind(kind), f"{year}年度职称申报花名册")
+
+
+@router.get("/supervisor/exports/statistics.{kind}")
+async def export_statistics_file(
+    page: OverseerPage, kind: str, year: int, by: Dimension = Dimension.level
+) -> Response:
+    actor = Actor(role=Role(page.account.role), id=actor_id_of(page.account))
+    data = await export_figures(page.portal.engine(), actor, year, _kind(kind), by)
+    return _download(data, _kind(kind), f"{year}年度职称评审统计")

@@ -5,6 +5,7 @@ logged (store/observer_views.py)."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from openpyxl import load_workbook
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -21,6 +23,7 @@ from portal.app import create_app
 from portal.security import LoginThrottle
 from settings import Settings
 from store.db import get_engine
+from store.exports import export_records
 from store.observer_views import views_of
 from tests.helpers.portal_support import account, browser_for, login, submitted
 
@@ -69,12 +72,24 @@ async def test_the_observer_reads_and_every_page_it_opens_is_logged(
     assert "专家库" not in (await browser.get("/supervisor")).text
     searched = await browser.post("/supervisor", data={"csrf_token": csrf, "q": "张三"})
     assert searched.status_code == 200
+    # an export: the round's roster, its row for the declaration, the export recorded
+    year = handle.id.split("-")[1]
+    export = f"/supervisor/exports/roster.xlsx?year={year}&stage=&employer="
+    roster = await browser.get(export)
+    assert roster.status_code == 200, roster.text
+    sheet = load_workbook(io.BytesIO(roster.content)).active
+    assert sheet is not None
+    assert "张三" in [row[1] for row in sheet.iter_rows(values_only=True)]
+    [*_, last] = await export_records(get_engine(session_settings.database_url))
+    assert (last.actor_role, last.kind, last.identities) == ("observer", "roster", True)
+    opened.append(export)
     views = await views_of(get_engine(session_settings.database_url), username)
     # the login's landing page, each page opened, the search; the audit trail's page too
     assert views[0] == ("GET", "/supervisor")
-    assert views[1:] == [("GET", path) for path in opened] + [
+    assert views[1:] == [("GET", path) for path in opened[:3]] + [
         ("GET", "/supervisor"),
         ("POST", "/supervisor"),
+        ("GET", opened[3]),
     ]
 
 

@@ -5,13 +5,17 @@ SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from openpyxl import load_workbook
 
 import starter
+from models.common import STAGE_NAMES_ZH, Stage
 from models.statistics import Dimension
 from store.db import get_engine
+from store.exports import export_records
 from store.statistics import round_statistics
 from store.tables import AuditEvent, DeclarationRow
 
@@ -88,3 +92,35 @@ async def test_round_stats_prints_a_table_per_employer(
     assert row.split()[:2] == ["甲公司", "3"]
     assert await starter.run(["round", "stats", "2031", "--json"]) == 0
     assert '"declared": 7' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_the_roster_holds_exactly_the_filtered_declarations_and_is_recorded(
+    database: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    await _record(database)
+    monkeypatch.setenv("DATABASE_URL", database)
+    out = tmp_path / "roster.xlsx"
+    assert await starter.run(["round", "export", "2031", "roster", "--out", str(out),
+                              "--stage", "locked", "--actor-id", "hr-1"]) == 0  # fmt: skip
+    sheet = load_workbook(out).active
+    assert sheet is not None
+    rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    assert rows[0][:3] == ["申报编号", "姓名", "工作单位"]
+    assert [row[1] for row in rows[1:]] == ["申报人3"]  # the one locked declaration
+    assert rows[1][6] == STAGE_NAMES_ZH[Stage.locked]
+    csv_out = tmp_path / "all.csv"
+    assert await starter.run(["round", "export", "2031", "roster", "--out", str(csv_out)]) == 0
+    lines = csv_out.read_text(encoding="utf-8-sig").splitlines()
+    assert len(lines) == 1 + len(DECLARATIONS)
+    assert await starter.run(["round", "export", "2031", "statistics", "--out", str(out),
+                              "--by", "employer"]) == 0  # fmt: skip
+    figures = load_workbook(out).active
+    assert figures is not None
+    assert [c.value for c in next(figures.iter_rows())][:2] == ["工作单位", "申报"]
+    records = await export_records(get_engine(database))
+    assert [(r.kind, r.rows, r.actor_id) for r in records][:2] == [
+        ("roster", 1, "cli:hr-1"),
+        ("roster", len(DECLARATIONS), records[1].actor_id),
+    ]
+    assert records[0].criteria["stage"] == "locked" and records[2].kind == "statistics"
