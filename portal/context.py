@@ -207,7 +207,7 @@ def _shanghai(value: Any, *, zone: bool = False) -> str:
     return cn_datetime(value) if zone else cn_moment(value)
 
 
-def _named(names: dict[Any, str], kind: type[Any]) -> Callable[[str], str]:
+def chinese_name(names: dict[Any, str], kind: type[Any]) -> Callable[[str], str]:
     """A template filter: the Chinese name of an enum value, the value itself when unknown."""
     return lambda value: names.get(kind(value), value) if value in kind.__members__ else value
 
@@ -232,11 +232,11 @@ def portal_templates(settings: Settings) -> Jinja2Templates:
     """The pages (templates/portal/) with the filters they use."""
     templates = Jinja2Templates(directory=str(TEMPLATES))
     templates.env.globals.update(
-        STAGE=_named(STAGE_NAMES_ZH, Stage),
-        LEVEL=_named(LEVEL_NAMES_ZH, Level),
-        JURISDICTION=_named(JURISDICTION_NAMES_ZH, Jurisdiction),
+        STAGE=chinese_name(STAGE_NAMES_ZH, Stage),
+        LEVEL=chinese_name(LEVEL_NAMES_ZH, Level),
+        JURISDICTION=chinese_name(JURISDICTION_NAMES_ZH, Jurisdiction),
         DEADLINE=lambda k: DEADLINE_NAMES_ZH.get(k, k),
-        ROLE=_named(ROLE_NAMES_ZH, Role),
+        ROLE=chinese_name(ROLE_NAMES_ZH, Role),
         ACTION=lambda a: ACTION_NAMES_ZH.get(a, a),
         REFUSED_KIND=lambda k: REFUSED_KINDS_ZH.get(k, k),
         SHANGHAI=_shanghai,  # under a header that says the offset; SHANGHAI(v, zone=True) alone

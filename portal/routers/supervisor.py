@@ -24,27 +24,40 @@ The refused attempts name the person too (the account's display name beside its 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import HTMLResponse, Response
 
 from client.exports import export_figures, export_roster
+from client.rounds import running_round_config
 from documents.spreadsheets import SheetKind
-from models.common import Actor, Level, Role, Stage
-from models.statistics import Dimension
+from models.common import (
+    JURISDICTION_NAMES_ZH,
+    LEVEL_NAMES_ZH,
+    STAGE_NAMES_ZH,
+    Actor,
+    Jurisdiction,
+    Level,
+    Role,
+    Stage,
+)
+from models.round import RoundConfig
+from models.statistics import Dimension, Figures
 from portal.audit import audit_trail
 from portal.bound import BoundInputs, Inputs
-from portal.context import actor_id_of
+from portal.context import actor_id_of, chinese_name
 from portal.deps import CheckedForm, OverseerPage, Page, PortalDep
 from portal.routers.search import SearchForm, search_context
 from rules.overdue import passed_stage_deadline
-from rules.timezone import shanghai_date
+from rules.timezone import cn_window, shanghai_date
 from store.accounts import display_names
 from store.refused_attempts import latest_refused_attempts
 from store.search import MAX_PER_PAGE, Criteria, Scope, search_declarations, stage_level_counts
+from store.statistics import round_statistics
 
 router = APIRouter()
 REFUSED_PAGE = 100  # refused attempts shown a page
@@ -186,3 +199,72 @@ async def export_statistics_file(
     actor = Actor(role=Role(page.account.role), id=actor_id_of(page.account))
     data = await export_figures(page.portal.engine(), actor, year, _kind(kind), by)
     return _download(data, _kind(kind), f"{year}年度职称评审统计")
+
+
+# --- the round's figures at a glance (charts drawn on the server: no script needed) --------
+
+BAR_WIDTH = 520  # the chart's bars, in SVG units
+
+
+def bars(groups: dict[str, Figures], label: Callable[[str], str]) -> list[dict[str, Any]]:
+    """Each group's bar: declared as the whole, passed and in progress as its parts."""
+    widest = max((g.declared for g in groups.values()), default=0) or 1
+    return [
+        {
+            "label": label(name),
+            "declared": group.declared,
+            "width": round(BAR_WIDTH * group.declared / widest),
+            "passed": round(BAR_WIDTH * group.passed / widest),
+            "in_progress": round(BAR_WIDTH * group.in_progress / widest),
+            "figures": group,
+        }
+        for name, group in groups.items()
+    ]
+
+
+def window_progress(config: RoundConfig | None, now: datetime) -> list[dict[str, Any]]:
+    """Each window of the round and how far through it `now` is (0–100)."""
+    if config is None:
+        return []
+    windows = [
+        ("网上申报", config.submission_opens_at, config.submission_closes_at),
+        ("评审机构审核", config.review_opens_at, config.review_closes_at),
+        ("缴费", config.review_opens_at, config.payment_closes_at),
+    ]
+    shown = []
+    for name, opens, closes in windows:
+        span = (closes - opens).total_seconds() or 1
+        done = min(max((now - opens).total_seconds() / span, 0), 1)
+        shown.append({"name": name, "window": cn_window(opens, closes, zone=False),
+                      "percent": round(done * 100)})  # fmt: skip
+    return shown
+
+
+@router.get("/supervisor/statistics", response_class=HTMLResponse)
+async def statistics_page(
+    page: OverseerPage, year: int | None = None, by: Dimension = Dimension.level
+) -> Response:
+    now = datetime.now(UTC)
+    year = year or shanghai_date(now).year
+    figures = await round_statistics(page.portal.engine(), year, now)
+    config = await running_round_config(await page.portal.temporal(), year)
+    names: dict[Dimension, Callable[[str], str]] = {
+        Dimension.level: chinese_name(LEVEL_NAMES_ZH, Level),
+        Dimension.jurisdiction: chinese_name(JURISDICTION_NAMES_ZH, Jurisdiction),
+        Dimension.employer: str,
+    }
+    context = {
+        "year": year,
+        "by": by,
+        "figures": figures,
+        "bars": bars(figures.by.get(by, {}), names[by]),
+        "stage_bars": bars(
+            {stage: Figures(declared=count) for stage, count in figures.by_stage.items()},
+            chinese_name(STAGE_NAMES_ZH, Stage),
+        ),
+        "windows": window_progress(config, now),
+        "bar_width": BAR_WIDTH,
+        "dimensions": {Dimension.level: "申报级别", Dimension.jurisdiction: "评审范围",
+                       Dimension.employer: "工作单位"},
+    }  # fmt: skip
+    return page.render("supervisor_statistics.html", context)

@@ -120,3 +120,18 @@ async def test_the_observer_is_refused_every_action(
     for path in acting:
         response = await browser.post(path, data={"csrf_token": csrf, "confirmed": "yes"})
         assert response.status_code == 403, (path, response.status_code, response.text[:200])
+
+
+async def test_the_statistics_page_draws_its_charts_on_the_server(
+    observer: tuple[httpx.AsyncClient, str, str],
+    time_env: WorkflowEnvironment,
+    time_worker: Worker,
+) -> None:
+    browser, _, _ = observer
+    handle = await submitted(time_env, time_worker)
+    year = handle.id.split("-")[1]
+    page = await browser.get(f"/supervisor/statistics?year={year}&by=employer")
+    assert page.status_code == 200, page.text
+    assert page.text.count("<svg") >= 2 and "<script" not in page.text
+    assert "新疆示例硅业有限公司" in page.text  # the employer's bar and row
+    assert "共" in page.text and "份申报" in page.text
