@@ -36,7 +36,7 @@ from tests.helpers.declaration_support import keep_history, state
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-YEARS = itertools.count(2081)  # one year per round of this module
+YEARS = itertools.count(2065)  # one year per round of this module (2061–2064: the e2e walk)
 SPECIALTY = "pv-session"  # this module's own pool
 
 
@@ -150,5 +150,7 @@ async def test_a_whole_session_from_the_pool_to_the_result_publicity(
     assert "评审会议记录" in text and "评审专家1" in text
     assert "通过" in text and "未通过" in text
     assert (await session_state(env.client, handle.id)).record_file == final.record_file
-    await keep_history(handle, "committee_session_closed")
-    await keep_history(env.client.get_workflow_handle(f"round-{year}"), "round_drawn_session_votes")
+    await keep_history(handle, "documents_committee_session_closed")
+    await keep_history(
+        env.client.get_workflow_handle(f"round-{year}"), "documents_round_drawn_session_votes"
+    )

@@ -34,7 +34,7 @@ from tests.helpers.portal_support import account, browser_for, login
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-YEARS = itertools.count(2071)
+YEARS = itertools.count(2071)  # a round of its own per test (2081: test_portal_reviewers)
 SPECIALTY = "pv-portal"
 SECRET = "committee-portal-secret"
 CHOICE_WORDS = ("同意", "不同意", "弃权")
