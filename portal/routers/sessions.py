@@ -285,10 +285,13 @@ async def committee_session_record(workflow_id: str, page: PageOfReader) -> Resp
 # --- the drawn expert ------------------------------------------------------------------------
 
 
+NO_EXPERT_CODE = "您的账号尚未绑定专家库编号，请联系人力资源服务中心。"
+
+
 def own_code(page: Page) -> str:
     code = page.account.expert_code
     if not code:
-        raise Refusal("您的账号尚未绑定专家库编号，请联系人力资源服务中心。", "no expert code", 403)
+        raise HTTPException(403, NO_EXPERT_CODE)
     return str(code)
 
 
@@ -298,6 +301,15 @@ async def own_session(page: Page, workflow_id: str) -> SessionState:
     if state.seat(own_code(page)) is None:
         raise HTTPException(404, "没有这个评审会议")
     return state
+
+
+def not_open_refusal(state: SessionState) -> str | None:
+    """The ballot box's reason when the session takes no ballot now (before open, after close)."""
+    if state.status is SessionStatus.open:
+        return None
+    if state.status in (SessionStatus.closing, SessionStatus.closed):
+        return BallotRefused.CLOSED
+    return BallotRefused.NO_SESSION
 
 
 def may_vote(state: SessionState, code: str, workflow_id: str) -> bool:
@@ -313,10 +325,10 @@ def may_vote(state: SessionState, code: str, workflow_id: str) -> bool:
 
 @router.get("/expert", response_class=HTMLResponse)
 async def expert_home(page: ExpertPage) -> Response:
-    try:
-        code = own_code(page)
-    except Refusal as refusal:
+    if not page.account.expert_code:
+        refusal = Refusal(NO_EXPERT_CODE, "no expert code", 200)  # their home, after login
         return page.render("expert.html", {"sessions": [], "code": None}, refusal)
+    code = own_code(page)
     portal = page.portal
     sessions = []
     # the newest years that have sessions (an expert sits in this year's, perhaps last year's)
@@ -413,10 +425,16 @@ async def voter_declaration(
     workflow_id: str, code: str, portal: PortalDep, account: CurrentExpert
 ) -> Any:
     """The declaration behind `code` in the expert's open session, if they may vote on it:
-    signed in, not recused (R27: a recused member sees neither its dossier nor a ballot)."""
+    signed in, not recused (R27: a recused member sees neither its dossier nor a ballot).
+    A member who signed in is told when the session is not open yet or closed already."""
     state = await session_of(portal, workflow_id)
+    seat = state.seat(str(account.expert_code or ""))
     for declaration in state.declarations:
         if hmac.compare_digest(blind_code(declaration, portal.secret), code):
+            if seat is not None and seat.signed_in_at is not None:
+                not_open = not_open_refusal(state)
+                if not_open is not None:
+                    raise HTTPException(409, BALLOT_REFUSALS_ZH[not_open])
             if not may_vote(state, str(account.expert_code or ""), declaration):
                 break
             row = await portal.row(declaration)
