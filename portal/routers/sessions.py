@@ -45,6 +45,7 @@ from portal.deps import (
 from portal.dossier import dossier
 from portal.feedback import Confirmation, confirm_page, confirmed, done_text
 from portal.materials import materials_with_files, read_held
+from portal.routers.evaluation import shanghai_input
 from portal.routers.files import add_blind_routes, material_views
 from portal.security import blind_code
 from rules.identity import committee_session_workflow_id
@@ -160,13 +161,17 @@ async def supervisor_draw_session(page: SupervisorPage, form: CheckedForm) -> Re
                 "pass_ratio": config.pass_ratio.model_dump(),
                 "specialty": form.get("specialty", "").strip() or None,
                 "place": form.get("place", "").strip() or None,
+                "held_at": shanghai_input(form["held_at"]) if form.get("held_at") else None,
                 "requested_by": Actor(
                     role=Role.supervisor, id=actor_id_of(page.account)
                 ).model_dump(),
             },
         )
     except (ValueError, TypeError) as exc:
-        text = "会议编号须为字母、数字和“-”；委员人数须为奇数且不少于本轮次规定的最少人数。"
+        text = (
+            "会议编号须为字母、数字和“-”；委员人数须为奇数且不少于本轮次规定的最少人数；"
+            "会议时间须为有效的日期和时间（北京时间）。"
+        )
         return await supervisor_sessions_page(page, year, Refusal(text, str(exc), 400), form)
     if not confirmed(form):
         ask = Confirmation(

@@ -128,7 +128,12 @@ async def test_a_session_in_the_portal(
     # the supervisor draws the session: a confirmation first, then the draw
     page = f"/supervisor/sessions?year={year}"
     fields = {"year": str(year), "session_id": "01", "members": "9", "alternates": "2",
-              "specialty": SPECIALTY, "place": "第一会议室"}  # fmt: skip
+              "specialty": SPECIALTY, "place": "第一会议室",
+              "held_at": f"{year}-11-20T09:30"}  # fmt: skip
+    bad_time = await people.post(
+        "supervisor", "/supervisor/sessions", page, **{**fields, "held_at": "下周一"}
+    )
+    assert bad_time.status_code == 400 and "会议时间须为有效的日期和时间" in bad_time.text
     asked = await people.post("supervisor", "/supervisor/sessions", page, **fields)
     assert asked.status_code == 200 and "确认抽取" in asked.text and "不能重新抽取" in asked.text
     drawn = await people.post("supervisor", "/supervisor/sessions", page, **fields, confirmed="yes")
@@ -142,6 +147,7 @@ async def test_a_session_in_the_portal(
             break
         secretary_view = await people.get("committee", session)
     assert "已抽取，等待确认和签到" in secretary_view.text, secretary_view.text
+    assert f"{year}年11月20日 09:30" in secretary_view.text  # entered as Beijing time
     seats = re.findall(r'<td data-label="编号">(E\d+)</td>', secretary_view.text)
     members, alternates = seats[:9], seats[9:]
     assert len(seats) == 11 and "评审专家" in secretary_view.text  # names, for the secretary
