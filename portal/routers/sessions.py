@@ -46,6 +46,7 @@ from portal.deps import (
 from portal.dossier import dossier
 from portal.feedback import Confirmation, confirm_page, confirmed, done_text
 from portal.materials import materials_with_files, read_held
+from portal.routers.evaluation import shanghai_input
 from portal.routers.files import add_blind_routes, material_views
 from portal.security import blind_code
 from rules.identity import committee_session_workflow_id
@@ -161,13 +162,17 @@ async def supervisor_draw_session(page: SupervisorPage, form: CheckedForm) -> Re
                 "pass_ratio": config.pass_ratio.model_dump(),
                 "specialty": form.get("specialty", "").strip() or None,
                 "place": form.get("place", "").strip() or None,
+                "held_at": shanghai_input(form["held_at"]) if form.get("held_at") else None,
                 "requested_by": Actor(
                     role=Role.supervisor, id=actor_id_of(page.account)
                 ).model_dump(),
             },
         )
     except (ValueError, TypeError) as exc:
-        text = "会议编号须为字母、数字和“-”；委员人数须为奇数且不少于本轮次规定的最少人数。"
+        text = (
+            "会议编号须为字母、数字和“-”；委员人数须为奇数且不少于本轮次规定的最少人数；"
+            "会议时间须为有效的日期和时间（北京时间）。"
+        )
         return await supervisor_sessions_page(page, year, Refusal(text, str(exc), 400), form)
     if not confirmed(form):
         ask = Confirmation(
@@ -276,10 +281,13 @@ async def committee_session_record(workflow_id: str, page: SessionReaderPage) ->
 # --- the drawn expert ------------------------------------------------------------------------
 
 
+NO_EXPERT_CODE = "您的账号尚未绑定专家库编号，请联系人力资源服务中心。"
+
+
 def own_code(page: Page) -> str:
     code = page.account.expert_code
     if not code:
-        raise Refusal("您的账号尚未绑定专家库编号，请联系人力资源服务中心。", "no expert code", 403)
+        raise HTTPException(403, NO_EXPERT_CODE)
     return str(code)
 
 
@@ -289,6 +297,15 @@ async def own_session(page: Page, workflow_id: str) -> SessionState:
     if state.seat(own_code(page)) is None:
         raise HTTPException(404, "没有这个评审会议")
     return state
+
+
+def not_open_refusal(state: SessionState) -> str | None:
+    """The ballot box's reason when the session takes no ballot now (before open, after close)."""
+    if state.status is SessionStatus.open:
+        return None
+    if state.status in (SessionStatus.closing, SessionStatus.closed):
+        return BallotRefused.CLOSED
+    return BallotRefused.NO_SESSION
 
 
 def may_vote(state: SessionState, code: str, workflow_id: str) -> bool:
@@ -304,10 +321,10 @@ def may_vote(state: SessionState, code: str, workflow_id: str) -> bool:
 
 @router.get("/expert", response_class=HTMLResponse)
 async def expert_home(page: ExpertPage) -> Response:
-    try:
-        code = own_code(page)
-    except Refusal as refusal:
+    if not page.account.expert_code:
+        refusal = Refusal(NO_EXPERT_CODE, "no expert code", 200)  # their home, after login
         return page.render("expert.html", {"sessions": [], "code": None}, refusal)
+    code = own_code(page)
     portal = page.portal
     sessions = []
     # the newest years that have sessions (an expert sits in this year's, perhaps last year's)
@@ -404,10 +421,16 @@ async def voter_declaration(
     workflow_id: str, code: str, portal: PortalDep, account: CurrentExpert
 ) -> Any:
     """The declaration behind `code` in the expert's open session, if they may vote on it:
-    signed in, not recused (R27: a recused member sees neither its dossier nor a ballot)."""
+    signed in, not recused (R27: a recused member sees neither its dossier nor a ballot).
+    A member who signed in is told when the session is not open yet or closed already."""
     state = await session_of(portal, workflow_id)
+    seat = state.seat(str(account.expert_code or ""))
     for declaration in state.declarations:
         if hmac.compare_digest(blind_code(declaration, portal.secret), code):
+            if seat is not None and seat.signed_in_at is not None:
+                not_open = not_open_refusal(state)
+                if not_open is not None:
+                    raise HTTPException(409, BALLOT_REFUSALS_ZH[not_open])
             if not may_vote(state, str(account.expert_code or ""), declaration):
                 break
             row = await portal.row(declaration)

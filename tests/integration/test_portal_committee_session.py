@@ -16,6 +16,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
+from sqlalchemy import update
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -23,6 +24,8 @@ from models.common import Role, Stage
 from portal.app import create_app
 from portal.security import LoginThrottle, blind_code
 from settings import Settings
+from store.accounts import Account
+from store.db import get_engine
 from tests.helpers.committee_support import (
     ID_CARDS,
     committee_round,
@@ -110,13 +113,27 @@ async def test_a_session_in_the_portal(
         await people.add(role.value, await account(url, role, **(
             {"employer_uscc": "91110000802100433B"} if role is Role.employer else {}
         )))  # fmt: skip
+    applicant_key = f"key-{year}-committee-portal"
+    await people.add("applicant", await account(url, Role.applicant, applicant_key=applicant_key))
     for code in pool:
         await people.add(code, await account(url, Role.expert, expert_code=code))
+    # an expert account whose pool code was taken away (store/accounts.py needs one to create)
+    codeless = await account(url, Role.expert, expert_code=pool[0])
+    async with get_engine(url).begin() as conn:
+        await conn.execute(
+            update(Account).where(Account.username == codeless).values(expert_code=None)
+        )
+    await people.add("codeless", codeless)
 
     # the supervisor draws the session: a confirmation first, then the draw
     page = f"/supervisor/sessions?year={year}"
     fields = {"year": str(year), "session_id": "01", "members": "9", "alternates": "2",
-              "specialty": SPECIALTY, "place": "第一会议室"}  # fmt: skip
+              "specialty": SPECIALTY, "place": "第一会议室",
+              "held_at": f"{year}-11-20T09:30"}  # fmt: skip
+    bad_time = await people.post(
+        "supervisor", "/supervisor/sessions", page, **{**fields, "held_at": "下周一"}
+    )
+    assert bad_time.status_code == 400 and "会议时间须为有效的日期和时间" in bad_time.text
     asked = await people.post("supervisor", "/supervisor/sessions", page, **fields)
     assert asked.status_code == 200 and "确认抽取" in asked.text and "不能重新抽取" in asked.text
     drawn = await people.post("supervisor", "/supervisor/sessions", page, **fields, confirmed="yes")
@@ -130,6 +147,7 @@ async def test_a_session_in_the_portal(
             break
         secretary_view = await people.get("committee", session)
     assert "已抽取，等待确认和签到" in secretary_view.text, secretary_view.text
+    assert f"{year}年11月20日 09:30" in secretary_view.text  # entered as Beijing time
     seats = re.findall(r'<td data-label="编号">(E\d+)</td>', secretary_view.text)
     members, alternates = seats[:9], seats[9:]
     assert len(seats) == 11 and "评审专家" in secretary_view.text  # names, for the secretary
@@ -138,9 +156,18 @@ async def test_a_session_in_the_portal(
     # before the session opens the drawn list is the supervisor's and the secretary's only
     supervisor_view = (await people.get("supervisor", session)).text
     assert all(name in supervisor_view for name in names)
-    for other in ("employer", "evaluation_body"):
+    homes = {"employer": "/employer", "evaluation_body": "/evaluation", "applicant": "/applicant"}
+    for other, home in homes.items():
         assert (await people.get(other, session)).status_code == 403
         assert (await people.get(other, f"{session}/record.pdf")).status_code == 403
+        seen = (await people.get(other, home)).text
+        assert not any(name in seen for name in names) and not any(
+            re.search(rf"\b{c}\b", seen) for c in seats
+        )
+    # an expert account without a pool code: a clear page, never a session
+    unbound = await people.get("codeless", f"/expert/sessions/{workflow_id}")
+    assert unbound.status_code == 403 and "尚未绑定专家库编号" in unbound.text
+    assert "尚未绑定专家库编号" in (await people.get("codeless", "/expert")).text
     outsider = next(code for code in pool if code not in seats)
     assert (await people.get(outsider, f"/expert/sessions/{workflow_id}")).status_code == 404
     assert workflow_id not in (await people.get(outsider, "/expert")).text
@@ -164,6 +191,8 @@ async def test_a_session_in_the_portal(
     )
     assert conflict.status_code == 303
     absent = seated[7]  # seated, not signed in
+    early = await people.get(seated[0], f"{expert_page}/declarations/{codes[ids[2]]}")
+    assert early.status_code == 409 and "会议尚未开始" in early.text
 
     opened = await people.post("committee", f"{session}/open", session)
     assert "签到名单即固定" in opened.text
@@ -206,6 +235,9 @@ async def test_a_session_in_the_portal(
     views.append((await people.get("supervisor", session)).text)
     for code in seated[:7]:
         views.append((await people.get(code, expert_page)).text)
+        voted = (await people.get(code, f"{expert_page}/declarations/{codes[third]}")).text
+        ballot_part = voted.split('id="ballot"', 1)[1]
+        assert "已投票" in ballot_part and not any(w in ballot_part for w in CHOICE_WORDS)
     for html in views:
         for row in re.findall(r"<tr>.*?</tr>", html, re.S):
             if any(code in row for code in seated):
@@ -226,7 +258,7 @@ async def test_a_session_in_the_portal(
         data={"csrf_token": people.browsers[seated[1]][1], "request_token": "2" * 32,
               "choice": "yes", "confirmed": "yes"},
     )  # fmt: skip
-    assert late.status_code in (404, 409)  # closed: no later votes
+    assert late.status_code == 409 and "已闭会" in late.text  # closed: no later votes
     record = await people.get("committee", f"{session}/record.pdf")
     assert record.status_code == 200 and record.content.startswith(b"%PDF")
     assert (await people.get("supervisor", f"{session}/record.pdf")).status_code == 200
