@@ -86,6 +86,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SECRET = "e2e-portal-secret"
+SLOW_PAGE_MS = 90_000  # an action's confirm page and its result, on a loaded machine
 APPLICANT = "欧阳修远"
 E2E_EMAIL = "ouyang@example.com"
 DOCS = {  # the screenshots docs/portal.md shows
@@ -272,13 +273,14 @@ async def confirmed(page: Any, button: str, shot: tuple[Shots, str] | None = Non
     """Click an action's button; on the confirm page it leads to (portal/feedback.py), tick
     the box and confirm (its screenshot first, when asked); the consequence it said."""
     await page.click(button)
-    await page.wait_for_selector("#consequence")
+    # a loaded machine (CI runs the whole suite beside it) can take long to answer
+    await page.wait_for_selector("#consequence", timeout=SLOW_PAGE_MS)
     said = await page.inner_text("#consequence")
     if shot is not None:
         await shot[0](page, shot[1])
     await page.check('input[name="confirmed"]')
     await page.click("#confirm")
-    await page.wait_for_selector("#notice")
+    await page.wait_for_selector("#notice", timeout=SLOW_PAGE_MS)
     return said
 
 

@@ -63,7 +63,9 @@ async def accept_audit_rows(database_url: str) -> None:
 async def audited_actions(database_url: str, workflow_id: str) -> list[str]:
     async with get_engine(database_url).connect() as conn:
         rows = await conn.execute(
-            select(AuditEvent.action).where(AuditEvent.workflow_id == workflow_id)
+            select(AuditEvent.action)
+            .where(AuditEvent.workflow_id == workflow_id)
+            .order_by(AuditEvent.seq)
         )
         return [action for (action,) in rows]
 
