@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -210,4 +209,4 @@ class CommitteeActivities:
             )
             numbers = {workflow_id: number for workflow_id, number in rows}
         pdf = await meeting_record_pdf(state, names, numbers, voted, self._settings)
-        return archive_meeting_record(Path(self._settings.archive_dir), state.workflow_id, pdf)
+        return archive_meeting_record(self._settings.archive_dir, state.workflow_id, pdf)

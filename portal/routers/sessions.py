@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hmac
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException
@@ -215,7 +214,7 @@ async def secretary_page(
         "progress": await progress_of(portal, state),
         "status_zh": STATUS_ZH,
         "can_act": page.account.role == Role.committee.value,
-        "record": (Path(portal.settings.archive_dir) / state.record_file).exists()
+        "record": (portal.settings.archive_dir / state.record_file).exists()
         if state.record_file
         else False,
         "notice": done_text(page.request),
@@ -272,7 +271,7 @@ async def committee_session_record(workflow_id: str, page: SessionReaderPage) ->
     state = await session_of(page.portal, workflow_id)
     if not state.record_file:
         raise HTTPException(404, "会议记录尚未生成")
-    path = Path(page.portal.settings.archive_dir) / state.record_file
+    path = page.portal.settings.archive_dir / state.record_file
     if not path.is_file():
         raise HTTPException(404, "会议记录尚未生成")
     return FileResponse(path, media_type="application/pdf", filename=state.record_file)

@@ -455,13 +455,14 @@ async def test_one_declaration_in_the_browser(
     update_docs(shots)
 
 
-def update_docs(shots: Shots) -> None:
-    """With ZHICHENG_UPDATE_SCREENSHOTS=1, copy the screenshots docs/portal.md shows."""
+def update_docs(shots: Shots, docs: dict[str, str] = DOCS) -> None:
+    """With ZHICHENG_UPDATE_SCREENSHOTS=1, copy the screenshots docs/portal.md shows (`docs`:
+    each taken screenshot's name → its path under docs/)."""
     if os.environ.get("ZHICHENG_UPDATE_SCREENSHOTS") != "1":
         return
     for taken in shots.taken:
-        if taken.name in DOCS:
-            target = ROOT / "docs" / DOCS[taken.name]
+        if taken.name in docs:
+            target = ROOT / "docs" / docs[taken.name]
             target.parent.mkdir(exist_ok=True)
             shutil.copyfile(taken, target)
 

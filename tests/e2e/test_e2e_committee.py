@@ -8,8 +8,6 @@ screenshots go to docs/screenshots/committee-*.png with ZHICHENG_UPDATE_SCREENSH
 from __future__ import annotations
 
 import itertools
-import os
-import shutil
 from typing import Any
 
 from temporalio.testing import WorkflowEnvironment
@@ -19,9 +17,16 @@ from client.committee import start_session
 from models.committee import SessionInput, SessionStatus
 from models.common import Role, Stage
 from portal.security import blind_code
-from settings import ROOT, Settings
+from settings import Settings
 from store.db import get_engine
-from tests.e2e.test_e2e_browser import SECRET, Shots, pytestmark, served, signed_in
+from tests.e2e.test_e2e_browser import (
+    SECRET,
+    Shots,
+    pytestmark,
+    served,
+    signed_in,
+    update_docs,
+)
 from tests.helpers.committee_support import (
     ID_CARDS,
     SECRETARY,
@@ -46,14 +51,6 @@ DOCS = {
     "74-expert-voted.png": "screenshots/committee-expert-voted.png",
     "75-secretary-session.png": "screenshots/committee-secretary-session.png",
 }
-
-
-def update_docs(shots: Shots) -> None:
-    if os.environ.get("ZHICHENG_UPDATE_SCREENSHOTS") != "1":
-        return
-    for taken in shots.taken:
-        if taken.name in DOCS:
-            shutil.copyfile(taken, ROOT / "docs" / DOCS[taken.name])
 
 
 async def test_a_member_signs_in_reads_blind_and_votes_in_the_browser(
@@ -130,4 +127,4 @@ async def test_a_member_signs_in_reads_blind_and_votes_in_the_browser(
         assert "会议进行中" in await page.inner_text("#status")
         await shots(page, "75-secretary-session.png")
     assert (await state(declarations[2])).stage is Stage.committee  # not voted until the close
-    update_docs(shots)
+    update_docs(shots, DOCS)
